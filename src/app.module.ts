@@ -1,0 +1,49 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { AuditModule } from './audit/audit-trail.js';
+import type { AppConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
+import { DatabaseModule } from './database/database.module.js';
+import { FundingModule } from './funding/funding.module.js';
+import { GlobalExceptionFilter } from './http/exception.filter.js';
+import { RateLimitGuard } from './http/rate-limit.guard.js';
+import { createValidationPipe } from './http/validation.js';
+import { IdempotencyModule } from './idempotency/idempotency.module.js';
+import { JobsModule } from './jobs/jobs.module.js';
+import { LedgerModule } from './ledger/ledger.module.js';
+import { ObservabilityModule } from './observability/observability.module.js';
+import { AuthGuard } from './participants/auth.guard.js';
+import { ParticipantsModule } from './participants/participants.module.js';
+import { RedisModule } from './redis/redis.module.js';
+
+/**
+ * The whole service. The same module boots both roles: the api role serves HTTP, the worker role
+ * boots it as an application context (no HTTP) and JobWorkers starts the BullMQ workers.
+ */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule,
+        RedisModule,
+        ObservabilityModule,
+        JobsModule,
+        AuditModule,
+        IdempotencyModule,
+        LedgerModule,
+        ParticipantsModule,
+        FundingModule,
+      ],
+      providers: [
+        // Guards run in this order: who is calling, then how often.
+        { provide: APP_GUARD, useExisting: AuthGuard },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
+        { provide: APP_FILTER, useClass: GlobalExceptionFilter },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+      ],
+    };
+  }
+}

@@ -1,0 +1,154 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsString, Matches, Max, Min, MinLength, ValidateIf, validateSync } from 'class-validator';
+
+/**
+ * Every environment variable the service reads, with its default. Validated once at start-up;
+ * a missing or bad variable stops the process with a message naming it. `.env.example` lists
+ * the same variables (a test keeps the two in step).
+ */
+const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value);
+const toBool = ({ value }: { value: unknown }) =>
+  value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+
+/** Names of variables whose values must never be printed. */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['BOOTSTRAP_ADMIN_KEY', 'DATABASE_URL', 'REDIS_URL']);
+
+export class EnvironmentVariables {
+  @IsIn(['development', 'test', 'production'])
+  NODE_ENV = 'development';
+
+  @IsString()
+  HOST = '0.0.0.0';
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  PORT = 3000;
+
+  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/tokex';
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(500)
+  DB_POOL_SIZE = 20;
+
+  @Transform(toBool) @IsBoolean()
+  DB_MIGRATE = false;
+
+  @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// URL' })
+  REDIS_URL = 'redis://127.0.0.1:6379';
+
+  @Matches(/^[a-z0-9_-]{1,32}$/i, { message: 'QUEUE_PREFIX must be 1 to 32 letters, digits, _ or -' })
+  QUEUE_PREFIX = 'tokex';
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+
+  @Transform(toBool) @IsBoolean()
+  LOG_HTTP_REQUESTS = true;
+
+  @Transform(toBool) @IsBoolean()
+  LOG_PRETTY = false;
+
+  /** The raw API key of the first admin, created at start-up when no admin exists. Empty: none. */
+  @ValidateIf((env: EnvironmentVariables) => env.BOOTSTRAP_ADMIN_KEY !== '')
+  @IsString() @MinLength(32, { message: 'BOOTSTRAP_ADMIN_KEY must be at least 32 characters' })
+  BOOTSTRAP_ADMIN_KEY = '';
+
+  @Transform(toInt) @IsInt() @Min(0)
+  RATE_LIMIT_PER_SECOND = 100;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(600_000)
+  API_KEY_CACHE_TTL_MS = 2_000;
+
+  @Transform(toInt) @IsInt() @Min(10) @Max(60_000)
+  OUTBOX_SWEEP_INTERVAL_MS = 500;
+
+  @Transform(toInt) @IsInt() @Min(1_000)
+  OUTBOX_REDISPATCH_AFTER_MS = 30_000;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  JOB_ATTEMPTS = 8;
+
+  @Transform(toInt) @IsInt() @Min(10)
+  JOB_BACKOFF_MS = 1_000;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(256)
+  WORKER_CONCURRENCY = 8;
+
+  @Transform(toInt) @IsInt() @Min(1_000)
+  LEDGER_CHECK_INTERVAL_MS = 300_000;
+
+  @Transform(toInt) @IsInt() @Min(100)
+  SHUTDOWN_TIMEOUT_MS = 10_000;
+}
+
+export type ProcessRole = 'api' | 'worker' | 'all';
+
+/** The typed configuration the modules receive. */
+export interface AppConfig {
+  readonly env: EnvironmentVariables['NODE_ENV'];
+  readonly role: ProcessRole;
+  readonly http: { host: string; port: number; logRequests: boolean; rateLimitPerSecond: number; apiKeyCacheTtlMs: number };
+  readonly database: { url: string; poolSize: number; migrate: boolean };
+  readonly redis: { url: string; queuePrefix: string };
+  readonly log: { level: string; pretty: boolean };
+  readonly bootstrapAdminKey: string | null;
+  readonly jobs: {
+    attempts: number;
+    backoffMs: number;
+    concurrency: number;
+    outboxSweepIntervalMs: number;
+    outboxRedispatchAfterMs: number;
+    ledgerCheckIntervalMs: number;
+  };
+  readonly shutdownTimeoutMs: number;
+}
+
+export class ConfigurationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigurationError';
+  }
+}
+
+/** Reads and validates the environment; throws ConfigurationError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>, role: ProcessRole): AppConfig {
+  const known = Object.keys(new EnvironmentVariables());
+  const present = Object.fromEntries(known.filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]));
+  const vars = plainToInstance(EnvironmentVariables, present);
+  const problems = validateSync(vars, { forbidUnknownValues: true }).flatMap((error) =>
+    Object.values(error.constraints ?? {}).map((message) =>
+      message.startsWith(error.property) ? message : `${error.property}: ${message}`,
+    ),
+  );
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  return {
+    env: vars.NODE_ENV,
+    role,
+    http: {
+      host: vars.HOST,
+      port: vars.PORT,
+      logRequests: vars.LOG_HTTP_REQUESTS,
+      rateLimitPerSecond: vars.RATE_LIMIT_PER_SECOND,
+      apiKeyCacheTtlMs: vars.API_KEY_CACHE_TTL_MS,
+    },
+    database: { url: vars.DATABASE_URL, poolSize: vars.DB_POOL_SIZE, migrate: vars.DB_MIGRATE },
+    redis: { url: vars.REDIS_URL, queuePrefix: vars.QUEUE_PREFIX },
+    log: { level: vars.LOG_LEVEL, pretty: vars.LOG_PRETTY },
+    bootstrapAdminKey: vars.BOOTSTRAP_ADMIN_KEY === '' ? null : vars.BOOTSTRAP_ADMIN_KEY,
+    jobs: {
+      attempts: vars.JOB_ATTEMPTS,
+      backoffMs: vars.JOB_BACKOFF_MS,
+      concurrency: vars.WORKER_CONCURRENCY,
+      outboxSweepIntervalMs: vars.OUTBOX_SWEEP_INTERVAL_MS,
+      outboxRedispatchAfterMs: vars.OUTBOX_REDISPATCH_AFTER_MS,
+      ledgerCheckIntervalMs: vars.LEDGER_CHECK_INTERVAL_MS,
+    },
+    shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+/** The environment variables with their defaults, for `.env.example` and the README. */
+export function defaultVariables(): Record<string, string> {
+  return Object.fromEntries(Object.entries(new EnvironmentVariables()).map(([k, v]) => [k, String(v)]));
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,12 @@
+import { AuditEvent } from '../audit/audit-event.entity.js';
+import { Deposit } from '../funding/deposit.entity.js';
+import { Withdrawal } from '../funding/withdrawal.entity.js';
+import { IdempotencyKey } from '../idempotency/idempotency-key.entity.js';
+import { OutboxRow } from '../jobs/outbox.entity.js';
+import { AccountRow } from '../ledger/account.entity.js';
+import { TransferRow } from '../ledger/transfer.entity.js';
+import { ApiKey } from '../participants/api-key.entity.js';
+import { Participant } from '../participants/participant.entity.js';
+
+/** Every entity, listed explicitly: no globs, so the same list works in dist/, Jest and the CLI. */
+export const ENTITIES = [Participant, ApiKey, AccountRow, TransferRow, Deposit, Withdrawal, IdempotencyKey, OutboxRow, AuditEvent];

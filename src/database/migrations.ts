@@ -1,0 +1,40 @@
+import type { DataSource } from 'typeorm';
+
+export class UnmigratedDatabaseError extends Error {
+  constructor(pending: string[]) {
+    super(
+      `The database has ${pending.length} pending migration(s): ${pending.join(', ')}. ` +
+        'Run `npm run migration:run`, or start with DB_MIGRATE=true.',
+    );
+    this.name = 'UnmigratedDatabaseError';
+  }
+}
+
+/** Names of the migrations the code knows and the database has not run. */
+export async function pendingMigrations(dataSource: DataSource): Promise<string[]> {
+  const hasTable = await dataSource.query(`SELECT to_regclass('migrations') IS NOT NULL AS present`);
+  const executed = new Set<string>(
+    hasTable[0].present ? (await dataSource.query(`SELECT name FROM migrations`)).map((r: { name: string }) => r.name) : [],
+  );
+  return dataSource.migrations.map((m) => m.name ?? m.constructor.name).filter((name) => !executed.has(name));
+}
+
+/**
+ * The service never runs on a schema it does not expect: it applies pending migrations when told
+ * to (DB_MIGRATE=true), and otherwise refuses to start. An advisory lock keeps two processes
+ * starting together from migrating at once.
+ */
+export async function ensureMigrated(dataSource: DataSource, migrate: boolean): Promise<void> {
+  const pending = await pendingMigrations(dataSource);
+  if (pending.length === 0) return;
+  if (!migrate) throw new UnmigratedDatabaseError(pending);
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.connect();
+    await runner.query(`SELECT pg_advisory_lock(hashtext('tokex:migrations'))`);
+    await dataSource.runMigrations({ transaction: 'each' });
+  } finally {
+    await runner.query(`SELECT pg_advisory_unlock(hashtext('tokex:migrations'))`).catch(() => undefined);
+    await runner.release();
+  }
+}

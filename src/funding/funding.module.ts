@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { LedgerModule } from '../ledger/ledger.module.js';
+import { FundingController } from './funding.controller.js';
+import { FundingService } from './funding.service.js';
+
+@Module({ imports: [LedgerModule], controllers: [FundingController], providers: [FundingService] })
+export class FundingModule {}

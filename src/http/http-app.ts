@@ -1,0 +1,67 @@
+import type { IncomingMessage } from 'node:http';
+import helmet from '@fastify/helmet';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { AppModule } from '../app.module.js';
+import type { AppConfig } from '../config/app-config.js';
+import { createRootLogger, NestPinoLogger, REQUEST_ID_HEADER, requestIdOf } from '../observability/logging.js';
+import { MetricsService } from '../observability/metrics.service.js';
+
+/**
+ * Builds the HTTP application (api role) on Fastify: request ids, security headers, latency
+ * metrics by route, and the OpenAPI document generated from the controllers and DTOs.
+ */
+export async function createHttpApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const logger = createRootLogger(config);
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    disableRequestLogging: !config.http.logRequests,
+    genReqId: (request: IncomingMessage) => requestIdOf(request),
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: 'idle', // keep-alive connections must not hold up a graceful shutdown
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: new NestPinoLogger(logger),
+  });
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: [`'self'`],
+        // Swagger UI at /docs needs inline styles and its init script.
+        styleSrc: [`'self'`, `'unsafe-inline'`],
+        scriptSrc: [`'self'`, `'unsafe-inline'`],
+        imgSrc: [`'self'`, 'data:'],
+        upgradeInsecureRequests: null, // plain HTTP behind a TLS-terminating proxy, or on localhost
+      },
+    },
+  });
+
+  const metrics = app.get(MetricsService);
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+    return payload;
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequestDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('tokex')
+      .setDescription('The exchange for spare AI inference capacity, traded as tokens. Money is USD as decimal strings; quantities are integer tokens.')
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key: tkx_...' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+
+  app.enableShutdownHooks();
+  return app;
+}

@@ -1,0 +1,37 @@
+import type { AppConfig } from '../config/app-config.js';
+
+/**
+ * The job registry: every job the workers run, its queue and its typed payload. Start-up fails if
+ * a job here has no handler or two (see JobRegistry). Add a job by adding its payload type and
+ * definition here and one `@HandlesJob` class in its domain module.
+ */
+export const QUEUE_NAMES = ['ledger'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+export interface JobPayloads {
+  /** Audit the ledger: trial balance and a rebuild of every account from its transfers. */
+  'ledger.audit': { reason: string };
+}
+
+export type JobName = keyof JobPayloads;
+
+export interface JobDefinition<N extends JobName> {
+  readonly queue: QueueName;
+  /** Run periodically by a BullMQ job scheduler: how often (from configuration) and with what payload. */
+  readonly schedule?: { readonly every: (config: AppConfig['jobs']) => number; readonly payload: JobPayloads[N] };
+}
+
+export const JOB_DEFINITIONS: { readonly [N in JobName]: JobDefinition<N> } = {
+  'ledger.audit': { queue: 'ledger', schedule: { every: (c) => c.ledgerCheckIntervalMs, payload: { reason: 'scheduled' } } },
+};
+
+export const JOB_NAMES = Object.keys(JOB_DEFINITIONS) as JobName[];
+
+/**
+ * BullMQ job ids are deterministic (job name + business key), so enqueuing the same work twice is
+ * a no-op while the job is known to Redis. BullMQ refuses ':' in custom ids; encoding keeps the
+ * mapping one-to-one.
+ */
+export function jobIdOf(name: JobName, key: string): string {
+  return `${name}|${encodeURIComponent(key)}`;
+}

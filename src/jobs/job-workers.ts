@@ -1,0 +1,88 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Worker } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { RedisConnections } from '../redis/redis.module.js';
+import { JOB_DEFINITIONS, JOB_NAMES, QUEUE_NAMES } from './job-definitions.js';
+import { JobQueues } from './job-queues.js';
+import { JobRunner } from './job-runner.js';
+import { OutboxSweeper } from './outbox-sweeper.js';
+
+const SCHEDULER_LEADER_KEY = 'scheduler-leader';
+const SCHEDULER_REFRESH_MS = 30_000;
+
+/**
+ * The worker role: a BullMQ worker per queue, the outbox sweeper, and the periodic job schedulers.
+ * Nothing starts in the api role. On shutdown, workers finish their active jobs first.
+ */
+@Injectable()
+export class JobWorkers implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(JobWorkers.name);
+  private readonly instanceId = randomUUID();
+  private workers: Worker[] = [];
+  private schedulerTimer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly redis: RedisConnections,
+    private readonly queues: JobQueues,
+    private readonly runner: JobRunner,
+    private readonly sweeper: OutboxSweeper,
+  ) {}
+
+  get enabled(): boolean {
+    return this.config.role !== 'api';
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.enabled) return;
+    this.workers = QUEUE_NAMES.map(
+      (queue) =>
+        new Worker(queue, (job) => this.runner.run(job), {
+          connection: this.redis.open(`worker:${queue}`, { blocking: true }),
+          prefix: this.config.redis.queuePrefix,
+          concurrency: this.config.jobs.concurrency,
+        }),
+    );
+    for (const worker of this.workers) {
+      worker.on('failed', (job, error) =>
+        this.logger.warn({ job: job?.name, jobId: job?.id, attempt: job?.attemptsMade, err: error.message }, 'job failed'),
+      );
+      worker.on('error', (error) => this.logger.warn({ err: error.message }, 'worker error'));
+    }
+    await this.sweeper.start();
+    await this.refreshSchedulers();
+    this.schedulerTimer = setInterval(() => void this.refreshSchedulers(), SCHEDULER_REFRESH_MS);
+    this.logger.log({ queues: QUEUE_NAMES, concurrency: this.config.jobs.concurrency }, 'workers started');
+  }
+
+  /**
+   * One worker instance, the leader, upserts the job schedulers, and again every 30 s: Redis keeps
+   * nothing on disk, so after a restart of Redis the schedules come back within that time.
+   */
+  private async refreshSchedulers(): Promise<void> {
+    try {
+      const key = `${this.config.redis.queuePrefix}:${SCHEDULER_LEADER_KEY}`;
+      const ttl = String(SCHEDULER_REFRESH_MS * 3);
+      const leader =
+        (await this.redis.client.set(key, this.instanceId, 'PX', ttl, 'NX')) === 'OK' ||
+        ((await this.redis.client.get(key)) === this.instanceId && (await this.redis.client.pexpire(key, ttl)) === 1);
+      if (!leader) return;
+      for (const name of JOB_NAMES) {
+        const { queue, schedule } = JOB_DEFINITIONS[name];
+        if (!schedule) continue;
+        await this.queues
+          .queue(queue)
+          .upsertJobScheduler(`every-${name}`, { every: schedule.every(this.config.jobs) }, { name, data: { payload: schedule.payload } });
+      }
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, 'could not refresh job schedulers');
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.schedulerTimer);
+    await this.sweeper.stop();
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}

@@ -1,0 +1,54 @@
+import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { bigintColumn } from '../database/bigint.transformer.js';
+import { Participant } from '../participants/participant.entity.js';
+
+export const PARTICIPANT_ACCOUNT_KINDS = ['available', 'held', 'escrow', 'margin', 'bond'] as const;
+export type ParticipantAccountKind = (typeof PARTICIPANT_ACCOUNT_KINDS)[number];
+export const SYSTEM_ACCOUNT_KINDS = ['external', 'fees', 'insurance'] as const;
+export type SystemAccountKind = (typeof SYSTEM_ACCOUNT_KINDS)[number];
+export type AccountKind = ParticipantAccountKind | SystemAccountKind;
+
+/**
+ * A ledger account's running totals. Written only by the ledger repository, under a row lock,
+ * from the pure core's results. The CHECK constraints repeat the core's overdraft rule so that
+ * not even a bug in the service can overdraw an account.
+ */
+@Entity('accounts')
+@Index('accounts_participant_kind_key', ['participantId', 'kind'], { unique: true, where: 'participant_id IS NOT NULL' })
+@Index('accounts_system_kind_key', ['kind'], { unique: true, where: 'participant_id IS NULL' })
+@Check('accounts_totals_non_negative', 'debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0 AND credits_posted >= 0')
+@Check('accounts_debits_within_credits', '(flags & 1) = 0 OR debits_posted + debits_pending <= credits_posted')
+@Check('accounts_credits_within_debits', '(flags & 2) = 0 OR credits_posted + credits_pending <= debits_posted')
+@Check('accounts_kind_known', `kind IN ('available','held','escrow','margin','bond','external','fees','insurance')`)
+export class AccountRow {
+  @PrimaryColumn('bigint', { generated: 'identity', generatedIdentity: 'ALWAYS', transformer: bigintColumn })
+  id: bigint;
+
+  @Column('uuid', { name: 'participant_id', nullable: true })
+  participantId: string | null;
+
+  @ManyToOne(() => Participant, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'participant_id' })
+  participant?: Participant;
+
+  @Column('text')
+  kind: AccountKind;
+
+  @Column('integer', { default: 0 })
+  flags: number;
+
+  @Column('bigint', { name: 'debits_pending', default: 0, transformer: bigintColumn })
+  debitsPending: bigint;
+
+  @Column('bigint', { name: 'debits_posted', default: 0, transformer: bigintColumn })
+  debitsPosted: bigint;
+
+  @Column('bigint', { name: 'credits_pending', default: 0, transformer: bigintColumn })
+  creditsPending: bigint;
+
+  @Column('bigint', { name: 'credits_posted', default: 0, transformer: bigintColumn })
+  creditsPosted: bigint;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}

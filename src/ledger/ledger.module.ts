@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { LedgerAuditService } from './ledger-audit.service.js';
+import { LedgerController } from './ledger.controller.js';
+import { LedgerRepository } from './ledger.repository.js';
+import { LedgerService } from './ledger.service.js';
+
+@Module({
+  controllers: [LedgerController],
+  providers: [LedgerRepository, LedgerService, LedgerAuditService],
+  exports: [LedgerService, LedgerAuditService],
+})
+export class LedgerModule {}

@@ -1,0 +1,119 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { formatUsd } from '../common/money.js';
+import { AccountFlags, type AccountId, balanceOf, spendableOf, type TransferRequest, type TransferResult } from './core/index.js';
+import {
+  type AccountKind,
+  PARTICIPANT_ACCOUNT_KINDS,
+  type ParticipantAccountKind,
+  SYSTEM_ACCOUNT_KINDS,
+  type SystemAccountKind,
+} from './account.entity.js';
+import { rejectionToError } from './ledger.errors.js';
+import { LedgerRepository, toAccount } from './ledger.repository.js';
+
+export type ParticipantAccounts = Readonly<Record<ParticipantAccountKind, AccountId>>;
+
+/** Balances as a participant sees them (micro-USD). */
+export interface ParticipantBalances {
+  /** Cash that can be spent or withdrawn now. */
+  readonly available: bigint;
+  /** Cash reserved: for open orders (the held account) and for pending withdrawals (holds on available). */
+  readonly held: bigint;
+  readonly escrow: bigint;
+  readonly margin: bigint;
+  readonly bond: bigint;
+}
+
+export const formatBalances = (b: ParticipantBalances) => ({
+  available: formatUsd(b.available),
+  held: formatUsd(b.held),
+  escrow: formatUsd(b.escrow),
+  margin: formatUsd(b.margin),
+  bond: formatUsd(b.bond),
+});
+
+/**
+ * The only way money moves. Other modules describe transfers (ids derived from their business
+ * keys) and call `transfer` inside their own transaction; this service resolves accounts, applies
+ * the core's rules through the repository, and turns rejections into domain errors.
+ */
+@Injectable()
+export class LedgerService {
+  /** Account ids never change once created, so they are cached for the life of the process. */
+  private readonly participantAccounts = new Map<string, ParticipantAccounts>();
+  private systemAccounts?: Readonly<Record<SystemAccountKind, AccountId>>;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: LedgerRepository,
+  ) {}
+
+  /** Opens a participant's five accounts; none of them can ever be overdrawn. */
+  async openParticipantAccounts(manager: EntityManager, participantId: string): Promise<void> {
+    await manager.query(
+      `INSERT INTO accounts (participant_id, kind, flags)
+       SELECT $1, kind, $2 FROM unnest($3::text[]) AS kind
+       ON CONFLICT DO NOTHING`,
+      [participantId, AccountFlags.DebitsMustNotExceedCredits, PARTICIPANT_ACCOUNT_KINDS],
+    );
+  }
+
+  async accountsOf(participantId: string, manager: EntityManager = this.dataSource.manager): Promise<ParticipantAccounts> {
+    const cached = this.participantAccounts.get(participantId);
+    if (cached) return cached;
+    const rows: Array<{ id: string; kind: ParticipantAccountKind }> = await manager.query(
+      `SELECT id, kind FROM accounts WHERE participant_id = $1`,
+      [participantId],
+    );
+    if (rows.length !== PARTICIPANT_ACCOUNT_KINDS.length) throw new Error(`participant ${participantId} has no ledger accounts`);
+    const accounts = Object.fromEntries(rows.map((r) => [r.kind, BigInt(r.id)])) as ParticipantAccounts;
+    this.participantAccounts.set(participantId, accounts);
+    return accounts;
+  }
+
+  async systemAccount(kind: SystemAccountKind): Promise<AccountId> {
+    if (!this.systemAccounts) {
+      const rows: Array<{ id: string; kind: SystemAccountKind }> = await this.dataSource.query(
+        `SELECT id, kind FROM accounts WHERE participant_id IS NULL`,
+      );
+      this.systemAccounts = Object.fromEntries(rows.map((r) => [r.kind, BigInt(r.id)])) as Record<SystemAccountKind, AccountId>;
+      for (const k of SYSTEM_ACCOUNT_KINDS) if (this.systemAccounts[k] === undefined) throw new Error(`system account ${k} is missing`);
+    }
+    return this.systemAccounts[kind];
+  }
+
+  /** Applies a batch of transfers in the caller's transaction and returns one result per request. */
+  async transfer(manager: EntityManager, requests: readonly TransferRequest[]): Promise<TransferResult[]> {
+    return this.repository.createTransfers(manager, requests);
+  }
+
+  /** Like `transfer`, but every request must be created or already exist; otherwise it throws. */
+  async transferOrThrow(manager: EntityManager, requests: readonly TransferRequest[]): Promise<TransferResult[]> {
+    const results = await this.transfer(manager, requests);
+    const failed = results.findIndex((r) => r.status === 'rejected');
+    if (failed >= 0) {
+      const result = results[failed];
+      throw rejectionToError(result.status === 'rejected' ? result.code : ('' as never), requests[failed].id);
+    }
+    return results;
+  }
+
+  async balancesOf(participantId: string, manager: EntityManager = this.dataSource.manager): Promise<ParticipantBalances> {
+    const rows = await manager.query(
+      `SELECT id, kind, flags, debits_pending, debits_posted, credits_pending, credits_posted
+         FROM accounts WHERE participant_id = $1`,
+      [participantId],
+    );
+    const byKind = new Map<AccountKind, ReturnType<typeof toAccount>>(rows.map((r: { kind: AccountKind }) => [r.kind, toAccount(r as never)]));
+    const of = (kind: ParticipantAccountKind) => byKind.get(kind) ?? { debitsPending: 0n, debitsPosted: 0n, creditsPending: 0n, creditsPosted: 0n };
+    return {
+      available: spendableOf(of('available')),
+      held: balanceOf(of('held')) + of('available').debitsPending,
+      escrow: balanceOf(of('escrow')),
+      margin: balanceOf(of('margin')),
+      bond: balanceOf(of('bond')),
+    };
+  }
+}

@@ -1,0 +1,51 @@
+import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { AccountRow } from './account.entity.js';
+import { bigintColumn } from '../database/bigint.transformer.js';
+
+/** Insert-only: a transfer is never updated or deleted. `seq` orders the history. */
+@Entity('transfers')
+@Index('transfers_pending_id_key', ['pendingId'], { unique: true, where: 'pending_id IS NOT NULL' })
+@Index('transfers_debit_account_idx', ['debitAccountId', 'seq'])
+@Index('transfers_credit_account_idx', ['creditAccountId', 'seq'])
+@Check('transfers_amount_positive', 'amount > 0')
+@Check('transfers_accounts_differ', 'debit_account_id <> credit_account_id')
+export class TransferRow {
+  @PrimaryColumn('text')
+  id: string;
+
+  @Index('transfers_seq_key', { unique: true })
+  @Column('bigint', { generated: 'increment', transformer: bigintColumn })
+  seq: bigint;
+
+  @Column('bigint', { name: 'debit_account_id', transformer: bigintColumn })
+  debitAccountId: bigint;
+
+  @ManyToOne(() => AccountRow, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'debit_account_id' })
+  debitAccount?: AccountRow;
+
+  @Column('bigint', { name: 'credit_account_id', transformer: bigintColumn })
+  creditAccountId: bigint;
+
+  @ManyToOne(() => AccountRow, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'credit_account_id' })
+  creditAccount?: AccountRow;
+
+  @Column('bigint', { transformer: bigintColumn })
+  amount: bigint;
+
+  @Column('text', { name: 'pending_id', nullable: true })
+  pendingId: string | null;
+
+  @Column('integer')
+  flags: number;
+
+  @Column('text')
+  code: string;
+
+  @Column('text', { nullable: true })
+  ref: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}

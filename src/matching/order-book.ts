@@ -1,0 +1,40 @@
+import type { Command } from './commands.js';
+import type { BookEvent } from './events.js';
+import type { BookConfig, BookSnapshot, DepthLevel, RestingOrder, Side } from './types.js';
+
+/**
+ * A limit order book for one instrument: a deterministic state machine from commands to events.
+ * Implemented by FastOrderBook (production) and ReferenceOrderBook (obviously correct, slow);
+ * both must emit identical events for identical commands.
+ */
+export interface OrderBook {
+  /**
+   * Applies one command and returns what it did. The returned array and its events belong to the
+   * book and are valid only until the next `execute` on this book: copy what you keep.
+   */
+  execute(command: Command): readonly BookEvent[];
+
+  /** Sequence number of the last command applied (0 for a new book). */
+  readonly lastSequence: number;
+  /** Set by every trade and by `set_reference_price`; anchors the market order collar. */
+  readonly referencePriceTicks: number | undefined;
+
+  /** Best bid or ask price, in O(1). */
+  bestPrice(side: Side): number | undefined;
+  /** The worst price a market order on `side` may fill at now; undefined without a reference price. */
+  collarLimit(side: Side): number | undefined;
+  /** L2: aggregated levels, best first. */
+  depth(side: Side, maxLevels?: number): DepthLevel[];
+  /** L3: resting orders, best level first, time priority within a level. */
+  orders(side: Side): RestingOrder[];
+  findOrder(orderId: number): RestingOrder | undefined;
+  snapshot(): BookSnapshot;
+  /** Throws if an internal structure is inconsistent; for tests (exchange-core's validateInternalState). */
+  verifyIntegrity(): void;
+}
+
+/** How the shared test suite and the benchmark make books without knowing the implementation. */
+export interface OrderBookFactory {
+  create(config?: BookConfig): OrderBook;
+  restore(snapshot: BookSnapshot): OrderBook;
+}

@@ -1,0 +1,72 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { DomainError, forbidden } from '../common/domain-error.js';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { hashApiKey } from './api-key-secret.js';
+import type { ParticipantStatus, Role } from './participant.entity.js';
+import type { Principal } from './principal.js';
+
+interface CachedKey {
+  readonly principal: Principal;
+  readonly status: ParticipantStatus;
+  readonly expiresAt: number;
+}
+
+const MAX_CACHED_KEYS = 100_000;
+
+/**
+ * Resolves an API key to its participant. Verified keys are cached for API_KEY_CACHE_TTL_MS so
+ * the order path does not ask PostgreSQL on every request; revoking a key or suspending a
+ * participant clears this process's cache at once, and other API processes within the TTL.
+ */
+@Injectable()
+export class ApiKeyAuthenticator {
+  private readonly cache = new Map<string, CachedKey>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  async authenticate(rawKey: string): Promise<Principal> {
+    const hash = hashApiKey(rawKey);
+    const cacheKey = hash.toString('base64');
+    let entry = this.cache.get(cacheKey);
+    if (!entry || entry.expiresAt <= Date.now()) {
+      entry = await this.load(hash);
+      if (!entry) {
+        this.cache.delete(cacheKey);
+        throw new DomainError('INVALID_API_KEY', 'the API key is unknown or revoked', 'unauthenticated');
+      }
+      if (this.config.http.apiKeyCacheTtlMs > 0) {
+        if (this.cache.size >= MAX_CACHED_KEYS) this.cache.clear();
+        this.cache.set(cacheKey, entry);
+      }
+    }
+    if (entry.status !== 'active') throw forbidden('PARTICIPANT_SUSPENDED', 'this participant is suspended');
+    return entry.principal;
+  }
+
+  /** Forget cached keys of a participant (suspension) or one key (revocation). */
+  invalidate(match: { participantId?: string; apiKeyId?: string }): void {
+    for (const [k, v] of this.cache) {
+      if (v.principal.participantId === match.participantId || v.principal.apiKeyId === match.apiKeyId) this.cache.delete(k);
+    }
+  }
+
+  private async load(hash: Buffer): Promise<CachedKey | undefined> {
+    const [row]: Array<{ key_id: string; participant_id: string; roles: Role[]; status: ParticipantStatus }> = await this.dataSource.query(
+      `SELECT k.id AS key_id, p.id AS participant_id, p.roles, p.status
+         FROM api_keys k JOIN participants p ON p.id = k.participant_id
+        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+      [hash],
+    );
+    if (!row) return undefined;
+    return {
+      principal: { participantId: row.participant_id, roles: row.roles, apiKeyId: row.key_id },
+      status: row.status,
+      expiresAt: Date.now() + this.config.http.apiKeyCacheTtlMs,
+    };
+  }
+}

@@ -1,0 +1,91 @@
+import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { PageQuery } from '../http/pagination.js';
+import { uuidParam } from '../http/params.js';
+import { formatBalances, LedgerService } from '../ledger/ledger.service.js';
+import {
+  ApiKeyPage,
+  ApiKeyView,
+  CreateApiKeyDto,
+  CreatedParticipantView,
+  CreateParticipantDto,
+  MeView,
+  NewApiKeyView,
+  ParticipantPage,
+  ParticipantView,
+  UpdateParticipantDto,
+} from './participants.dto.js';
+import { ParticipantsService } from './participants.service.js';
+import { CurrentPrincipal, type Principal, Roles } from './principal.js';
+
+@ApiTags('participants')
+@ApiBearerAuth()
+@Controller('v1')
+export class ParticipantsController {
+  constructor(
+    private readonly participants: ParticipantsService,
+    private readonly ledger: LedgerService,
+  ) {}
+
+  @Post('participants')
+  @Roles('admin')
+  @ApiOperation({ summary: 'Create a participant; the answer carries its first API key, shown once' })
+  @ApiCreatedResponse({ type: CreatedParticipantView })
+  create(@CurrentPrincipal() actor: Principal, @Body() dto: CreateParticipantDto): Promise<CreatedParticipantView> {
+    return this.participants.create(actor, dto.name, dto.roles);
+  }
+
+  @Get('participants')
+  @Roles('admin')
+  @ApiOkResponse({ type: ParticipantPage })
+  list(@Query() query: PageQuery): Promise<ParticipantPage> {
+    return this.participants.list(query);
+  }
+
+  @Get('participants/:id')
+  @ApiOperation({ summary: 'A participant: admins see anyone, others only themselves' })
+  @ApiOkResponse({ type: ParticipantView })
+  get(@CurrentPrincipal() actor: Principal, @uuidParam('id') id: string): Promise<ParticipantView> {
+    return this.participants.get(actor, id);
+  }
+
+  @Patch('participants/:id')
+  @Roles('admin')
+  @ApiOperation({ summary: 'Rename, suspend or reinstate a participant' })
+  @ApiOkResponse({ type: ParticipantView })
+  update(@CurrentPrincipal() actor: Principal, @uuidParam('id') id: string, @Body() dto: UpdateParticipantDto): Promise<ParticipantView> {
+    return this.participants.update(actor, id, dto);
+  }
+
+  @Post('participants/:id/api-keys')
+  @ApiOperation({ summary: 'A new API key (admin or self), shown once; `replaces` revokes an old key in the same step' })
+  @ApiCreatedResponse({ type: NewApiKeyView })
+  createKey(@CurrentPrincipal() actor: Principal, @uuidParam('id') id: string, @Body() dto: CreateApiKeyDto): Promise<NewApiKeyView> {
+    return this.participants.createKey(actor, id, dto.label, dto.replaces);
+  }
+
+  @Get('participants/:id/api-keys')
+  @ApiOkResponse({ type: ApiKeyPage })
+  listKeys(@CurrentPrincipal() actor: Principal, @uuidParam('id') id: string, @Query() query: PageQuery): Promise<ApiKeyPage> {
+    return this.participants.listKeys(actor, id, query);
+  }
+
+  @Delete('api-keys/:id')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Revoke an API key (admin or its owner); it stops working at once' })
+  @ApiOkResponse({ type: ApiKeyView })
+  revokeKey(@CurrentPrincipal() actor: Principal, @uuidParam('id') id: string): Promise<ApiKeyView> {
+    return this.participants.revokeKey(actor, id);
+  }
+
+  @Get('me')
+  @ApiOperation({ summary: 'The caller, its roles and balances' })
+  @ApiOkResponse({ type: MeView })
+  async me(@CurrentPrincipal() actor: Principal): Promise<MeView> {
+    const [participant, balances] = await Promise.all([
+      this.participants.get(actor, actor.participantId),
+      this.ledger.balancesOf(actor.participantId),
+    ]);
+    return { ...participant, balances: formatBalances(balances) };
+  }
+}

@@ -1,0 +1,24 @@
+import { createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
+import type { Role } from './participant.entity.js';
+
+/** Who is calling: set on the request by the AuthGuard. */
+export interface Principal {
+  readonly participantId: string;
+  readonly roles: readonly Role[];
+  readonly apiKeyId: string;
+}
+
+export const PUBLIC_ROUTE = 'tokex:public';
+export const REQUIRED_ROLES = 'tokex:roles';
+
+/** No API key needed (health, metrics, docs, public market data). */
+export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
+
+/** The caller must hold at least one of these roles; otherwise 403. */
+export const Roles = (...roles: Role[]) => SetMetadata(REQUIRED_ROLES, roles);
+
+export const CurrentPrincipal = createParamDecorator(
+  (_: unknown, context: ExecutionContext): Principal => context.switchToHttp().getRequest().principal,
+);
+
+export const isAdmin = (principal: Principal) => principal.roles.includes('admin');
