@@ -1,12 +1,17 @@
 // Jest runs the TypeScript sources as native ES modules through SWC (fast, decorator metadata kept).
-// Unit tests sit next to the pure core in src/; integration and e2e tests live in test/.
+// Unit tests sit next to the pure core in src/; integration and end-to-end tests live in test/.
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transform: { '^.+\\.ts$': ['@swc/jest'] },
+  transform: {
+    '^.+\\.ts$': ['@swc/jest'],
+    // @fastify/static (served /docs) is CommonJS but requires the ESM-only content-disposition;
+    // Node 20 cannot require ESM, so Jest compiles that one package to CommonJS.
+    'node_modules/content-disposition/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.test.ts'],
-  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalSetup: '<rootDir>/test/support/global-setup.mjs',
   testTimeout: 30000,
-  verbose: false,
 };

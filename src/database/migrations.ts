@@ -25,14 +25,17 @@ export async function pendingMigrations(dataSource: DataSource): Promise<string[
  * starting together from migrating at once.
  */
 export async function ensureMigrated(dataSource: DataSource, migrate: boolean): Promise<void> {
-  const pending = await pendingMigrations(dataSource);
-  if (pending.length === 0) return;
-  if (!migrate) throw new UnmigratedDatabaseError(pending);
+  if (!migrate) {
+    const pending = await pendingMigrations(dataSource);
+    if (pending.length > 0) throw new UnmigratedDatabaseError(pending);
+    return;
+  }
   const runner = dataSource.createQueryRunner();
   try {
     await runner.connect();
     await runner.query(`SELECT pg_advisory_lock(hashtext('tokex:migrations'))`);
-    await dataSource.runMigrations({ transaction: 'each' });
+    // Checked under the lock: whoever waited finds the work done.
+    if ((await pendingMigrations(dataSource)).length > 0) await dataSource.runMigrations({ transaction: 'each' });
   } finally {
     await runner.query(`SELECT pg_advisory_unlock(hashtext('tokex:migrations'))`).catch(() => undefined);
     await runner.release();

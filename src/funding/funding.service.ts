@@ -4,7 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { AuditTrail } from '../audit/audit-trail.js';
 import { conflict, notFound } from '../common/domain-error.js';
 import { formatUsd } from '../common/money.js';
-import { decodeCursor, type Page, pageLimit, pageOf, type PageQuery } from '../http/pagination.js';
+import { decodeCursor, type ListedRow, type Page, pageLimit, pageOf, type PageQuery } from '../http/pagination.js';
 import { IdempotencyService, type StoredResponse } from '../idempotency/idempotency.service.js';
 import { TransferFlags } from '../ledger/core/index.js';
 import { LedgerService } from '../ledger/ledger.service.js';
@@ -30,6 +30,7 @@ interface WithdrawalRecord {
   resolved_at: Date | null;
   note: string | null;
 }
+
 
 const depositView = (r: DepositRecord): DepositView => ({
   id: r.id,
@@ -111,14 +112,14 @@ export class FundingService {
   async listDeposits(query: PageQuery, participantId: string | null): Promise<Page<DepositView>> {
     const limit = pageLimit(query);
     const before = decodeCursor(query.cursor, 2);
-    const rows: DepositRecord[] = await this.dataSource.query(
-      `SELECT id, participant_id, amount, reference, recorded_by, created_at FROM deposits
+    const rows: Array<DepositRecord & ListedRow> = await this.dataSource.query(
+      `SELECT id, participant_id, amount, reference, recorded_by, created_at, created_at::text AS cursor_at FROM deposits
         WHERE ($1::uuid IS NULL OR participant_id = $1)
           AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
         ORDER BY created_at DESC, id DESC LIMIT $4`,
       [participantId, before?.[0] ?? null, before?.[1] ?? null, limit + 1],
     );
-    return pageOf(rows, limit, (r) => [r.created_at.toISOString(), r.id], depositView);
+    return pageOf(rows, limit, (r) => [r.cursor_at, r.id], depositView);
   }
 
   async requestWithdrawal(
@@ -163,14 +164,14 @@ export class FundingService {
   async listWithdrawals(query: PageQuery & { status?: WithdrawalStatus }, participantId: string | null): Promise<Page<WithdrawalView>> {
     const limit = pageLimit(query);
     const before = decodeCursor(query.cursor, 2);
-    const rows: WithdrawalRecord[] = await this.dataSource.query(
-      `SELECT ${WITHDRAWAL_COLUMNS} FROM withdrawals
+    const rows: Array<WithdrawalRecord & ListedRow> = await this.dataSource.query(
+      `SELECT ${WITHDRAWAL_COLUMNS}, created_at::text AS cursor_at FROM withdrawals
         WHERE ($1::uuid IS NULL OR participant_id = $1) AND ($2::text IS NULL OR status = $2)
           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
         ORDER BY created_at DESC, id DESC LIMIT $5`,
       [participantId, query.status ?? null, before?.[0] ?? null, before?.[1] ?? null, limit + 1],
     );
-    return pageOf(rows, limit, (r) => [r.created_at.toISOString(), r.id], withdrawalView);
+    return pageOf(rows, limit, (r) => [r.cursor_at, r.id], withdrawalView);
   }
 
   /**

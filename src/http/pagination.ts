@@ -19,6 +19,14 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/**
+ * A listed row carries its timestamp sort key as PostgreSQL prints it (`created_at::text AS
+ * cursor_at`): microseconds intact, where a JS Date would drop them and repeat rows across pages.
+ */
+export interface ListedRow {
+  cursor_at: string;
+}
+
 /** Keyset cursors: the sort key of the last item, opaque to clients. */
 export function encodeCursor(key: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');

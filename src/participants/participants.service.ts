@@ -4,7 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { AuditTrail } from '../audit/audit-trail.js';
 import { conflict, notFound } from '../common/domain-error.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { decodeCursor, type Page, pageLimit, pageOf, type PageQuery } from '../http/pagination.js';
+import { decodeCursor, type ListedRow, type Page, pageLimit, pageOf, type PageQuery } from '../http/pagination.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { ApiKeyAuthenticator } from './api-key-authenticator.js';
 import { describeApiKey, generateApiKey, type NewApiKey } from './api-key-secret.js';
@@ -28,6 +28,7 @@ interface ApiKeyRecord {
   created_at: Date;
   revoked_at: Date | null;
 }
+
 
 const participantView = (r: ParticipantRecord): ParticipantView => ({
   id: r.id,
@@ -97,13 +98,13 @@ export class ParticipantsService implements OnApplicationBootstrap {
   async list(query: PageQuery): Promise<Page<ParticipantView>> {
     const limit = pageLimit(query);
     const after = decodeCursor(query.cursor, 2);
-    const rows: ParticipantRecord[] = await this.dataSource.query(
-      `SELECT id, name, roles, status, created_at FROM participants
+    const rows: Array<ParticipantRecord & ListedRow> = await this.dataSource.query(
+      `SELECT id, name, roles, status, created_at, created_at::text AS cursor_at FROM participants
         WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::uuid)
         ORDER BY created_at, id LIMIT $3`,
       [after?.[0] ?? null, after?.[1] ?? null, limit + 1],
     );
-    return pageOf(rows, limit, (r) => [r.created_at.toISOString(), r.id], participantView);
+    return pageOf(rows, limit, (r) => [r.cursor_at, r.id], participantView);
   }
 
   /** A participant, if the caller may see it: itself, or anyone for an admin. */
@@ -165,13 +166,13 @@ export class ParticipantsService implements OnApplicationBootstrap {
     await this.get(actor, participantId);
     const limit = pageLimit(query);
     const after = decodeCursor(query.cursor, 2);
-    const rows: ApiKeyRecord[] = await this.dataSource.query(
-      `SELECT id, participant_id, prefix, label, created_at, revoked_at FROM api_keys
+    const rows: Array<ApiKeyRecord & ListedRow> = await this.dataSource.query(
+      `SELECT id, participant_id, prefix, label, created_at, revoked_at, created_at::text AS cursor_at FROM api_keys
         WHERE participant_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
         ORDER BY created_at, id LIMIT $4`,
       [participantId, after?.[0] ?? null, after?.[1] ?? null, limit + 1],
     );
-    return pageOf(rows, limit, (r) => [r.created_at.toISOString(), r.id], apiKeyView);
+    return pageOf(rows, limit, (r) => [r.cursor_at, r.id], apiKeyView);
   }
 
   async revokeKey(actor: Principal, keyId: string): Promise<ApiKeyView> {

@@ -221,7 +221,7 @@ export class FastOrderBook implements OrderBook {
       let maker = level.head;
       while (maker !== null && taker.remaining > 0) {
         const nextMaker = maker.next;
-        if (maker.expiresAt <= now) {
+        if (maker.expiresAt < now) {
           events.addExpired(maker);
           this.removeResting(maker);
         } else if (maker.owner === taker.owner) {

@@ -1,2 +1,0 @@
-// Placeholder: replaced by the database/Redis preparation of the integration tests.
-export default async function globalSetup(): Promise<void> {}
