@@ -61,18 +61,10 @@ export function toErrorBody(exception: unknown, correlationId?: string): ErrorBo
         : Array.isArray((response as { message?: unknown }).message)
           ? ((response as { message: string[] }).message).join('; ')
           : String((response as { message?: unknown }).message ?? exception.message);
-    if (statusCode < 500) return { statusCode, error: STATUS_CODES[statusCode]!, message, code: codeOf(statusCode) };
-  }
-  // Fastify's own errors (bad JSON, wrong content type, body too large) carry a 4xx statusCode.
-  const fastifyError = exception as { statusCode?: number; code?: string; message?: string };
-  if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-    const statusCode = fastifyError.statusCode;
-    return {
-      statusCode,
-      error: STATUS_CODES[statusCode]!,
-      message: fastifyError.message ?? STATUS_CODES[statusCode]!,
-      code: fastifyError.code?.startsWith('FST_ERR_CTP') ? 'INVALID_BODY' : codeOf(statusCode),
-    };
+    // Fastify's body parser errors (bad JSON, wrong content type) arrive wrapped, with the original as cause.
+    const parserError = (exception.cause as { code?: unknown } | undefined)?.code;
+    const code = typeof parserError === 'string' && parserError.startsWith('FST_ERR_CTP') ? 'INVALID_BODY' : codeOf(statusCode);
+    if (statusCode < 500) return { statusCode, error: STATUS_CODES[statusCode]!, message, code };
   }
   return {
     statusCode: 500,
