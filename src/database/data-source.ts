@@ -14,7 +14,7 @@ export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions
     uuidExtension: 'pgcrypto', // gen_random_uuid(), built into PostgreSQL 13+
     synchronize: false,
     migrationsRun: false,
-    logging: ['error'],
+    logging: false, // failed queries surface as errors, logged once by whoever handles them
     extra: { max: poolSize, application_name: 'tokex' },
   };
 }
