@@ -1,10 +1,8 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { Logger } from '@nestjs/common';
-import { AppModule } from './app.module.js';
+import { type INestApplicationContext, Logger } from '@nestjs/common';
+import { createWorkerContext } from './bootstrap.js';
 import { type AppConfig, loadConfig, type ProcessRole } from './config/app-config.js';
 import { createHttpApp } from './http/http-app.js';
-import { createRootLogger, NestPinoLogger } from './observability/logging.js';
 
 /**
  * One build, three ways to run it:
@@ -18,30 +16,43 @@ async function start(): Promise<void> {
   const role = (process.argv[2] ?? 'all') as ProcessRole;
   if (!ROLES.includes(role)) throw new Error(`Unknown role "${role}": use api, worker or all`);
   const config = loadConfig(process.env, role);
-  armShutdownDeadline(config);
+  const logger = new Logger('Main');
 
   if (role === 'worker') {
-    const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), {
-      logger: new NestPinoLogger(createRootLogger(config)),
-    });
-    app.enableShutdownHooks();
+    const app = await createWorkerContext(config);
     await app.init();
-    new Logger('Main').log({ role }, 'tokex worker started');
+    stopGracefully(app, config, logger);
+    logger.log({ role }, 'tokex worker started');
     return;
   }
   const app = await createHttpApp(config);
   await app.listen({ port: config.http.port, host: config.http.host });
-  new Logger('Main').log({ role, url: await app.getUrl() }, 'tokex listening');
+  stopGracefully(app, config, logger);
+  logger.log({ role, url: await app.getUrl() }, 'tokex listening');
 }
 
-/** If a graceful shutdown takes longer than SHUTDOWN_TIMEOUT_MS, stop anyway. */
-function armShutdownDeadline(config: AppConfig): void {
+/**
+ * On SIGTERM or SIGINT: stop taking requests, let in-flight requests and active jobs finish, close
+ * the queues and connections, and exit 0. If that takes longer than SHUTDOWN_TIMEOUT_MS, exit 1.
+ */
+function stopGracefully(app: INestApplicationContext, config: AppConfig, logger: Logger): void {
+  let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      logger.log({ signal }, 'shutting down');
       setTimeout(() => {
-        console.error(`shutdown took longer than ${config.shutdownTimeoutMs} ms; exiting`);
+        logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long; exiting');
         process.exit(1);
       }, config.shutdownTimeoutMs).unref();
+      app.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
     });
   }
 }

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 
 export class UnmigratedDatabaseError extends Error {
   constructor(pending: string[]) {
@@ -39,5 +39,24 @@ export async function ensureMigrated(dataSource: DataSource, migrate: boolean): 
   } finally {
     await runner.query(`SELECT pg_advisory_unlock(hashtext('tokex:migrations'))`).catch(() => undefined);
     await runner.release();
+  }
+}
+
+/**
+ * Run before the application boots (both roles): connect once, check or apply migrations, and
+ * disconnect. Nothing else has opened a connection yet, so a refusal leaves nothing behind.
+ */
+export async function prepareSchema(options: DataSourceOptions, migrate: boolean): Promise<void> {
+  // Two connections: one holds the migration lock while the other migrates.
+  const dataSource = new DataSource({ ...options, extra: { ...(options.extra as object), max: 2 } });
+  try {
+    await dataSource.initialize();
+  } catch (error) {
+    throw new Error(`Cannot connect to PostgreSQL (DATABASE_URL): ${(error as Error).message}`);
+  }
+  try {
+    await ensureMigrated(dataSource, migrate);
+  } finally {
+    await dataSource.destroy();
   }
 }

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from '../app.module.js';
+import { beforeBoot } from '../bootstrap.js';
 import type { AppConfig } from '../config/app-config.js';
 import { createRootLogger, NestPinoLogger, REQUEST_ID_HEADER, requestIdOf } from '../observability/logging.js';
 import { MetricsService } from '../observability/metrics.service.js';
@@ -13,6 +14,7 @@ import { MetricsService } from '../observability/metrics.service.js';
  * metrics by route, and the OpenAPI document generated from the controllers and DTOs.
  */
 export async function createHttpApp(config: AppConfig): Promise<NestFastifyApplication> {
+  await beforeBoot(config);
   const logger = createRootLogger(config);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
@@ -23,6 +25,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new NestPinoLogger(logger),
+    abortOnError: false, // start-up errors reach the caller (main prints them; tests assert them)
   });
 
   await app.register(helmet, {
@@ -62,6 +65,5 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 
-  app.enableShutdownHooks();
   return app;
 }

@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { type Job, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { createWorkerContext } from '../../src/bootstrap.js';
+import { DomainError } from '../../src/common/domain-error.js';
+import { loadConfig } from '../../src/config/app-config.js';
+import { jobIdOf } from '../../src/jobs/job-definitions.js';
+import type { JobHandler } from '../../src/jobs/job-handler.js';
+import { JobQueues } from '../../src/jobs/job-queues.js';
+import type { JobRegistry } from '../../src/jobs/job-registry.js';
+import { JobRunner } from '../../src/jobs/job-runner.js';
+import { Outbox } from '../../src/jobs/outbox.js';
+import { OutboxSweeper } from '../../src/jobs/outbox-sweeper.js';
+import { MetricsService } from '../../src/observability/metrics.service.js';
+import { startTestApp, TEST_DATABASE_URL, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait-for.js';
+
+// This file flushes Redis, so it has a Redis database of its own.
+const REDIS_URL = 'redis://127.0.0.1:6379/7';
+const QUEUE_PREFIX = `jobs-${randomUUID().slice(0, 8)}`;
+let api: TestApp;
+let redis: Redis;
+
+beforeAll(async () => {
+  api = await startTestApp({ REDIS_URL, QUEUE_PREFIX, OUTBOX_REDISPATCH_AFTER_MS: '1000' });
+  redis = new Redis(REDIS_URL);
+});
+afterAll(async () => {
+  await api.close();
+  await redis.quit();
+});
+
+const outboxRow = async (key: string) =>
+  (await api.dataSource.query(`SELECT status, attempts, dispatch_count, last_error FROM outbox WHERE job_key = $1`, [key]))[0];
+
+async function addWork(key: string): Promise<void> {
+  await api.dataSource.transaction((manager) => api.app.get(Outbox).add(manager, 'ledger.audit', key, { reason: 'test' }));
+}
+
+/** A worker process of the same build: an application context with no HTTP, as `start:worker` boots it. */
+async function startWorker() {
+  const config = loadConfig(
+    { DATABASE_URL: TEST_DATABASE_URL, REDIS_URL, QUEUE_PREFIX, LOG_LEVEL: 'silent', OUTBOX_REDISPATCH_AFTER_MS: '1000' },
+    'worker',
+  );
+  const worker = await createWorkerContext(config);
+  await worker.init();
+  return worker;
+}
+
+describe('the outbox delivers work whatever Redis forgets', () => {
+  test('work committed with its cause is enqueued under a deterministic id and marked done by the worker', async () => {
+    const key = `happy-${randomUUID()}`;
+    await addWork(key);
+    await addWork(key); // the same work twice is one row
+    expect((await api.dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE job_key = $1`, [key]))[0].n).toBe(1);
+    const worker = await startWorker();
+    try {
+      const row = await waitFor('the outbox row to be done', async () => ((await outboxRow(key))?.status === 'done' ? outboxRow(key) : undefined));
+      expect(row).toMatchObject({ status: 'done', attempts: 1, last_error: null });
+      const job = await new Queue('ledger', { connection: redis, prefix: QUEUE_PREFIX }).getJob(jobIdOf('ledger.audit', key));
+      expect(job?.name).toBe('ledger.audit');
+    } finally {
+      await worker.close();
+    }
+  });
+
+  test('work rolled back with its cause never runs', async () => {
+    const key = `rolled-back-${randomUUID()}`;
+    await expect(
+      api.dataSource.transaction(async (manager) => {
+        await api.app.get(Outbox).add(manager, 'ledger.audit', key, { reason: 'test' });
+        throw new Error('the cause failed');
+      }),
+    ).rejects.toThrow('the cause failed');
+    expect(await outboxRow(key)).toBeUndefined();
+  });
+
+  test('a job Redis lost is delivered again by the sweeper and done exactly once', async () => {
+    const key = `lost-${randomUUID()}`;
+    await addWork(key);
+    // No worker runs: the api's sweeper (started by hand here) hands the job to Redis...
+    expect(await api.app.get(OutboxSweeper).sweepOnce()).toBeGreaterThanOrEqual(1);
+    expect(await api.app.get(JobQueues).queue('ledger').getJob(jobIdOf('ledger.audit', key))).toBeDefined();
+    // ...and Redis restarts empty.
+    await redis.flushdb();
+    expect(await api.app.get(JobQueues).queue('ledger').getJob(jobIdOf('ledger.audit', key))).toBeUndefined();
+
+    const worker = await startWorker();
+    try {
+      const row = await waitFor('the lost job to be re-delivered and done', async () =>
+        (await outboxRow(key))?.status === 'done' ? outboxRow(key) : undefined,
+      );
+      expect(row.dispatch_count).toBeGreaterThanOrEqual(2);
+      expect(row.attempts).toBe(1);
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
+describe('job runs are idempotent, retried with backoff, and business rejections are final', () => {
+  const fakeJob = (name: string, outboxId: string, attemptsMade = 0, attempts = 3) =>
+    ({ id: 'j', name, data: { payload: { reason: 'test' }, outboxId }, attemptsMade, opts: { attempts } }) as unknown as Job;
+
+  async function runnerWith(handler: JobHandler<'ledger.audit'>) {
+    const registry = { handlerOf: () => handler } as unknown as JobRegistry;
+    return new JobRunner(api.dataSource, registry, api.app.get(MetricsService));
+  }
+
+  async function outboxIdOf(key: string): Promise<string> {
+    await addWork(key);
+    return String((await api.dataSource.query(`SELECT id FROM outbox WHERE job_key = $1`, [key]))[0].id);
+  }
+
+  test('a job delivered twice runs its effects once', async () => {
+    const key = `twice-${randomUUID()}`;
+    const id = await outboxIdOf(key);
+    let runs = 0;
+    const runner = await runnerWith({ handle: async () => void runs++ });
+    await Promise.all([runner.run(fakeJob('ledger.audit', id)), runner.run(fakeJob('ledger.audit', id))]);
+    await runner.run(fakeJob('ledger.audit', id));
+    expect(runs).toBe(1);
+    expect(await outboxRow(key)).toMatchObject({ status: 'done', attempts: 1 });
+  });
+
+  test('effects and completion commit together: a failing job leaves nothing behind and stays pending', async () => {
+    const key = `retry-${randomUUID()}`;
+    const id = await outboxIdOf(key);
+    const marker = `marker-${randomUUID()}`;
+    const runner = await runnerWith({
+      handle: async (_, { manager }) => {
+        await manager.query(`INSERT INTO audit_events (action, subject_type, subject_id) VALUES ('test', 'test', $1)`, [marker]);
+        throw new Error('database hiccup');
+      },
+    });
+    await expect(runner.run(fakeJob('ledger.audit', id, 0, 3))).rejects.toThrow('database hiccup');
+    expect(await outboxRow(key)).toMatchObject({ status: 'pending', attempts: 1, last_error: 'database hiccup' });
+    expect(await api.dataSource.query(`SELECT 1 FROM audit_events WHERE subject_id = $1`, [marker])).toEqual([]);
+    // The last attempt gives up: the row is failed, kept with its reason.
+    await expect(runner.run(fakeJob('ledger.audit', id, 2, 3))).rejects.toThrow('database hiccup');
+    expect(await outboxRow(key)).toMatchObject({ status: 'failed', attempts: 2 });
+  });
+
+  test('a business rejection is not retried', async () => {
+    const key = `rejected-${randomUUID()}`;
+    const id = await outboxIdOf(key);
+    const runner = await runnerWith({
+      handle: async () => {
+        throw new DomainError('DELIVERY_CLOSED', 'the delivery window is closed', 'conflict');
+      },
+    });
+    const error = await runner.run(fakeJob('ledger.audit', id, 0, 8)).catch((e: Error) => e);
+    expect((error as Error).name).toBe('UnrecoverableError');
+    expect(await outboxRow(key)).toMatchObject({ status: 'failed', last_error: 'DELIVERY_CLOSED: the delivery window is closed' });
+  });
+
+  test('jobs retry with exponential backoff and failed jobs are kept', () => {
+    expect(api.app.get(JobQueues).defaultJobOptions).toMatchObject({
+      attempts: 8,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnFail: false,
+    });
+  });
+});
