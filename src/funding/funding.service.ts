@@ -77,7 +77,7 @@ export class FundingService {
     idempotencyKey: string | undefined,
     fingerprint: unknown,
   ): Promise<StoredResponse<DepositView>> {
-    return this.dataSource.transaction((manager) =>
+    return this.ledger.inTransaction((manager) =>
       this.idempotency.run(manager, { participantId: actor.participantId, key: idempotencyKey, fingerprint }, async () => {
         const [participant] = await manager.query(`SELECT id FROM participants WHERE id = $1`, [request.participantId]);
         if (!participant) throw notFound('PARTICIPANT_NOT_FOUND', 'no such participant');
@@ -128,7 +128,7 @@ export class FundingService {
     idempotencyKey: string | undefined,
     fingerprint: unknown,
   ): Promise<StoredResponse<WithdrawalView>> {
-    return this.dataSource.transaction((manager) =>
+    return this.ledger.inTransaction((manager) =>
       this.idempotency.run(manager, { participantId: actor.participantId, key: idempotencyKey, fingerprint }, async () => {
         const [row]: WithdrawalRecord[] = await manager.query(
           `INSERT INTO withdrawals (participant_id, amount) VALUES ($1, $2) RETURNING ${WITHDRAWAL_COLUMNS}`,
@@ -179,7 +179,7 @@ export class FundingService {
    * the withdrawal unchanged; asking for the other one is a conflict.
    */
   async resolveWithdrawal(actor: Principal, id: string, outcome: 'paid' | 'rejected', note: string): Promise<WithdrawalView> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.ledger.inTransaction(async (manager) => {
       const [row]: WithdrawalRecord[] = await manager.query(`SELECT ${WITHDRAWAL_COLUMNS} FROM withdrawals WHERE id = $1 FOR UPDATE`, [id]);
       if (!row) throw WITHDRAWAL_NOT_FOUND();
       if (row.status === outcome) return withdrawalView(row);

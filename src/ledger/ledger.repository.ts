@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import type pg from 'pg';
 import type { EntityManager } from 'typeorm';
+import { DomainError } from '../common/domain-error.js';
 import {
   type Account,
   type AccountId,
@@ -56,13 +58,19 @@ export const toTransfer = (r: TransferRecord): Transfer => ({
 const TRANSFER_COLUMNS = 'id, debit_account_id, credit_account_id, amount, pending_id, flags, code, ref';
 
 /**
- * Persists the ledger core's decisions. One call is one batch, inside the caller's transaction:
- *  1. read the pending transfers the batch resolves (immutable rows, no lock needed);
- *  2. lock every account the batch touches, in ascending id order, so concurrent batches queue
- *     instead of deadlocking and nobody can spend the same money twice;
- *  3. under those locks, read which ids already exist and which holds are already resolved;
- *  4. let the pure core decide; write its transfers with one INSERT and its totals with one UPDATE.
- * The database's CHECK constraints and unique indexes repeat the core's rules as a last line.
+ * Persists the ledger core's decisions. One call is one batch, inside the caller's transaction,
+ * in two round trips (three when the batch resolves holds):
+ *  0. (posts and voids only) read the pending transfers they resolve, to know their accounts;
+ *  1. lock every account the batch touches, in ascending id order, so concurrent batches queue
+ *     instead of deadlocking and nobody spends the same money twice; in the same statement, read
+ *     which of the batch's ids already exist and which of its holds are already resolved;
+ *  2. let the pure core decide, then write its transfers and the accounts' new totals in one
+ *     statement.
+ * Locked rows are read at their latest committed version, but the existence checks in step 1 see
+ * the statement's snapshot, taken before any lock wait: a transfer id or a hold resolution that
+ * another transaction committed meanwhile is caught by the primary key and the unique index on
+ * `pending_id` instead, which fail this transaction (LedgerRaceError) so it can be retried and
+ * then answered from the committed state. The CHECK constraints repeat the overdraft rule.
  */
 @Injectable()
 export class LedgerRepository {
@@ -77,30 +85,55 @@ export class LedgerRepository {
       if (r.creditAccountId !== undefined) accountIds.add(r.creditAccountId);
     }
     for (const p of pendings.values()) accountIds.add(p.debitAccountId).add(p.creditAccountId);
-    const accounts = await this.lockAccounts(manager, [...accountIds]);
 
-    const transfers = await this.transfersById(manager, unique([...requests.map((r) => r.id), ...pendingIds]));
-    const resolutions = await this.resolutionsOf(manager, pendingIds);
+    const state = await this.lockAndRead(manager, [...accountIds], unique(requests.map((r) => r.id)), pendingIds);
+    for (const [id, pending] of pendings) state.transfers.set(id, pending);
     const view: LedgerView = {
-      account: (id) => accounts.get(id),
-      transfer: (id) => transfers.get(id),
-      resolution: (pendingId) => resolutions.get(pendingId),
+      account: (id) => state.accounts.get(id),
+      transfer: (id) => state.transfers.get(id),
+      resolution: (pendingId) => state.resolutions.get(pendingId),
     };
 
     const batch = applyTransfers(view, requests);
-    await this.insertTransfers(manager, batch.created);
-    await this.updateAccounts(manager, batch.changedAccounts);
+    try {
+      await this.write(manager, batch.created, batch.changedAccounts);
+    } catch (error) {
+      if ((error as { code?: string }).code === UNIQUE_VIOLATION) throw new LedgerRaceError(error as Error);
+      throw error;
+    }
     return batch.results;
   }
 
-  async lockAccounts(manager: EntityManager, ids: readonly AccountId[]): Promise<Map<AccountId, Account>> {
-    if (ids.length === 0) return new Map();
-    const rows: AccountRecord[] = await manager.query(
-      `SELECT id, flags, debits_pending, debits_posted, credits_pending, credits_posted
-         FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
-      [ids.map(String)],
+  /** Step 1: lock the accounts (id order) and read existing transfers and resolutions, in one statement. */
+  private async lockAndRead(manager: EntityManager, accountIds: AccountId[], transferIds: string[], pendingIds: string[]) {
+    const rows: Array<{ row: 'a' | 't' | 'r' } & AccountRecord & TransferRecord> = await prepared(
+      manager,
+      'ledger-lock-and-read',
+      `WITH locked AS (
+         SELECT id, flags, debits_pending, debits_posted, credits_pending, credits_posted
+           FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
+       )
+       SELECT 'a' AS row, id::text, flags, debits_pending, debits_posted, credits_pending, credits_posted,
+              NULL::bigint AS debit_account_id, NULL::bigint AS credit_account_id, NULL::bigint AS amount,
+              NULL::text AS pending_id, NULL::text AS code, NULL::text AS ref
+         FROM locked
+       UNION ALL
+       SELECT 't', id, flags, NULL, NULL, NULL, NULL, debit_account_id, credit_account_id, amount, pending_id, code, ref
+         FROM transfers WHERE id = ANY($2::text[])
+       UNION ALL
+       SELECT 'r', id, flags, NULL, NULL, NULL, NULL, NULL, NULL, NULL, pending_id, NULL, NULL
+         FROM transfers WHERE pending_id = ANY($3::text[])`,
+      [accountIds.map(String), transferIds, pendingIds],
     );
-    return new Map(rows.map((r) => [BigInt(r.id), toAccount(r)]));
+    const accounts = new Map<AccountId, Account>();
+    const transfers = new Map<string, Transfer>();
+    const resolutions = new Map<string, PendingResolution>();
+    for (const r of rows) {
+      if (r.row === 'a') accounts.set(BigInt(r.id), toAccount(r));
+      else if (r.row === 't') transfers.set(r.id, toTransfer(r));
+      else resolutions.set(r.pending_id!, hasFlag(r.flags, TransferFlags.PostPending) ? 'posted' : 'voided');
+    }
+    return { accounts, transfers, resolutions };
   }
 
   async transfersById(manager: EntityManager, ids: readonly string[]): Promise<Map<string, Transfer>> {
@@ -109,20 +142,24 @@ export class LedgerRepository {
     return new Map(rows.map((r) => [r.id, toTransfer(r)]));
   }
 
-  private async resolutionsOf(manager: EntityManager, pendingIds: readonly string[]): Promise<Map<string, PendingResolution>> {
-    if (pendingIds.length === 0) return new Map();
-    const rows: Array<{ pending_id: string; flags: number }> = await manager.query(
-      `SELECT pending_id, flags FROM transfers WHERE pending_id = ANY($1::text[])`,
-      [pendingIds],
-    );
-    return new Map(rows.map((r) => [r.pending_id, hasFlag(r.flags, TransferFlags.PostPending) ? 'posted' : 'voided']));
-  }
-
-  private async insertTransfers(manager: EntityManager, transfers: readonly Transfer[]): Promise<void> {
+  /** Step 2: the new transfers and the accounts' new totals, in one statement. */
+  private async write(manager: EntityManager, transfers: readonly Transfer[], accounts: readonly Account[]): Promise<void> {
     if (transfers.length === 0) return;
-    await manager.query(
-      `INSERT INTO transfers (${TRANSFER_COLUMNS})
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::int[], $7::text[], $8::text[])`,
+    await prepared(
+      manager,
+      'ledger-write',
+      `WITH inserted AS (
+         INSERT INTO transfers (${TRANSFER_COLUMNS})
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::int[], $7::text[], $8::text[])
+         RETURNING 1
+       ), updated AS (
+         UPDATE accounts a
+            SET debits_pending = v.dp, debits_posted = v.dpo, credits_pending = v.cp, credits_posted = v.cpo
+           FROM unnest($9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[]) AS v(id, dp, dpo, cp, cpo)
+          WHERE a.id = v.id
+         RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM inserted) AS inserted, (SELECT count(*) FROM updated) AS updated`,
       [
         transfers.map((t) => t.id),
         transfers.map((t) => String(t.debitAccountId)),
@@ -132,18 +169,6 @@ export class LedgerRepository {
         transfers.map((t) => t.flags),
         transfers.map((t) => t.code),
         transfers.map((t) => t.ref),
-      ],
-    );
-  }
-
-  private async updateAccounts(manager: EntityManager, accounts: readonly Account[]): Promise<void> {
-    if (accounts.length === 0) return;
-    await manager.query(
-      `UPDATE accounts a
-          SET debits_pending = v.dp, debits_posted = v.dpo, credits_pending = v.cp, credits_posted = v.cpo
-         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS v(id, dp, dpo, cp, cpo)
-        WHERE a.id = v.id`,
-      [
         accounts.map((a) => String(a.id)),
         accounts.map((a) => String(a.debitsPending)),
         accounts.map((a) => String(a.debitsPosted)),
@@ -152,6 +177,33 @@ export class LedgerRepository {
       ],
     );
   }
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * Another transaction committed a transfer with one of this batch's ids, or resolved one of its
+ * holds, while this one waited for the account locks. Nothing was applied twice (the database
+ * refused it); retrying the whole transaction answers from the committed state.
+ */
+export class LedgerRaceError extends DomainError {
+  constructor(cause: Error) {
+    super('LEDGER_BUSY', 'a concurrent request changed the same ledger entries; retry', 'unavailable', { cause: cause.message });
+    this.name = 'LedgerRaceError';
+  }
+}
+
+/**
+ * The two hot statements run as named prepared statements on the transaction's own connection:
+ * PostgreSQL parses and plans them once per connection instead of on every batch, which halves the
+ * cost of a one-transfer transaction. (TypeORM's `query` has no named statements; `connect()` on a
+ * connected query runner returns its pg client.)
+ */
+async function prepared<R>(manager: EntityManager, name: string, text: string, values: unknown[]): Promise<R[]> {
+  const runner = manager.queryRunner;
+  if (!runner) return manager.query(text, values);
+  const client = (await runner.connect()) as pg.PoolClient;
+  return (await client.query({ name, text, values })).rows;
 }
 
 function unique<T>(values: readonly T[]): T[] {

@@ -11,7 +11,7 @@ import {
   type SystemAccountKind,
 } from './account.entity.js';
 import { rejectionToError } from './ledger.errors.js';
-import { LedgerRepository, toAccount } from './ledger.repository.js';
+import { LedgerRaceError, LedgerRepository, toAccount } from './ledger.repository.js';
 
 export type ParticipantAccounts = Readonly<Record<ParticipantAccountKind, AccountId>>;
 
@@ -82,6 +82,20 @@ export class LedgerService {
       for (const k of SYSTEM_ACCOUNT_KINDS) if (this.systemAccounts[k] === undefined) throw new Error(`system account ${k} is missing`);
     }
     return this.systemAccounts[kind];
+  }
+
+  /**
+   * Runs `work` in a transaction, again (up to three times in all) if a concurrent transaction
+   * won a race for the same transfer id or hold: the retry then sees the committed state.
+   */
+  async inTransaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.dataSource.transaction(work);
+      } catch (error) {
+        if (!(error instanceof LedgerRaceError) || attempt === 3) throw error;
+      }
+    }
   }
 
   /** Applies a batch of transfers in the caller's transaction and returns one result per request. */

@@ -12,6 +12,7 @@ import {
   type TransferResult,
 } from '../../src/ledger/core/index.js';
 import { LedgerRepository, toAccount, toTransfer } from '../../src/ledger/ledger.repository.js';
+import { LedgerService } from '../../src/ledger/ledger.service.js';
 import { openTestDataSource } from '../support/database.js';
 
 let dataSource: DataSource;
@@ -140,19 +141,43 @@ describe('concurrency', () => {
     expect(audit.mismatches).toEqual([]);
   });
 
-  test('the same transfer id sent concurrently is applied once', async () => {
+  test('the same transfer id sent concurrently is applied once; the others are told it exists', async () => {
     const [source, target] = await openAccounts(2);
     const id = `dup-${randomUUID()}`;
-    const attempts = await Promise.allSettled(
+    const ledger = new LedgerService(dataSource, repository);
+    const statuses = await Promise.all(
       Array.from({ length: 20 }, () =>
-        dataSource.transaction((m) => repository.createTransfers(m, [{ id, debitAccountId: source, creditAccountId: target, amount: 5n, code: 'dup' }])),
+        ledger.inTransaction((m) => repository.createTransfers(m, [{ id, debitAccountId: source, creditAccountId: target, amount: 5n, code: 'dup' }])),
       ),
     );
-    const statuses = attempts.filter((a) => a.status === 'fulfilled').flatMap((a) => (a as PromiseFulfilledResult<TransferResult[]>).value.map(statusOf));
-    expect(statuses.filter((s) => s === 'created')).toHaveLength(1);
-    expect(statuses.every((s) => s === 'created' || s === 'exists')).toBe(true);
+    expect(statuses.flat().map(statusOf).sort()).toEqual(['created', ...Array(19).fill('exists')]);
     const [row] = await dataSource.query(`SELECT credits_posted FROM accounts WHERE id = $1`, [String(target)]);
     expect(row.credits_posted).toBe('5');
+  });
+
+  test('a hold posted and voided at the same moment resolves exactly once', async () => {
+    const [source, target] = await openAccounts(2);
+    const prefix = `hold-${randomUUID()}:`;
+    const ledger = new LedgerService(dataSource, repository);
+    await dataSource.transaction((m) =>
+      repository.createTransfers(m, [
+        { id: `${prefix}fund`, debitAccountId: source, creditAccountId: target, amount: 100n, code: 'seed' },
+        { id: `${prefix}hold`, debitAccountId: target, creditAccountId: source, amount: 60n, code: 'hold', flags: TransferFlags.Pending },
+      ]),
+    );
+    const resolve = (kind: 'post' | 'void') =>
+      ledger.inTransaction((m) =>
+        repository.createTransfers(m, [
+          { id: `${prefix}${kind}`, pendingId: `${prefix}hold`, code: kind, flags: kind === 'post' ? TransferFlags.PostPending : TransferFlags.VoidPending },
+        ]),
+      );
+    const outcomes = (await Promise.all([resolve('post'), resolve('void'), resolve('post'), resolve('void')])).flat().map(statusOf);
+    expect(outcomes.filter((o) => o === 'created')).toHaveLength(1);
+    expect(outcomes.filter((o) => o !== 'created' && o !== 'exists').every((o) => /PENDING_TRANSFER_ALREADY_(POSTED|VOIDED)/.test(o))).toBe(true);
+    const stored = await storedState([source, target], prefix);
+    expect(auditLedger(stored.accounts, stored.transfers).resolvedTwice).toEqual([]);
+    const [row] = await dataSource.query(`SELECT debits_pending FROM accounts WHERE id = $1`, [String(target)]);
+    expect(row.debits_pending).toBe('0');
   });
 
   test('the database itself refuses an overdraft, even from a buggy writer', async () => {
