@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength } from 'class-validator';
 import { IsUsdAmount } from '../http/usd-amount.validator.js';
 import { WITHDRAWAL_STATUSES, type WithdrawalStatus } from './withdrawal.entity.js';
-import { PageQuery } from '../http/pagination.js';
+import { PageOf, PageQuery } from '../http/pagination.js';
 
 export class CreateDepositDto {
   @ApiProperty({ format: 'uuid' })
@@ -55,12 +55,6 @@ export class WithdrawalView {
   @ApiProperty({ nullable: true, type: String }) note: string | null;
 }
 
-export class DepositPage {
-  @ApiProperty({ type: DepositView, isArray: true }) items: DepositView[];
-  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
-}
+export class DepositPage extends PageOf(DepositView) {}
 
-export class WithdrawalPage {
-  @ApiProperty({ type: WithdrawalView, isArray: true }) items: WithdrawalView[];
-  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
-}
+export class WithdrawalPage extends PageOf(WithdrawalView) {}

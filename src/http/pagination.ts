@@ -1,4 +1,5 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import type { Type as Class } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { invalid } from '../common/domain-error.js';
@@ -51,3 +52,13 @@ export function pageOf<R, T>(rows: R[], limit: number, cursorKey: (row: R) => (s
 }
 
 export const pageLimit = (query: PageQuery) => query.limit ?? 100;
+
+/** The OpenAPI shape of a page of `item`s: `class DepositPage extends PageOf(DepositView) {}`. */
+export function PageOf<T>(item: Class<T>) {
+  class PageOfItems implements Page<T> {
+    @ApiProperty({ type: item, isArray: true }) items: T[];
+    @ApiProperty({ nullable: true, type: String, description: 'Pass as ?cursor= for the next page; null on the last' })
+    nextCursor: string | null;
+  }
+  return PageOfItems;
+}

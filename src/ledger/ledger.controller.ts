@@ -1,9 +1,7 @@
 import { Controller, Get, Post, HttpCode, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { formatUsd } from '../common/money.js';
-import { decodeCursor, pageLimit, pageOf, PageQuery } from '../http/pagination.js';
+import { PageOf, PageQuery } from '../http/pagination.js';
 import { CurrentPrincipal, type Principal, Roles } from '../participants/principal.js';
 import { LedgerAuditService, type StoredTrialBalance } from './ledger-audit.service.js';
 import { LedgerService } from './ledger.service.js';
@@ -24,7 +22,7 @@ class TrialBalanceView {
   @ApiProperty() balanced: boolean;
 }
 
-class AccountBalanceView {
+export class AccountBalanceView {
   @ApiProperty() id: string;
   @ApiProperty({ nullable: true, type: String }) participantId: string | null;
   @ApiProperty() kind: string;
@@ -33,10 +31,7 @@ class AccountBalanceView {
   @ApiProperty() pendingCredits: string;
 }
 
-class AccountPage {
-  @ApiProperty({ type: AccountBalanceView, isArray: true }) items: AccountBalanceView[];
-  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
-}
+class AccountPage extends PageOf(AccountBalanceView) {}
 
 class AuditView {
   @ApiProperty() sound: boolean;
@@ -45,7 +40,7 @@ class AuditView {
   @ApiProperty() checkedAt: string;
 }
 
-class TransferView {
+export class TransferView {
   @ApiProperty() id: string;
   @ApiProperty() code: string;
   @ApiProperty({ nullable: true, type: String }) ref: string | null;
@@ -55,10 +50,7 @@ class TransferView {
   @ApiProperty() createdAt: string;
 }
 
-class TransferPage {
-  @ApiProperty({ type: TransferView, isArray: true }) items: TransferView[];
-  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
-}
+class TransferPage extends PageOf(TransferView) {}
 
 const trialBalanceView = (t: StoredTrialBalance): TrialBalanceView => ({
   byKind: t.byKind.map((k) => ({
@@ -80,7 +72,6 @@ export class LedgerController {
   constructor(
     private readonly audit: LedgerAuditService,
     private readonly ledger: LedgerService,
-    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   @Get('admin/ledger/trial-balance')
@@ -95,22 +86,8 @@ export class LedgerController {
   @Roles('admin')
   @ApiOperation({ summary: 'Every account with its balance, page by page' })
   @ApiOkResponse({ type: AccountPage })
-  async accounts(@Query() query: PageQuery): Promise<AccountPage> {
-    const limit = pageLimit(query);
-    const after = decodeCursor(query.cursor, 1);
-    const rows: Array<Record<string, string | null>> = await this.dataSource.query(
-      `SELECT id, participant_id, kind, credits_posted - debits_posted AS balance, debits_pending, credits_pending
-         FROM accounts WHERE $1::bigint IS NULL OR id > $1::bigint ORDER BY id LIMIT $2`,
-      [after?.[0] ?? null, limit + 1],
-    );
-    return pageOf(rows, limit, (r) => [r.id!], (r) => ({
-      id: r.id!,
-      participantId: r.participant_id,
-      kind: r.kind!,
-      balance: formatUsd(BigInt(r.balance!)),
-      pendingDebits: formatUsd(BigInt(r.debits_pending!)),
-      pendingCredits: formatUsd(BigInt(r.credits_pending!)),
-    }));
+  accounts(@Query() query: PageQuery): Promise<AccountPage> {
+    return this.ledger.listAccounts(query);
   }
 
   @Post('admin/ledger/audit')
@@ -135,32 +112,7 @@ export class LedgerController {
   @Get('ledger/transfers')
   @ApiOperation({ summary: "The caller's account statement: every transfer that touched its accounts, newest first" })
   @ApiOkResponse({ type: TransferPage })
-  async statement(@CurrentPrincipal() actor: Principal, @Query() query: PageQuery): Promise<TransferPage> {
-    const limit = pageLimit(query);
-    const before = decodeCursor(query.cursor, 1);
-    const accounts = await this.ledger.accountsOf(actor.participantId);
-    const kindOf = new Map(Object.entries(accounts).map(([kind, id]) => [String(id), kind]));
-    const ids = [...kindOf.keys()];
-    const rows: Array<{ seq: string; id: string; code: string; ref: string | null; debit_account_id: string; credit_account_id: string; amount: string; flags: number; created_at: Date }> =
-      await this.dataSource.query(
-        `SELECT seq, id, code, ref, debit_account_id, credit_account_id, amount, flags, created_at FROM transfers
-          WHERE (debit_account_id = ANY($1::bigint[]) OR credit_account_id = ANY($1::bigint[]))
-            AND ($2::bigint IS NULL OR seq < $2::bigint)
-          ORDER BY seq DESC LIMIT $3`,
-        [ids, before?.[0] ?? null, limit + 1],
-      );
-    return pageOf(rows, limit, (r) => [r.seq], (r) => {
-      const debited = kindOf.has(r.debit_account_id);
-      const phase = r.flags & 2 ? 'pending' : r.flags & 8 ? 'voided' : 'posted';
-      return {
-        id: r.id,
-        code: r.code,
-        ref: r.ref,
-        account: kindOf.get(debited ? r.debit_account_id : r.credit_account_id)!,
-        amount: formatUsd(debited ? -BigInt(r.amount) : BigInt(r.amount)),
-        phase,
-        createdAt: r.created_at.toISOString(),
-      };
-    });
+  statement(@CurrentPrincipal() actor: Principal, @Query() query: PageQuery): Promise<TransferPage> {
+    return this.ledger.statementOf(actor.participantId, query);
   }
 }

@@ -2,7 +2,17 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { formatUsd } from '../common/money.js';
-import { AccountFlags, type AccountId, balanceOf, spendableOf, type TransferRequest, type TransferResult } from './core/index.js';
+import { decodeCursor, type Page, pageLimit, pageOf, type PageQuery } from '../http/pagination.js';
+import {
+  AccountFlags,
+  type AccountId,
+  balanceOf,
+  hasFlag,
+  spendableOf,
+  TransferFlags,
+  type TransferRequest,
+  type TransferResult,
+} from './core/index.js';
 import {
   type AccountKind,
   PARTICIPANT_ACCOUNT_KINDS,
@@ -130,4 +140,70 @@ export class LedgerService {
       bond: balanceOf(of('bond')),
     };
   }
+
+  /** Every account with its balance, in id order. */
+  async listAccounts(query: PageQuery): Promise<Page<AccountLine>> {
+    const limit = pageLimit(query);
+    const after = decodeCursor(query.cursor, 1);
+    const rows: Array<Record<string, string | null>> = await this.dataSource.query(
+      `SELECT id, participant_id, kind, credits_posted - debits_posted AS balance, debits_pending, credits_pending
+         FROM accounts WHERE $1::bigint IS NULL OR id > $1::bigint ORDER BY id LIMIT $2`,
+      [after?.[0] ?? null, limit + 1],
+    );
+    return pageOf(rows, limit, (r) => [r.id!], (r) => ({
+      id: r.id!,
+      participantId: r.participant_id,
+      kind: r.kind!,
+      balance: formatUsd(BigInt(r.balance!)),
+      pendingDebits: formatUsd(BigInt(r.debits_pending!)),
+      pendingCredits: formatUsd(BigInt(r.credits_pending!)),
+    }));
+  }
+
+  /** A participant's statement: the transfers that touched its accounts, newest first, signed from its side. */
+  async statementOf(participantId: string, query: PageQuery): Promise<Page<StatementLine>> {
+    const limit = pageLimit(query);
+    const before = decodeCursor(query.cursor, 1);
+    const accounts = await this.accountsOf(participantId);
+    const kindOf = new Map(Object.entries(accounts).map(([kind, id]) => [String(id), kind]));
+    const rows: Array<{ seq: string; id: string; code: string; ref: string | null; debit_account_id: string; credit_account_id: string; amount: string; flags: number; created_at: Date }> =
+      await this.dataSource.query(
+        `SELECT seq, id, code, ref, debit_account_id, credit_account_id, amount, flags, created_at FROM transfers
+          WHERE (debit_account_id = ANY($1::bigint[]) OR credit_account_id = ANY($1::bigint[]))
+            AND ($2::bigint IS NULL OR seq < $2::bigint)
+          ORDER BY seq DESC LIMIT $3`,
+        [[...kindOf.keys()], before?.[0] ?? null, limit + 1],
+      );
+    return pageOf(rows, limit, (r) => [r.seq], (r) => {
+      const debited = kindOf.has(r.debit_account_id);
+      return {
+        id: r.id,
+        code: r.code,
+        ref: r.ref,
+        account: kindOf.get(debited ? r.debit_account_id : r.credit_account_id)!,
+        amount: formatUsd(debited ? -BigInt(r.amount) : BigInt(r.amount)),
+        phase: hasFlag(r.flags, TransferFlags.Pending) ? 'pending' : hasFlag(r.flags, TransferFlags.VoidPending) ? 'voided' : 'posted',
+        createdAt: r.created_at.toISOString(),
+      };
+    });
+  }
+}
+
+export interface AccountLine {
+  id: string;
+  participantId: string | null;
+  kind: string;
+  balance: string;
+  pendingDebits: string;
+  pendingCredits: string;
+}
+
+export interface StatementLine {
+  id: string;
+  code: string;
+  ref: string | null;
+  account: string;
+  amount: string;
+  phase: 'posted' | 'pending' | 'voided';
+  createdAt: string;
 }

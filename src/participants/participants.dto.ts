@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
+import { PageOf } from '../http/pagination.js';
 import { PARTICIPANT_STATUSES, type ParticipantStatus, type Role, ROLES } from './participant.entity.js';
 
 export class CreateParticipantDto {
@@ -70,12 +71,6 @@ export class MeView extends ParticipantView {
   @ApiProperty({ type: BalancesView }) balances: BalancesView;
 }
 
-export class ParticipantPage {
-  @ApiProperty({ type: ParticipantView, isArray: true }) items: ParticipantView[];
-  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
-}
+export class ParticipantPage extends PageOf(ParticipantView) {}
 
-export class ApiKeyPage {
-  @ApiProperty({ type: ApiKeyView, isArray: true }) items: ApiKeyView[];
-  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
-}
+export class ApiKeyPage extends PageOf(ApiKeyView) {}
