@@ -16,8 +16,14 @@ async function main(): Promise<void> {
       await ensureMigrated(dataSource, true);
       if (pending.length) console.log('Done.');
     } else if (command === 'revert') {
-      await dataSource.undoLastMigration({ transaction: 'each' });
-      console.log('Reverted the last migration.');
+      const pending = new Set(await pendingMigrations(dataSource));
+      const last = dataSource.migrations.map((m) => m.name!).filter((name) => !pending.has(name)).pop();
+      if (last === undefined) {
+        console.log('Nothing to revert.');
+      } else {
+        await dataSource.undoLastMigration({ transaction: 'each' });
+        console.log(`Reverted ${last}.`);
+      }
     } else if (command === 'show') {
       const pending = new Set(await pendingMigrations(dataSource));
       for (const m of dataSource.migrations) console.log(`${pending.has(m.name!) ? '[ ]' : '[X]'} ${m.name}`);
