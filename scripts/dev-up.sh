@@ -42,6 +42,9 @@ for _ in $(seq 1 60); do
     Admin    curl -H "Authorization: Bearer \$BOOTSTRAP_ADMIN_KEY" http://127.0.0.1:$PORT/v1/me   (key in .env)
 
 MSG
+    if ! node -e "fetch('http://127.0.0.1:$PORT/v1/me',{headers:{authorization:'Bearer $BOOTSTRAP_ADMIN_KEY'}}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"; then
+      log "note: this database already had an admin, so BOOTSTRAP_ADMIN_KEY (in .env) was not used; use that admin's key"
+    fi
     wait -n "${pids[@]}"
     exit $?
   fi

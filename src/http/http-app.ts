@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import helmet from '@fastify/helmet';
+import { LogController } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -18,7 +19,10 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   const logger = createRootLogger(config);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
-    disableRequestLogging: !config.http.logRequests,
+    // One line per request and per response, except probes scraped every few seconds.
+    logController: new LogController({
+      disableRequestLogging: (request) => !config.http.logRequests || request.url === '/health' || request.url === '/metrics',
+    }),
     genReqId: (request: IncomingMessage) => requestIdOf(request),
     bodyLimit: 1024 * 1024,
     forceCloseConnections: 'idle', // keep-alive connections must not hold up a graceful shutdown
