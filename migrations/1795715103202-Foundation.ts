@@ -175,9 +175,6 @@ export class Foundation1795715103202 implements MigrationInterface {
       )
     `);
     await queryRunner.query(`
-      CREATE UNIQUE INDEX "transfers_seq_key" ON "transfers" ("seq")
-    `);
-    await queryRunner.query(`
       CREATE INDEX "transfers_credit_account_idx" ON "transfers" ("credit_account_id", "seq")
     `);
     await queryRunner.query(`
@@ -274,9 +271,6 @@ export class Foundation1795715103202 implements MigrationInterface {
     `);
     await queryRunner.query(`
       DROP INDEX "public"."transfers_credit_account_idx"
-    `);
-    await queryRunner.query(`
-      DROP INDEX "public"."transfers_seq_key"
     `);
     await queryRunner.query(`
       DROP TABLE "transfers"

@@ -20,7 +20,7 @@ export class AuditEvent {
   @Column('text', { name: 'subject_id' })
   subjectId: string;
 
-  @Column('jsonb', { default: () => `'{}'::jsonb` })
+  @Column('jsonb', { default: {} })
   details: Record<string, unknown>;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })

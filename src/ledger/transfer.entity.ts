@@ -13,7 +13,7 @@ export class TransferRow {
   @PrimaryColumn('text')
   id: string;
 
-  @Index('transfers_seq_key', { unique: true })
+  /** Order of recording (a sequence: unique without an index of its own; the account indexes carry it). */
   @Column('bigint', { generated: 'increment', transformer: bigintColumn })
   seq: bigint;
 
