@@ -4,12 +4,12 @@
  * UPDATE per batch).
  *
  *   one per transaction  each transfer its own transaction, from several clients at once
- *   batched              100 transfers per transaction, from several clients at once
+ *   batched              --batch transfers per transaction, from several clients at once
  *   batched, hot account every transfer also pays a fee into one shared account (the exchange's
  *                        fee account is the hottest row in a real ledger: every trade touches it)
  *
  * Options: --transfers N (per phase, default 50000), --clients N (default 4), --accounts N
- * (default 2000), --database URL (default postgres://postgres@127.0.0.1:5432/tokex_bench; dropped
+ * (default 2000), --batch N (transfers per batched transaction, default 100), --database URL (default postgres://postgres@127.0.0.1:5432/tokex_bench; dropped
  * and recreated).
  */
 import { randomUUID } from 'node:crypto';
@@ -26,13 +26,14 @@ const { values: args } = parseArgs({
     transfers: { type: 'string', default: '50000' },
     clients: { type: 'string', default: '4' },
     accounts: { type: 'string', default: '2000' },
+    batch: { type: 'string', default: '100' },
     database: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/tokex_bench' },
   },
 });
 const TRANSFERS = Number(args.transfers);
 const CLIENTS = Number(args.clients);
 const ACCOUNTS = Number(args.accounts);
-const BATCH = 100;
+const BATCH = Number(args.batch);
 
 const repository = new LedgerRepository();
 

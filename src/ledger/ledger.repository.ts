@@ -61,7 +61,8 @@ const TRANSFER_COLUMNS = 'id, debit_account_id, credit_account_id, amount, pendi
  * Persists the ledger core's decisions. One call is one batch, inside the caller's transaction,
  * in two round trips (three when the batch resolves holds):
  *  0. (posts and voids only) read the pending transfers they resolve, to know their accounts;
- *  1. lock every account the batch touches, in ascending id order, so concurrent batches queue
+ *  1. lock every account the batch touches (FOR NO KEY UPDATE: the totals change, the key never
+ *     does, so foreign-key checks of other inserts are not blocked), in ascending id order, so concurrent batches queue
  *     instead of deadlocking and nobody spends the same money twice; in the same statement, read
  *     which of the batch's ids already exist and which of its holds are already resolved;
  *  2. let the pure core decide, then write its transfers and the accounts' new totals in one
@@ -111,7 +112,7 @@ export class LedgerRepository {
       'ledger-lock-and-read',
       `WITH locked AS (
          SELECT id, flags, debits_pending, debits_posted, credits_pending, credits_posted
-           FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
+           FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE
        )
        SELECT 'a' AS row, id::text, flags, debits_pending, debits_posted, credits_pending, credits_posted,
               NULL::bigint AS debit_account_id, NULL::bigint AS credit_account_id, NULL::bigint AS amount,
