@@ -5,9 +5,8 @@ import { DomainError } from '../common/domain-error.js';
 import {
   type Account,
   type AccountId,
-  applyTransfers,
   hasFlag,
-  type LedgerView,
+  LedgerState,
   type PendingResolution,
   type Transfer,
   TransferFlags,
@@ -77,32 +76,43 @@ const TRANSFER_COLUMNS = 'id, debit_account_id, credit_account_id, amount, pendi
 export class LedgerRepository {
   async createTransfers(manager: EntityManager, requests: readonly TransferRequest[]): Promise<TransferResult[]> {
     if (requests.length === 0) return [];
-    const pendingIds = unique(requests.map((r) => r.pendingId).filter((id): id is string => id !== undefined && id !== ''));
+    const session = await this.begin(manager, {
+      accountIds: requests.flatMap((r) => [r.debitAccountId, r.creditAccountId]).filter((id): id is AccountId => id !== undefined),
+      transferIds: requests.map((r) => r.id),
+      pendingIds: requests.map((r) => r.pendingId).filter((id): id is string => id !== undefined && id !== ''),
+    });
+    const { results } = session.apply(requests);
+    await this.flush(manager, session);
+    return results;
+  }
+
+  /**
+   * Locks the accounts a unit of work will touch and reads the transfers it names, for a caller
+   * that applies several batches in one transaction (the order writer's group commit) and writes
+   * them once with `flush`. Accounts of the holds named in `pendingIds` are locked too. Transfer
+   * ids made up during the work need no reading: they are new, and the primary key says so if not.
+   */
+  async begin(
+    manager: EntityManager,
+    scope: { accountIds: Iterable<AccountId>; transferIds?: readonly string[]; pendingIds?: readonly string[] },
+  ): Promise<LedgerState> {
+    const pendingIds = unique(scope.pendingIds ?? []);
     const pendings = await this.transfersById(manager, pendingIds);
-
-    const accountIds = new Set<AccountId>();
-    for (const r of requests) {
-      if (r.debitAccountId !== undefined) accountIds.add(r.debitAccountId);
-      if (r.creditAccountId !== undefined) accountIds.add(r.creditAccountId);
-    }
+    const accountIds = new Set<AccountId>(scope.accountIds);
     for (const p of pendings.values()) accountIds.add(p.debitAccountId).add(p.creditAccountId);
-
-    const state = await this.lockAndRead(manager, [...accountIds], unique(requests.map((r) => r.id)), pendingIds);
+    const state = await this.lockAndRead(manager, [...accountIds], unique(scope.transferIds ?? []), pendingIds);
     for (const [id, pending] of pendings) state.transfers.set(id, pending);
-    const view: LedgerView = {
-      account: (id) => state.accounts.get(id),
-      transfer: (id) => state.transfers.get(id),
-      resolution: (pendingId) => state.resolutions.get(pendingId),
-    };
+    return new LedgerState(state.accounts, state.transfers, state.resolutions);
+  }
 
-    const batch = applyTransfers(view, requests);
+  /** Writes everything the session applied: its new transfers and the accounts' new totals. */
+  async flush(manager: EntityManager, session: LedgerState): Promise<void> {
     try {
-      await this.write(manager, batch.created, batch.changedAccounts);
+      await this.write(manager, session.created, [...session.changed.values()]);
     } catch (error) {
       if ((error as { code?: string }).code === UNIQUE_VIOLATION) throw new LedgerRaceError(error as Error);
       throw error;
     }
-    return batch.results;
   }
 
   /** Step 1: lock the accounts (id order) and read existing transfers and resolutions, in one statement. */
