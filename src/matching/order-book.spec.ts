@@ -1,12 +1,16 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import type { Command } from './commands.js';
-import { FastOrderBook } from './fast/fast-order-book.js';
-import type { OrderBook, OrderBookFactory } from './order-book.js';
-import { ReferenceOrderBook } from './reference/reference-order-book.js';
-import { RejectCode } from './reject-codes.js';
+import {
+  type BookConfig,
+  type BookSnapshot,
+  type Command,
+  FastOrderBook,
+  type OrderBook,
+  type OrderBookFactory,
+  ReferenceOrderBook,
+  RejectCode,
+} from './index.js';
 import { BookDriver, type DriverCommand, summarize } from './testing/book-driver.js';
 import { checkInvariants } from './testing/invariants.js';
-import type { BookConfig, BookSnapshot } from './types.js';
 
 const ids = (book: OrderBook, side: 'buy' | 'sell') => book.orders(side).map((o) => o.orderId);
 
@@ -500,48 +504,48 @@ function describeOrderBook(name: string, factory: OrderBookFactory): void {
     describe('validation', () => {
       const place = { type: 'place', orderId: 7, owner: 'alice', side: 'buy', orderType: 'limit', priceTicks: 90, quantity: 1, timeInForce: 'GTC' } as const;
       const market = { ...place, orderType: 'market', priceTicks: undefined, timeInForce: 'IOC' } as const;
-      const cases: [string, Record<string, unknown>, RejectCode][] = [
-        ['timestamp below zero', { ...place, timestamp: -1 }, RejectCode.INVALID_TIMESTAMP],
-        ['fractional timestamp', { ...place, timestamp: 1.5 }, RejectCode.INVALID_TIMESTAMP],
-        ['order id zero', { ...place, orderId: 0 }, RejectCode.INVALID_ORDER_ID],
-        ['fractional order id', { ...place, orderId: 7.5 }, RejectCode.INVALID_ORDER_ID],
-        ['order id of a resting order', { ...place, orderId: 6 }, RejectCode.DUPLICATE_ORDER_ID],
-        ['order id below the last accepted', { ...place, orderId: 3 }, RejectCode.DUPLICATE_ORDER_ID],
-        ['empty owner', { ...place, owner: '' }, RejectCode.INVALID_OWNER],
-        ['unknown side', { ...place, side: 'up' }, RejectCode.INVALID_SIDE],
-        ['unknown order type', { ...place, orderType: 'stop' }, RejectCode.INVALID_ORDER_TYPE],
-        ['zero quantity', { ...place, quantity: 0 }, RejectCode.INVALID_QUANTITY],
-        ['negative quantity', { ...place, quantity: -3 }, RejectCode.INVALID_QUANTITY],
-        ['fractional quantity', { ...place, quantity: 2.5 }, RejectCode.INVALID_QUANTITY],
-        ['NaN quantity', { ...place, quantity: Number.NaN }, RejectCode.INVALID_QUANTITY],
-        ['unsafe quantity', { ...place, quantity: 2 ** 53 }, RejectCode.INVALID_QUANTITY],
-        ['string quantity', { ...place, quantity: '5' }, RejectCode.INVALID_QUANTITY],
-        ['limit without price', { ...place, priceTicks: undefined }, RejectCode.INVALID_PRICE],
-        ['zero price', { ...place, priceTicks: 0 }, RejectCode.INVALID_PRICE],
-        ['fractional price', { ...place, priceTicks: 99.5 }, RejectCode.INVALID_PRICE],
-        ['market with a price', { ...market, priceTicks: 100 }, RejectCode.INVALID_PRICE],
-        ['unknown time in force', { ...place, timeInForce: 'DAY' }, RejectCode.INVALID_TIME_IN_FORCE],
-        ['market GTC', { ...market, timeInForce: 'GTC' }, RejectCode.INVALID_TIME_IN_FORCE],
-        ['GTD without expiry', { ...place, timeInForce: 'GTD' }, RejectCode.INVALID_EXPIRY],
-        ['GTD expiring at placement', { ...place, timeInForce: 'GTD', expiresAt: 1000, timestamp: 1000 }, RejectCode.INVALID_EXPIRY],
-        ['GTC with an expiry', { ...place, expiresAt: 2 ** 50 }, RejectCode.INVALID_EXPIRY],
-        ['post-only IOC', { ...place, timeInForce: 'IOC', postOnly: true }, RejectCode.INVALID_POST_ONLY],
-        ['post-only market', { ...market, postOnly: true }, RejectCode.INVALID_POST_ONLY],
-        ['non-boolean post-only', { ...place, postOnly: 'yes' }, RejectCode.INVALID_POST_ONLY],
-        ['unknown STP mode', { ...place, stp: 'allow' }, RejectCode.INVALID_STP_MODE],
-        ['amend without changes', { type: 'amend', orderId: 1, owner: 'carol' }, RejectCode.INVALID_AMEND],
-        ['amend to price zero', { type: 'amend', orderId: 1, owner: 'carol', priceTicks: 0 }, RejectCode.INVALID_PRICE],
-        ['amend to quantity zero', { type: 'amend', orderId: 1, owner: 'carol', quantity: 0 }, RejectCode.INVALID_QUANTITY],
-        ['amend of order id -1', { type: 'amend', orderId: -1, owner: 'carol', quantity: 1 }, RejectCode.INVALID_ORDER_ID],
-        ['amend without owner', { type: 'amend', orderId: 1, quantity: 1 }, RejectCode.INVALID_OWNER],
-        ['cancel of order id zero', { type: 'cancel', orderId: 0, owner: 'carol' }, RejectCode.INVALID_ORDER_ID],
-        ['cancel without owner', { type: 'cancel', orderId: 1, owner: '' }, RejectCode.INVALID_OWNER],
-        ['mass cancel without owner', { type: 'cancel_all', owner: '' }, RejectCode.INVALID_OWNER],
-        ['reference price zero', { type: 'set_reference_price', priceTicks: 0 }, RejectCode.INVALID_PRICE],
-        ['unknown command', { type: 'halt' }, RejectCode.UNKNOWN_COMMAND],
+      const cases: [string, RejectCode, Record<string, unknown>][] = [
+        ['timestamp below zero', RejectCode.INVALID_TIMESTAMP, { ...place, timestamp: -1 }],
+        ['fractional timestamp', RejectCode.INVALID_TIMESTAMP, { ...place, timestamp: 1.5 }],
+        ['order id zero', RejectCode.INVALID_ORDER_ID, { ...place, orderId: 0 }],
+        ['fractional order id', RejectCode.INVALID_ORDER_ID, { ...place, orderId: 7.5 }],
+        ['order id of a resting order', RejectCode.DUPLICATE_ORDER_ID, { ...place, orderId: 6 }],
+        ['order id below the last accepted', RejectCode.DUPLICATE_ORDER_ID, { ...place, orderId: 3 }],
+        ['empty owner', RejectCode.INVALID_OWNER, { ...place, owner: '' }],
+        ['unknown side', RejectCode.INVALID_SIDE, { ...place, side: 'up' }],
+        ['unknown order type', RejectCode.INVALID_ORDER_TYPE, { ...place, orderType: 'stop' }],
+        ['zero quantity', RejectCode.INVALID_QUANTITY, { ...place, quantity: 0 }],
+        ['negative quantity', RejectCode.INVALID_QUANTITY, { ...place, quantity: -3 }],
+        ['fractional quantity', RejectCode.INVALID_QUANTITY, { ...place, quantity: 2.5 }],
+        ['NaN quantity', RejectCode.INVALID_QUANTITY, { ...place, quantity: Number.NaN }],
+        ['unsafe quantity', RejectCode.INVALID_QUANTITY, { ...place, quantity: 2 ** 53 }],
+        ['string quantity', RejectCode.INVALID_QUANTITY, { ...place, quantity: '5' }],
+        ['limit without price', RejectCode.INVALID_PRICE, { ...place, priceTicks: undefined }],
+        ['zero price', RejectCode.INVALID_PRICE, { ...place, priceTicks: 0 }],
+        ['fractional price', RejectCode.INVALID_PRICE, { ...place, priceTicks: 99.5 }],
+        ['market with a price', RejectCode.INVALID_PRICE, { ...market, priceTicks: 100 }],
+        ['unknown time in force', RejectCode.INVALID_TIME_IN_FORCE, { ...place, timeInForce: 'DAY' }],
+        ['market GTC', RejectCode.INVALID_TIME_IN_FORCE, { ...market, timeInForce: 'GTC' }],
+        ['GTD without expiry', RejectCode.INVALID_EXPIRY, { ...place, timeInForce: 'GTD' }],
+        ['GTD expiring at placement', RejectCode.INVALID_EXPIRY, { ...place, timeInForce: 'GTD', expiresAt: 1000, timestamp: 1000 }],
+        ['GTC with an expiry', RejectCode.INVALID_EXPIRY, { ...place, expiresAt: 2 ** 50 }],
+        ['post-only IOC', RejectCode.INVALID_POST_ONLY, { ...place, timeInForce: 'IOC', postOnly: true }],
+        ['post-only market', RejectCode.INVALID_POST_ONLY, { ...market, postOnly: true }],
+        ['non-boolean post-only', RejectCode.INVALID_POST_ONLY, { ...place, postOnly: 'yes' }],
+        ['unknown STP mode', RejectCode.INVALID_STP_MODE, { ...place, stp: 'allow' }],
+        ['amend without changes', RejectCode.INVALID_AMEND, { type: 'amend', orderId: 1, owner: 'carol' }],
+        ['amend to price zero', RejectCode.INVALID_PRICE, { type: 'amend', orderId: 1, owner: 'carol', priceTicks: 0 }],
+        ['amend to quantity zero', RejectCode.INVALID_QUANTITY, { type: 'amend', orderId: 1, owner: 'carol', quantity: 0 }],
+        ['amend of order id -1', RejectCode.INVALID_ORDER_ID, { type: 'amend', orderId: -1, owner: 'carol', quantity: 1 }],
+        ['amend without owner', RejectCode.INVALID_OWNER, { type: 'amend', orderId: 1, quantity: 1 }],
+        ['cancel of order id zero', RejectCode.INVALID_ORDER_ID, { type: 'cancel', orderId: 0, owner: 'carol' }],
+        ['cancel without owner', RejectCode.INVALID_OWNER, { type: 'cancel', orderId: 1, owner: '' }],
+        ['mass cancel without owner', RejectCode.INVALID_OWNER, { type: 'cancel_all', owner: '' }],
+        ['reference price zero', RejectCode.INVALID_PRICE, { type: 'set_reference_price', priceTicks: 0 }],
+        ['unknown command', RejectCode.UNKNOWN_COMMAND, { type: 'halt' }],
       ];
 
-      test.each(cases)('%s is rejected as %s and changes nothing but the sequence', (_, command, code) => {
+      test.each(cases)('%s: %s, and only the sequence advances', (_, code, command) => {
         const before = d.book.snapshot();
         const events = d.send(command as DriverCommand);
         expect(events).toHaveLength(1);

@@ -33,7 +33,7 @@ export interface OrderBook {
   verifyIntegrity(): void;
 }
 
-/** How the shared test suite and the benchmark make books without knowing the implementation. */
+/** Makes books of one implementation: how the shared test suite runs against both. */
 export interface OrderBookFactory {
   create(config?: BookConfig): OrderBook;
   restore(snapshot: BookSnapshot): OrderBook;

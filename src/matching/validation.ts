@@ -8,7 +8,7 @@ const SIDES: ReadonlySet<unknown> = new Set(['buy', 'sell']);
 const TIMES_IN_FORCE: ReadonlySet<unknown> = new Set(['GTC', 'IOC', 'FOK', 'GTD']);
 const STP_MODES: ReadonlySet<unknown> = new Set(['cancel_taker', 'cancel_maker', 'cancel_both']);
 
-export function isPositiveInteger(value: unknown): value is number {
+function isPositiveInteger(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) > 0;
 }
 

@@ -3,6 +3,8 @@ import type { BookOrder } from './book-order.js';
 
 /** Emptied levels kept for reuse; beyond this many they are left to the garbage collector. */
 const MAX_SPARE_LEVELS = 4096;
+/** How far `append` walks from its hint before it searches from the root instead. */
+const MAX_HINT_STEPS = 8;
 
 /**
  * All orders at one price on one side: a FIFO queue (doubly linked through the orders, so any
@@ -39,7 +41,6 @@ function isRed(level: PriceLevel | null): boolean {
 export class BookSide {
   /** The best level: lowest ask or highest bid. */
   best: PriceLevel | null = null;
-  levelCount = 0;
   private root: PriceLevel | null = null;
   private readonly sign: number;
   private readonly spareLevels: PriceLevel[] = [];
@@ -48,9 +49,15 @@ export class BookSide {
     this.sign = side === 'buy' ? -1 : 1;
   }
 
-  /** Queues `order` at the back of the level for its price, creating the level if needed. */
-  append(order: BookOrder): void {
+  /**
+   * Queues `order` at the back of the level for its price, creating the level if needed. With a
+   * `hint` (a level near the price, as `remove` returns) it first walks the price-ordered list
+   * from there: an amend usually moves an order by a level or two, and a short walk beats a
+   * descent from the root. Past MAX_HINT_STEPS it descends from the root: O(log levels).
+   */
+  append(order: BookOrder, hint: PriceLevel | null = null): void {
     const key = this.sign * order.priceTicks;
+    if (hint !== null && this.appendNear(order, key, hint)) return;
     let parent: PriceLevel | null = null;
     let node = this.root;
     let leftOfParent = false;
@@ -63,15 +70,16 @@ export class BookSide {
       leftOfParent = key < node.key;
       node = leftOfParent ? node.left : node.right;
     }
-    const level = this.spareLevels.pop() ?? new PriceLevel();
-    level.priceTicks = order.priceTicks;
-    level.key = key;
+    const level = this.newLevel(order.priceTicks, key);
     this.insertLevel(level, parent, leftOfParent);
     this.enqueue(level, order);
   }
 
-  /** Unlinks `order` from its level in O(1); an emptied level leaves the tree. */
-  remove(order: BookOrder): void {
+  /**
+   * Unlinks `order` from its level in O(1); an emptied level leaves the tree. Returns a level
+   * still in the book next to the order's old price, to hint a following `append`.
+   */
+  remove(order: BookOrder): PriceLevel | null {
     const level = order.level as PriceLevel;
     if (order.prev === null) level.head = order.next;
     else order.prev.next = order.next;
@@ -80,13 +88,48 @@ export class BookSide {
     order.level = order.prev = order.next = null;
     level.totalQuantity -= order.remaining;
     level.orderCount -= 1;
-    if (level.orderCount === 0) this.removeLevel(level);
+    if (level.orderCount > 0) return level;
+    const neighbour = level.better ?? level.worse;
+    this.removeLevel(level);
+    return neighbour;
   }
 
   /** Lowers a resting order's open quantity in place (a fill, or an amend that keeps priority). */
   reduce(order: BookOrder, quantity: number): void {
     order.remaining -= quantity;
     (order.level as PriceLevel).totalQuantity -= quantity;
+  }
+
+  private appendNear(order: BookOrder, key: number, hint: PriceLevel): boolean {
+    let level = hint;
+    for (let steps = 0; steps < MAX_HINT_STEPS; steps++) {
+      if (level.key === key) {
+        this.enqueue(level, order);
+        return true;
+      }
+      const towardBest = key < level.key;
+      const next = towardBest ? level.better : level.worse;
+      if (next === null || (towardBest ? next.key < key : next.key > key)) {
+        // No level at this price: the new one goes between `level` and `next`. Of two
+        // neighbours in key order, the lower has no right child or the upper no left child.
+        const lower = towardBest ? next : level;
+        const upper = towardBest ? level : next;
+        const created = this.newLevel(order.priceTicks, key);
+        if (lower !== null && lower.right === null) this.insertLevel(created, lower, false);
+        else this.insertLevel(created, upper as PriceLevel, true);
+        this.enqueue(created, order);
+        return true;
+      }
+      level = next;
+    }
+    return false;
+  }
+
+  private newLevel(priceTicks: number, key: number): PriceLevel {
+    const level = this.spareLevels.pop() ?? new PriceLevel();
+    level.priceTicks = priceTicks;
+    level.key = key;
+    return level;
   }
 
   private enqueue(level: PriceLevel, order: BookOrder): void {
@@ -123,7 +166,6 @@ export class BookSide {
       if (parent.worse !== null) parent.worse.better = level;
       parent.worse = level;
     }
-    this.levelCount += 1;
     this.fixAfterInsert(level);
   }
 
@@ -132,7 +174,6 @@ export class BookSide {
     else level.better.worse = level.worse;
     if (level.worse !== null) level.worse.better = level.better;
     this.deleteFromTree(level);
-    this.levelCount -= 1;
     level.parent = level.left = level.right = level.better = level.worse = null;
     if (this.spareLevels.length < MAX_SPARE_LEVELS) this.spareLevels.push(level);
   }
@@ -316,7 +357,6 @@ export class BookSide {
       return left + (node.red ? 0 : 1);
     };
     blackHeight(this.root, null);
-    if (inOrder.length !== this.levelCount) fail(`levelCount ${this.levelCount}, tree has ${inOrder.length}`);
     let threaded = this.best;
     inOrder.forEach((level, i) => {
       if (threaded !== level) fail(`price-ordered list diverges from the tree at ${level.priceTicks}`);

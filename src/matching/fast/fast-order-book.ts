@@ -1,4 +1,4 @@
-import type { AmendCommand, CancelAllCommand, Command, PlaceCommand } from '../commands.js';
+import type { AmendCommand, CancelAllCommand, CancelCommand, Command, ExpireCommand, PlaceCommand } from '../commands.js';
 import type { BookEvent } from '../events.js';
 import type { OrderBook } from '../order-book.js';
 import { NO_EXPIRY, toRestingOrder } from '../order-fields.js';
@@ -94,24 +94,14 @@ export class FastOrderBook implements OrderBook {
       case 'amend':
         this.amend(command);
         break;
-      case 'cancel': {
-        const order = this.ordersById.get(command.orderId);
-        if (order === undefined || order.owner !== command.owner) {
-          events.addRejected(RejectCode.UNKNOWN_ORDER, command.orderId);
-        } else {
-          events.addCancelled(order, 'user');
-          this.removeResting(order);
-        }
+      case 'cancel':
+        this.cancel(command);
         break;
-      }
       case 'cancel_all':
         this.cancelAll(command);
         break;
       case 'expire':
-        for (let order = this.expiries.peek(); order !== null && order.expiresAt <= command.timestamp; order = this.expiries.peek()) {
-          events.addExpired(order);
-          this.removeResting(order);
-        }
+        this.expire(command);
         break;
       case 'set_reference_price':
         this.reference = command.priceTicks;
@@ -187,14 +177,24 @@ export class FastOrderBook implements OrderBook {
     }
     // Losing priority: leave the level (staying in the id, owner and expiry indexes), match at
     // the new price like an incoming order, and queue at the back of the new level.
-    own.remove(order);
+    const near = own.remove(order);
     order.priceTicks = priceTicks;
     order.quantity = quantity;
     order.remaining = remaining;
     events.addAmended(order, previousPriceTicks, previousRemaining, false);
     const live = !priceChanged || this.match(order, opposite, command.timestamp);
-    if (live && order.remaining > 0) own.append(order);
+    // Matching changed only the opposite side, so `near` is still in this side.
+    if (live && order.remaining > 0) own.append(order, near);
     else this.forget(order);
+  }
+
+  private cancel(command: CancelCommand): void {
+    const order = this.ordersById.get(command.orderId);
+    if (order === undefined || order.owner !== command.owner) {
+      return this.events.addRejected(RejectCode.UNKNOWN_ORDER, command.orderId);
+    }
+    this.events.addCancelled(order, 'user');
+    this.removeResting(order);
   }
 
   private cancelAll(command: CancelAllCommand): void {
@@ -203,6 +203,13 @@ export class FastOrderBook implements OrderBook {
       this.events.addCancelled(order, 'mass_cancel');
       this.removeResting(order);
       order = next;
+    }
+  }
+
+  private expire(command: ExpireCommand): void {
+    for (let order = this.expiries.peek(); order !== null && order.expiresAt <= command.timestamp; order = this.expiries.peek()) {
+      this.events.addExpired(order);
+      this.removeResting(order);
     }
   }
 
@@ -221,7 +228,7 @@ export class FastOrderBook implements OrderBook {
       let maker = level.head;
       while (maker !== null && taker.remaining > 0) {
         const nextMaker = maker.next;
-        if (maker.expiresAt < now) {
+        if (maker.expiresAt <= now) {
           events.addExpired(maker);
           this.removeResting(maker);
         } else if (maker.owner === taker.owner) {

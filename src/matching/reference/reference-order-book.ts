@@ -1,4 +1,4 @@
-import type { AmendCommand, Command, PlaceCommand } from '../commands.js';
+import type { AmendCommand, CancelCommand, Command, PlaceCommand } from '../commands.js';
 import type { BookEvent, CancelledEvent } from '../events.js';
 import type { OrderBook } from '../order-book.js';
 import { RejectCode } from '../reject-codes.js';
@@ -76,20 +76,17 @@ export class ReferenceOrderBook implements OrderBook {
       case 'amend':
         this.amend(command);
         break;
-      case 'cancel': {
-        const order = this.find(command.orderId, command.owner);
-        if (order === undefined) this.reject(RejectCode.UNKNOWN_ORDER, command.orderId);
-        else this.cancel(order, 'user');
+      case 'cancel':
+        this.cancel(command);
         break;
-      }
       case 'cancel_all':
         for (const order of this.resting.filter((o) => o.owner === command.owner).sort(byOrderId)) {
-          this.cancel(order, 'mass_cancel');
+          this.cancelOrder(order, 'mass_cancel');
         }
         break;
       case 'expire':
         for (const order of this.resting.filter((o) => isExpired(o, command.timestamp)).sort(byExpiry)) {
-          this.expire(order);
+          this.expireOrder(order);
         }
         break;
       case 'set_reference_price':
@@ -181,14 +178,20 @@ export class ReferenceOrderBook implements OrderBook {
     if (this.match(order, command.timestamp) && order.remaining > 0) this.resting.push(order);
   }
 
+  private cancel(command: CancelCommand): void {
+    const order = this.find(command.orderId, command.owner);
+    if (order === undefined) return this.reject(RejectCode.UNKNOWN_ORDER, command.orderId);
+    this.cancelOrder(order, 'user');
+  }
+
   /** Trades `taker` against the opposite side; false when self-trade prevention cancelled it. */
   private match(taker: Order, now: number): boolean {
     for (const maker of this.queue(opposite(taker.side))) {
       if (taker.remaining === 0 || !crosses(taker.side, taker.priceTicks, maker.priceTicks)) break;
       if (isExpired(maker, now)) {
-        this.expire(maker);
+        this.expireOrder(maker);
       } else if (maker.owner === taker.owner) {
-        if (taker.stp !== 'cancel_taker') this.cancel(maker, 'stp');
+        if (taker.stp !== 'cancel_taker') this.cancelOrder(maker, 'stp');
         if (taker.stp !== 'cancel_maker') {
           this.events.push(cancelled(taker, 'stp'));
           return false;
@@ -216,12 +219,12 @@ export class ReferenceOrderBook implements OrderBook {
     return true;
   }
 
-  private cancel(order: Order, reason: CancelReason): void {
+  private cancelOrder(order: Order, reason: CancelReason): void {
     this.remove(order);
     this.events.push(cancelled(order, reason));
   }
 
-  private expire(order: Order): void {
+  private expireOrder(order: Order): void {
     this.remove(order);
     const { orderId, owner, side, priceTicks, remaining } = order;
     this.events.push({ type: 'expired', orderId, owner, side, priceTicks, remaining });

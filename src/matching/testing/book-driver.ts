@@ -3,12 +3,10 @@ import type { BookEvent } from '../events.js';
 import type { OrderBook } from '../order-book.js';
 import type { Side, StpMode, TimeInForce } from '../types.js';
 
+type WithOptionalClock<C> = C extends Command ? Omit<C, 'seq' | 'timestamp'> & { seq?: number; timestamp?: number } : never;
+
 /** A command as a test writes it: the driver supplies the sequence number and, unless given, the time. */
-export type DriverCommand = Command extends infer C
-  ? C extends Command
-    ? Omit<C, 'seq' | 'timestamp'> & { seq?: number; timestamp?: number }
-    : never
-  : never;
+export type DriverCommand = WithOptionalClock<Command>;
 
 export interface OrderOptions {
   owner?: string;

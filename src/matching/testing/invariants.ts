@@ -35,7 +35,7 @@ function checkSide(book: OrderBook, side: Side): void {
   }
 }
 
-export function aggregate(orders: readonly RestingOrder[]): DepthLevel[] {
+function aggregate(orders: readonly RestingOrder[]): DepthLevel[] {
   const levels: { priceTicks: number; quantity: number; orderCount: number }[] = [];
   for (const order of orders) {
     const last = levels.at(-1);
