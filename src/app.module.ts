@@ -11,6 +11,8 @@ import { createValidationPipe } from './http/validation.js';
 import { IdempotencyModule } from './idempotency/idempotency.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
+import { MarketsModule } from './markets/markets.module.js';
+import { NodesModule } from './nodes/nodes.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { AuthGuard } from './participants/auth.guard.js';
 import { ParticipantsModule } from './participants/participants.module.js';
@@ -36,6 +38,8 @@ export class AppModule {
         LedgerModule,
         ParticipantsModule,
         FundingModule,
+        MarketsModule,
+        NodesModule,
       ],
       providers: [
         // Guards run in this order: who is calling, then how often.

@@ -5,8 +5,11 @@ import { IdempotencyKey } from '../idempotency/idempotency-key.entity.js';
 import { OutboxRow } from '../jobs/outbox.entity.js';
 import { AccountRow } from '../ledger/account.entity.js';
 import { TransferRow } from '../ledger/transfer.entity.js';
+import { Instrument } from '../markets/instrument.entity.js';
+import { ModelClass } from '../markets/model-class.entity.js';
+import { InferenceNode } from '../nodes/inference-node.entity.js';
 import { ApiKey } from '../participants/api-key.entity.js';
 import { Participant } from '../participants/participant.entity.js';
 
 /** Every entity, listed explicitly: no globs, so the same list works in dist/, Jest and the CLI. */
-export const ENTITIES = [Participant, ApiKey, AccountRow, TransferRow, Deposit, Withdrawal, IdempotencyKey, OutboxRow, AuditEvent];
+export const ENTITIES = [Participant, ApiKey, AccountRow, TransferRow, Deposit, Withdrawal, IdempotencyKey, OutboxRow, AuditEvent, ModelClass, Instrument, InferenceNode];

@@ -1,20 +1,14 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { buyHoldRequired, type FeeState, feeOf, fill, type InstrumentMoney, NO_FILLS, notional, sellBond } from './order-money.js';
+import { DEFAULT_GRID, feeMicros as feeOf } from '../../markets/price.js';
+import { buyHoldRequired, type FeeState, fill, type InstrumentMoney, NO_FILLS, notional, sellBond } from './order-money.js';
 
-const DEFAULT: InstrumentMoney = { microsPerTickLot: 1n, makerFeeBps: 0, takerFeeBps: 10, bondBps: 1000 };
+const DEFAULT: InstrumentMoney = { grid: DEFAULT_GRID, makerFeeBps: 0, takerFeeBps: 10, bondBps: 1000 };
 
 describe('order money', () => {
   test('with the default tick and lot, notional in micro-USD is price ticks × lots', () => {
     // 0.450 USD/MTok for 2,000,000 tokens (2000 lots) = 0.90 USD = 900,000 micro-USD.
     expect(notional(DEFAULT, 450, 2000)).toBe(900_000n);
-  });
-
-  test('fees round up to the micro-dollar', () => {
-    expect(feeOf(900_000n, 10)).toBe(900n);
-    expect(feeOf(1n, 10)).toBe(1n);
-    expect(feeOf(0n, 10)).toBe(0n);
-    expect(feeOf(10_001n, 1)).toBe(2n);
   });
 
   test('a buy holds its notional plus the fees it could pay', () => {
@@ -41,11 +35,15 @@ describe('order money', () => {
   test('any sequence of fills at or below the limit is paid from the hold, and the rest is released exactly', () => {
     fc.assert(
       fc.property(
-        fc.record({ makerFeeBps: fc.integer({ min: 0, max: 1000 }), takerFeeBps: fc.integer({ min: 0, max: 1000 }), micros: fc.bigInt({ min: 1n, max: 1000n }) }),
+        fc.record({
+          makerFeeBps: fc.integer({ min: 0, max: 1000 }),
+          takerFeeBps: fc.integer({ min: 0, max: 1000 }),
+          grid: fc.constantFrom(DEFAULT_GRID, { tickMicroUsdPerMTok: 1000, lotTokens: 1_000_000 }, { tickMicroUsdPerMTok: 10_000, lotTokens: 100 }),
+        }),
         fc.integer({ min: 1, max: 1_000_000 }),
         fc.array(fc.record({ lots: fc.integer({ min: 1, max: 50 }), below: fc.nat(1000), role: fc.constantFrom('maker' as const, 'taker' as const) }), { maxLength: 30 }),
         (rates, limit, fills) => {
-          const instrument = { ...DEFAULT, ...rates, microsPerTickLot: rates.micros };
+          const instrument = { ...DEFAULT, ...rates };
           let open = fills.reduce((sum, f) => sum + f.lots, 0) + 3;
           let hold = buyHoldRequired(instrument, limit, open);
           let fees: FeeState = NO_FILLS;

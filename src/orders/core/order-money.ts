@@ -1,11 +1,12 @@
+import { feeMicros, notionalMicros, type PriceGrid } from '../../markets/price.js';
+
 /**
  * Money of an order, exactly (market-rules §2 and §4). Prices are integer ticks, quantities integer
- * lots, money bigint micro-USD. An instrument's `microsPerTickLot` is what one tick of price on one
- * lot of quantity is worth (tick in micro-USD per million tokens × lot in tokens / 10^6; 1 with
- * the default tick 0.001 USD/MTok and lot 1,000 tokens), so notional is a product, never rounded.
+ * lots, money bigint micro-USD; notional and fee arithmetic are the markets module's
+ * (`notionalMicros`: never rounded; `feeMicros`: rounded up).
  */
 export interface InstrumentMoney {
-  readonly microsPerTickLot: bigint;
+  readonly grid: PriceGrid;
   readonly makerFeeBps: number;
   readonly takerFeeBps: number;
   /** The provider's performance bond on a spot sell, in bps of notional (default 1000 = 10 %). */
@@ -14,17 +15,11 @@ export interface InstrumentMoney {
 
 export type Liquidity = 'maker' | 'taker';
 
-const BPS = 10_000n;
-
 export function notional(instrument: InstrumentMoney, priceTicks: number, lots: number): bigint {
-  return BigInt(priceTicks) * BigInt(lots) * instrument.microsPerTickLot;
+  return notionalMicros(priceTicks, lots, instrument.grid);
 }
 
-/** `ceil(notional × bps / 10000)`: fees round up to the micro-dollar. */
-export function feeOf(notionalMicros: bigint, bps: number): bigint {
-  const scaled = notionalMicros * BigInt(bps);
-  return scaled === 0n ? 0n : (scaled + BPS - 1n) / BPS;
-}
+const feeOf = feeMicros;
 
 /**
  * An order's fees are computed on its cumulative notional per liquidity role, so that rounding up

@@ -1,0 +1,12 @@
+// What other modules use of markets: the service, the instrument vocabulary and the pure price math.
+export { MarketsModule } from './markets.module.js';
+export { INSTRUMENT_CHANNEL, MarketsService, type ModelClassSpec } from './markets.service.js';
+export {
+  type ForwardTerms,
+  type InstrumentKind,
+  type InstrumentSpec,
+  type InstrumentStatus,
+  type SpotTerms,
+  tradingState,
+} from './instrument-terms.js';
+export * from './price.js';

@@ -1,0 +1,290 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { AuditTrail } from '../audit/audit-trail.js';
+import { conflict, invalid, notFound } from '../common/domain-error.js';
+import { decodeCursor, type ListedRow, type Page, pageLimit, pageOf, type PageQuery } from '../http/pagination.js';
+import type { Principal } from '../participants/principal.js';
+import {
+  type InstrumentKind,
+  type InstrumentRequest,
+  type InstrumentSpec,
+  type InstrumentStatus,
+  resolveInstrumentTerms,
+} from './instrument-terms.js';
+import type { InstrumentView, ModelClassView } from './markets.dto.js';
+import { formatTickSize } from './price.js';
+
+/** A model class as other modules use it (metering weighs prompt tokens with inputWeightBps). */
+export interface ModelClassSpec {
+  readonly id: string;
+  readonly tokenizer: string;
+  readonly inputWeightBps: number;
+  readonly minTokensPerSecond: number;
+  readonly maxTtftMs: number;
+}
+
+interface ModelClassRecord {
+  id: string;
+  tokenizer: string;
+  input_weight_bps: number;
+  min_tokens_per_second: number;
+  max_ttft_ms: number;
+  created_at: Date;
+}
+
+interface InstrumentRecord {
+  symbol: string;
+  kind: InstrumentKind;
+  model_class_id: string;
+  tick_micro_usd_per_mtok: string;
+  lot_tokens: string;
+  maker_fee_bps: number;
+  taker_fee_bps: number;
+  collar_bps: number;
+  spot_window_seconds: number | null;
+  delivery_period: string | null;
+  delivery_start: Date | null;
+  delivery_end: Date | null;
+  last_trade_at: Date | null;
+  status: InstrumentStatus;
+  halt_reason: string | null;
+  halted_at: Date | null;
+  created_at: Date;
+}
+
+const MODEL_CLASS_COLUMNS = 'id, tokenizer, input_weight_bps, min_tokens_per_second, max_ttft_ms, created_at';
+const INSTRUMENT_COLUMNS = `symbol, kind, model_class_id, tick_micro_usd_per_mtok, lot_tokens, maker_fee_bps, taker_fee_bps,
+  collar_bps, spot_window_seconds, delivery_period, delivery_start, delivery_end, last_trade_at, status, halt_reason,
+  halted_at, created_at`;
+
+/** NOTIFY channel: an instrument was listed, halted or resumed (payload: its symbol), on commit. */
+export const INSTRUMENT_CHANNEL = 'tokex_instruments';
+
+const MODEL_CLASS_NOT_FOUND = () => notFound('MODEL_CLASS_NOT_FOUND', 'no such model class');
+const INSTRUMENT_NOT_FOUND = () => notFound('INSTRUMENT_NOT_FOUND', 'no such instrument');
+
+const modelClassSpec = (r: ModelClassRecord): ModelClassSpec => ({
+  id: r.id,
+  tokenizer: r.tokenizer,
+  inputWeightBps: r.input_weight_bps,
+  minTokensPerSecond: r.min_tokens_per_second,
+  maxTtftMs: r.max_ttft_ms,
+});
+
+const modelClassView = (r: ModelClassRecord): ModelClassView => ({ ...modelClassSpec(r), createdAt: r.created_at.toISOString() });
+
+/** Tick and lot are at most 10^9 (CHECKed on the way in), so they are safe as numbers. */
+function instrumentSpec(r: InstrumentRecord): InstrumentSpec {
+  const base = {
+    symbol: r.symbol,
+    modelClassId: r.model_class_id,
+    tickMicroUsdPerMTok: Number(r.tick_micro_usd_per_mtok),
+    lotTokens: Number(r.lot_tokens),
+    makerFeeBps: r.maker_fee_bps,
+    takerFeeBps: r.taker_fee_bps,
+    collarBps: r.collar_bps,
+    status: r.status,
+  };
+  // CHECK instruments_terms_of_kind guarantees the terms of the row's kind are present.
+  if (r.kind === 'spot') return { ...base, kind: 'spot', spotWindowSeconds: r.spot_window_seconds! };
+  return {
+    ...base,
+    kind: 'forward',
+    deliveryPeriod: r.delivery_period!,
+    deliveryStart: r.delivery_start!,
+    deliveryEnd: r.delivery_end!,
+    lastTradeAt: r.last_trade_at!,
+  };
+}
+
+const instrumentView = (r: InstrumentRecord): InstrumentView => ({
+  symbol: r.symbol,
+  kind: r.kind,
+  modelClassId: r.model_class_id,
+  tickSize: formatTickSize(Number(r.tick_micro_usd_per_mtok)),
+  lotSize: Number(r.lot_tokens),
+  makerFeeBps: r.maker_fee_bps,
+  takerFeeBps: r.taker_fee_bps,
+  collarBps: r.collar_bps,
+  spotWindowSeconds: r.spot_window_seconds,
+  deliveryPeriod: r.delivery_period,
+  deliveryStart: r.delivery_start?.toISOString() ?? null,
+  deliveryEnd: r.delivery_end?.toISOString() ?? null,
+  lastTradeAt: r.last_trade_at?.toISOString() ?? null,
+  status: r.status,
+  haltReason: r.halt_reason,
+  haltedAt: r.halted_at?.toISOString() ?? null,
+  createdAt: r.created_at.toISOString(),
+});
+
+/**
+ * Model classes and instruments: listed by admins, read by everyone. Other modules use
+ * `modelClass`, `instrument` and `listActiveInstruments`, which answer in integers.
+ */
+@Injectable()
+export class MarketsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditTrail,
+  ) {}
+
+  async createModelClass(actor: Principal, request: ModelClassSpec): Promise<ModelClassView> {
+    return this.dataSource.transaction(async (manager) => {
+      const [row]: ModelClassRecord[] = await manager.query(
+        `INSERT INTO model_classes (id, tokenizer, input_weight_bps, min_tokens_per_second, max_ttft_ms) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO NOTHING RETURNING ${MODEL_CLASS_COLUMNS}`,
+        [request.id, request.tokenizer, request.inputWeightBps, request.minTokensPerSecond, request.maxTtftMs],
+      );
+      if (!row) throw conflict('MODEL_CLASS_EXISTS', `model class ${request.id} already exists`);
+      await this.audit.record(manager, {
+        actorId: actor.participantId,
+        action: 'model-class.create',
+        subjectType: 'model-class',
+        subjectId: row.id,
+        details: { ...modelClassSpec(row) },
+      });
+      return modelClassView(row);
+    });
+  }
+
+  async listModelClasses(query: PageQuery): Promise<Page<ModelClassView>> {
+    const limit = pageLimit(query);
+    const after = decodeCursor(query.cursor, 2);
+    const rows: Array<ModelClassRecord & ListedRow> = await this.dataSource.query(
+      `SELECT ${MODEL_CLASS_COLUMNS}, created_at::text AS cursor_at FROM model_classes
+        WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::text)
+        ORDER BY created_at, id LIMIT $3`,
+      [after?.[0] ?? null, after?.[1] ?? null, limit + 1],
+    );
+    return pageOf(rows, limit, (r) => [r.cursor_at, r.id], modelClassView);
+  }
+
+  async getModelClass(id: string): Promise<ModelClassView> {
+    const row = await this.modelClassRecord(this.dataSource.manager, id);
+    if (!row) throw MODEL_CLASS_NOT_FOUND();
+    return modelClassView(row);
+  }
+
+  /** A model class, or undefined: for other modules (nodes, metering). */
+  async modelClass(id: string, manager: EntityManager = this.dataSource.manager): Promise<ModelClassSpec | undefined> {
+    const row = await this.modelClassRecord(manager, id);
+    return row && modelClassSpec(row);
+  }
+
+  async createInstrument(actor: Principal, request: InstrumentRequest): Promise<InstrumentView> {
+    const resolved = resolveInstrumentTerms(request, new Date());
+    if (!resolved.ok) throw invalid(resolved.code, resolved.message, { fields: resolved.fields });
+    const terms = resolved.terms;
+    const forward = terms.kind === 'forward' ? terms : undefined;
+    return this.dataSource.transaction(async (manager) => {
+      if (!(await this.modelClassRecord(manager, terms.modelClassId))) throw MODEL_CLASS_NOT_FOUND();
+      const [row]: InstrumentRecord[] = await manager.query(
+        `INSERT INTO instruments (symbol, kind, model_class_id, tick_micro_usd_per_mtok, lot_tokens, maker_fee_bps, taker_fee_bps,
+           collar_bps, spot_window_seconds, delivery_period, delivery_start, delivery_end, last_trade_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (symbol) DO NOTHING RETURNING ${INSTRUMENT_COLUMNS}`,
+        [
+          terms.symbol,
+          terms.kind,
+          terms.modelClassId,
+          terms.tickMicroUsdPerMTok,
+          terms.lotTokens,
+          terms.makerFeeBps,
+          terms.takerFeeBps,
+          terms.collarBps,
+          terms.kind === 'spot' ? terms.spotWindowSeconds : null,
+          forward?.deliveryPeriod ?? null,
+          forward?.deliveryStart ?? null,
+          forward?.deliveryEnd ?? null,
+          forward?.lastTradeAt ?? null,
+        ],
+      );
+      if (!row) throw conflict('INSTRUMENT_EXISTS', `instrument ${terms.symbol} already exists`);
+      await this.audit.record(manager, {
+        actorId: actor.participantId,
+        action: 'instrument.create',
+        subjectType: 'instrument',
+        subjectId: row.symbol,
+        details: { ...instrumentView(row) },
+      });
+      await this.notify(manager, row.symbol);
+      return instrumentView(row);
+    });
+  }
+
+  async listInstruments(query: PageQuery & { kind?: InstrumentKind; modelClass?: string; status?: InstrumentStatus }): Promise<Page<InstrumentView>> {
+    const limit = pageLimit(query);
+    const after = decodeCursor(query.cursor, 2);
+    const rows: Array<InstrumentRecord & ListedRow> = await this.dataSource.query(
+      `SELECT ${INSTRUMENT_COLUMNS}, created_at::text AS cursor_at FROM instruments
+        WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR model_class_id = $2) AND ($3::text IS NULL OR status = $3)
+          AND ($4::timestamptz IS NULL OR (created_at, symbol) > ($4::timestamptz, $5::text))
+        ORDER BY created_at, symbol LIMIT $6`,
+      [query.kind ?? null, query.modelClass ?? null, query.status ?? null, after?.[0] ?? null, after?.[1] ?? null, limit + 1],
+    );
+    return pageOf(rows, limit, (r) => [r.cursor_at, r.symbol], instrumentView);
+  }
+
+  async getInstrument(symbol: string): Promise<InstrumentView> {
+    const row = await this.instrumentRecord(this.dataSource.manager, symbol);
+    if (!row) throw INSTRUMENT_NOT_FOUND();
+    return instrumentView(row);
+  }
+
+  /**
+   * Halt or resume trading. Asking for the status an instrument already has returns it
+   * unchanged and records nothing.
+   */
+  async setInstrumentStatus(actor: Principal, symbol: string, status: InstrumentStatus, reason: string): Promise<InstrumentView> {
+    return this.dataSource.transaction(async (manager) => {
+      const row = await this.instrumentRecord(manager, symbol, 'FOR UPDATE');
+      if (!row) throw INSTRUMENT_NOT_FOUND();
+      if (row.status === status) return instrumentView(row);
+      const halted = status === 'halted';
+      const [[updated]]: [InstrumentRecord[]] = await manager.query(
+        `UPDATE instruments SET status = $2, halt_reason = $3, halted_at = CASE WHEN $4 THEN now() END WHERE symbol = $1
+         RETURNING ${INSTRUMENT_COLUMNS}`,
+        [symbol, status, halted ? reason : null, halted],
+      );
+      await this.audit.record(manager, {
+        actorId: actor.participantId,
+        action: halted ? 'instrument.halt' : 'instrument.resume',
+        subjectType: 'instrument',
+        subjectId: symbol,
+        details: { reason },
+      });
+      await this.notify(manager, symbol);
+      return instrumentView(updated);
+    });
+  }
+
+  /** An instrument's terms and status in integers, or undefined: what the order path checks against. */
+  async instrument(symbol: string, manager: EntityManager = this.dataSource.manager): Promise<InstrumentSpec | undefined> {
+    const row = await this.instrumentRecord(manager, symbol);
+    return row && instrumentSpec(row);
+  }
+
+  /** Every instrument not halted, oldest first; forwards past lastTradeAt included (see `tradingState`). */
+  async listActiveInstruments(manager: EntityManager = this.dataSource.manager): Promise<InstrumentSpec[]> {
+    const rows: InstrumentRecord[] = await manager.query(
+      `SELECT ${INSTRUMENT_COLUMNS} FROM instruments WHERE status = 'active' ORDER BY created_at, symbol`,
+    );
+    return rows.map(instrumentSpec);
+  }
+
+  private async modelClassRecord(manager: EntityManager, id: string): Promise<ModelClassRecord | undefined> {
+    const [row]: ModelClassRecord[] = await manager.query(`SELECT ${MODEL_CLASS_COLUMNS} FROM model_classes WHERE id = $1`, [id]);
+    return row;
+  }
+
+  private async instrumentRecord(manager: EntityManager, symbol: string, lock: '' | 'FOR UPDATE' = ''): Promise<InstrumentRecord | undefined> {
+    const [row]: InstrumentRecord[] = await manager.query(`SELECT ${INSTRUMENT_COLUMNS} FROM instruments WHERE symbol = $1 ${lock}`, [symbol]);
+    return row;
+  }
+
+  /** Delivered on commit, so listeners (order entry's instrument cache) never see a rolled-back change. */
+  private notify(manager: EntityManager, symbol: string): Promise<unknown> {
+    return manager.query(`SELECT pg_notify($1, $2)`, [INSTRUMENT_CHANNEL, symbol]);
+  }
+}
