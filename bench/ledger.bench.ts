@@ -8,8 +8,8 @@
  *   batched, hot account every transfer also pays a fee into one shared account (the exchange's
  *                        fee account is the hottest row in a real ledger: every trade touches it)
  *
- * Options: --transfers N (per phase, default 50000), --clients N (default 4), --accounts N
- * (default 2000), --batch N (transfers per batched transaction, default 100), --database URL (default postgres://postgres@127.0.0.1:5432/tokex_bench; dropped
+ * Options: --transfers N (per phase, default 50000), --clients N (default 2, one per core), --accounts N
+ * (default 2000), --batch N (transfers per batched transaction, default 1000), --database URL (default postgres://postgres@127.0.0.1:5432/tokex_bench; dropped
  * and recreated).
  */
 import { randomUUID } from 'node:crypto';
@@ -24,9 +24,9 @@ import { LedgerRepository } from '../src/ledger/ledger.repository.js';
 const { values: args } = parseArgs({
   options: {
     transfers: { type: 'string', default: '50000' },
-    clients: { type: 'string', default: '4' },
+    clients: { type: 'string', default: '2' },
     accounts: { type: 'string', default: '2000' },
-    batch: { type: 'string', default: '100' },
+    batch: { type: 'string', default: '1000' },
     database: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/tokex_bench' },
   },
 });

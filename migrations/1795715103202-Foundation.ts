@@ -215,14 +215,6 @@ export class Foundation1795715103202 implements MigrationInterface {
       ADD CONSTRAINT "FK_c21176d6c84380c43079a11fa3d" FOREIGN KEY ("participant_id") REFERENCES "participants"("id") ON DELETE RESTRICT ON UPDATE NO ACTION
     `);
     await queryRunner.query(`
-      ALTER TABLE "transfers"
-      ADD CONSTRAINT "FK_17246a0b76a05dc904bedf608b9" FOREIGN KEY ("debit_account_id") REFERENCES "accounts"("id") ON DELETE RESTRICT ON UPDATE NO ACTION
-    `);
-    await queryRunner.query(`
-      ALTER TABLE "transfers"
-      ADD CONSTRAINT "FK_9c2842c5957d3c8599119116938" FOREIGN KEY ("credit_account_id") REFERENCES "accounts"("id") ON DELETE RESTRICT ON UPDATE NO ACTION
-    `);
-    await queryRunner.query(`
       ALTER TABLE "api_keys"
       ADD CONSTRAINT "FK_6705d748b6d1394863dd5d4a020" FOREIGN KEY ("participant_id") REFERENCES "participants"("id") ON DELETE RESTRICT ON UPDATE NO ACTION
     `);
@@ -238,12 +230,6 @@ export class Foundation1795715103202 implements MigrationInterface {
   public async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`
       ALTER TABLE "api_keys" DROP CONSTRAINT "FK_6705d748b6d1394863dd5d4a020"
-    `);
-    await queryRunner.query(`
-      ALTER TABLE "transfers" DROP CONSTRAINT "FK_9c2842c5957d3c8599119116938"
-    `);
-    await queryRunner.query(`
-      ALTER TABLE "transfers" DROP CONSTRAINT "FK_17246a0b76a05dc904bedf608b9"
     `);
     await queryRunner.query(`
       ALTER TABLE "accounts" DROP CONSTRAINT "FK_c21176d6c84380c43079a11fa3d"

@@ -1,8 +1,14 @@
-import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
-import { AccountRow } from './account.entity.js';
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 import { bigintColumn } from '../database/bigint.transformer.js';
 
-/** Insert-only: a transfer is never updated or deleted. `seq` orders the history. */
+/**
+ * Insert-only: a transfer is never updated or deleted. `seq` orders the history.
+ *
+ * No foreign keys to `accounts`: every account a transfer names was locked in the transaction
+ * that writes it (the core refuses unknown accounts), accounts are never deleted, and the ledger
+ * audit's rebuild would show a transfer to a missing account as a mismatch. The two FK checks
+ * per row cost a fifth of the ledger's batched throughput (docs/benchmarks.md).
+ */
 @Entity('transfers')
 @Index('transfers_pending_id_key', ['pendingId'], { unique: true, where: 'pending_id IS NOT NULL' })
 @Index('transfers_debit_account_idx', ['debitAccountId', 'seq'])
@@ -20,16 +26,8 @@ export class TransferRow {
   @Column('bigint', { name: 'debit_account_id', transformer: bigintColumn })
   debitAccountId: bigint;
 
-  @ManyToOne(() => AccountRow, { onDelete: 'RESTRICT' })
-  @JoinColumn({ name: 'debit_account_id' })
-  debitAccount?: AccountRow;
-
   @Column('bigint', { name: 'credit_account_id', transformer: bigintColumn })
   creditAccountId: bigint;
-
-  @ManyToOne(() => AccountRow, { onDelete: 'RESTRICT' })
-  @JoinColumn({ name: 'credit_account_id' })
-  creditAccount?: AccountRow;
 
   @Column('bigint', { transformer: bigintColumn })
   amount: bigint;
