@@ -13,6 +13,7 @@ import { JobsModule } from './jobs/jobs.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
 import { MarketsModule } from './markets/markets.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
+import { OrdersModule } from './orders/orders.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { AuthGuard } from './participants/auth.guard.js';
 import { ParticipantsModule } from './participants/participants.module.js';
@@ -40,6 +41,7 @@ export class AppModule {
         FundingModule,
         MarketsModule,
         NodesModule,
+        OrdersModule,
       ],
       providers: [
         // Guards run in this order: who is calling, then how often.

@@ -8,8 +8,27 @@ import { TransferRow } from '../ledger/transfer.entity.js';
 import { Instrument } from '../markets/instrument.entity.js';
 import { ModelClass } from '../markets/model-class.entity.js';
 import { InferenceNode } from '../nodes/inference-node.entity.js';
+import { FillRow } from '../orders/fill.entity.js';
+import { InstrumentBookRow } from '../orders/instrument-book.entity.js';
+import { OrderRow } from '../orders/order.entity.js';
 import { ApiKey } from '../participants/api-key.entity.js';
 import { Participant } from '../participants/participant.entity.js';
 
 /** Every entity, listed explicitly: no globs, so the same list works in dist/, Jest and the CLI. */
-export const ENTITIES = [Participant, ApiKey, AccountRow, TransferRow, Deposit, Withdrawal, IdempotencyKey, OutboxRow, AuditEvent, ModelClass, Instrument, InferenceNode];
+export const ENTITIES = [
+  Participant,
+  ApiKey,
+  AccountRow,
+  TransferRow,
+  Deposit,
+  Withdrawal,
+  IdempotencyKey,
+  OutboxRow,
+  AuditEvent,
+  ModelClass,
+  Instrument,
+  InferenceNode,
+  OrderRow,
+  FillRow,
+  InstrumentBookRow,
+];

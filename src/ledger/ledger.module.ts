@@ -7,6 +7,6 @@ import { LedgerService } from './ledger.service.js';
 @Module({
   controllers: [LedgerController],
   providers: [LedgerRepository, LedgerService, LedgerAuditService],
-  exports: [LedgerService, LedgerAuditService],
+  exports: [LedgerService, LedgerRepository, LedgerAuditService],
 })
 export class LedgerModule {}

@@ -1,0 +1,739 @@
+import { Logger } from '@nestjs/common';
+import type { DataSource, EntityManager } from 'typeorm';
+import { DomainError, invalid, notFound, unprocessable } from '../common/domain-error.js';
+import type { AccountId, TransferRequest } from '../ledger/core/index.js';
+import { TransferFlags } from '../ledger/core/index.js';
+import { LedgerRaceError, type LedgerRepository } from '../ledger/ledger.repository.js';
+import type { LedgerService, ParticipantAccounts } from '../ledger/ledger.service.js';
+import { type InstrumentSpec, tradingState } from '../markets/instrument-terms.js';
+import { lotsToTokens } from '../markets/price.js';
+import type { NodesService } from '../nodes/nodes.service.js';
+import {
+  type BookEvent,
+  type BookSnapshot,
+  FastOrderBook,
+  type RestingOrder,
+  SNAPSHOT_VERSION,
+  type StpMode,
+  type TimeInForce,
+} from '../matching/index.js';
+import { buyHoldRequired, fill as fillMoney, type InstrumentMoney, NO_FILLS, sellBond } from './core/order-money.js';
+import { type LiveOrder, openLots } from './live-order.js';
+import { rejectionToError } from './order-errors.js';
+
+/** A provider's performance bond on a spot sell (market-rules §4). */
+const BOND_BPS = 1000;
+/** Commands taken into one transaction at most (group commit). */
+const MAX_BATCH = 500;
+/** Commands waiting at most; beyond, new ones are refused with 503 and a retry hint. */
+export const MAX_QUEUE = 10_000;
+
+export type WriterRequest =
+  | {
+      readonly kind: 'place';
+      readonly participantId: string;
+      readonly side: 'buy' | 'sell';
+      readonly type: 'limit' | 'market';
+      readonly timeInForce: TimeInForce;
+      readonly priceTicks?: number;
+      readonly lots: number;
+      readonly expiresAt?: number;
+      readonly postOnly: boolean;
+      readonly stp: StpMode;
+      readonly clientOrderId?: string;
+    }
+  | { readonly kind: 'amend'; readonly participantId: string; readonly orderId: number; readonly priceTicks?: number; readonly lots?: number }
+  | { readonly kind: 'cancel'; readonly participantId: string; readonly orderId: number }
+  | { readonly kind: 'cancel_all'; readonly participantId: string }
+  | { readonly kind: 'expire' };
+
+export interface FillRecord {
+  readonly id: string;
+  readonly seq: number;
+  readonly makerOrderId: number;
+  readonly takerOrderId: number;
+  readonly buyerId: string;
+  readonly sellerId: string;
+  readonly takerSide: 'buy' | 'sell';
+  readonly priceTicks: number;
+  readonly lots: number;
+  readonly notional: bigint;
+  readonly buyerFee: bigint;
+  readonly sellerFee: bigint;
+  readonly createdAt: Date;
+}
+
+export interface WriterResult {
+  /** The order the request was about (for cancel_all: none). */
+  readonly order?: LiveOrder;
+  /** Orders it closed (cancel_all). */
+  readonly closed: LiveOrder[];
+  readonly fills: FillRecord[];
+  /** The request repeated a clientOrderId: the first order's id, to be read back. */
+  readonly duplicateOf?: bigint;
+}
+
+interface QueueItem {
+  readonly request: WriterRequest;
+  readonly resolve: (result: WriterResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface WriterDependencies {
+  readonly dataSource: DataSource;
+  readonly ledger: LedgerService;
+  readonly ledgerRepository: LedgerRepository;
+  readonly nodes: NodesService;
+  readonly instrument: () => Promise<InstrumentSpec | undefined>;
+}
+
+/**
+ * The one writer of an instrument's book. Requests queue here; a loop takes everything queued (up
+ * to MAX_BATCH), runs it through the matching engine and the pre-trade checks in memory, and
+ * commits the result in one PostgreSQL transaction (group commit): orders, fills, book position
+ * and every ledger transfer. Only then are the callers answered. While a batch commits, new
+ * requests queue up, so batches grow with load and commits stay few.
+ *
+ * Funds are checked optimistically against balances read before the batch; the accounts are then
+ * locked (all at once, in id order) and the ledger core re-checks every transfer. If a balance
+ * moved meanwhile (a withdrawal), or the commit fails, the book is rebuilt from PostgreSQL and
+ * the batch runs again: memory never gets ahead of what is durable.
+ */
+export class InstrumentWriter {
+  private readonly logger: Logger;
+  private readonly queue: QueueItem[] = [];
+  private book!: FastOrderBook;
+  private readonly orders = new Map<number, LiveOrder>();
+  private running = false;
+  private stopped = false;
+  private expiryTimer?: NodeJS.Timeout;
+
+  constructor(
+    readonly symbol: string,
+    private readonly deps: WriterDependencies,
+  ) {
+    this.logger = new Logger(`InstrumentWriter:${symbol}`);
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  /** Rebuilds the book from PostgreSQL: the open orders in price-time priority, and the book position. */
+  async load(): Promise<void> {
+    const spec = await this.deps.instrument();
+    if (!spec) throw notFound('INSTRUMENT_NOT_FOUND', `no instrument ${this.symbol}`);
+    const manager = this.deps.dataSource.manager;
+    await manager.query(`INSERT INTO instrument_books (instrument) VALUES ($1) ON CONFLICT DO NOTHING`, [this.symbol]);
+    const [position] = await manager.query(`SELECT last_seq, reference_price_ticks FROM instrument_books WHERE instrument = $1`, [this.symbol]);
+    const rows: OrderRecord[] = await manager.query(
+      `SELECT ${ORDER_COLUMNS} FROM orders WHERE instrument = $1 AND status = 'open'
+        ORDER BY side, CASE WHEN side = 'buy' THEN -price_ticks ELSE price_ticks END, priority_seq, id`,
+      [this.symbol],
+    );
+    const [{ max }] = await manager.query(`SELECT coalesce(max(id), 0)::text AS max FROM orders WHERE instrument = $1`, [this.symbol]);
+    this.orders.clear();
+    const resting = (side: 'buy' | 'sell'): RestingOrder[] =>
+      rows
+        .filter((r) => r.side === side)
+        .map((r) => {
+          const order = toLiveOrder(r);
+          this.orders.set(order.id, order);
+          return {
+            orderId: order.id,
+            owner: order.participantId,
+            side: order.side,
+            priceTicks: order.priceTicks,
+            quantity: order.quantity,
+            remaining: openLots(order),
+            timeInForce: order.timeInForce as 'GTC' | 'GTD',
+            ...(order.expiresAt !== null ? { expiresAt: order.expiresAt } : {}),
+            postOnly: order.postOnly,
+            stp: order.stp,
+          };
+        });
+    const snapshot: BookSnapshot = {
+      version: SNAPSHOT_VERSION,
+      config: { collarBps: spec.collarBps },
+      lastSequence: Number(position.last_seq),
+      lastOrderId: Number(max),
+      ...(position.reference_price_ticks !== null ? { referencePriceTicks: Number(position.reference_price_ticks) } : {}),
+      bids: resting('buy'),
+      asks: resting('sell'),
+    };
+    this.book = FastOrderBook.restore(snapshot);
+  }
+
+  start(): void {
+    this.stopped = false;
+    // GTD orders expire on time: ask the engine every 250 ms whether any is due.
+    this.expiryTimer = setInterval(() => {
+      const now = Date.now();
+      if ([...this.orders.values()].some((o) => o.expiresAt !== null && o.expiresAt <= now && o.status === 'open')) {
+        void this.submit({ kind: 'expire' }).catch(() => undefined);
+      }
+    }, 250);
+    this.expiryTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.expiryTimer);
+    while (this.running) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const item of this.queue.splice(0)) item.reject(unavailable('the exchange is shutting down; retry'));
+  }
+
+  submit(request: WriterRequest): Promise<WriterResult> {
+    if (this.stopped) return Promise.reject(unavailable('the exchange is shutting down; retry'));
+    if (this.queue.length >= MAX_QUEUE) {
+      return Promise.reject(new DomainError('QUEUE_FULL', `too many orders waiting for ${this.symbol}; retry shortly`, 'unavailable', { retryAfterSeconds: 1 }));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  /** Commits batch after batch until the queue is empty. */
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        await this.commitBatch(batch);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async commitBatch(batch: QueueItem[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcome = await this.runBatch(batch);
+        batch.forEach((item, i) => (outcome[i] instanceof Error ? item.reject(outcome[i]) : item.resolve(outcome[i] as WriterResult)));
+        return;
+      } catch (error) {
+        // Memory may be ahead of PostgreSQL now: rebuild it from what is durable, then try again.
+        await this.load().catch((e) => this.logger.error({ err: e }, 'could not reload the book'));
+        const retryable = error instanceof BalanceMovedError || error instanceof LedgerRaceError || isSerializationProblem(error);
+        if (!retryable || attempt === 3) {
+          if (!retryable) this.logger.error({ err: error }, 'order batch failed');
+          for (const item of batch) item.reject(retryable ? unavailable('the order book is busy; retry') : error);
+          return;
+        }
+      }
+    }
+  }
+
+  /** One group commit. Returns, per request, its result or the error that refused it. */
+  private async runBatch(batch: QueueItem[]): Promise<Array<WriterResult | Error>> {
+    const spec = await this.deps.instrument();
+    if (!spec) throw notFound('INSTRUMENT_NOT_FOUND', `no instrument ${this.symbol}`);
+    const money: InstrumentMoney = { grid: spec, makerFeeBps: spec.makerFeeBps, takerFeeBps: spec.takerFeeBps, bondBps: BOND_BPS };
+    const now = Date.now();
+    const state = tradingState(spec, new Date(now));
+    const { dataSource, ledger } = this.deps;
+
+    // Before the transaction: repeated clientOrderIds, fresh order ids, accounts and their balances.
+    const places = batch.map((b) => b.request).filter((r): r is Extract<WriterRequest, { kind: 'place' }> => r.kind === 'place');
+    const known = await this.knownClientOrderIds(places);
+    const ids = await this.allocateOrderIds(places.length);
+    const participants = new Set<string>();
+    for (const item of batch) if ('participantId' in item.request) participants.add(item.request.participantId);
+    const accounts = new Map<string, ParticipantAccounts>();
+    for (const id of participants) accounts.set(id, await ledger.accountsOf(id));
+    const spendable = await this.spendable([...accounts.values()].map((a) => a.available));
+    const fees = await ledger.systemAccount('fees');
+
+    const changed = new Map<number, LiveOrder>();
+    const fills: FillRecord[] = [];
+    const transfers: TransferRequest[] = [];
+    const results: Array<WriterResult | Error> = [];
+    const seenClientIds = new Map<string, number>();
+    let nextId = 0;
+
+    const accountsOf = async (participantId: string) => {
+      let a = accounts.get(participantId);
+      if (!a) accounts.set(participantId, (a = await ledger.accountsOf(participantId)));
+      return a;
+    };
+    const reserve = (participantId: string, amount: bigint): boolean => {
+      const account = accounts.get(participantId)!.available;
+      const left = spendable.get(account) ?? 0n;
+      if (left < amount) return false;
+      spendable.set(account, left - amount);
+      return true;
+    };
+    const unreserve = (participantId: string, amount: bigint) => {
+      const account = accounts.get(participantId)!.available;
+      spendable.set(account, (spendable.get(account) ?? 0n) + amount);
+    };
+    const move = (id: string, debit: AccountId, credit: AccountId, amount: bigint, code: string, ref: string) => {
+      if (amount > 0n) transfers.push({ id, debitAccountId: debit, creditAccountId: credit, amount, code, ref });
+    };
+    /**
+     * Moves an order's hold or bond to what it must be now: up from available (the caller has
+     * reserved it), or down back to available (spendable again for the rest of the batch).
+     */
+    const adjustHold = (order: LiveOrder, required: bigint, tag: string) => {
+      const a = accounts.get(order.participantId)!;
+      const pot = order.side === 'buy' ? a.held : a.bond;
+      const code = order.side === 'buy' ? 'order-hold' : 'order-bond';
+      if (required > order.hold) move(`order:${order.id}:${tag}`, a.available, pot, required - order.hold, code, String(order.id));
+      if (required < order.hold) {
+        move(`order:${order.id}:${tag}`, pot, a.available, order.hold - required, `${code}-release`, String(order.id));
+        unreserve(order.participantId, order.hold - required);
+      }
+      order.hold = required;
+      changed.set(order.id, order);
+    };
+    const requiredHold = (order: LiveOrder): bigint =>
+      order.status !== 'open'
+        ? order.side === 'buy'
+          ? 0n
+          : sellBond(money, order.priceTicks, order.filled)
+        : order.side === 'buy'
+          ? buyHoldRequired(money, order.priceTicks, openLots(order), order.fees)
+          : sellBond(money, order.priceTicks, order.quantity);
+
+    for (const item of batch) {
+      const request = item.request;
+      try {
+        if (request.kind === 'place') {
+          const clientKey = request.clientOrderId === undefined ? undefined : `${request.participantId}\u0000${request.clientOrderId}`;
+          const orderId = ids[nextId++];
+          if (clientKey !== undefined && known.has(clientKey)) {
+            results.push({ closed: [], fills: [], duplicateOf: known.get(clientKey)! });
+            continue;
+          }
+          if (clientKey !== undefined && seenClientIds.has(clientKey)) {
+            const first = results[seenClientIds.get(clientKey)!];
+            results.push(first instanceof Error ? first : { closed: [], fills: [], duplicateOf: BigInt(first.order!.id) });
+            continue;
+          }
+          if (clientKey !== undefined) seenClientIds.set(clientKey, results.length);
+          if (state !== 'open') throw unprocessable(state === 'halted' ? 'INSTRUMENT_HALTED' : 'INSTRUMENT_CLOSED', `${this.symbol} is ${state === 'halted' ? 'halted' : 'closed for trading'}`);
+          if (request.expiresAt !== undefined && request.expiresAt <= now) throw invalid('VALIDATION_FAILED', 'expiresAt must be in the future', { fields: ['expiresAt'] });
+
+          // A market order is held at its collar limit: the worst price it could fill at.
+          const limit = request.type === 'limit' ? request.priceTicks! : this.book.collarLimit(request.side);
+          if (limit === undefined) throw unprocessable('NO_REFERENCE_PRICE', 'a market order needs a last trade or index price to set its price collar');
+          if (request.side === 'sell') await this.checkCapacity(spec, request.participantId, request.lots);
+          const order: LiveOrder = {
+            id: orderId,
+            participantId: request.participantId,
+            instrument: this.symbol,
+            clientOrderId: request.clientOrderId ?? null,
+            side: request.side,
+            type: request.type,
+            timeInForce: request.timeInForce,
+            postOnly: request.postOnly,
+            stp: request.stp,
+            expiresAt: request.expiresAt ?? null,
+            priceTicks: limit,
+            quantity: request.lots,
+            filled: 0,
+            status: 'open',
+            closeReason: null,
+            hold: 0n,
+            fees: NO_FILLS,
+            feesPaid: 0n,
+            acceptedSeq: 0,
+            prioritySeq: 0,
+            createdAt: new Date(now),
+          };
+          const needed = requiredHold(order);
+          if (!reserve(request.participantId, needed)) {
+            throw unprocessable('INSUFFICIENT_FUNDS', request.side === 'buy' ? 'available cash does not cover the order and its fee' : 'available cash does not cover the performance bond');
+          }
+          const seq = this.book.lastSequence + 1;
+          const events = this.book.execute({
+            type: 'place',
+            seq,
+            timestamp: now,
+            orderId,
+            owner: request.participantId,
+            side: request.side,
+            orderType: request.type,
+            ...(request.type === 'limit' ? { priceTicks: request.priceTicks } : {}),
+            quantity: request.lots,
+            timeInForce: request.timeInForce,
+            ...(request.expiresAt !== undefined ? { expiresAt: request.expiresAt } : {}),
+            postOnly: request.postOnly,
+            stp: request.stp,
+          });
+          const rejection = events.find((e) => e.type === 'rejected');
+          if (rejection) {
+            unreserve(request.participantId, needed);
+            throw rejectionToError(rejection.type === 'rejected' ? rejection.code : 'UNKNOWN_COMMAND');
+          }
+          order.acceptedSeq = order.prioritySeq = seq;
+          this.orders.set(orderId, order);
+          // The hold is taken in full first; the events then use and release it.
+          adjustHold(order, needed, 'hold');
+          const result = { order, closed: [], fills: [] as FillRecord[] };
+          await this.apply(events, seq, now, money, fees, result.fills, accountsOf, move, adjustHold, requiredHold, changed);
+          fills.push(...result.fills);
+          results.push(result);
+        } else if (request.kind === 'amend') {
+          const order = this.orders.get(request.orderId);
+          if (!order || order.participantId !== request.participantId || order.status !== 'open') {
+            throw notFound('ORDER_NOT_FOUND', 'no open order with that id');
+          }
+          const newPrice = request.priceTicks ?? order.priceTicks;
+          const newQuantity = request.lots ?? order.quantity;
+          const open = newQuantity - order.filled;
+          const needed =
+            order.side === 'buy'
+              ? open > 0
+                ? buyHoldRequired(money, newPrice, open, order.fees)
+                : 0n
+              : sellBond(money, newPrice, newQuantity);
+          const more = needed > order.hold ? needed - order.hold : 0n;
+          if (more > 0n && !reserve(order.participantId, more)) {
+            throw unprocessable('INSUFFICIENT_FUNDS', 'available cash does not cover the amended order');
+          }
+          const seq = this.book.lastSequence + 1;
+          const events = this.book.execute({
+            type: 'amend',
+            seq,
+            timestamp: now,
+            orderId: order.id,
+            owner: order.participantId,
+            ...(request.priceTicks !== undefined ? { priceTicks: request.priceTicks } : {}),
+            ...(request.lots !== undefined ? { quantity: request.lots } : {}),
+          });
+          const rejection = events.find((e) => e.type === 'rejected');
+          if (rejection) {
+            unreserve(order.participantId, more);
+            throw rejectionToError(rejection.type === 'rejected' ? rejection.code : 'UNKNOWN_COMMAND');
+          }
+          const result = { order, closed: [], fills: [] as FillRecord[] };
+          await this.apply(events, seq, now, money, fees, result.fills, accountsOf, move, adjustHold, requiredHold, changed);
+          fills.push(...result.fills);
+          results.push(result);
+        } else if (request.kind === 'cancel') {
+          const order = this.orders.get(request.orderId);
+          if (!order || order.participantId !== request.participantId || order.status !== 'open') {
+            throw notFound('ORDER_NOT_FOUND', 'no open order with that id');
+          }
+          const seq = this.book.lastSequence + 1;
+          const events = this.book.execute({ type: 'cancel', seq, timestamp: now, orderId: order.id, owner: order.participantId });
+          const rejection = events.find((e) => e.type === 'rejected');
+          if (rejection) throw rejectionToError(rejection.type === 'rejected' ? rejection.code : 'UNKNOWN_COMMAND');
+          await this.apply(events, seq, now, money, fees, [], accountsOf, move, adjustHold, requiredHold, changed);
+          results.push({ order, closed: [], fills: [] });
+        } else {
+          const seq = this.book.lastSequence + 1;
+          const events =
+            request.kind === 'cancel_all'
+              ? this.book.execute({ type: 'cancel_all', seq, timestamp: now, owner: request.participantId })
+              : this.book.execute({ type: 'expire', seq, timestamp: now });
+          const closed = events
+            .filter((e) => e.type === 'cancelled' || e.type === 'expired')
+            .map((e) => this.orders.get((e as { orderId: number }).orderId)!);
+          await this.apply(events, seq, now, money, fees, [], accountsOf, move, adjustHold, requiredHold, changed);
+          results.push({ closed, fills: [] });
+        }
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        results.push(error);
+      }
+    }
+
+    // One transaction: lock every account touched (id order), let the ledger core check and apply
+    // every transfer, write orders, fills and the book position.
+    await ledger.inTransaction(async (manager) => {
+      const touched = new Set<AccountId>([fees]);
+      for (const t of transfers) touched.add(t.debitAccountId!).add(t.creditAccountId!);
+      const session = await this.deps.ledgerRepository.begin(manager, { accountIds: touched });
+      const outcomes = session.apply(transfers).results;
+      const refused = outcomes.findIndex((r) => r.status !== 'created');
+      if (refused >= 0) throw new BalanceMovedError(transfers[refused].id);
+      await this.writeOrders(manager, [...changed.values()]);
+      await this.writeFills(manager, fills);
+      await manager.query(`UPDATE instrument_books SET last_seq = $2, reference_price_ticks = $3, updated_at = now() WHERE instrument = $1`, [
+        this.symbol,
+        this.book.lastSequence,
+        this.book.referencePriceTicks ?? null,
+      ]);
+      await this.deps.ledgerRepository.flush(manager, session);
+    });
+    for (const order of changed.values()) if (order.status !== 'open') this.orders.delete(order.id);
+    return results;
+  }
+
+  /** Applies a command's events to the live orders and describes the money they move. */
+  private async apply(
+    events: readonly BookEvent[],
+    seq: number,
+    now: number,
+    money: InstrumentMoney,
+    feesAccount: AccountId,
+    fills: FillRecord[],
+    accountsOf: (participantId: string) => Promise<ParticipantAccounts>,
+    move: (id: string, debit: AccountId, credit: AccountId, amount: bigint, code: string, ref: string) => void,
+    adjustHold: (order: LiveOrder, required: bigint, tag: string) => void,
+    requiredHold: (order: LiveOrder) => bigint,
+    changed: Map<number, LiveOrder>,
+  ): Promise<void> {
+    // The engine reuses its event objects: copy them before any await.
+    const copies = events.map((e) => ({ ...e }));
+    for (const e of copies) {
+      for (const id of 'orderId' in e && e.orderId !== undefined ? [e.orderId] : e.type === 'trade' ? [e.makerOrderId, e.takerOrderId] : []) {
+        const order = this.orders.get(id);
+        if (order) await accountsOf(order.participantId);
+      }
+    }
+    let n = 0;
+    for (const event of copies) {
+      if (event.type === 'trade') {
+        const maker = this.orders.get(event.makerOrderId)!;
+        const taker = this.orders.get(event.takerOrderId)!;
+        const [buyer, seller] = event.takerSide === 'buy' ? [taker, maker] : [maker, taker];
+        const buyerRole = event.takerSide === 'buy' ? 'taker' : 'maker';
+        const sellerRole = event.takerSide === 'sell' ? 'taker' : 'maker';
+        const bought = fillMoney(money, buyer.fees, event.priceTicks, event.quantity, buyerRole);
+        const sold = fillMoney(money, seller.fees, event.priceTicks, event.quantity, sellerRole);
+        const id = `${this.symbol}:${seq}:${n++}`;
+        fills.push({
+          id,
+          seq,
+          makerOrderId: maker.id,
+          takerOrderId: taker.id,
+          buyerId: buyer.participantId,
+          sellerId: seller.participantId,
+          takerSide: event.takerSide,
+          priceTicks: event.priceTicks,
+          lots: event.quantity,
+          notional: bought.notional,
+          buyerFee: bought.fee,
+          sellerFee: sold.fee,
+          createdAt: new Date(now),
+        });
+        const b = await accountsOf(buyer.participantId);
+        // The buyer's cash for the tokens goes to escrow until they are delivered; its fee to the exchange.
+        move(`fill:${id}:escrow`, b.held, b.escrow, bought.notional, 'fill-escrow', id);
+        move(`fill:${id}:buyer-fee`, b.held, feesAccount, bought.fee, 'fill-fee', id);
+        buyer.hold -= bought.notional + bought.fee;
+        buyer.fees = bought.after;
+        buyer.feesPaid += bought.fee;
+        seller.fees = sold.after;
+        seller.feesPaid += sold.fee;
+        for (const order of [maker, taker]) {
+          order.filled += event.quantity;
+          if (openLots(order) === 0) order.status = 'filled';
+          changed.set(order.id, order);
+        }
+        adjustHold(buyer, requiredHold(buyer), `fill:${id}`);
+        if (seller.status === 'filled') adjustHold(seller, requiredHold(seller), `fill:${id}`);
+      } else if (event.type === 'cancelled' || event.type === 'expired') {
+        const order = this.orders.get(event.orderId)!;
+        order.status = event.type === 'expired' ? 'expired' : 'cancelled';
+        order.closeReason = event.type === 'expired' ? 'expired' : event.reason;
+        adjustHold(order, requiredHold(order), `close:${seq}`);
+      } else if (event.type === 'amended') {
+        const order = this.orders.get(event.orderId)!;
+        order.priceTicks = event.priceTicks;
+        order.quantity = event.quantity;
+        if (!event.priorityKept) order.prioritySeq = seq;
+        adjustHold(order, requiredHold(order), `amend:${seq}`);
+      }
+    }
+  }
+
+  /** Refuses a spot sell beyond what the provider's enabled nodes can serve in a delivery window. */
+  private async checkCapacity(spec: InstrumentSpec, providerId: string, lots: number): Promise<void> {
+    if (spec.kind !== 'spot') return;
+    const capacity = await this.deps.nodes.capacityOf(providerId, spec.modelClassId);
+    if (capacity.activeNodes === 0) {
+      throw unprocessable('NO_ACTIVE_NODE', `a sell of ${this.symbol} needs an enabled inference node of model class ${spec.modelClassId}`);
+    }
+    // Committed: open sells of this book, plus fills within the delivery window (undelivered until settlement says otherwise).
+    let openTokens = 0n;
+    for (const o of this.orders.values()) {
+      if (o.participantId === providerId && o.side === 'sell' && o.status === 'open') openTokens += BigInt(lotsToTokens(openLots(o), spec));
+    }
+    const [{ sold }] = await this.deps.dataSource.query(
+      `SELECT coalesce(sum(quantity_lots), 0)::text AS sold FROM fills
+        WHERE instrument = $1 AND seller_id = $2 AND created_at > now() - make_interval(secs => $3)`,
+      [this.symbol, providerId, spec.spotWindowSeconds],
+    );
+    const committed = openTokens + BigInt(lotsToTokens(Number(sold), spec)) + BigInt(lotsToTokens(lots, spec));
+    const limit = capacity.tokensPerSecond * BigInt(spec.spotWindowSeconds);
+    if (committed > limit) {
+      throw unprocessable('CAPACITY_EXCEEDED', `this sell would commit ${committed} tokens in a delivery window; your enabled nodes can serve ${limit}`);
+    }
+  }
+
+  private async knownClientOrderIds(places: ReadonlyArray<{ participantId: string; clientOrderId?: string }>): Promise<Map<string, bigint>> {
+    const keyed = places.filter((p) => p.clientOrderId !== undefined);
+    if (keyed.length === 0) return new Map();
+    const rows: Array<{ id: string; participant_id: string; client_order_id: string }> = await this.deps.dataSource.query(
+      `SELECT o.id, o.participant_id, o.client_order_id FROM orders o
+         JOIN unnest($1::uuid[], $2::text[]) AS k(participant_id, client_order_id)
+           ON o.participant_id = k.participant_id AND o.client_order_id = k.client_order_id`,
+      [keyed.map((p) => p.participantId), keyed.map((p) => p.clientOrderId)],
+    );
+    return new Map(rows.map((r) => [`${r.participant_id}\u0000${r.client_order_id}`, BigInt(r.id)]));
+  }
+
+  private async allocateOrderIds(count: number): Promise<number[]> {
+    if (count === 0) return [];
+    const rows: Array<{ id: string }> = await this.deps.dataSource.query(
+      `SELECT nextval('order_ids')::text AS id FROM generate_series(1, $1)`,
+      [count],
+    );
+    return rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+  }
+
+  private async spendable(accountIds: AccountId[]): Promise<Map<AccountId, bigint>> {
+    if (accountIds.length === 0) return new Map();
+    const rows: Array<{ id: string; spendable: string }> = await this.deps.dataSource.query(
+      `SELECT id::text, (credits_posted - debits_posted - debits_pending)::text AS spendable FROM accounts WHERE id = ANY($1::bigint[])`,
+      [accountIds.map(String)],
+    );
+    return new Map(rows.map((r) => [BigInt(r.id), BigInt(r.spendable)]));
+  }
+
+  private async writeOrders(manager: EntityManager, orders: LiveOrder[]): Promise<void> {
+    if (orders.length === 0) return;
+    const col = <T>(f: (o: LiveOrder) => T) => orders.map(f);
+    await manager.query(
+      `INSERT INTO orders (id, participant_id, instrument, client_order_id, side, type, time_in_force, price_ticks, quantity_lots,
+                           filled_lots, status, close_reason, post_only, self_trade_prevention, expires_at, hold_micros,
+                           taker_notional_micros, maker_notional_micros, fees_micros, accepted_seq, priority_seq, created_at)
+       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[],
+                            $10::bigint[], $11::text[], $12::text[], $13::boolean[], $14::text[], $15::timestamptz[], $16::bigint[],
+                            $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::timestamptz[])
+       ON CONFLICT (id) DO UPDATE SET
+         price_ticks = excluded.price_ticks, quantity_lots = excluded.quantity_lots, filled_lots = excluded.filled_lots,
+         status = excluded.status, close_reason = excluded.close_reason, hold_micros = excluded.hold_micros,
+         taker_notional_micros = excluded.taker_notional_micros, maker_notional_micros = excluded.maker_notional_micros,
+         fees_micros = excluded.fees_micros, priority_seq = excluded.priority_seq, updated_at = now()`,
+      [
+        col((o) => String(o.id)),
+        col((o) => o.participantId),
+        col((o) => o.instrument),
+        col((o) => o.clientOrderId),
+        col((o) => o.side),
+        col((o) => o.type),
+        col((o) => o.timeInForce),
+        col((o) => String(o.priceTicks)),
+        col((o) => String(o.quantity)),
+        col((o) => String(o.filled)),
+        col((o) => o.status),
+        col((o) => o.closeReason),
+        col((o) => o.postOnly),
+        col((o) => o.stp),
+        col((o) => (o.expiresAt === null ? null : new Date(o.expiresAt).toISOString())),
+        col((o) => String(o.hold)),
+        col((o) => String(o.fees.takerNotional)),
+        col((o) => String(o.fees.makerNotional)),
+        col((o) => String(o.feesPaid)),
+        col((o) => String(o.acceptedSeq)),
+        col((o) => String(o.prioritySeq)),
+        col((o) => o.createdAt.toISOString()),
+      ],
+    );
+  }
+
+  private async writeFills(manager: EntityManager, fills: FillRecord[]): Promise<void> {
+    if (fills.length === 0) return;
+    const col = <T>(f: (x: FillRecord) => T) => fills.map(f);
+    await manager.query(
+      `INSERT INTO fills (id, instrument, seq, maker_order_id, taker_order_id, buyer_id, seller_id, taker_side, price_ticks,
+                          quantity_lots, notional_micros, buyer_fee_micros, seller_fee_micros, created_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::uuid[], $7::uuid[], $8::text[],
+                            $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::timestamptz[])`,
+      [
+        col((f) => f.id),
+        col(() => this.symbol),
+        col((f) => String(f.seq)),
+        col((f) => String(f.makerOrderId)),
+        col((f) => String(f.takerOrderId)),
+        col((f) => f.buyerId),
+        col((f) => f.sellerId),
+        col((f) => f.takerSide),
+        col((f) => String(f.priceTicks)),
+        col((f) => String(f.lots)),
+        col((f) => String(f.notional)),
+        col((f) => String(f.buyerFee)),
+        col((f) => String(f.sellerFee)),
+        col((f) => f.createdAt.toISOString()),
+      ],
+    );
+  }
+}
+
+/** A balance changed between the optimistic check and the locked one; the batch runs again. */
+class BalanceMovedError extends Error {
+  constructor(transferId: string) {
+    super(`balance moved under transfer ${transferId}`);
+  }
+}
+
+function unavailable(message: string): DomainError {
+  return new DomainError('ORDER_BOOK_BUSY', message, 'unavailable', { retryAfterSeconds: 1 });
+}
+
+function isSerializationProblem(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return code === '40P01' || code === '40001';
+}
+
+export interface OrderRecord {
+  id: string;
+  participant_id: string;
+  instrument: string;
+  client_order_id: string | null;
+  side: 'buy' | 'sell';
+  type: 'limit' | 'market';
+  time_in_force: TimeInForce;
+  price_ticks: string;
+  quantity_lots: string;
+  filled_lots: string;
+  status: LiveOrder['status'];
+  close_reason: string | null;
+  post_only: boolean;
+  self_trade_prevention: StpMode;
+  expires_at: Date | null;
+  hold_micros: string;
+  taker_notional_micros: string;
+  maker_notional_micros: string;
+  fees_micros: string;
+  accepted_seq: string;
+  priority_seq: string;
+  created_at: Date;
+}
+
+export const ORDER_COLUMNS = `id, participant_id, instrument, client_order_id, side, type, time_in_force, price_ticks, quantity_lots,
+  filled_lots, status, close_reason, post_only, self_trade_prevention, expires_at, hold_micros, taker_notional_micros,
+  maker_notional_micros, fees_micros, accepted_seq, priority_seq, created_at`;
+
+export function toLiveOrder(r: OrderRecord): LiveOrder {
+  return {
+    id: Number(r.id),
+    participantId: r.participant_id,
+    instrument: r.instrument,
+    clientOrderId: r.client_order_id,
+    side: r.side,
+    type: r.type,
+    timeInForce: r.time_in_force,
+    postOnly: r.post_only,
+    stp: r.self_trade_prevention,
+    expiresAt: r.expires_at === null ? null : r.expires_at.getTime(),
+    priceTicks: Number(r.price_ticks),
+    quantity: Number(r.quantity_lots),
+    filled: Number(r.filled_lots),
+    status: r.status,
+    closeReason: r.close_reason,
+    hold: BigInt(r.hold_micros),
+    fees: { takerNotional: BigInt(r.taker_notional_micros), makerNotional: BigInt(r.maker_notional_micros) },
+    feesPaid: BigInt(r.fees_micros),
+    acceptedSeq: Number(r.accepted_seq),
+    prioritySeq: Number(r.priority_seq),
+    createdAt: r.created_at,
+  };
+}

@@ -1,0 +1,96 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { DomainError, notFound } from '../common/domain-error.js';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { LedgerRepository } from '../ledger/ledger.repository.js';
+import { LedgerService } from '../ledger/ledger.service.js';
+import { MarketsService } from '../markets/markets.service.js';
+import { NodesService } from '../nodes/nodes.service.js';
+import { MetricsService } from '../observability/metrics.service.js';
+import { InstrumentWriter } from './instrument-writer.js';
+
+/**
+ * The instrument writers of this process. A process serves an instrument only while it holds
+ * that instrument's PostgreSQL advisory lock, on a connection of its own kept for the process's
+ * life: two processes can never match the same book, and a process that dies (or loses its
+ * connection) releases its books at once. Writers start on first use, rebuilt from PostgreSQL.
+ */
+@Injectable()
+export class OrderBooks implements OnApplicationShutdown {
+  private readonly logger = new Logger(OrderBooks.name);
+  private readonly writers = new Map<string, Promise<InstrumentWriter>>();
+  private lockConnection?: Promise<pg.Client>;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly ledger: LedgerService,
+    private readonly ledgerRepository: LedgerRepository,
+    private readonly markets: MarketsService,
+    private readonly nodes: NodesService,
+    metrics: MetricsService,
+  ) {
+    metrics.gauge('tokex_order_queue_depth', 'Commands waiting for each instrument writer', ['instrument'], async (gauge) => {
+      for (const [symbol, writer] of this.writers) gauge.set({ instrument: symbol }, (await writer.catch(() => undefined))?.depth ?? 0);
+    });
+  }
+
+  writerFor(symbol: string): Promise<InstrumentWriter> {
+    let writer = this.writers.get(symbol);
+    if (!writer) {
+      writer = this.open(symbol);
+      this.writers.set(symbol, writer);
+      writer.catch(() => this.writers.delete(symbol));
+    }
+    return writer;
+  }
+
+  private async open(symbol: string): Promise<InstrumentWriter> {
+    if (!(await this.markets.instrument(symbol))) throw notFound('INSTRUMENT_NOT_FOUND', `no instrument ${symbol}`);
+    const connection = await this.connection();
+    const [{ owned }] = (await connection.query(`SELECT pg_try_advisory_lock(hashtext('tokex:book:' || $1)) AS owned`, [symbol])).rows;
+    if (!owned) {
+      throw new DomainError('NOT_BOOK_OWNER', `another process serves ${symbol}; send its orders there`, 'unavailable', { retryAfterSeconds: 1 });
+    }
+    const writer = new InstrumentWriter(symbol, {
+      dataSource: this.dataSource,
+      ledger: this.ledger,
+      ledgerRepository: this.ledgerRepository,
+      nodes: this.nodes,
+      instrument: () => this.markets.instrument(symbol),
+    });
+    await writer.load();
+    writer.start();
+    this.logger.log({ instrument: symbol }, 'serving the book');
+    return writer;
+  }
+
+  private connection(): Promise<pg.Client> {
+    this.lockConnection ??= (async () => {
+      const client = new pg.Client({ connectionString: this.config.database.url, application_name: 'tokex:book-locks' });
+      client.on('error', (error) => {
+        // Losing this connection loses the locks: stop serving every book rather than risk a second writer.
+        this.logger.error({ err: error.message }, 'book lock connection lost; stopping all writers');
+        this.lockConnection = undefined;
+        void this.stopAll();
+      });
+      await client.connect();
+      return client;
+    })();
+    return this.lockConnection;
+  }
+
+  private async stopAll(): Promise<void> {
+    const writers = [...this.writers.values()];
+    this.writers.clear();
+    for (const writer of writers) await (await writer.catch(() => undefined))?.stop();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.stopAll();
+    const connection = await this.lockConnection?.catch(() => undefined);
+    await connection?.end().catch(() => undefined);
+  }
+}

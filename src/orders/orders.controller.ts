@@ -1,0 +1,65 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { CurrentPrincipal, type Principal, Roles } from '../participants/principal.js';
+import { AmendOrderDto, FillPage, MassCancelQuery, MassCancelView, OrderPage, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
+import { OrdersService } from './orders.service.js';
+
+@ApiTags('orders')
+@ApiBearerAuth()
+@Roles('provider', 'buyer')
+@Controller('v1')
+export class OrdersController {
+  constructor(private readonly orders: OrdersService) {}
+
+  @Post('orders')
+  @ApiOperation({
+    summary: 'Place an order; answered once it and its fills are committed',
+    description: 'A repeated clientOrderId returns the first order (200) instead of placing another (201).',
+  })
+  @ApiCreatedResponse({ type: OrderView })
+  async place(@CurrentPrincipal() actor: Principal, @Body() dto: PlaceOrderDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<OrderView> {
+    const { created, order } = await this.orders.place(actor, dto);
+    void reply.status(created ? 201 : 200);
+    return order;
+  }
+
+  @Get('orders')
+  @ApiOkResponse({ type: OrderPage })
+  list(@CurrentPrincipal() actor: Principal, @Query() query: OrderQuery): Promise<OrderPage> {
+    return this.orders.list(actor, query);
+  }
+
+  @Get('orders/:id')
+  @ApiOkResponse({ type: OrderView })
+  get(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<OrderView> {
+    return this.orders.get(actor, id);
+  }
+
+  @Patch('orders/:id')
+  @ApiOperation({ summary: 'Amend price or quantity: quantity down keeps time priority, a new price or more quantity loses it' })
+  @ApiOkResponse({ type: OrderView })
+  amend(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() dto: AmendOrderDto): Promise<OrderView> {
+    return this.orders.amend(actor, id, dto);
+  }
+
+  @Delete('orders/:id')
+  @ApiOkResponse({ type: OrderView })
+  cancel(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<OrderView> {
+    return this.orders.cancel(actor, id);
+  }
+
+  @Delete('orders')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Cancel all the caller's open orders, or those of one instrument" })
+  @ApiOkResponse({ type: MassCancelView })
+  cancelAll(@CurrentPrincipal() actor: Principal, @Query() query: MassCancelQuery): Promise<MassCancelView> {
+    return this.orders.cancelAll(actor, query.instrument);
+  }
+
+  @Get('fills')
+  @ApiOkResponse({ type: FillPage })
+  fills(@CurrentPrincipal() actor: Principal, @Query() query: OrderQuery): Promise<FillPage> {
+    return this.orders.fills(actor, query);
+  }
+}

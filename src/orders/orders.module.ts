@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { LedgerModule } from '../ledger/ledger.module.js';
+import { MarketsModule } from '../markets/markets.module.js';
+import { NodesModule } from '../nodes/nodes.module.js';
+import { OrderBooks } from './order-books.js';
+import { OrdersController } from './orders.controller.js';
+import { OrdersService } from './orders.service.js';
+
+@Module({
+  imports: [LedgerModule, MarketsModule, NodesModule],
+  controllers: [OrdersController],
+  providers: [OrderBooks, OrdersService],
+  exports: [OrderBooks],
+})
+export class OrdersModule {}

@@ -1,0 +1,256 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { forbidden, invalid, notFound } from '../common/domain-error.js';
+import { formatUsd } from '../common/money.js';
+import { decodeCursor, type Page, pageLimit, pageOf } from '../http/pagination.js';
+import type { InstrumentSpec } from '../markets/instrument-terms.js';
+import { MarketsService } from '../markets/markets.service.js';
+import { formatPrice, lotsToTokens, parsePrice, type PriceGrid, tokensToLots } from '../markets/price.js';
+import type { Principal } from '../participants/principal.js';
+import type { FillRecord, WriterResult } from './instrument-writer.js';
+import { ORDER_COLUMNS, type OrderRecord, toLiveOrder } from './instrument-writer.js';
+import type { LiveOrder } from './live-order.js';
+import { OrderBooks } from './order-books.js';
+import type { AmendOrderDto, FillView, MassCancelView, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
+
+const ORDER_NOT_FOUND = () => notFound('ORDER_NOT_FOUND', 'no such order');
+
+interface FillRow {
+  id: string;
+  instrument: string;
+  maker_order_id: string;
+  taker_order_id: string;
+  buyer_id: string;
+  seller_id: string;
+  taker_side: 'buy' | 'sell';
+  price_ticks: string;
+  quantity_lots: string;
+  notional_micros: string;
+  buyer_fee_micros: string;
+  seller_fee_micros: string;
+  created_at: Date;
+  seq: string;
+}
+
+/**
+ * Order entry: turns API requests (tokens, decimal prices) into engine units (lots, ticks) on the
+ * instrument's grid, checks who may do what, and hands commands to the instrument's writer, which
+ * answers only once the result is committed.
+ */
+@Injectable()
+export class OrdersService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly books: OrderBooks,
+    private readonly markets: MarketsService,
+  ) {}
+
+  async place(actor: Principal, dto: PlaceOrderDto): Promise<{ created: boolean; order: OrderView }> {
+    // Providers sell capacity (and only they may be short, market-rules §4); buyers buy.
+    const role = dto.side === 'sell' ? 'provider' : 'buyer';
+    if (!actor.roles.includes(role)) throw forbidden('ROLE_REQUIRED', `${dto.side} orders need the ${role} role`);
+    const spec = await this.instrument(dto.instrument);
+    const lots = tokensToLots(dto.quantity, spec);
+    if (!lots.ok) throw invalid('VALIDATION_FAILED', `quantity ${lots.reason}`, { fields: ['quantity'] });
+    let priceTicks: number | undefined;
+    if (dto.type === 'market' && dto.price !== undefined) throw invalid('VALIDATION_FAILED', 'price must be absent for a market order', { fields: ['price'] });
+    if (dto.type === 'limit') {
+      const price = parsePrice(dto.price!, spec);
+      if (!price.ok || price.value === 0) throw invalid('VALIDATION_FAILED', `price ${price.ok ? 'must be above zero' : price.reason}`, { fields: ['price'] });
+      priceTicks = price.value;
+    }
+    const timeInForce = dto.timeInForce ?? (dto.type === 'market' ? 'IOC' : 'GTC');
+    if (dto.expiresAt !== undefined && timeInForce !== 'GTD') throw invalid('VALIDATION_FAILED', 'expiresAt is only for timeInForce GTD', { fields: ['expiresAt'] });
+    const expiresAt = dto.expiresAt === undefined ? undefined : Date.parse(dto.expiresAt);
+    if (expiresAt !== undefined && expiresAt <= Date.now()) throw invalid('VALIDATION_FAILED', 'expiresAt must be in the future', { fields: ['expiresAt'] });
+
+    const writer = await this.books.writerFor(spec.symbol);
+    const result = await writer.submit({
+      kind: 'place',
+      participantId: actor.participantId,
+      side: dto.side,
+      type: dto.type,
+      timeInForce,
+      ...(priceTicks !== undefined ? { priceTicks } : {}),
+      lots: lots.value,
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+      postOnly: dto.postOnly ?? false,
+      stp: dto.selfTradePrevention ?? 'cancel_taker',
+      ...(dto.clientOrderId !== undefined ? { clientOrderId: dto.clientOrderId } : {}),
+    });
+    if (result.duplicateOf !== undefined) return { created: false, order: await this.get(actor, String(result.duplicateOf)) };
+    return { created: true, order: this.view(result.order!, spec, result.fills) };
+  }
+
+  async amend(actor: Principal, id: string, dto: AmendOrderDto): Promise<OrderView> {
+    if (dto.price === undefined && dto.quantity === undefined) {
+      throw invalid('VALIDATION_FAILED', 'an amend needs a new price or a new quantity', { fields: ['price', 'quantity'] });
+    }
+    const order = await this.owned(actor, id);
+    const spec = await this.instrument(order.instrument);
+    let priceTicks: number | undefined;
+    if (dto.price !== undefined) {
+      const price = parsePrice(dto.price, spec);
+      if (!price.ok || price.value === 0) throw invalid('VALIDATION_FAILED', `price ${price.ok ? 'must be above zero' : price.reason}`, { fields: ['price'] });
+      priceTicks = price.value;
+    }
+    let lots: number | undefined;
+    if (dto.quantity !== undefined) {
+      const parsed = tokensToLots(dto.quantity, spec);
+      if (!parsed.ok) throw invalid('VALIDATION_FAILED', `quantity ${parsed.reason}`, { fields: ['quantity'] });
+      lots = parsed.value;
+    }
+    const writer = await this.books.writerFor(order.instrument);
+    const result = await writer.submit({ kind: 'amend', participantId: actor.participantId, orderId: order.id, priceTicks, lots });
+    return this.view(result.order!, spec, result.fills);
+  }
+
+  async cancel(actor: Principal, id: string): Promise<OrderView> {
+    const order = await this.owned(actor, id);
+    const spec = await this.instrument(order.instrument);
+    const writer = await this.books.writerFor(order.instrument);
+    const result: WriterResult = await writer.submit({ kind: 'cancel', participantId: actor.participantId, orderId: order.id });
+    return this.view(result.order!, spec, []);
+  }
+
+  /** Cancels the caller's open orders, on one instrument or on all. */
+  async cancelAll(actor: Principal, instrument?: string): Promise<MassCancelView> {
+    const rows: Array<{ instrument: string }> = await this.dataSource.query(
+      `SELECT DISTINCT instrument FROM orders WHERE participant_id = $1 AND status = 'open' AND ($2::text IS NULL OR instrument = $2)`,
+      [actor.participantId, instrument ?? null],
+    );
+    const cancelled: OrderView[] = [];
+    for (const { instrument: symbol } of rows) {
+      const spec = await this.instrument(symbol);
+      const writer = await this.books.writerFor(symbol);
+      const result = await writer.submit({ kind: 'cancel_all', participantId: actor.participantId });
+      cancelled.push(...result.closed.map((o) => this.view(o, spec, [])));
+    }
+    return { cancelled };
+  }
+
+  async get(actor: Principal, id: string): Promise<OrderView> {
+    const order = await this.owned(actor, id);
+    const spec = await this.instrument(order.instrument);
+    const fills = await this.fillsOfOrders([order.id]);
+    return this.view(order, spec, fills);
+  }
+
+  async list(actor: Principal, query: OrderQuery): Promise<Page<OrderView>> {
+    const limit = pageLimit(query);
+    const before = decodeCursor(query.cursor, 1);
+    const rows: OrderRecord[] = await this.dataSource.query(
+      `SELECT ${ORDER_COLUMNS} FROM orders
+        WHERE participant_id = $1 AND ($2::text IS NULL OR instrument = $2) AND ($3::text IS NULL OR status = $3)
+          AND ($4::bigint IS NULL OR id < $4::bigint)
+        ORDER BY id DESC LIMIT $5`,
+      [actor.participantId, query.instrument ?? null, query.status ?? null, before?.[0] ?? null, limit + 1],
+    );
+    const specs = new Map<string, InstrumentSpec>();
+    for (const r of rows) if (!specs.has(r.instrument)) specs.set(r.instrument, await this.instrument(r.instrument));
+    return pageOf(rows, limit, (r) => [r.id], (r) => this.view(toLiveOrder(r), specs.get(r.instrument)!, []));
+  }
+
+  async fills(actor: Principal, query: OrderQuery): Promise<Page<FillView>> {
+    const limit = pageLimit(query);
+    const before = decodeCursor(query.cursor, 2);
+    const rows: Array<FillRow & { cursor_at: string }> = await this.dataSource.query(
+      `SELECT *, created_at::text AS cursor_at FROM fills
+        WHERE (buyer_id = $1 OR seller_id = $1) AND ($2::text IS NULL OR instrument = $2)
+          AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::text))
+        ORDER BY created_at DESC, id DESC LIMIT $5`,
+      [actor.participantId, query.instrument ?? null, before?.[0] ?? null, before?.[1] ?? null, limit + 1],
+    );
+    const specs = new Map<string, InstrumentSpec>();
+    for (const r of rows) if (!specs.has(r.instrument)) specs.set(r.instrument, await this.instrument(r.instrument));
+    return pageOf(rows, limit, (r) => [r.cursor_at, r.id], (r) => {
+      const side = r.buyer_id === actor.participantId ? 'buy' : 'sell';
+      return fillView(fromRow(r), side, specs.get(r.instrument)!, r.instrument);
+    });
+  }
+
+  private async instrument(symbol: string): Promise<InstrumentSpec> {
+    const spec = await this.markets.instrument(symbol);
+    if (!spec) throw notFound('INSTRUMENT_NOT_FOUND', `no instrument ${symbol}`);
+    return spec;
+  }
+
+  /** The caller's order; anyone else's is not found. */
+  private async owned(actor: Principal, id: string): Promise<LiveOrder> {
+    if (!/^[1-9]\d{0,17}$/.test(id)) throw invalid('VALIDATION_FAILED', 'id must be an order id', { fields: ['id'] });
+    const [row]: OrderRecord[] = await this.dataSource.query(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1 AND participant_id = $2`, [
+      id,
+      actor.participantId,
+    ]);
+    if (!row) throw ORDER_NOT_FOUND();
+    return toLiveOrder(row);
+  }
+
+  private async fillsOfOrders(ids: number[]): Promise<FillRecord[]> {
+    const rows: FillRow[] = await this.dataSource.query(
+      `SELECT * FROM fills WHERE maker_order_id = ANY($1::bigint[]) OR taker_order_id = ANY($1::bigint[]) ORDER BY seq, id`,
+      [ids.map(String)],
+    );
+    return rows.map(fromRow);
+  }
+
+  private view(order: LiveOrder, spec: InstrumentSpec, fills: readonly FillRecord[]): OrderView {
+    return {
+      id: String(order.id),
+      clientOrderId: order.clientOrderId,
+      instrument: order.instrument,
+      side: order.side,
+      type: order.type,
+      timeInForce: order.timeInForce,
+      price: formatPrice(order.priceTicks, spec),
+      quantity: lotsToTokens(order.quantity, spec),
+      filledQuantity: lotsToTokens(order.filled, spec),
+      remainingQuantity: order.status === 'open' ? lotsToTokens(order.quantity - order.filled, spec) : 0,
+      status: order.status,
+      closeReason: order.closeReason,
+      postOnly: order.postOnly,
+      selfTradePrevention: order.stp,
+      expiresAt: order.expiresAt === null ? null : new Date(order.expiresAt).toISOString(),
+      hold: formatUsd(order.hold),
+      fees: formatUsd(order.feesPaid),
+      createdAt: order.createdAt.toISOString(),
+      fills: fills
+        .filter((f) => f.makerOrderId === order.id || f.takerOrderId === order.id)
+        .map((f) => fillView(f, order.side, spec, order.instrument)),
+    };
+  }
+}
+
+function fromRow(r: FillRow): FillRecord {
+  return {
+    id: r.id,
+    seq: Number(r.seq),
+    makerOrderId: Number(r.maker_order_id),
+    takerOrderId: Number(r.taker_order_id),
+    buyerId: r.buyer_id,
+    sellerId: r.seller_id,
+    takerSide: r.taker_side,
+    priceTicks: Number(r.price_ticks),
+    lots: Number(r.quantity_lots),
+    notional: BigInt(r.notional_micros),
+    buyerFee: BigInt(r.buyer_fee_micros),
+    sellerFee: BigInt(r.seller_fee_micros),
+    createdAt: r.created_at,
+  };
+}
+
+function fillView(f: FillRecord, side: 'buy' | 'sell', grid: PriceGrid, instrument: string): FillView {
+  return {
+    id: f.id,
+    instrument,
+    orderId: String(f.takerSide === side ? f.takerOrderId : f.makerOrderId),
+    side,
+    liquidity: f.takerSide === side ? 'taker' : 'maker',
+    price: formatPrice(f.priceTicks, grid),
+    quantity: lotsToTokens(f.lots, grid),
+    notional: formatUsd(f.notional),
+    fee: formatUsd(side === 'buy' ? f.buyerFee : f.sellerFee),
+    createdAt: f.createdAt.toISOString(),
+  };
+}

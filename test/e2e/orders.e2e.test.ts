@@ -1,0 +1,265 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { balancesOf, bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
+import { waitFor } from '../support/wait-for.js';
+
+// Default grid: tick 0.001 USD/MTok, lot 1,000 tokens, so notional in micro-USD = price ticks × lots;
+// taker fee 10 bps, maker fee 0, seller bond 10 % of notional.
+let t: TestApp;
+let modelClassId: string;
+let symbol: string;
+
+/** A new model class and its spot instrument, with an empty book. */
+async function listSpotInstrument(): Promise<void> {
+  modelClassId = `ord${randomUUID().slice(0, 8)}-70b`;
+  await t.http
+    .post('/v1/admin/model-classes')
+    .set(bearer(t.adminKey))
+    .send({ id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 })
+    .expect(201);
+  symbol = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'spot' }).expect(201)).body.symbol;
+}
+
+beforeAll(async () => {
+  t = await startTestApp();
+  await listSpotInstrument();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+// Whatever a test did, the ledger is balanced and equal to a rebuild from its transfers.
+afterEach(async () => {
+  const audit = await t.http.post('/v1/admin/ledger/audit').set(bearer(t.adminKey)).expect(200);
+  expect(audit.body).toMatchObject({ sound: true, trialBalance: { balanced: true } });
+});
+
+async function buyer(cash = '1000'): Promise<TestParticipant> {
+  const who = await createParticipant(t, ['buyer']);
+  await deposit(t, who.id, cash);
+  return who;
+}
+
+async function provider(tokensPerSecond = 1_000_000, cash = '1000'): Promise<TestParticipant> {
+  const who = await createParticipant(t, ['provider']);
+  await deposit(t, who.id, cash);
+  const publicKey = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+  await t.http
+    .post('/v1/nodes')
+    .set(bearer(who.key))
+    .send({ modelClassId, baseUrl: 'http://127.0.0.1:9/v1', metricsUrl: 'http://127.0.0.1:9/metrics', publicKey, tokensPerSecond })
+    .expect(201);
+  return who;
+}
+
+const order = (who: TestParticipant, body: object) => t.http.post('/v1/orders').set(bearer(who.key)).send({ instrument: symbol, ...body });
+
+describe('placing and matching', () => {
+  test('a resting buy holds its notional and the taker fee, to the micro-dollar', async () => {
+    const b = await buyer('10');
+    // 0.450 USD/MTok × 2,000,000 tokens = 0.900000 USD; taker fee 10 bps = 0.000900.
+    const placed = await order(b, { side: 'buy', type: 'limit', price: '0.450', quantity: 2_000_000 }).expect(201);
+    expect(placed.body).toMatchObject({
+      instrument: symbol,
+      side: 'buy',
+      type: 'limit',
+      timeInForce: 'GTC',
+      price: '0.450',
+      quantity: 2_000_000,
+      filledQuantity: 0,
+      remainingQuantity: 2_000_000,
+      status: 'open',
+      hold: '0.900900',
+      fees: '0.000000',
+      fills: [],
+    });
+    expect(await balancesOf(t, b)).toMatchObject({ available: '9.099100', held: '0.900900' });
+  });
+
+  test('a crossing sell trades at the maker price; the buyer pays escrow and fee, the excess hold is released', async () => {
+    const b = await buyer('10');
+    const p = await provider();
+    const bid = await order(b, { side: 'buy', type: 'limit', price: '0.500', quantity: 3_000_000 }).expect(201);
+    // The provider sells 2,000,000 tokens at 0.400 or better: it takes the bid at 0.500 (the maker's price).
+    const sold = await order(p, { side: 'sell', type: 'limit', price: '0.400', quantity: 2_000_000 }).expect(201);
+    expect(sold.body).toMatchObject({ status: 'filled', filledQuantity: 2_000_000, remainingQuantity: 0 });
+    expect(sold.body.fills).toEqual([
+      expect.objectContaining({ side: 'sell', liquidity: 'taker', price: '0.500', quantity: 2_000_000, notional: '1.000000', fee: '0.001000' }),
+    ]);
+    // Buyer: 1.000000 to escrow, maker fee 0; the open 1,000,000 still holds 0.500000 + 0.000500.
+    expect(await balancesOf(t, b)).toMatchObject({ held: '0.500500', escrow: '1.000000', available: '8.499500' });
+    const read = await t.http.get(`/v1/orders/${bid.body.id}`).set(bearer(b.key)).expect(200);
+    expect(read.body).toMatchObject({ status: 'open', filledQuantity: 2_000_000, remainingQuantity: 1_000_000, hold: '0.500500' });
+    expect(read.body.fills).toEqual([expect.objectContaining({ liquidity: 'maker', fee: '0.000000', notional: '1.000000' })]);
+    // Provider: the sell's bond (10 % of 2,000,000 tokens at its 0.400 limit) stays with the sold tokens.
+    expect(await balancesOf(t, p)).toMatchObject({ bond: '0.080000', available: '999.920000' });
+    const ownFills = await t.http.get(`/v1/fills?instrument=${symbol}`).set(bearer(p.key)).expect(200);
+    expect(ownFills.body.items).toHaveLength(1);
+  });
+
+  test('cancelling releases the whole hold; amending the price moves it', async () => {
+    const b = await buyer('10');
+    const placed = await order(b, { side: 'buy', type: 'limit', price: '0.100', quantity: 1_000_000 }).expect(201);
+    expect(placed.body.hold).toBe('0.100100');
+    const amended = await t.http.patch(`/v1/orders/${placed.body.id}`).set(bearer(b.key)).send({ price: '0.200' }).expect(200);
+    expect(amended.body).toMatchObject({ price: '0.200', hold: '0.200200' });
+    expect(await balancesOf(t, b)).toMatchObject({ available: '9.799800', held: '0.200200' });
+    const cancelled = await t.http.delete(`/v1/orders/${placed.body.id}`).set(bearer(b.key)).expect(200);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', closeReason: 'user', hold: '0.000000' });
+    expect(await balancesOf(t, b)).toMatchObject({ available: '10.000000', held: '0.000000' });
+    await t.http.delete(`/v1/orders/${placed.body.id}`).set(bearer(b.key)).expect(404);
+  });
+
+  test('IOC leaves no rest, FOK fills all or nothing, post-only never takes', async () => {
+    const b = await buyer('10');
+    const p = await provider();
+    await order(p, { side: 'sell', type: 'limit', price: '0.700', quantity: 1_000_000 }).expect(201);
+    const ioc = await order(b, { side: 'buy', type: 'limit', price: '0.700', quantity: 3_000_000, timeInForce: 'IOC' }).expect(201);
+    expect(ioc.body).toMatchObject({ status: 'cancelled', closeReason: 'ioc', filledQuantity: 1_000_000, hold: '0.000000' });
+    await order(p, { side: 'sell', type: 'limit', price: '0.700', quantity: 1_000_000 }).expect(201);
+    const fok = await order(b, { side: 'buy', type: 'limit', price: '0.700', quantity: 2_000_000, timeInForce: 'FOK' }).expect(422);
+    expect(fok.body.code).toBe('FOK_NOT_FILLABLE');
+    const postOnly = await order(b, { side: 'buy', type: 'limit', price: '0.700', quantity: 1_000_000, postOnly: true }).expect(422);
+    expect(postOnly.body.code).toBe('POST_ONLY_WOULD_TAKE');
+    // Refused orders hold nothing: only the IOC's fill moved money.
+    expect(await balancesOf(t, b)).toMatchObject({ held: '0.000000', escrow: '0.700000', available: '9.299300' });
+    await t.http.delete('/v1/orders').set(bearer(p.key)).expect(200);
+  });
+
+  test('a market buy fills within the collar and holds at the collar limit while it matches', async () => {
+    const b = await buyer('10');
+    const p = await provider();
+    await order(p, { side: 'sell', type: 'limit', price: '1.000', quantity: 1_000_000 }).expect(201);
+    await order(b, { side: 'buy', type: 'limit', price: '1.000', quantity: 1_000_000 }).expect(201); // last trade: 1.000
+    await order(p, { side: 'sell', type: 'limit', price: '1.050', quantity: 1_000_000 }).expect(201);
+    await order(p, { side: 'sell', type: 'limit', price: '1.200', quantity: 1_000_000 }).expect(201); // beyond +10 %
+    const market = await order(b, { side: 'buy', type: 'market', quantity: 2_000_000 }).expect(201);
+    expect(market.body).toMatchObject({ timeInForce: 'IOC', status: 'cancelled', closeReason: 'collar', filledQuantity: 1_000_000, hold: '0.000000' });
+    expect(market.body.fills).toEqual([expect.objectContaining({ price: '1.050', notional: '1.050000', fee: '0.001050' })]);
+    await t.http.delete('/v1/orders').set(bearer(p.key)).expect(200);
+  });
+
+  test('a repeated clientOrderId returns the first order, never a second', async () => {
+    const b = await buyer('10');
+    const body = { side: 'buy', type: 'limit', price: '0.100', quantity: 1_000_000, clientOrderId: 'bot-1' };
+    const first = await order(b, body).expect(201);
+    const again = await order(b, body).expect(200);
+    expect(again.body.id).toBe(first.body.id);
+    const racing = await Promise.all(Array.from({ length: 5 }, () => order(b, { ...body, clientOrderId: 'bot-2' })));
+    expect(new Set(racing.map((r) => r.body.id)).size).toBe(1);
+    expect(await balancesOf(t, b)).toMatchObject({ held: '0.200200' });
+  });
+
+  test('GTD orders expire on time and release their hold', async () => {
+    const b = await buyer('10');
+    const expiresAt = new Date(Date.now() + 1500).toISOString();
+    const placed = await order(b, { side: 'buy', type: 'limit', price: '0.100', quantity: 1_000_000, timeInForce: 'GTD', expiresAt }).expect(201);
+    const expired = await waitFor('the GTD order to expire', async () => {
+      const read = await t.http.get(`/v1/orders/${placed.body.id}`).set(bearer(b.key));
+      return read.body.status === 'expired' ? read.body : undefined;
+    });
+    expect(expired).toMatchObject({ closeReason: 'expired', hold: '0.000000' });
+    expect(await balancesOf(t, b)).toMatchObject({ held: '0.000000', available: '10.000000' });
+  });
+
+  test('mass cancel closes every open order of the caller and releases every hold', async () => {
+    const b = await buyer('10');
+    for (const price of ['0.010', '0.020', '0.030']) await order(b, { side: 'buy', type: 'limit', price, quantity: 1_000_000 }).expect(201);
+    const cancelled = await t.http.delete(`/v1/orders?instrument=${symbol}`).set(bearer(b.key)).expect(200);
+    expect(cancelled.body.cancelled.map((o: { closeReason: string }) => o.closeReason)).toEqual(['mass_cancel', 'mass_cancel', 'mass_cancel']);
+    expect(await balancesOf(t, b)).toMatchObject({ held: '0.000000', available: '10.000000' });
+  });
+
+  test('a halted instrument refuses new orders but still lets orders be cancelled', async () => {
+    const b = await buyer('10');
+    const resting = await order(b, { side: 'buy', type: 'limit', price: '0.010', quantity: 1_000_000 }).expect(201);
+    await t.http.post(`/v1/admin/instruments/${symbol}/halt`).set(bearer(t.adminKey)).send({ reason: 'test' }).expect(200);
+    try {
+      const refused = await order(b, { side: 'buy', type: 'limit', price: '0.010', quantity: 1_000_000 }).expect(422);
+      expect(refused.body.code).toBe('INSTRUMENT_HALTED');
+      await t.http.delete(`/v1/orders/${resting.body.id}`).set(bearer(b.key)).expect(200);
+    } finally {
+      await t.http.post(`/v1/admin/instruments/${symbol}/resume`).set(bearer(t.adminKey)).send({ reason: 'test over' }).expect(200);
+    }
+    expect(await balancesOf(t, b)).toMatchObject({ held: '0.000000' });
+  });
+
+  test('the book survives a restart: resting orders rebuilt from PostgreSQL match in price-time priority', async () => {
+    await listSpotInstrument();
+    const b = await buyer('10');
+    const early = await buyer('10');
+    const p = await provider();
+    const first = await order(early, { side: 'buy', type: 'limit', price: '0.300', quantity: 1_000_000 }).expect(201);
+    const second = await order(b, { side: 'buy', type: 'limit', price: '0.300', quantity: 1_000_000 }).expect(201);
+    await order(b, { side: 'buy', type: 'limit', price: '0.200', quantity: 1_000_000 }).expect(201);
+    await t.close();
+    t = await startTestApp();
+    const sold = await order(p, { side: 'sell', type: 'limit', price: '0.300', quantity: 1_000_000 }).expect(201);
+    expect(sold.body.fills).toEqual([expect.objectContaining({ price: '0.300', quantity: 1_000_000 })]);
+    // Time priority survived: the earlier of the two bids at 0.300 was filled.
+    expect((await t.http.get(`/v1/orders/${first.body.id}`).set(bearer(early.key)).expect(200)).body).toMatchObject({ status: 'filled', hold: '0.000000' });
+    expect((await t.http.get(`/v1/orders/${second.body.id}`).set(bearer(b.key)).expect(200)).body).toMatchObject({ status: 'open', hold: '0.300300' });
+    await t.http.delete('/v1/orders').set(bearer(b.key)).expect(200);
+  });
+});
+
+describe('pre-trade checks and bad input: a 4xx naming the reason, and no hold left behind', () => {
+  const cases: Array<[string, object, number, string]> = [
+    ['zero quantity', { side: 'buy', type: 'limit', price: '0.100', quantity: 0 }, 400, 'quantity'],
+    ['negative quantity', { side: 'buy', type: 'limit', price: '0.100', quantity: -1000 }, 400, 'quantity'],
+    ['fractional quantity', { side: 'buy', type: 'limit', price: '0.100', quantity: 1000.5 }, 400, 'quantity'],
+    ['off-lot quantity', { side: 'buy', type: 'limit', price: '0.100', quantity: 1500 }, 400, 'quantity'],
+    ['off-tick price', { side: 'buy', type: 'limit', price: '0.1005', quantity: 1000 }, 400, 'price'],
+    ['negative price', { side: 'buy', type: 'limit', price: '-0.100', quantity: 1000 }, 400, 'price'],
+    ['zero price', { side: 'buy', type: 'limit', price: '0.000', quantity: 1000 }, 400, 'price'],
+    ['price as a number', { side: 'buy', type: 'limit', price: 0.1, quantity: 1000 }, 400, 'price'],
+    ['missing price on a limit order', { side: 'buy', type: 'limit', quantity: 1000 }, 400, 'price'],
+    ['a price on a market order', { side: 'buy', type: 'market', price: '0.100', quantity: 1000 }, 400, 'price'],
+    ['unknown instrument', { instrument: 'NOPE-SPOT', side: 'buy', type: 'limit', price: '0.100', quantity: 1000 }, 404, 'instrument'],
+    ['past expiresAt', { side: 'buy', type: 'limit', price: '0.100', quantity: 1000, timeInForce: 'GTD', expiresAt: '2020-01-01T00:00:00Z' }, 400, 'expiresAt'],
+    ['GTD without expiresAt', { side: 'buy', type: 'limit', price: '0.100', quantity: 1000, timeInForce: 'GTD' }, 400, 'expiresAt'],
+    ['unknown field', { side: 'buy', type: 'limit', price: '0.100', quantity: 1000, leverage: 10 }, 400, 'leverage'],
+    ['bad side', { side: 'long', type: 'limit', price: '0.100', quantity: 1000 }, 400, 'side'],
+    ['bad time in force', { side: 'buy', type: 'limit', price: '0.100', quantity: 1000, timeInForce: 'DAY' }, 400, 'timeInForce'],
+    ['insufficient funds', { side: 'buy', type: 'limit', price: '10.000', quantity: 1_000_000 }, 422, 'INSUFFICIENT_FUNDS'],
+  ];
+  test.each(cases)('%s', async (_, body, status, named) => {
+    const b = await buyer('1');
+    const response = await order(b, body).expect(status);
+    expect(`${response.body.message} ${response.body.code}`).toContain(named);
+    expect(await balancesOf(t, b)).toMatchObject({ available: '1.000000', held: '0.000000' });
+    const [{ count }] = await t.dataSource.query(`SELECT count(*)::int AS count FROM orders WHERE participant_id = $1`, [b.id]);
+    expect(count).toBe(0);
+  });
+
+  test('a provider without an enabled node cannot sell', async () => {
+    const p = await createParticipant(t, ['provider']);
+    await deposit(t, p.id, '10');
+    const refused = await order(p, { side: 'sell', type: 'limit', price: '0.100', quantity: 1_000_000 }).expect(422);
+    expect(refused.body.code).toBe('NO_ACTIVE_NODE');
+    expect(await balancesOf(t, p)).toMatchObject({ bond: '0.000000', available: '10.000000' });
+  });
+
+  test('a provider cannot sell beyond what its nodes serve in a delivery window', async () => {
+    // 10 tokens/s × 86,400 s = 864,000 tokens per window.
+    const p = await provider(10);
+    const refused = await order(p, { side: 'sell', type: 'limit', price: '0.100', quantity: 1_000_000 }).expect(422);
+    expect(refused.body.code).toBe('CAPACITY_EXCEEDED');
+    await order(p, { side: 'sell', type: 'limit', price: '0.100', quantity: 800_000 }).expect(201);
+    await order(p, { side: 'sell', type: 'limit', price: '0.100', quantity: 100_000 }).expect(422);
+    await t.http.delete('/v1/orders').set(bearer(p.key)).expect(200);
+  });
+
+  test('roles: buyers buy, providers sell, admins do neither; others\' orders are invisible', async () => {
+    const b = await buyer('10');
+    const other = await buyer('10');
+    const refused = await order(b, { side: 'sell', type: 'limit', price: '0.100', quantity: 1000 }).expect(403);
+    expect(refused.body.code).toBe('ROLE_REQUIRED');
+    await t.http.post('/v1/orders').set(bearer(t.adminKey)).send({ instrument: symbol, side: 'buy', type: 'limit', price: '0.100', quantity: 1000 }).expect(403);
+    const mine = await order(b, { side: 'buy', type: 'limit', price: '0.010', quantity: 1000 }).expect(201);
+    await t.http.get(`/v1/orders/${mine.body.id}`).set(bearer(other.key)).expect(404);
+    await t.http.delete(`/v1/orders/${mine.body.id}`).set(bearer(other.key)).expect(404);
+    await t.http.patch(`/v1/orders/${mine.body.id}`).set(bearer(other.key)).send({ price: '0.020' }).expect(404);
+    await t.http.delete(`/v1/orders/${mine.body.id}`).set(bearer(b.key)).expect(200);
+  });
+});
