@@ -79,12 +79,47 @@ interface QueueItem {
   readonly reject: (error: unknown) => void;
 }
 
+/** One aggregated price level after a batch; quantity 0 means the level is gone. */
+export interface LevelChange {
+  readonly side: 'buy' | 'sell';
+  readonly priceTicks: number;
+  readonly quantity: number;
+  readonly orderCount: number;
+}
+
+/**
+ * What a committed batch changed, for market data: published only after the commit, in `seq`
+ * order, so a subscriber that applies level changes to a snapshot of sequence N sees every later
+ * sequence exactly once (a gap means it missed something and must take a new snapshot).
+ */
+export interface CommittedBatch {
+  readonly instrument: string;
+  /** The book's sequence after the batch. */
+  readonly seq: number;
+  /** The book's sequence before the batch. */
+  readonly previousSeq: number;
+  readonly fills: readonly FillRecord[];
+  readonly levels: readonly LevelChange[];
+  /** Orders the batch created or changed (their owners' private channels). */
+  readonly orders: readonly LiveOrder[];
+  readonly committedAt: Date;
+}
+
+export interface BookView {
+  readonly seq: number;
+  readonly bids: ReadonlyArray<{ priceTicks: number; quantity: number; orderCount: number }>;
+  readonly asks: ReadonlyArray<{ priceTicks: number; quantity: number; orderCount: number }>;
+  readonly referencePriceTicks: number | undefined;
+}
+
 export interface WriterDependencies {
   readonly dataSource: DataSource;
   readonly ledger: LedgerService;
   readonly ledgerRepository: LedgerRepository;
   readonly nodes: NodesService;
   readonly instrument: () => Promise<InstrumentSpec | undefined>;
+  /** Called after every committed batch that changed something. */
+  readonly published?: (batch: CommittedBatch) => void;
 }
 
 /**
@@ -117,6 +152,16 @@ export class InstrumentWriter {
 
   get depth(): number {
     return this.queue.length;
+  }
+
+  /** The aggregated book as of the last committed batch (L2), best levels first. */
+  view(maxLevels?: number): BookView {
+    return {
+      seq: this.book.lastSequence,
+      bids: this.book.depth('buy', maxLevels),
+      asks: this.book.depth('sell', maxLevels),
+      referencePriceTicks: this.book.referencePriceTicks,
+    };
   }
 
   /** Rebuilds the book from PostgreSQL: the open orders in price-time priority, and the book position. */
@@ -246,6 +291,7 @@ export class InstrumentWriter {
     const spendable = await this.spendable([...accounts.values()].map((a) => a.available));
     const fees = await ledger.systemAccount('fees');
 
+    const before = this.deps.published ? { seq: this.book.lastSequence, bids: this.book.depth('buy'), asks: this.book.depth('sell') } : undefined;
     const changed = new Map<number, LiveOrder>();
     const fills: FillRecord[] = [];
     const transfers: TransferRequest[] = [];
@@ -461,6 +507,17 @@ export class InstrumentWriter {
       await this.deps.ledgerRepository.flush(manager, session);
     });
     for (const order of changed.values()) if (order.status !== 'open') this.orders.delete(order.id);
+    if (before && this.book.lastSequence !== before.seq) {
+      this.deps.published!({
+        instrument: this.symbol,
+        seq: this.book.lastSequence,
+        previousSeq: before.seq,
+        fills,
+        levels: [...levelChanges('buy', before.bids, this.book.depth('buy')), ...levelChanges('sell', before.asks, this.book.depth('sell'))],
+        orders: [...changed.values()].map((o) => ({ ...o })),
+        committedAt: new Date(),
+      });
+    }
     return results;
   }
 
@@ -665,6 +722,23 @@ export class InstrumentWriter {
       ],
     );
   }
+}
+
+/** The levels that differ between two L2 views of one side (quantity 0: the level is gone). */
+function levelChanges(
+  side: 'buy' | 'sell',
+  before: ReadonlyArray<{ priceTicks: number; quantity: number; orderCount: number }>,
+  after: ReadonlyArray<{ priceTicks: number; quantity: number; orderCount: number }>,
+): LevelChange[] {
+  const old = new Map(before.map((l) => [l.priceTicks, l]));
+  const changes: LevelChange[] = [];
+  for (const level of after) {
+    const previous = old.get(level.priceTicks);
+    old.delete(level.priceTicks);
+    if (!previous || previous.quantity !== level.quantity || previous.orderCount !== level.orderCount) changes.push({ side, ...level });
+  }
+  for (const gone of old.values()) changes.push({ side, priceTicks: gone.priceTicks, quantity: 0, orderCount: 0 });
+  return changes;
 }
 
 /** A balance changed between the optimistic check and the locked one; the batch runs again. */

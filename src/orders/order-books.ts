@@ -9,7 +9,7 @@ import { LedgerService } from '../ledger/ledger.service.js';
 import { MarketsService } from '../markets/markets.service.js';
 import { NodesService } from '../nodes/nodes.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
-import { InstrumentWriter } from './instrument-writer.js';
+import { type CommittedBatch, InstrumentWriter } from './instrument-writer.js';
 
 /**
  * The instrument writers of this process. A process serves an instrument only while it holds
@@ -21,6 +21,7 @@ import { InstrumentWriter } from './instrument-writer.js';
 export class OrderBooks implements OnApplicationShutdown {
   private readonly logger = new Logger(OrderBooks.name);
   private readonly writers = new Map<string, Promise<InstrumentWriter>>();
+  private readonly listeners = new Set<(batch: CommittedBatch) => void>();
   private lockConnection?: Promise<pg.Client>;
 
   constructor(
@@ -35,6 +36,12 @@ export class OrderBooks implements OnApplicationShutdown {
     metrics.gauge('tokex_order_queue_depth', 'Commands waiting for each instrument writer', ['instrument'], async (gauge) => {
       for (const [symbol, writer] of this.writers) gauge.set({ instrument: symbol }, (await writer.catch(() => undefined))?.depth ?? 0);
     });
+  }
+
+  /** Every committed batch of every book this process serves, in commit order per book. */
+  onCommitted(listener: (batch: CommittedBatch) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   writerFor(symbol: string): Promise<InstrumentWriter> {
@@ -60,6 +67,7 @@ export class OrderBooks implements OnApplicationShutdown {
       ledgerRepository: this.ledgerRepository,
       nodes: this.nodes,
       instrument: () => this.markets.instrument(symbol),
+      published: (batch) => this.listeners.forEach((listener) => listener(batch)),
     });
     await writer.load();
     writer.start();
