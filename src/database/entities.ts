@@ -8,6 +8,7 @@ import { TransferRow } from '../ledger/transfer.entity.js';
 import { Instrument } from '../markets/instrument.entity.js';
 import { ModelClass } from '../markets/model-class.entity.js';
 import { InferenceNode } from '../nodes/inference-node.entity.js';
+import { DeadManSwitchRow } from '../orders/dead-man-switch.entity.js';
 import { FillRow } from '../orders/fill.entity.js';
 import { InstrumentBookRow } from '../orders/instrument-book.entity.js';
 import { OrderRow } from '../orders/order.entity.js';
@@ -31,4 +32,5 @@ export const ENTITIES = [
   OrderRow,
   FillRow,
   InstrumentBookRow,
+  DeadManSwitchRow,
 ];

@@ -2,7 +2,8 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal, type Principal, Roles } from '../participants/principal.js';
-import { AmendOrderDto, FillPage, MassCancelQuery, MassCancelView, OrderPage, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
+import { AmendOrderDto, CancelAllAfterDto, CancelAllAfterView, FillPage, MassCancelQuery, MassCancelView, OrderPage, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
+import { DeadManSwitches } from './dead-man-switches.js';
 import { OrdersService } from './orders.service.js';
 
 @ApiTags('orders')
@@ -10,7 +11,10 @@ import { OrdersService } from './orders.service.js';
 @Roles('provider', 'buyer')
 @Controller('v1')
 export class OrdersController {
-  constructor(private readonly orders: OrdersService) {}
+  constructor(
+    private readonly orders: OrdersService,
+    private readonly deadManSwitches: DeadManSwitches,
+  ) {}
 
   @Post('orders')
   @ApiOperation({
@@ -55,6 +59,14 @@ export class OrdersController {
   @ApiOkResponse({ type: MassCancelView })
   cancelAll(@CurrentPrincipal() actor: Principal, @Query() query: MassCancelQuery): Promise<MassCancelView> {
     return this.orders.cancelAll(actor, query.instrument);
+  }
+
+  @Post('orders/cancel-all-after')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Dead-man switch: cancel all your open orders unless called again within `timeout` seconds (0 disarms)' })
+  @ApiOkResponse({ type: CancelAllAfterView })
+  cancelAllAfter(@CurrentPrincipal() actor: Principal, @Body() dto: CancelAllAfterDto): Promise<CancelAllAfterView> {
+    return this.deadManSwitches.arm(actor, dto.timeout);
   }
 
   @Get('fills')

@@ -76,6 +76,17 @@ export class MassCancelQuery {
   instrument?: string;
 }
 
+export class CancelAllAfterDto {
+  @ApiProperty({ example: 60, description: 'Seconds until all your open orders are cancelled unless you call again; 0 disarms' })
+  @IsInt({ message: 'timeout must be a whole number of seconds' }) @Min(0) @Max(86_400)
+  timeout: number;
+}
+
+export class CancelAllAfterView {
+  @ApiProperty() currentTime: string;
+  @ApiProperty({ nullable: true, type: String, description: 'When the orders will be cancelled; null when disarmed' }) triggerTime: string | null;
+}
+
 export class FillView {
   @ApiProperty() id: string;
   @ApiProperty() instrument: string;

@@ -170,6 +170,26 @@ describe('placing and matching', () => {
     expect(await balancesOf(t, b)).toMatchObject({ held: '0.000000', available: '10.000000' });
   });
 
+  test('the dead-man switch cancels every open order unless renewed; a timeout of 0 disarms it', async () => {
+    const bot = await buyer('10');
+    const resting = await order(bot, { side: 'buy', type: 'limit', price: '0.010', quantity: 1_000_000 }).expect(201);
+    const armed = await t.http.post('/v1/orders/cancel-all-after').set(bearer(bot.key)).send({ timeout: 1 }).expect(200);
+    expect(Date.parse(armed.body.triggerTime) - Date.parse(armed.body.currentTime)).toBe(1000);
+    const cancelled = await waitFor('the dead-man switch to fire', async () => {
+      const read = await t.http.get(`/v1/orders/${resting.body.id}`).set(bearer(bot.key));
+      return read.body.status === 'cancelled' ? read.body : undefined;
+    });
+    expect(cancelled).toMatchObject({ closeReason: 'mass_cancel', hold: '0.000000' });
+    expect(await balancesOf(t, bot)).toMatchObject({ held: '0.000000', available: '10.000000' });
+
+    await t.http.post('/v1/orders/cancel-all-after').set(bearer(bot.key)).send({ timeout: 60 }).expect(200);
+    const disarmed = await t.http.post('/v1/orders/cancel-all-after').set(bearer(bot.key)).send({ timeout: 0 }).expect(200);
+    expect(disarmed.body.triggerTime).toBeNull();
+    expect(await t.dataSource.query(`SELECT 1 FROM dead_man_switches WHERE participant_id = $1`, [bot.id])).toEqual([]);
+    const bad = await t.http.post('/v1/orders/cancel-all-after').set(bearer(bot.key)).send({ timeout: -5 }).expect(400);
+    expect(bad.body.message).toContain('timeout');
+  });
+
   test('a halted instrument refuses new orders but still lets orders be cancelled', async () => {
     const b = await buyer('10');
     const resting = await order(b, { side: 'buy', type: 'limit', price: '0.010', quantity: 1_000_000 }).expect(201);
