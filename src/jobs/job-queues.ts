@@ -26,7 +26,7 @@ export class JobQueues implements OnApplicationShutdown {
   readonly defaultJobOptions: JobsOptions;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
     redis: RedisConnections,
     metrics: MetricsService,
   ) {

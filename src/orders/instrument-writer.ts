@@ -1,8 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError, invalid, notFound, unprocessable } from '../common/domain-error.js';
-import type { AccountId, TransferRequest } from '../ledger/core/index.js';
-import { TransferFlags } from '../ledger/core/index.js';
+import type { AccountId } from '../ledger/core/index.js';
 import { LedgerRaceError, type LedgerRepository } from '../ledger/ledger.repository.js';
 import type { LedgerService, ParticipantAccounts } from '../ledger/ledger.service.js';
 import { type InstrumentSpec, tradingState } from '../markets/instrument-terms.js';
@@ -11,13 +10,15 @@ import type { NodesService } from '../nodes/nodes.service.js';
 import {
   type BookEvent,
   type BookSnapshot,
+  type Command,
   FastOrderBook,
   type RestingOrder,
   SNAPSHOT_VERSION,
   type StpMode,
   type TimeInForce,
 } from '../matching/index.js';
-import { buyHoldRequired, fill as fillMoney, type InstrumentMoney, NO_FILLS, sellBond } from './core/order-money.js';
+import { BatchMoney, type FillRecord } from './batch-money.js';
+import { NO_FILLS } from './core/order-money.js';
 import { type LiveOrder, openLots } from './live-order.js';
 import { rejectionToError } from './order-errors.js';
 
@@ -47,21 +48,7 @@ export type WriterRequest =
   | { readonly kind: 'cancel_all'; readonly participantId: string }
   | { readonly kind: 'expire' };
 
-export interface FillRecord {
-  readonly id: string;
-  readonly seq: number;
-  readonly makerOrderId: number;
-  readonly takerOrderId: number;
-  readonly buyerId: string;
-  readonly sellerId: string;
-  readonly takerSide: 'buy' | 'sell';
-  readonly priceTicks: number;
-  readonly lots: number;
-  readonly notional: bigint;
-  readonly buyerFee: bigint;
-  readonly sellerFee: bigint;
-  readonly createdAt: Date;
-}
+export type { FillRecord } from './batch-money.js';
 
 export interface WriterResult {
   /** The order the request was about (for cancel_all: none). */
@@ -71,6 +58,24 @@ export interface WriterResult {
   readonly fills: FillRecord[];
   /** The request repeated a clientOrderId: the first order's id, to be read back. */
   readonly duplicateOf?: bigint;
+}
+
+type PlaceRequest = Extract<WriterRequest, { kind: 'place' }>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** What one group commit carries from command to command. */
+interface BatchContext {
+  readonly spec: InstrumentSpec;
+  /** The batch's clock: every command of the batch happens at this instant. */
+  readonly now: number;
+  readonly money: BatchMoney;
+  /** Fills of the whole batch, in order. */
+  readonly fills: FillRecord[];
+  /** clientOrderIds already committed (per participant), and those accepted earlier in this batch. */
+  readonly knownClientIds: Map<string, bigint>;
+  readonly batchClientIds: Map<string, bigint>;
+  readonly orderIds: Iterator<number>;
+  ensureAccounts(participantId: string): Promise<void>;
 }
 
 interface QueueItem {
@@ -275,230 +280,55 @@ export class InstrumentWriter {
   private async runBatch(batch: QueueItem[]): Promise<Array<WriterResult | Error>> {
     const spec = await this.deps.instrument();
     if (!spec) throw notFound('INSTRUMENT_NOT_FOUND', `no instrument ${this.symbol}`);
-    const money: InstrumentMoney = { grid: spec, makerFeeBps: spec.makerFeeBps, takerFeeBps: spec.takerFeeBps, bondBps: BOND_BPS };
-    const now = Date.now();
-    const state = tradingState(spec, new Date(now));
-    const { dataSource, ledger } = this.deps;
+    const { ledger } = this.deps;
+    const requests = batch.map((item) => item.request);
 
-    // Before the transaction: repeated clientOrderIds, fresh order ids, accounts and their balances.
-    const places = batch.map((b) => b.request).filter((r): r is Extract<WriterRequest, { kind: 'place' }> => r.kind === 'place');
-    const known = await this.knownClientOrderIds(places);
-    const ids = await this.allocateOrderIds(places.length);
-    const participants = new Set<string>();
-    for (const item of batch) if ('participantId' in item.request) participants.add(item.request.participantId);
+    // Before the transaction, without locks: repeated clientOrderIds, fresh order ids, and the
+    // accounts and spendable cash of everyone named in the batch.
+    const places = requests.filter((r): r is PlaceRequest => r.kind === 'place');
+    const participants = new Set(requests.flatMap((r) => ('participantId' in r ? [r.participantId] : [])));
     const accounts = new Map<string, ParticipantAccounts>();
     for (const id of participants) accounts.set(id, await ledger.accountsOf(id));
-    const spendable = await this.spendable([...accounts.values()].map((a) => a.available));
-    const fees = await ledger.systemAccount('fees');
-
+    const ctx: BatchContext = {
+      spec,
+      now: Date.now(),
+      money: new BatchMoney(
+        { grid: spec, makerFeeBps: spec.makerFeeBps, takerFeeBps: spec.takerFeeBps, bondBps: BOND_BPS },
+        await ledger.systemAccount('fees'),
+        accounts,
+        await this.spendable([...accounts.values()].map((a) => a.available)),
+      ),
+      fills: [],
+      knownClientIds: await this.knownClientOrderIds(places),
+      batchClientIds: new Map(),
+      orderIds: (await this.allocateOrderIds(places.length)).values(),
+      ensureAccounts: async (participantId) => {
+        if (!accounts.has(participantId)) accounts.set(participantId, await ledger.accountsOf(participantId));
+      },
+    };
     const before = this.deps.published ? { seq: this.book.lastSequence, bids: this.book.depth('buy'), asks: this.book.depth('sell') } : undefined;
-    const changed = new Map<number, LiveOrder>();
-    const fills: FillRecord[] = [];
-    const transfers: TransferRequest[] = [];
+
     const results: Array<WriterResult | Error> = [];
-    const seenClientIds = new Map<string, number>();
-    let nextId = 0;
-
-    const accountsOf = async (participantId: string) => {
-      let a = accounts.get(participantId);
-      if (!a) accounts.set(participantId, (a = await ledger.accountsOf(participantId)));
-      return a;
-    };
-    const reserve = (participantId: string, amount: bigint): boolean => {
-      const account = accounts.get(participantId)!.available;
-      const left = spendable.get(account) ?? 0n;
-      if (left < amount) return false;
-      spendable.set(account, left - amount);
-      return true;
-    };
-    const unreserve = (participantId: string, amount: bigint) => {
-      const account = accounts.get(participantId)!.available;
-      spendable.set(account, (spendable.get(account) ?? 0n) + amount);
-    };
-    const move = (id: string, debit: AccountId, credit: AccountId, amount: bigint, code: string, ref: string) => {
-      if (amount > 0n) transfers.push({ id, debitAccountId: debit, creditAccountId: credit, amount, code, ref });
-    };
-    /**
-     * Moves an order's hold or bond to what it must be now: up from available (the caller has
-     * reserved it), or down back to available (spendable again for the rest of the batch).
-     */
-    const adjustHold = (order: LiveOrder, required: bigint, tag: string) => {
-      const a = accounts.get(order.participantId)!;
-      const pot = order.side === 'buy' ? a.held : a.bond;
-      const code = order.side === 'buy' ? 'order-hold' : 'order-bond';
-      if (required > order.hold) move(`order:${order.id}:${tag}`, a.available, pot, required - order.hold, code, String(order.id));
-      if (required < order.hold) {
-        move(`order:${order.id}:${tag}`, pot, a.available, order.hold - required, `${code}-release`, String(order.id));
-        unreserve(order.participantId, order.hold - required);
-      }
-      order.hold = required;
-      changed.set(order.id, order);
-    };
-    const requiredHold = (order: LiveOrder): bigint =>
-      order.status !== 'open'
-        ? order.side === 'buy'
-          ? 0n
-          : sellBond(money, order.priceTicks, order.filled)
-        : order.side === 'buy'
-          ? buyHoldRequired(money, order.priceTicks, openLots(order), order.fees)
-          : sellBond(money, order.priceTicks, order.quantity);
-
-    for (const item of batch) {
-      const request = item.request;
+    for (const request of requests) {
       try {
-        if (request.kind === 'place') {
-          const clientKey = request.clientOrderId === undefined ? undefined : `${request.participantId}\u0000${request.clientOrderId}`;
-          const orderId = ids[nextId++];
-          if (clientKey !== undefined && known.has(clientKey)) {
-            results.push({ closed: [], fills: [], duplicateOf: known.get(clientKey)! });
-            continue;
-          }
-          if (clientKey !== undefined && seenClientIds.has(clientKey)) {
-            const first = results[seenClientIds.get(clientKey)!];
-            results.push(first instanceof Error ? first : { closed: [], fills: [], duplicateOf: BigInt(first.order!.id) });
-            continue;
-          }
-          if (clientKey !== undefined) seenClientIds.set(clientKey, results.length);
-          if (state !== 'open') throw unprocessable(state === 'halted' ? 'INSTRUMENT_HALTED' : 'INSTRUMENT_CLOSED', `${this.symbol} is ${state === 'halted' ? 'halted' : 'closed for trading'}`);
-          if (request.expiresAt !== undefined && request.expiresAt <= now) throw invalid('VALIDATION_FAILED', 'expiresAt must be in the future', { fields: ['expiresAt'] });
-
-          // A market order is held at its collar limit: the worst price it could fill at.
-          const limit = request.type === 'limit' ? request.priceTicks! : this.book.collarLimit(request.side);
-          if (limit === undefined) throw unprocessable('NO_REFERENCE_PRICE', 'a market order needs a last trade or index price to set its price collar');
-          if (request.side === 'sell') await this.checkCapacity(spec, request.participantId, request.lots);
-          const order: LiveOrder = {
-            id: orderId,
-            participantId: request.participantId,
-            instrument: this.symbol,
-            clientOrderId: request.clientOrderId ?? null,
-            side: request.side,
-            type: request.type,
-            timeInForce: request.timeInForce,
-            postOnly: request.postOnly,
-            stp: request.stp,
-            expiresAt: request.expiresAt ?? null,
-            priceTicks: limit,
-            quantity: request.lots,
-            filled: 0,
-            status: 'open',
-            closeReason: null,
-            hold: 0n,
-            fees: NO_FILLS,
-            feesPaid: 0n,
-            acceptedSeq: 0,
-            prioritySeq: 0,
-            createdAt: new Date(now),
-          };
-          const needed = requiredHold(order);
-          if (!reserve(request.participantId, needed)) {
-            throw unprocessable('INSUFFICIENT_FUNDS', request.side === 'buy' ? 'available cash does not cover the order and its fee' : 'available cash does not cover the performance bond');
-          }
-          const seq = this.book.lastSequence + 1;
-          const events = this.book.execute({
-            type: 'place',
-            seq,
-            timestamp: now,
-            orderId,
-            owner: request.participantId,
-            side: request.side,
-            orderType: request.type,
-            ...(request.type === 'limit' ? { priceTicks: request.priceTicks } : {}),
-            quantity: request.lots,
-            timeInForce: request.timeInForce,
-            ...(request.expiresAt !== undefined ? { expiresAt: request.expiresAt } : {}),
-            postOnly: request.postOnly,
-            stp: request.stp,
-          });
-          const rejection = events.find((e) => e.type === 'rejected');
-          if (rejection) {
-            unreserve(request.participantId, needed);
-            throw rejectionToError(rejection.type === 'rejected' ? rejection.code : 'UNKNOWN_COMMAND');
-          }
-          order.acceptedSeq = order.prioritySeq = seq;
-          this.orders.set(orderId, order);
-          // The hold is taken in full first; the events then use and release it.
-          adjustHold(order, needed, 'hold');
-          const result = { order, closed: [], fills: [] as FillRecord[] };
-          await this.apply(events, seq, now, money, fees, result.fills, accountsOf, move, adjustHold, requiredHold, changed);
-          fills.push(...result.fills);
-          results.push(result);
-        } else if (request.kind === 'amend') {
-          const order = this.orders.get(request.orderId);
-          if (!order || order.participantId !== request.participantId || order.status !== 'open') {
-            throw notFound('ORDER_NOT_FOUND', 'no open order with that id');
-          }
-          const newPrice = request.priceTicks ?? order.priceTicks;
-          const newQuantity = request.lots ?? order.quantity;
-          const open = newQuantity - order.filled;
-          const needed =
-            order.side === 'buy'
-              ? open > 0
-                ? buyHoldRequired(money, newPrice, open, order.fees)
-                : 0n
-              : sellBond(money, newPrice, newQuantity);
-          const more = needed > order.hold ? needed - order.hold : 0n;
-          if (more > 0n && !reserve(order.participantId, more)) {
-            throw unprocessable('INSUFFICIENT_FUNDS', 'available cash does not cover the amended order');
-          }
-          const seq = this.book.lastSequence + 1;
-          const events = this.book.execute({
-            type: 'amend',
-            seq,
-            timestamp: now,
-            orderId: order.id,
-            owner: order.participantId,
-            ...(request.priceTicks !== undefined ? { priceTicks: request.priceTicks } : {}),
-            ...(request.lots !== undefined ? { quantity: request.lots } : {}),
-          });
-          const rejection = events.find((e) => e.type === 'rejected');
-          if (rejection) {
-            unreserve(order.participantId, more);
-            throw rejectionToError(rejection.type === 'rejected' ? rejection.code : 'UNKNOWN_COMMAND');
-          }
-          const result = { order, closed: [], fills: [] as FillRecord[] };
-          await this.apply(events, seq, now, money, fees, result.fills, accountsOf, move, adjustHold, requiredHold, changed);
-          fills.push(...result.fills);
-          results.push(result);
-        } else if (request.kind === 'cancel') {
-          const order = this.orders.get(request.orderId);
-          if (!order || order.participantId !== request.participantId || order.status !== 'open') {
-            throw notFound('ORDER_NOT_FOUND', 'no open order with that id');
-          }
-          const seq = this.book.lastSequence + 1;
-          const events = this.book.execute({ type: 'cancel', seq, timestamp: now, orderId: order.id, owner: order.participantId });
-          const rejection = events.find((e) => e.type === 'rejected');
-          if (rejection) throw rejectionToError(rejection.type === 'rejected' ? rejection.code : 'UNKNOWN_COMMAND');
-          await this.apply(events, seq, now, money, fees, [], accountsOf, move, adjustHold, requiredHold, changed);
-          results.push({ order, closed: [], fills: [] });
-        } else {
-          const seq = this.book.lastSequence + 1;
-          const events =
-            request.kind === 'cancel_all'
-              ? this.book.execute({ type: 'cancel_all', seq, timestamp: now, owner: request.participantId })
-              : this.book.execute({ type: 'expire', seq, timestamp: now });
-          const closed = events
-            .filter((e) => e.type === 'cancelled' || e.type === 'expired')
-            .map((e) => this.orders.get((e as { orderId: number }).orderId)!);
-          await this.apply(events, seq, now, money, fees, [], accountsOf, move, adjustHold, requiredHold, changed);
-          results.push({ closed, fills: [] });
-        }
+        results.push(await this.execute(ctx, request));
       } catch (error) {
         if (!(error instanceof DomainError)) throw error;
         results.push(error);
       }
     }
 
-    // One transaction: lock every account touched (id order), let the ledger core check and apply
-    // every transfer, write orders, fills and the book position.
+    // One transaction: lock every account touched (once, in id order), let the ledger core
+    // re-check and apply every transfer, and write orders, fills and the book position.
+    const { transfers, changed } = ctx.money;
     await ledger.inTransaction(async (manager) => {
-      const touched = new Set<AccountId>([fees]);
+      const touched = new Set<AccountId>();
       for (const t of transfers) touched.add(t.debitAccountId!).add(t.creditAccountId!);
       const session = await this.deps.ledgerRepository.begin(manager, { accountIds: touched });
-      const outcomes = session.apply(transfers).results;
-      const refused = outcomes.findIndex((r) => r.status !== 'created');
+      const refused = session.apply(transfers).results.findIndex((r) => r.status !== 'created');
       if (refused >= 0) throw new BalanceMovedError(transfers[refused].id);
       await this.writeOrders(manager, [...changed.values()]);
-      await this.writeFills(manager, fills);
+      await this.writeFills(manager, ctx.fills);
       await manager.query(`UPDATE instrument_books SET last_seq = $2, reference_price_ticks = $3, updated_at = now() WHERE instrument = $1`, [
         this.symbol,
         this.book.lastSequence,
@@ -512,7 +342,7 @@ export class InstrumentWriter {
         instrument: this.symbol,
         seq: this.book.lastSequence,
         previousSeq: before.seq,
-        fills,
+        fills: ctx.fills,
         levels: [...levelChanges('buy', before.bids, this.book.depth('buy')), ...levelChanges('sell', before.asks, this.book.depth('sell'))],
         orders: [...changed.values()].map((o) => ({ ...o })),
         committedAt: new Date(),
@@ -521,83 +351,196 @@ export class InstrumentWriter {
     return results;
   }
 
-  /** Applies a command's events to the live orders and describes the money they move. */
-  private async apply(
-    events: readonly BookEvent[],
-    seq: number,
-    now: number,
-    money: InstrumentMoney,
-    feesAccount: AccountId,
-    fills: FillRecord[],
-    accountsOf: (participantId: string) => Promise<ParticipantAccounts>,
-    move: (id: string, debit: AccountId, credit: AccountId, amount: bigint, code: string, ref: string) => void,
-    adjustHold: (order: LiveOrder, required: bigint, tag: string) => void,
-    requiredHold: (order: LiveOrder) => bigint,
-    changed: Map<number, LiveOrder>,
-  ): Promise<void> {
-    // The engine reuses its event objects: copy them before any await.
-    const copies = events.map((e) => ({ ...e }));
-    for (const e of copies) {
-      for (const id of 'orderId' in e && e.orderId !== undefined ? [e.orderId] : e.type === 'trade' ? [e.makerOrderId, e.takerOrderId] : []) {
-        const order = this.orders.get(id);
-        if (order) await accountsOf(order.participantId);
+  private async execute(ctx: BatchContext, request: WriterRequest): Promise<WriterResult> {
+    switch (request.kind) {
+      case 'place':
+        return this.place(ctx, request);
+      case 'amend':
+        return this.amend(ctx, request);
+      case 'cancel': {
+        const order = this.openOrderOf(request.participantId, request.orderId);
+        await this.run(ctx, { type: 'cancel', orderId: order.id, owner: order.participantId });
+        return { order, closed: [], fills: [] };
+      }
+      case 'cancel_all':
+      case 'expire': {
+        const events: BookEvent[] = [];
+        await this.run(ctx, request.kind === 'cancel_all' ? { type: 'cancel_all', owner: request.participantId } : { type: 'expire' }, {}, events);
+        const closed = events.flatMap((e) => (e.type === 'cancelled' || e.type === 'expired' ? [this.orders.get(e.orderId)!] : []));
+        return { closed, fills: [] };
       }
     }
-    let n = 0;
-    for (const event of copies) {
-      if (event.type === 'trade') {
-        const maker = this.orders.get(event.makerOrderId)!;
-        const taker = this.orders.get(event.takerOrderId)!;
-        const [buyer, seller] = event.takerSide === 'buy' ? [taker, maker] : [maker, taker];
-        const buyerRole = event.takerSide === 'buy' ? 'taker' : 'maker';
-        const sellerRole = event.takerSide === 'sell' ? 'taker' : 'maker';
-        const bought = fillMoney(money, buyer.fees, event.priceTicks, event.quantity, buyerRole);
-        const sold = fillMoney(money, seller.fees, event.priceTicks, event.quantity, sellerRole);
-        const id = `${this.symbol}:${seq}:${n++}`;
-        fills.push({
-          id,
-          seq,
-          makerOrderId: maker.id,
-          takerOrderId: taker.id,
-          buyerId: buyer.participantId,
-          sellerId: seller.participantId,
-          takerSide: event.takerSide,
-          priceTicks: event.priceTicks,
-          lots: event.quantity,
-          notional: bought.notional,
-          buyerFee: bought.fee,
-          sellerFee: sold.fee,
-          createdAt: new Date(now),
-        });
-        const b = await accountsOf(buyer.participantId);
-        // The buyer's cash for the tokens goes to escrow until they are delivered; its fee to the exchange.
-        move(`fill:${id}:escrow`, b.held, b.escrow, bought.notional, 'fill-escrow', id);
-        move(`fill:${id}:buyer-fee`, b.held, feesAccount, bought.fee, 'fill-fee', id);
-        buyer.hold -= bought.notional + bought.fee;
-        buyer.fees = bought.after;
-        buyer.feesPaid += bought.fee;
-        seller.fees = sold.after;
-        seller.feesPaid += sold.fee;
-        for (const order of [maker, taker]) {
-          order.filled += event.quantity;
-          if (openLots(order) === 0) order.status = 'filled';
-          changed.set(order.id, order);
+  }
+
+  private async place(ctx: BatchContext, request: PlaceRequest): Promise<WriterResult> {
+    const orderId = ctx.orderIds.next().value!;
+    const clientKey = request.clientOrderId === undefined ? undefined : `${request.participantId}\u0000${request.clientOrderId}`;
+    const first = clientKey === undefined ? undefined : (ctx.knownClientIds.get(clientKey) ?? ctx.batchClientIds.get(clientKey));
+    if (first !== undefined) return { closed: [], fills: [], duplicateOf: first };
+
+    const state = tradingState(ctx.spec, new Date(ctx.now));
+    if (state !== 'open') {
+      throw unprocessable(state === 'halted' ? 'INSTRUMENT_HALTED' : 'INSTRUMENT_CLOSED', `${this.symbol} is ${state === 'halted' ? 'halted' : 'closed for trading'}`);
+    }
+    if (request.expiresAt !== undefined && request.expiresAt <= ctx.now) {
+      throw invalid('VALIDATION_FAILED', 'expiresAt must be in the future', { fields: ['expiresAt'] });
+    }
+    // A market order is held at its collar limit: the worst price it could fill at.
+    const limit = request.type === 'limit' ? request.priceTicks! : this.book.collarLimit(request.side);
+    if (limit === undefined) throw unprocessable('NO_REFERENCE_PRICE', 'a market order needs a last trade or index price to set its price collar');
+    if (request.side === 'sell') await this.checkCapacity(ctx.spec, request.participantId, request.lots);
+
+    const order: LiveOrder = {
+      id: orderId,
+      participantId: request.participantId,
+      instrument: this.symbol,
+      clientOrderId: request.clientOrderId ?? null,
+      side: request.side,
+      type: request.type,
+      timeInForce: request.timeInForce,
+      postOnly: request.postOnly,
+      stp: request.stp,
+      expiresAt: request.expiresAt ?? null,
+      priceTicks: limit,
+      quantity: request.lots,
+      filled: 0,
+      status: 'open',
+      closeReason: null,
+      hold: 0n,
+      fees: NO_FILLS,
+      feesPaid: 0n,
+      acceptedSeq: 0,
+      prioritySeq: 0,
+      createdAt: new Date(ctx.now),
+    };
+    const needed = ctx.money.requiredHold(order);
+    if (!ctx.money.reserve(request.participantId, needed)) {
+      throw unprocessable(
+        'INSUFFICIENT_FUNDS',
+        request.side === 'buy' ? 'available cash does not cover the order and its fee' : 'available cash does not cover the performance bond',
+      );
+    }
+    const fills = await this.run(
+      ctx,
+      {
+        type: 'place',
+        orderId,
+        owner: request.participantId,
+        side: request.side,
+        orderType: request.type,
+        ...(request.type === 'limit' ? { priceTicks: request.priceTicks } : {}),
+        quantity: request.lots,
+        timeInForce: request.timeInForce,
+        ...(request.expiresAt !== undefined ? { expiresAt: request.expiresAt } : {}),
+        postOnly: request.postOnly,
+        stp: request.stp,
+      },
+      {
+        // Accepted: the order goes live and takes its hold in full before its fills use it.
+        accepted: (seq) => {
+          order.acceptedSeq = order.prioritySeq = seq;
+          this.orders.set(orderId, order);
+          ctx.money.adjustHold(order, 'hold', needed);
+          if (clientKey !== undefined) ctx.batchClientIds.set(clientKey, BigInt(orderId));
+        },
+        rejected: () => ctx.money.unreserve(request.participantId, needed),
+      },
+    );
+    return { order, closed: [], fills };
+  }
+
+  private async amend(ctx: BatchContext, request: Extract<WriterRequest, { kind: 'amend' }>): Promise<WriterResult> {
+    const order = this.openOrderOf(request.participantId, request.orderId);
+    // Reserve what the amended order could need beyond its hold before the engine sees it.
+    const amended = { ...order, priceTicks: request.priceTicks ?? order.priceTicks, quantity: request.lots ?? order.quantity };
+    const needed = amended.quantity > amended.filled ? ctx.money.requiredHold(amended) : 0n;
+    const more = needed > order.hold ? needed - order.hold : 0n;
+    if (!ctx.money.reserve(order.participantId, more)) throw unprocessable('INSUFFICIENT_FUNDS', 'available cash does not cover the amended order');
+    const fills = await this.run(
+      ctx,
+      {
+        type: 'amend',
+        orderId: order.id,
+        owner: order.participantId,
+        ...(request.priceTicks !== undefined ? { priceTicks: request.priceTicks } : {}),
+        ...(request.lots !== undefined ? { quantity: request.lots } : {}),
+      },
+      { rejected: () => ctx.money.unreserve(order.participantId, more) },
+    );
+    return { order, closed: [], fills };
+  }
+
+  private openOrderOf(participantId: string, orderId: number): LiveOrder {
+    const order = this.orders.get(orderId);
+    if (!order || order.participantId !== participantId || order.status !== 'open') throw notFound('ORDER_NOT_FOUND', 'no open order with that id');
+    return order;
+  }
+
+  /**
+   * Runs one command through the engine (next sequence, the batch's clock) and applies its events
+   * to the live orders and the batch's money. A rejection becomes the client's error. Returns the
+   * fills the command made; `events` receives a copy of its events (the engine reuses its own).
+   */
+  private async run(
+    ctx: BatchContext,
+    command: DistributiveOmit<Command, 'seq' | 'timestamp'>,
+    hooks: { accepted?: (seq: number) => void; rejected?: () => void } = {},
+    events: BookEvent[] = [],
+  ): Promise<FillRecord[]> {
+    const seq = this.book.lastSequence + 1;
+    events.push(...this.book.execute({ ...command, seq, timestamp: ctx.now } as Command).map((e) => ({ ...e })));
+    const rejection = events.find((e) => e.type === 'rejected');
+    if (rejection?.type === 'rejected') {
+      hooks.rejected?.();
+      throw rejectionToError(rejection.code);
+    }
+    // Load the accounts of every order the events touch (makers may be anyone).
+    for (const e of events) {
+      const ids = e.type === 'trade' ? [e.makerOrderId, e.takerOrderId] : 'orderId' in e && e.orderId !== undefined ? [e.orderId] : [];
+      for (const id of ids) {
+        const owner = this.orders.get(id)?.participantId ?? (e.type === 'accepted' ? e.owner : undefined);
+        if (owner !== undefined) await ctx.ensureAccounts(owner);
+      }
+    }
+    const fills: FillRecord[] = [];
+    for (const event of events) {
+      switch (event.type) {
+        case 'accepted':
+          hooks.accepted?.(seq);
+          break;
+        case 'trade': {
+          const fill = ctx.money.trade(
+            `${this.symbol}:${seq}:${fills.length}`,
+            seq,
+            this.orders.get(event.makerOrderId)!,
+            this.orders.get(event.takerOrderId)!,
+            event.priceTicks,
+            event.quantity,
+            new Date(ctx.now),
+          );
+          fills.push(fill);
+          ctx.fills.push(fill);
+          break;
         }
-        adjustHold(buyer, requiredHold(buyer), `fill:${id}`);
-        if (seller.status === 'filled') adjustHold(seller, requiredHold(seller), `fill:${id}`);
-      } else if (event.type === 'cancelled' || event.type === 'expired') {
-        const order = this.orders.get(event.orderId)!;
-        order.status = event.type === 'expired' ? 'expired' : 'cancelled';
-        order.closeReason = event.type === 'expired' ? 'expired' : event.reason;
-        adjustHold(order, requiredHold(order), `close:${seq}`);
-      } else if (event.type === 'amended') {
-        const order = this.orders.get(event.orderId)!;
-        order.priceTicks = event.priceTicks;
-        order.quantity = event.quantity;
-        if (!event.priorityKept) order.prioritySeq = seq;
-        adjustHold(order, requiredHold(order), `amend:${seq}`);
+        case 'cancelled':
+        case 'expired': {
+          const order = this.orders.get(event.orderId)!;
+          order.status = event.type;
+          order.closeReason = event.type === 'expired' ? 'expired' : event.reason;
+          ctx.money.adjustHold(order, `close:${seq}`);
+          break;
+        }
+        case 'amended': {
+          const order = this.orders.get(event.orderId)!;
+          order.priceTicks = event.priceTicks;
+          order.quantity = event.quantity;
+          if (!event.priorityKept) order.prioritySeq = seq;
+          ctx.money.adjustHold(order, `amend:${seq}`);
+          break;
+        }
       }
     }
+    return fills;
   }
 
   /** Refuses a spot sell beyond what the provider's enabled nodes can serve in a delivery window. */
@@ -752,9 +695,14 @@ function unavailable(message: string): DomainError {
   return new DomainError('ORDER_BOOK_BUSY', message, 'unavailable', { retryAfterSeconds: 1 });
 }
 
+/**
+ * Failures that a fresh attempt resolves: a deadlock or serialization failure, or a unique
+ * violation (the same clientOrderId committed meanwhile on another instrument: the next attempt's
+ * pre-read finds it and answers with that order).
+ */
 function isSerializationProblem(error: unknown): boolean {
   const code = (error as { code?: string })?.code;
-  return code === '40P01' || code === '40001';
+  return code === '40P01' || code === '40001' || code === '23505';
 }
 
 export interface OrderRecord {

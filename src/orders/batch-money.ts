@@ -1,0 +1,133 @@
+import type { AccountId, TransferRequest } from '../ledger/core/index.js';
+import type { ParticipantAccounts } from '../ledger/ledger.service.js';
+import { buyHoldRequired, fill as fillMoney, type InstrumentMoney, sellBond } from './core/order-money.js';
+import { type LiveOrder, openLots } from './live-order.js';
+
+/** One trade as the writer records it in `fills`. */
+export interface FillRecord {
+  readonly id: string;
+  readonly seq: number;
+  readonly makerOrderId: number;
+  readonly takerOrderId: number;
+  readonly buyerId: string;
+  readonly sellerId: string;
+  readonly takerSide: 'buy' | 'sell';
+  readonly priceTicks: number;
+  readonly lots: number;
+  readonly notional: bigint;
+  readonly buyerFee: bigint;
+  readonly sellerFee: bigint;
+  readonly createdAt: Date;
+}
+
+/**
+ * The money side of one group commit, in memory: the participants' accounts, what each may still
+ * spend in this batch (read before it, re-checked by the ledger under lock at commit), and the
+ * ledger transfers the batch's orders and fills describe, in the order they happened. Transfer
+ * ids derive from order ids, fill ids and book sequences, so every movement is named once.
+ */
+export class BatchMoney {
+  readonly transfers: TransferRequest[] = [];
+  /** Orders created or changed in this batch. */
+  readonly changed = new Map<number, LiveOrder>();
+
+  constructor(
+    private readonly money: InstrumentMoney,
+    private readonly feesAccount: AccountId,
+    private readonly accounts: Map<string, ParticipantAccounts>,
+    private readonly spendable: Map<AccountId, bigint>,
+  ) {}
+
+  accountsOf(participantId: string): ParticipantAccounts {
+    const accounts = this.accounts.get(participantId);
+    if (!accounts) throw new Error(`accounts of ${participantId} were not loaded for this batch`);
+    return accounts;
+  }
+
+  /** Sets aside `amount` of the participant's available cash for this batch; false if it is not there. */
+  reserve(participantId: string, amount: bigint): boolean {
+    const account = this.accountsOf(participantId).available;
+    const left = this.spendable.get(account) ?? 0n;
+    if (left < amount) return false;
+    this.spendable.set(account, left - amount);
+    return true;
+  }
+
+  unreserve(participantId: string, amount: bigint): void {
+    const account = this.accountsOf(participantId).available;
+    this.spendable.set(account, (this.spendable.get(account) ?? 0n) + amount);
+  }
+
+  /**
+   * What an order must hold now: an open buy its open notional at its limit plus the fees it could
+   * still pay; a sell the bond of its whole quantity while open, of its filled part once closed
+   * (that bond stays for delivery); a closed buy nothing.
+   */
+  requiredHold(order: LiveOrder): bigint {
+    if (order.side === 'sell') return sellBond(this.money, order.priceTicks, order.status === 'open' ? order.quantity : order.filled);
+    return order.status === 'open' ? buyHoldRequired(this.money, order.priceTicks, openLots(order), order.fees) : 0n;
+  }
+
+  /**
+   * Moves an order's hold (buy, on `held`) or bond (sell, on `bond`) to what it must be now: up
+   * from available (reserved by the caller), down back to available (spendable again in this batch).
+   */
+  adjustHold(order: LiveOrder, tag: string, required = this.requiredHold(order)): void {
+    const accounts = this.accountsOf(order.participantId);
+    const pot = order.side === 'buy' ? accounts.held : accounts.bond;
+    const code = order.side === 'buy' ? 'order-hold' : 'order-bond';
+    if (required > order.hold) {
+      this.move(`order:${order.id}:${tag}`, accounts.available, pot, required - order.hold, code, String(order.id));
+    } else if (required < order.hold) {
+      this.move(`order:${order.id}:${tag}`, pot, accounts.available, order.hold - required, `${code}-release`, String(order.id));
+      this.unreserve(order.participantId, order.hold - required);
+    }
+    order.hold = required;
+    this.changed.set(order.id, order);
+  }
+
+  /**
+   * A trade between a taker and a maker, at the maker's price: the buyer's notional goes from its
+   * hold to escrow (until delivery), its fee to the exchange, the rest of its hold is trimmed; the
+   * seller's fee is computed now and charged when it is paid for delivery.
+   */
+  trade(id: string, seq: number, maker: LiveOrder, taker: LiveOrder, priceTicks: number, lots: number, at: Date): FillRecord {
+    const [buyer, seller] = taker.side === 'buy' ? [taker, maker] : [maker, taker];
+    const bought = fillMoney(this.money, buyer.fees, priceTicks, lots, buyer === taker ? 'taker' : 'maker');
+    const sold = fillMoney(this.money, seller.fees, priceTicks, lots, seller === taker ? 'taker' : 'maker');
+    const accounts = this.accountsOf(buyer.participantId);
+    this.move(`fill:${id}:escrow`, accounts.held, accounts.escrow, bought.notional, 'fill-escrow', id);
+    this.move(`fill:${id}:buyer-fee`, accounts.held, this.feesAccount, bought.fee, 'fill-fee', id);
+    buyer.hold -= bought.notional + bought.fee;
+    buyer.fees = bought.after;
+    buyer.feesPaid += bought.fee;
+    seller.fees = sold.after;
+    seller.feesPaid += sold.fee;
+    for (const order of [maker, taker]) {
+      order.filled += lots;
+      if (openLots(order) === 0) order.status = 'filled';
+      this.changed.set(order.id, order);
+    }
+    this.adjustHold(buyer, `fill:${id}`);
+    if (seller.status === 'filled') this.adjustHold(seller, `fill:${id}`);
+    return {
+      id,
+      seq,
+      makerOrderId: maker.id,
+      takerOrderId: taker.id,
+      buyerId: buyer.participantId,
+      sellerId: seller.participantId,
+      takerSide: taker.side,
+      priceTicks,
+      lots,
+      notional: bought.notional,
+      buyerFee: bought.fee,
+      sellerFee: sold.fee,
+      createdAt: at,
+    };
+  }
+
+  private move(id: string, debit: AccountId, credit: AccountId, amount: bigint, code: string, ref: string): void {
+    if (amount > 0n) this.transfers.push({ id, debitAccountId: debit, creditAccountId: credit, amount, code, ref });
+  }
+}
