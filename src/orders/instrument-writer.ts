@@ -75,6 +75,8 @@ interface BatchContext {
   readonly knownClientIds: Map<string, bigint>;
   readonly batchClientIds: Map<string, bigint>;
   readonly orderIds: Iterator<number>;
+  /** Providers' node capacity and lots sold within the delivery window before this batch. */
+  readonly capacity: Map<string, { activeNodes: number; tokensPerSecond: bigint; soldBefore: number }>;
   ensureAccounts(participantId: string): Promise<void>;
 }
 
@@ -302,6 +304,7 @@ export class InstrumentWriter {
       knownClientIds: await this.knownClientOrderIds(places),
       batchClientIds: new Map(),
       orderIds: (await this.allocateOrderIds(places.length)).values(),
+      capacity: new Map(),
       ensureAccounts: async (participantId) => {
         if (!accounts.has(participantId)) accounts.set(participantId, await ledger.accountsOf(participantId));
       },
@@ -388,7 +391,7 @@ export class InstrumentWriter {
     // A market order is held at its collar limit: the worst price it could fill at.
     const limit = request.type === 'limit' ? request.priceTicks! : this.book.collarLimit(request.side);
     if (limit === undefined) throw unprocessable('NO_REFERENCE_PRICE', 'a market order needs a last trade or index price to set its price collar');
-    if (request.side === 'sell') await this.checkCapacity(ctx.spec, request.participantId, request.lots);
+    if (request.side === 'sell') await this.checkCapacity(ctx, request.participantId, request.lots);
 
     const order: LiveOrder = {
       id: orderId,
@@ -543,25 +546,33 @@ export class InstrumentWriter {
     return fills;
   }
 
-  /** Refuses a spot sell beyond what the provider's enabled nodes can serve in a delivery window. */
-  private async checkCapacity(spec: InstrumentSpec, providerId: string, lots: number): Promise<void> {
+  /**
+   * Refuses a spot sell beyond what the provider's enabled nodes can serve in a delivery window:
+   * its open sells of this book, plus what it sold within the window (undelivered until settlement
+   * says otherwise; this batch's fills included), plus the new order. The database is asked once
+   * per provider per batch.
+   */
+  private async checkCapacity(ctx: BatchContext, providerId: string, lots: number): Promise<void> {
+    const { spec } = ctx;
     if (spec.kind !== 'spot') return;
-    const capacity = await this.deps.nodes.capacityOf(providerId, spec.modelClassId);
-    if (capacity.activeNodes === 0) {
+    let known = ctx.capacity.get(providerId);
+    if (!known) {
+      const capacity = await this.deps.nodes.capacityOf(providerId, spec.modelClassId);
+      const [{ sold }] = await this.deps.dataSource.query(
+        `SELECT coalesce(sum(quantity_lots), 0)::text AS sold FROM fills
+          WHERE instrument = $1 AND seller_id = $2 AND created_at > now() - make_interval(secs => $3)`,
+        [this.symbol, providerId, spec.spotWindowSeconds],
+      );
+      ctx.capacity.set(providerId, (known = { ...capacity, soldBefore: Number(sold) }));
+    }
+    if (known.activeNodes === 0) {
       throw unprocessable('NO_ACTIVE_NODE', `a sell of ${this.symbol} needs an enabled inference node of model class ${spec.modelClassId}`);
     }
-    // Committed: open sells of this book, plus fills within the delivery window (undelivered until settlement says otherwise).
-    let openTokens = 0n;
-    for (const o of this.orders.values()) {
-      if (o.participantId === providerId && o.side === 'sell' && o.status === 'open') openTokens += BigInt(lotsToTokens(openLots(o), spec));
-    }
-    const [{ sold }] = await this.deps.dataSource.query(
-      `SELECT coalesce(sum(quantity_lots), 0)::text AS sold FROM fills
-        WHERE instrument = $1 AND seller_id = $2 AND created_at > now() - make_interval(secs => $3)`,
-      [this.symbol, providerId, spec.spotWindowSeconds],
-    );
-    const committed = openTokens + BigInt(lotsToTokens(Number(sold), spec)) + BigInt(lotsToTokens(lots, spec));
-    const limit = capacity.tokensPerSecond * BigInt(spec.spotWindowSeconds);
+    let committedLots = known.soldBefore + lots;
+    for (const f of ctx.fills) if (f.sellerId === providerId) committedLots += f.lots;
+    for (const o of this.orders.values()) if (o.participantId === providerId && o.side === 'sell' && o.status === 'open') committedLots += openLots(o);
+    const committed = BigInt(lotsToTokens(committedLots, spec));
+    const limit = known.tokensPerSecond * BigInt(spec.spotWindowSeconds);
     if (committed > limit) {
       throw unprocessable('CAPACITY_EXCEEDED', `this sell would commit ${committed} tokens in a delivery window; your enabled nodes can serve ${limit}`);
     }
