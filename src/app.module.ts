@@ -11,6 +11,7 @@ import { createValidationPipe } from './http/validation.js';
 import { IdempotencyModule } from './idempotency/idempotency.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
+import { MarketDataModule } from './market-data/market-data.module.js';
 import { MarketsModule } from './markets/markets.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
 import { OrdersModule } from './orders/orders.module.js';
@@ -42,6 +43,7 @@ export class AppModule {
         MarketsModule,
         NodesModule,
         OrdersModule,
+        MarketDataModule,
       ],
       providers: [
         // Guards run in this order: who is calling, then how often.

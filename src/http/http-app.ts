@@ -3,6 +3,7 @@ import helmet from '@fastify/helmet';
 import { LogController } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from '../app.module.js';
 import { beforeBoot } from '../bootstrap.js';
@@ -31,6 +32,9 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     logger: new NestPinoLogger(logger),
     abortOnError: false, // start-up errors reach the caller (main prints them; tests assert them)
   });
+
+  // WS /v1/stream shares the HTTP server (and port) of the API.
+  app.useWebSocketAdapter(new WsAdapter(app));
 
   await app.register(helmet, {
     contentSecurityPolicy: {

@@ -2,16 +2,16 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { forbidden, invalid, notFound } from '../common/domain-error.js';
-import { formatUsd } from '../common/money.js';
 import { decodeCursor, type Page, pageLimit, pageOf } from '../http/pagination.js';
 import type { InstrumentSpec } from '../markets/instrument-terms.js';
 import { MarketsService } from '../markets/markets.service.js';
-import { formatPrice, lotsToTokens, parsePrice, type PriceGrid, tokensToLots } from '../markets/price.js';
+import { parsePrice, tokensToLots } from '../markets/price.js';
 import type { Principal } from '../participants/principal.js';
 import type { FillRecord, WriterResult } from './instrument-writer.js';
 import { ORDER_COLUMNS, type OrderRecord, toLiveOrder } from './instrument-writer.js';
 import type { LiveOrder } from './live-order.js';
 import { OrderBooks } from './order-books.js';
+import { fillView, orderView } from './order-views.js';
 import type { AmendOrderDto, FillView, MassCancelView, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
 
 const ORDER_NOT_FOUND = () => notFound('ORDER_NOT_FOUND', 'no such order');
@@ -80,7 +80,7 @@ export class OrdersService {
       ...(dto.clientOrderId !== undefined ? { clientOrderId: dto.clientOrderId } : {}),
     });
     if (result.duplicateOf !== undefined) return { created: false, order: await this.get(actor, String(result.duplicateOf)) };
-    return { created: true, order: this.view(result.order!, spec, result.fills) };
+    return { created: true, order: orderView(result.order!, spec, result.fills) };
   }
 
   async amend(actor: Principal, id: string, dto: AmendOrderDto): Promise<OrderView> {
@@ -103,7 +103,7 @@ export class OrdersService {
     }
     const writer = await this.books.writerFor(order.instrument);
     const result = await writer.submit({ kind: 'amend', participantId: actor.participantId, orderId: order.id, priceTicks, lots });
-    return this.view(result.order!, spec, result.fills);
+    return orderView(result.order!, spec, result.fills);
   }
 
   async cancel(actor: Principal, id: string): Promise<OrderView> {
@@ -111,7 +111,7 @@ export class OrdersService {
     const spec = await this.instrument(order.instrument);
     const writer = await this.books.writerFor(order.instrument);
     const result: WriterResult = await writer.submit({ kind: 'cancel', participantId: actor.participantId, orderId: order.id });
-    return this.view(result.order!, spec, []);
+    return orderView(result.order!, spec, []);
   }
 
   /** Cancels the caller's open orders, on one instrument or on all. */
@@ -125,7 +125,7 @@ export class OrdersService {
       const spec = await this.instrument(symbol);
       const writer = await this.books.writerFor(symbol);
       const result = await writer.submit({ kind: 'cancel_all', participantId: actor.participantId });
-      cancelled.push(...result.closed.map((o) => this.view(o, spec, [])));
+      cancelled.push(...result.closed.map((o) => orderView(o, spec, [])));
     }
     return { cancelled };
   }
@@ -134,7 +134,7 @@ export class OrdersService {
     const order = await this.owned(actor, id);
     const spec = await this.instrument(order.instrument);
     const fills = await this.fillsOfOrders([order.id]);
-    return this.view(order, spec, fills);
+    return orderView(order, spec, fills);
   }
 
   async list(actor: Principal, query: OrderQuery): Promise<Page<OrderView>> {
@@ -149,7 +149,7 @@ export class OrdersService {
     );
     const specs = new Map<string, InstrumentSpec>();
     for (const r of rows) if (!specs.has(r.instrument)) specs.set(r.instrument, await this.instrument(r.instrument));
-    return pageOf(rows, limit, (r) => [r.id], (r) => this.view(toLiveOrder(r), specs.get(r.instrument)!, []));
+    return pageOf(rows, limit, (r) => [r.id], (r) => orderView(toLiveOrder(r), specs.get(r.instrument)!, []));
   }
 
   async fills(actor: Principal, query: OrderQuery): Promise<Page<FillView>> {
@@ -166,7 +166,7 @@ export class OrdersService {
     for (const r of rows) if (!specs.has(r.instrument)) specs.set(r.instrument, await this.instrument(r.instrument));
     return pageOf(rows, limit, (r) => [r.cursor_at, r.id], (r) => {
       const side = r.buyer_id === actor.participantId ? 'buy' : 'sell';
-      return fillView(fromRow(r), side, specs.get(r.instrument)!, r.instrument);
+      return fillView(fromRow(r), side, r.instrument, specs.get(r.instrument)!);
     });
   }
 
@@ -194,32 +194,6 @@ export class OrdersService {
     );
     return rows.map(fromRow);
   }
-
-  private view(order: LiveOrder, spec: InstrumentSpec, fills: readonly FillRecord[]): OrderView {
-    return {
-      id: String(order.id),
-      clientOrderId: order.clientOrderId,
-      instrument: order.instrument,
-      side: order.side,
-      type: order.type,
-      timeInForce: order.timeInForce,
-      price: formatPrice(order.priceTicks, spec),
-      quantity: lotsToTokens(order.quantity, spec),
-      filledQuantity: lotsToTokens(order.filled, spec),
-      remainingQuantity: order.status === 'open' ? lotsToTokens(order.quantity - order.filled, spec) : 0,
-      status: order.status,
-      closeReason: order.closeReason,
-      postOnly: order.postOnly,
-      selfTradePrevention: order.stp,
-      expiresAt: order.expiresAt === null ? null : new Date(order.expiresAt).toISOString(),
-      hold: formatUsd(order.hold),
-      fees: formatUsd(order.feesPaid),
-      createdAt: order.createdAt.toISOString(),
-      fills: fills
-        .filter((f) => f.makerOrderId === order.id || f.takerOrderId === order.id)
-        .map((f) => fillView(f, order.side, spec, order.instrument)),
-    };
-  }
 }
 
 function fromRow(r: FillRow): FillRecord {
@@ -237,20 +211,5 @@ function fromRow(r: FillRow): FillRecord {
     buyerFee: BigInt(r.buyer_fee_micros),
     sellerFee: BigInt(r.seller_fee_micros),
     createdAt: r.created_at,
-  };
-}
-
-function fillView(f: FillRecord, side: 'buy' | 'sell', grid: PriceGrid, instrument: string): FillView {
-  return {
-    id: f.id,
-    instrument,
-    orderId: String(f.takerSide === side ? f.takerOrderId : f.makerOrderId),
-    side,
-    liquidity: f.takerSide === side ? 'taker' : 'maker',
-    price: formatPrice(f.priceTicks, grid),
-    quantity: lotsToTokens(f.lots, grid),
-    notional: formatUsd(f.notional),
-    fee: formatUsd(side === 'buy' ? f.buyerFee : f.sellerFee),
-    createdAt: f.createdAt.toISOString(),
   };
 }
