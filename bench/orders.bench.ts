@@ -1,0 +1,323 @@
+/**
+ * `npm run bench:orders`: durable order entry over HTTP, end to end. It starts the built service
+ * (api role) as a child process on its own database, sets up one spot instrument with buyers and
+ * providers (nodes, funds) through the API, and drives it from this process:
+ *
+ *   ceiling        GET /v1/me with autocannon, round-robin over every participant's key: the
+ *                  same service's cost of HTTP, auth and a small read, with no order behind it
+ *   orders (max)   POST /v1/orders with autocannon, as fast as answers come back (closed loop)
+ *   orders at R/s  POST /v1/orders at a fixed rate (open loop, see orders-load.ts), p50/p99 latency
+ *
+ * Only 2xx answers count as acknowledged (each is committed in PostgreSQL); others are reported by
+ * status and error code (503 QUEUE_FULL is a valid answer under overload). Autocannon's own fixed
+ * rate (`overallRate`) is not used for the latency runs: it lets each connection send its quota
+ * for the second back to back and then waits for the next second, so it measures bursts, and its
+ * latency correction assumes a 1 ms interval.
+ *
+ * Options: --duration S (seconds per measured phase, default 15), --connections N (default 100;
+ * the socket cap of the fixed-rate runs too), --rates R,R (default 1000,5000), --buyers N (200),
+ * --providers N (50), --warmup S (3), --database URL (default
+ * postgres://postgres@127.0.0.1:5432/tokex_bench_orders; dropped and recreated), --redis URL.
+ */
+import autocannon from 'autocannon';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { CpuMeter, openLoop, OrderStream, type OrderRequest, type Trader } from './orders-load.js';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '15' },
+    connections: { type: 'string', default: '100' },
+    rates: { type: 'string', default: '1000,5000' },
+    buyers: { type: 'string', default: '200' },
+    providers: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '3' },
+    database: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/tokex_bench_orders' },
+    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+  },
+});
+const DURATION = Number(args.duration);
+const CONNECTIONS = Number(args.connections);
+const RATES = args.rates!.split(',').map(Number);
+const ADMIN_KEY = `tkx_bench_admin_${randomUUID().replaceAll('-', '')}`;
+const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+
+async function recreateDatabase(url: string): Promise<void> {
+  const server = new URL(url);
+  const name = server.pathname.slice(1);
+  server.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: server.toString() });
+  await client.connect();
+  await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await client.query(`CREATE DATABASE "${name}"`);
+  await client.end();
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+interface Service {
+  readonly child: ChildProcess;
+  readonly url: string;
+}
+
+/** The built service, api role, as in production; with LOG_LEVEL=warn it logs nothing on start, so readiness is asked of /health. */
+async function startService(): Promise<Service> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [MAIN, 'api'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      DATABASE_URL: args.database!,
+      REDIS_URL: args.redis!,
+      QUEUE_PREFIX: `bench-orders-${randomUUID().slice(0, 8)}`,
+      DB_MIGRATE: 'true',
+      RATE_LIMIT_PER_SECOND: '0',
+      LOG_HTTP_REQUESTS: 'false',
+      LOG_LEVEL: 'warn',
+      BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited) throw new Error('the service exited during start-up (see its output above)');
+    const ready = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    if (ready) return { child, url };
+    if (Date.now() > deadline) throw new Error('the service did not answer /health within 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function api(service: Service, method: string, path: string, key: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${service.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** Runs `work` over `items`, `width` at a time. */
+async function inParallel<T, R>(items: readonly T[], width: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let i = next++; i < items.length; i = next++) results[i] = await work(items[i], i);
+    }),
+  );
+  return results;
+}
+
+/** A model class, its spot instrument, funded buyers, and funded providers with an ample node each. */
+async function setUpMarket(service: Service): Promise<{ symbol: string; buyers: Trader[]; providers: Trader[] }> {
+  const modelClassId = `bench${randomUUID().slice(0, 8)}-70b`;
+  await api(service, 'POST', '/v1/admin/model-classes', ADMIN_KEY, { id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 });
+  const { symbol } = await api(service, 'POST', '/v1/admin/instruments', ADMIN_KEY, { modelClassId, kind: 'spot' });
+  const participant = async (role: 'buyer' | 'provider', n: number, cash: string): Promise<Trader> => {
+    const created = await api(service, 'POST', '/v1/participants', ADMIN_KEY, { name: `bench ${role} ${n}`, roles: [role] });
+    await api(service, 'POST', '/v1/admin/deposits', ADMIN_KEY, { participantId: created.participant.id, amount: cash });
+    return { id: created.participant.id, key: created.apiKey.key };
+  };
+  const buyers = await inParallel(Array.from({ length: Number(args.buyers) }), 16, (_, n) => participant('buyer', n, '1000000'));
+  const providers = await inParallel(Array.from({ length: Number(args.providers) }), 16, async (_, n) => {
+    const provider = await participant('provider', n, '1000000');
+    // 10M tokens/s over the one-day delivery window: capacity never refuses a sell here.
+    const publicKey = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+    await api(service, 'POST', '/v1/nodes', provider.key, {
+      modelClassId,
+      baseUrl: 'http://127.0.0.1:9/v1',
+      metricsUrl: 'http://127.0.0.1:9/metrics',
+      publicKey,
+      tokensPerSecond: 10_000_000,
+    });
+    return provider;
+  });
+  return { symbol, buyers, providers };
+}
+
+interface PhaseResult {
+  readonly name: string;
+  readonly offered: string;
+  readonly acked: number;
+  readonly seconds: number;
+  readonly other: string;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly cpu: { service: number; postgres: number; generator: number };
+}
+
+const counts = (m: Map<string | number, number>) =>
+  [...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}×${v}`).join(', ') || '0';
+
+/** A closed-loop autocannon run: CONNECTIONS connections, each sending again as soon as it is answered. */
+async function closedLoop(service: Service, meter: CpuMeter, name: string, seconds: number, method: 'GET' | 'POST', path: string, next: () => OrderRequest): Promise<PhaseResult> {
+  const codes = new Map<string, number>();
+  meter.lap();
+  const options: autocannon.Options = {
+    url: service.url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method,
+        path,
+        setupRequest: (request) => {
+          const { key, body } = next();
+          return { ...request, headers: { authorization: `Bearer ${key}`, ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) }, ...(method === 'POST' ? { body } : {}) };
+        },
+        // Non-2xx bodies name the reason (QUEUE_FULL, INSUFFICIENT_FUNDS, ...).
+        onResponse: (status, body) => {
+          if (status < 300) return;
+          const code = (() => {
+            try {
+              return String(JSON.parse(body).code);
+            } catch {
+              return `HTTP ${status}`;
+            }
+          })();
+          codes.set(code, (codes.get(code) ?? 0) + 1);
+        },
+      },
+    ],
+  };
+  let answered = 0;
+  const started = performance.now();
+  const progress = setInterval(() => {
+    const elapsed = (performance.now() - started) / 1000;
+    process.stdout.write(`  ${name}: ${answered} answers in ${elapsed.toFixed(0)} s (${Math.round(answered / elapsed)}/s)\r`);
+  }, 1000);
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(options, (error, done) => (error ? reject(error) : resolve(done)));
+    instance.on('response', () => answered++);
+  });
+  clearInterval(progress);
+  const cpu = meter.lap();
+  const statuses = Object.entries(result.statusCodeStats ?? {}).filter(([s]) => !s.startsWith('2')).map(([s, c]) => `${s}×${c.count}`);
+  const other = [...statuses, ...(result.errors ? [`errors×${result.errors}`] : [])].join(', ');
+  const acked = result['2xx'];
+  process.stdout.write(`  ${name}: ${acked} acknowledged in ${result.duration.toFixed(1)} s (${Math.round(acked / result.duration)}/s)${' '.repeat(20)}\n`);
+  return {
+    name,
+    offered: 'max',
+    acked,
+    seconds: result.duration,
+    other: other ? `${other}${codes.size ? ` (${counts(codes)})` : ''}` : '0',
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    cpu,
+  };
+}
+
+async function fixedRate(service: Service, meter: CpuMeter, rate: number, next: () => OrderRequest): Promise<PhaseResult> {
+  const name = `POST /v1/orders at ${rate.toLocaleString('en')}/s`;
+  meter.lap();
+  const result = await openLoop({
+    url: service.url,
+    rate,
+    seconds: DURATION,
+    maxSockets: CONNECTIONS,
+    path: '/v1/orders',
+    next,
+    progress: (answered, elapsed) => process.stdout.write(`  ${name}: ${answered} answers in ${elapsed.toFixed(0)} s\r`),
+  });
+  const cpu = meter.lap();
+  const acked = [...result.statuses].filter(([s]) => s >= 200 && s < 300).reduce((a, [, n]) => a + n, 0);
+  const statuses = [...result.statuses].filter(([s]) => s < 200 || s >= 300).map(([s, n]) => `${s}×${n}`);
+  const other = [...statuses, ...(result.failed ? [`no answer×${result.failed}`] : [])].join(', ');
+  process.stdout.write(`  ${name}: ${acked} acknowledged of ${result.sent} sent in ${result.seconds.toFixed(1)} s${' '.repeat(20)}\n`);
+  return {
+    name,
+    offered: `${rate.toLocaleString('en')}/s`,
+    acked,
+    seconds: result.seconds,
+    other: other ? `${other}${result.codes.size ? ` (${counts(result.codes)})` : ''}` : '0',
+    p50Ms: result.latency.getValueAtPercentile(50) / 1000,
+    p99Ms: result.latency.getValueAtPercentile(99) / 1000,
+    cpu,
+  };
+}
+
+async function main(): Promise<void> {
+  console.log(`tokex order-entry benchmark: ${DURATION} s per phase, ${CONNECTIONS} connections, fixed rates ${RATES.join(' and ')}/s`);
+  console.log(`- preparing ${args.database}`);
+  await recreateDatabase(args.database!);
+  console.log('- starting the service (node dist/src/main.js api)');
+  const service = await startService();
+  try {
+    console.log(`- setting up the market: ${args.buyers} buyers, ${args.providers} providers with nodes, all funded`);
+    const { symbol, buyers, providers } = await setUpMarket(service);
+    const everyone = [...buyers, ...providers];
+    const run = randomUUID().slice(0, 6);
+    let nextKey = 0;
+    const me = (): OrderRequest => ({ key: everyone[nextKey++ % everyone.length].key, body: '' });
+    const meter = new CpuMeter(service.child.pid!);
+
+    console.log(`- warming up (${args.warmup} s of orders, not counted)`);
+    const warm = new OrderStream(symbol, buyers, providers, `${run}w`, 1);
+    await closedLoop(service, meter, 'warm-up', Number(args.warmup), 'POST', '/v1/orders', () => warm.next());
+
+    console.log('- running');
+    const results: PhaseResult[] = [];
+    results.push(await closedLoop(service, meter, 'GET /v1/me (ceiling)', DURATION, 'GET', '/v1/me', me));
+    const max = new OrderStream(symbol, buyers, providers, `${run}m`, 2);
+    results.push(await closedLoop(service, meter, 'POST /v1/orders (max)', DURATION, 'POST', '/v1/orders', () => max.next()));
+    for (const [i, rate] of RATES.entries()) {
+      const stream = new OrderStream(symbol, buyers, providers, `${run}r${i}`, 3 + i);
+      results.push(await fixedRate(service, meter, rate, () => stream.next()));
+    }
+
+    // What was acknowledged is durable, and the ledger is sound after it all.
+    const db = new pg.Client({ connectionString: args.database });
+    await db.connect();
+    const [{ orders, fills }] = (await db.query(`SELECT (SELECT count(*) FROM orders)::int AS orders, (SELECT count(*) FROM fills)::int AS fills`)).rows;
+    await db.end();
+    const audit = await api(service, 'POST', '/v1/admin/ledger/audit', ADMIN_KEY, {});
+
+    const acknowledgedOrders = results.filter((r) => r.name.startsWith('POST')).reduce((a, r) => a + r.acked, 0);
+    console.log(`\nresults (${DURATION} s per phase, ${CONNECTIONS} connections; latency of 2xx answers; CPU in cores of 2)`);
+    const row = (cells: string[]) => `  ${cells[0].padEnd(28)} ${cells[1].padStart(8)} ${cells[2].padStart(10)} ${cells[3].padStart(9)} ${cells[4].padStart(9)}  ${cells[5].padEnd(20)} ${cells[6]}`;
+    console.log(row(['phase', 'offered', '2xx/s', 'p50', 'p99', 'CPU svc / pg / gen', 'non-2xx']));
+    for (const r of results) {
+      const cpu = `${r.cpu.service.toFixed(2)} / ${r.cpu.postgres.toFixed(2)} / ${r.cpu.generator.toFixed(2)}`;
+      console.log(row([r.name, r.offered, Math.round(r.acked / r.seconds).toLocaleString('en'), `${r.p50Ms.toFixed(1)} ms`, `${r.p99Ms.toFixed(1)} ms`, cpu, r.other]));
+    }
+    const ceiling = results[0].acked / results[0].seconds;
+    const orderMax = results[1].acked / results[1].seconds;
+    console.log(`  orders (max) / ceiling: ${(orderMax / ceiling).toFixed(2)}`);
+    console.log(`  durable: ${orders} orders and ${fills} fills in PostgreSQL (≥ ${acknowledgedOrders} acknowledged after warm-up); ledger audit ${audit.sound ? 'sound' : 'NOT SOUND'}`);
+    const at5k = results.find((r) => r.offered === '5,000/s');
+    console.log(`  aims: 10,000 durable orders/s (${orderMax >= 10_000 ? 'met' : 'not met'}); p99 under 25 ms at 5,000/s (${at5k ? (at5k.p99Ms < 25 && at5k.acked / at5k.seconds >= 4_900 ? 'met' : 'not met') : 'not run'})`);
+    if (!audit.sound) process.exitCode = 1;
+  } finally {
+    if (service.child.exitCode === null) {
+      const exited = once(service.child, 'exit');
+      service.child.kill('SIGTERM');
+      await exited;
+    }
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
