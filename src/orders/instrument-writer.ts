@@ -75,7 +75,7 @@ interface BatchContext {
   readonly knownClientIds: Map<string, bigint>;
   readonly batchClientIds: Map<string, bigint>;
   readonly orderIds: Iterator<number>;
-  /** Providers' node capacity and lots sold within the delivery window before this batch. */
+  /** Enabled node capacity of the batch's selling providers, and lots each sold within the delivery window before it. */
   readonly capacity: Map<string, { activeNodes: number; tokensPerSecond: bigint; soldBefore: number }>;
   ensureAccounts(participantId: string): Promise<void>;
 }
@@ -147,6 +147,7 @@ export class InstrumentWriter {
   private book!: FastOrderBook;
   private readonly orders = new Map<number, LiveOrder>();
   private running = false;
+  private latestSpec?: InstrumentSpec;
   private stopped = false;
   private expiryTimer?: NodeJS.Timeout;
 
@@ -175,6 +176,7 @@ export class InstrumentWriter {
   async load(): Promise<void> {
     const spec = await this.deps.instrument();
     if (!spec) throw notFound('INSTRUMENT_NOT_FOUND', `no instrument ${this.symbol}`);
+    this.latestSpec = spec;
     const manager = this.deps.dataSource.manager;
     await manager.query(`INSERT INTO instrument_books (instrument) VALUES ($1) ON CONFLICT DO NOTHING`, [this.symbol]);
     const [position] = await manager.query(`SELECT last_seq, reference_price_ticks FROM instrument_books WHERE instrument = $1`, [this.symbol]);
@@ -278,10 +280,19 @@ export class InstrumentWriter {
     }
   }
 
+  /**
+   * The instrument as of the last batch (read again for every batch, so a halt applies at once).
+   * Its grid and fees never change after listing, so callers may convert prices with it.
+   */
+  get spec(): InstrumentSpec {
+    return this.latestSpec!;
+  }
+
   /** One group commit. Returns, per request, its result or the error that refused it. */
   private async runBatch(batch: QueueItem[]): Promise<Array<WriterResult | Error>> {
     const spec = await this.deps.instrument();
     if (!spec) throw notFound('INSTRUMENT_NOT_FOUND', `no instrument ${this.symbol}`);
+    this.latestSpec = spec;
     const { ledger } = this.deps;
     const requests = batch.map((item) => item.request);
 
@@ -304,7 +315,7 @@ export class InstrumentWriter {
       knownClientIds: await this.knownClientOrderIds(places),
       batchClientIds: new Map(),
       orderIds: (await this.allocateOrderIds(places.length)).values(),
-      capacity: new Map(),
+      capacity: await this.capacities(spec, [...new Set(places.filter((p) => p.side === 'sell').map((p) => p.participantId))]),
       ensureAccounts: async (participantId) => {
         if (!accounts.has(participantId)) accounts.set(participantId, await ledger.accountsOf(participantId));
       },
@@ -391,7 +402,7 @@ export class InstrumentWriter {
     // A market order is held at its collar limit: the worst price it could fill at.
     const limit = request.type === 'limit' ? request.priceTicks! : this.book.collarLimit(request.side);
     if (limit === undefined) throw unprocessable('NO_REFERENCE_PRICE', 'a market order needs a last trade or index price to set its price collar');
-    if (request.side === 'sell') await this.checkCapacity(ctx, request.participantId, request.lots);
+    if (request.side === 'sell') this.checkCapacity(ctx, request.participantId, request.lots);
 
     const order: LiveOrder = {
       id: orderId,
@@ -549,22 +560,12 @@ export class InstrumentWriter {
   /**
    * Refuses a spot sell beyond what the provider's enabled nodes can serve in a delivery window:
    * its open sells of this book, plus what it sold within the window (undelivered until settlement
-   * says otherwise; this batch's fills included), plus the new order. The database is asked once
-   * per provider per batch.
+   * says otherwise; this batch's fills included), plus the new order.
    */
-  private async checkCapacity(ctx: BatchContext, providerId: string, lots: number): Promise<void> {
+  private checkCapacity(ctx: BatchContext, providerId: string, lots: number): void {
     const { spec } = ctx;
     if (spec.kind !== 'spot') return;
-    let known = ctx.capacity.get(providerId);
-    if (!known) {
-      const capacity = await this.deps.nodes.capacityOf(providerId, spec.modelClassId);
-      const [{ sold }] = await this.deps.dataSource.query(
-        `SELECT coalesce(sum(quantity_lots), 0)::text AS sold FROM fills
-          WHERE instrument = $1 AND seller_id = $2 AND created_at > now() - make_interval(secs => $3)`,
-        [this.symbol, providerId, spec.spotWindowSeconds],
-      );
-      ctx.capacity.set(providerId, (known = { ...capacity, soldBefore: Number(sold) }));
-    }
+    const known = ctx.capacity.get(providerId) ?? { activeNodes: 0, tokensPerSecond: 0n, soldBefore: 0 };
     if (known.activeNodes === 0) {
       throw unprocessable('NO_ACTIVE_NODE', `a sell of ${this.symbol} needs an enabled inference node of model class ${spec.modelClassId}`);
     }
@@ -576,6 +577,27 @@ export class InstrumentWriter {
     if (committed > limit) {
       throw unprocessable('CAPACITY_EXCEEDED', `this sell would commit ${committed} tokens in a delivery window; your enabled nodes can serve ${limit}`);
     }
+  }
+
+  /** Capacity of every provider selling in the batch, and what each sold within the window: two queries in all. */
+  private async capacities(spec: InstrumentSpec, providers: string[]): Promise<BatchContext['capacity']> {
+    const capacity: BatchContext['capacity'] = new Map();
+    if (spec.kind !== 'spot' || providers.length === 0) return capacity;
+    const nodes: Array<{ provider_id: string; nodes: number; tokens_per_second: string }> = await this.deps.dataSource.query(
+      `SELECT provider_id, count(*)::int AS nodes, sum(tokens_per_second)::text AS tokens_per_second FROM inference_nodes
+        WHERE provider_id = ANY($1::uuid[]) AND model_class_id = $2 AND status = 'enabled' GROUP BY provider_id`,
+      [providers, spec.modelClassId],
+    );
+    const sold: Array<{ seller_id: string; lots: string }> = await this.deps.dataSource.query(
+      `SELECT seller_id, sum(quantity_lots)::text AS lots FROM fills
+        WHERE seller_id = ANY($1::uuid[]) AND instrument = $2 AND created_at > now() - make_interval(secs => $3) GROUP BY seller_id`,
+      [providers, this.symbol, spec.spotWindowSeconds],
+    );
+    const soldBy = new Map(sold.map((r) => [r.seller_id, Number(r.lots)]));
+    for (const r of nodes) {
+      capacity.set(r.provider_id, { activeNodes: r.nodes, tokensPerSecond: BigInt(r.tokens_per_second), soldBefore: soldBy.get(r.provider_id) ?? 0 });
+    }
+    return capacity;
   }
 
   private async knownClientOrderIds(places: ReadonlyArray<{ participantId: string; clientOrderId?: string }>): Promise<Map<string, bigint>> {

@@ -50,7 +50,8 @@ export class OrdersService {
     // Providers sell capacity (and only they may be short, market-rules §4); buyers buy.
     const role = dto.side === 'sell' ? 'provider' : 'buyer';
     if (!actor.roles.includes(role)) throw forbidden('ROLE_REQUIRED', `${dto.side} orders need the ${role} role`);
-    const spec = await this.instrument(dto.instrument);
+    const writer = await this.books.writerFor(dto.instrument);
+    const spec = writer.spec;
     const lots = tokensToLots(dto.quantity, spec);
     if (!lots.ok) throw invalid('VALIDATION_FAILED', `quantity ${lots.reason}`, { fields: ['quantity'] });
     let priceTicks: number | undefined;
@@ -65,7 +66,6 @@ export class OrdersService {
     const expiresAt = dto.expiresAt === undefined ? undefined : Date.parse(dto.expiresAt);
     if (expiresAt !== undefined && expiresAt <= Date.now()) throw invalid('VALIDATION_FAILED', 'expiresAt must be in the future', { fields: ['expiresAt'] });
 
-    const writer = await this.books.writerFor(spec.symbol);
     const result = await writer.submit({
       kind: 'place',
       participantId: actor.participantId,
