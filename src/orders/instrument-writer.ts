@@ -77,6 +77,8 @@ interface BatchContext {
   readonly orderIds: Iterator<number>;
   /** Enabled node capacity of the batch's selling providers, and lots each sold within the delivery window before it. */
   readonly capacity: Map<string, { activeNodes: number; tokensPerSecond: bigint; soldBefore: number }>;
+  /** Open sell lots per provider at the batch's first sell, plus sells accepted since. */
+  openSellLots?: Map<string, number>;
   ensureAccounts(participantId: string): Promise<void>;
 }
 
@@ -456,6 +458,7 @@ export class InstrumentWriter {
           this.orders.set(orderId, order);
           ctx.money.adjustHold(order, 'hold', needed);
           if (clientKey !== undefined) ctx.batchClientIds.set(clientKey, BigInt(orderId));
+          if (order.side === 'sell' && ctx.openSellLots) ctx.openSellLots.set(order.participantId, (ctx.openSellLots.get(order.participantId) ?? 0) + order.quantity);
         },
         rejected: () => ctx.money.unreserve(request.participantId, needed),
       },
@@ -569,14 +572,23 @@ export class InstrumentWriter {
     if (known.activeNodes === 0) {
       throw unprocessable('NO_ACTIVE_NODE', `a sell of ${this.symbol} needs an enabled inference node of model class ${spec.modelClassId}`);
     }
-    let committedLots = known.soldBefore + lots;
-    for (const f of ctx.fills) if (f.sellerId === providerId) committedLots += f.lots;
-    for (const o of this.orders.values()) if (o.participantId === providerId && o.side === 'sell' && o.status === 'open') committedLots += openLots(o);
+    // Open sells counted once per batch; sells accepted in the batch are added as they come, and
+    // fills only move lots from open to sold, so the sum stays an upper bound (cancels only lower it).
+    ctx.openSellLots ??= this.openSellLotsByProvider();
+    const committedLots = known.soldBefore + (ctx.openSellLots.get(providerId) ?? 0) + lots;
     const committed = BigInt(lotsToTokens(committedLots, spec));
     const limit = known.tokensPerSecond * BigInt(spec.spotWindowSeconds);
     if (committed > limit) {
       throw unprocessable('CAPACITY_EXCEEDED', `this sell would commit ${committed} tokens in a delivery window; your enabled nodes can serve ${limit}`);
     }
+  }
+
+  private openSellLotsByProvider(): Map<string, number> {
+    const lots = new Map<string, number>();
+    for (const o of this.orders.values()) {
+      if (o.side === 'sell' && o.status === 'open') lots.set(o.participantId, (lots.get(o.participantId) ?? 0) + openLots(o));
+    }
+    return lots;
   }
 
   /** Capacity of every provider selling in the batch, and what each sold within the window: two queries in all. */
