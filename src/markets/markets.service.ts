@@ -237,7 +237,7 @@ export class MarketsService {
    * unchanged and records nothing.
    */
   async setInstrumentStatus(actor: Principal, symbol: string, status: InstrumentStatus, reason: string): Promise<InstrumentView> {
-    return this.dataSource.transaction(async (manager) => {
+    const view = await this.dataSource.transaction(async (manager) => {
       const row = await this.instrumentRecord(manager, symbol, 'FOR UPDATE');
       if (!row) throw INSTRUMENT_NOT_FOUND();
       if (row.status === status) return instrumentView(row);
@@ -257,6 +257,16 @@ export class MarketsService {
       await this.notify(manager, symbol);
       return instrumentView(updated);
     });
+    // This process learns at once (other processes through the NOTIFY, on commit).
+    for (const listener of this.statusListeners) listener(symbol);
+    return view;
+  }
+
+  private readonly statusListeners = new Set<(symbol: string) => void>();
+
+  /** Called in this process after an instrument is halted or resumed (the order writers re-read it). */
+  onStatusChanged(listener: (symbol: string) => void): void {
+    this.statusListeners.add(listener);
   }
 
   /** An instrument's terms and status in integers, or undefined: what the order path checks against. */

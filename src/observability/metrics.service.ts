@@ -30,6 +30,22 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly orderBatchSize = new Histogram({
+    name: 'tokex_order_batch_commands',
+    help: 'Commands per group commit of an instrument writer',
+    labelNames: ['instrument'] as const,
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+    registers: [this.registry],
+  });
+
+  readonly orderBatchDuration = new Histogram({
+    name: 'tokex_order_batch_seconds',
+    help: 'Time of one group commit, by phase: prepare (reads before the transaction, matching), commit (the transaction)',
+    labelNames: ['instrument', 'phase'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tokex_process_' });
   }

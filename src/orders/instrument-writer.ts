@@ -129,6 +129,8 @@ export interface WriterDependencies {
   readonly instrument: () => Promise<InstrumentSpec | undefined>;
   /** Called after every committed batch that changed something. */
   readonly published?: (batch: CommittedBatch) => void;
+  /** Measures every group commit: its size, and how long preparing and committing took. */
+  readonly measured?: (commands: number, prepareSeconds: number, commitSeconds: number) => void;
 }
 
 /**
@@ -150,6 +152,7 @@ export class InstrumentWriter {
   private readonly orders = new Map<number, LiveOrder>();
   private running = false;
   private latestSpec?: InstrumentSpec;
+  private specStale = false;
   private stopped = false;
   private expiryTimer?: NodeJS.Timeout;
 
@@ -283,41 +286,56 @@ export class InstrumentWriter {
   }
 
   /**
-   * The instrument as of the last batch (read again for every batch, so a halt applies at once).
-   * Its grid and fees never change after listing, so callers may convert prices with it.
+   * The instrument as last read: at load, and again after every halt or resume (announced in
+   * this process directly, and from other processes by NOTIFY). Its grid and fees never change
+   * after listing, so callers may convert prices with it.
    */
   get spec(): InstrumentSpec {
     return this.latestSpec!;
   }
 
+  /** The instrument was halted or resumed: read it again before the next batch. */
+  instrumentChanged(): void {
+    this.specStale = true;
+  }
+
   /** One group commit. Returns, per request, its result or the error that refused it. */
   private async runBatch(batch: QueueItem[]): Promise<Array<WriterResult | Error>> {
-    const spec = await this.deps.instrument();
-    if (!spec) throw notFound('INSTRUMENT_NOT_FOUND', `no instrument ${this.symbol}`);
-    this.latestSpec = spec;
+    const started = performance.now();
+    if (this.specStale) {
+      this.specStale = false;
+      const fresh = await this.deps.instrument();
+      if (!fresh) throw notFound('INSTRUMENT_NOT_FOUND', `no instrument ${this.symbol}`);
+      this.latestSpec = fresh;
+    }
+    const spec = this.latestSpec!;
     const { ledger } = this.deps;
     const requests = batch.map((item) => item.request);
 
     // Before the transaction, without locks: repeated clientOrderIds, fresh order ids, and the
     // accounts and spendable cash of everyone named in the batch.
     const places = requests.filter((r): r is PlaceRequest => r.kind === 'place');
-    const participants = new Set(requests.flatMap((r) => ('participantId' in r ? [r.participantId] : [])));
-    const accounts = new Map<string, ParticipantAccounts>();
-    for (const id of participants) accounts.set(id, await ledger.accountsOf(id));
+    const participants = [...new Set(requests.flatMap((r) => ('participantId' in r ? [r.participantId] : [])))];
+    const accounts = new Map<string, ParticipantAccounts>(
+      await Promise.all(participants.map(async (id) => [id, await ledger.accountsOf(id)] as const)),
+    );
+    // Independent reads, side by side: each is a round trip, and the writer waits for them all.
+    const [fees, spendable, knownClientIds, orderIds, capacity] = await Promise.all([
+      ledger.systemAccount('fees'),
+      this.spendable([...accounts.values()].map((a) => a.available)),
+      this.knownClientOrderIds(places),
+      this.allocateOrderIds(places.length),
+      this.capacities(spec, [...new Set(places.filter((p) => p.side === 'sell').map((p) => p.participantId))]),
+    ]);
     const ctx: BatchContext = {
       spec,
       now: Date.now(),
-      money: new BatchMoney(
-        { grid: spec, makerFeeBps: spec.makerFeeBps, takerFeeBps: spec.takerFeeBps, bondBps: BOND_BPS },
-        await ledger.systemAccount('fees'),
-        accounts,
-        await this.spendable([...accounts.values()].map((a) => a.available)),
-      ),
+      money: new BatchMoney({ grid: spec, makerFeeBps: spec.makerFeeBps, takerFeeBps: spec.takerFeeBps, bondBps: BOND_BPS }, fees, accounts, spendable),
       fills: [],
-      knownClientIds: await this.knownClientOrderIds(places),
+      knownClientIds,
       batchClientIds: new Map(),
-      orderIds: (await this.allocateOrderIds(places.length)).values(),
-      capacity: await this.capacities(spec, [...new Set(places.filter((p) => p.side === 'sell').map((p) => p.participantId))]),
+      orderIds: orderIds.values(),
+      capacity,
       ensureAccounts: async (participantId) => {
         if (!accounts.has(participantId)) accounts.set(participantId, await ledger.accountsOf(participantId));
       },
@@ -336,6 +354,7 @@ export class InstrumentWriter {
 
     // One transaction: lock every account touched (once, in id order), let the ledger core
     // re-check and apply every transfer, and write orders, fills and the book position.
+    const prepared = performance.now();
     const { transfers, changed } = ctx.money;
     await ledger.inTransaction(async (manager) => {
       const touched = new Set<AccountId>();
@@ -352,6 +371,7 @@ export class InstrumentWriter {
       ]);
       await this.deps.ledgerRepository.flush(manager, session);
     });
+    this.deps.measured?.(batch.length, (prepared - started) / 1000, (performance.now() - prepared) / 1000);
     for (const order of changed.values()) if (order.status !== 'open') this.orders.delete(order.id);
     if (before && this.book.lastSequence !== before.seq) {
       this.deps.published!({

@@ -6,7 +6,7 @@ import { DomainError, notFound } from '../common/domain-error.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';
 import { LedgerService } from '../ledger/ledger.service.js';
-import { MarketsService } from '../markets/markets.service.js';
+import { INSTRUMENT_CHANNEL, MarketsService } from '../markets/markets.service.js';
 import { NodesService } from '../nodes/nodes.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import { type CommittedBatch, InstrumentWriter } from './instrument-writer.js';
@@ -31,8 +31,9 @@ export class OrderBooks implements OnApplicationShutdown {
     private readonly ledgerRepository: LedgerRepository,
     private readonly markets: MarketsService,
     private readonly nodes: NodesService,
-    metrics: MetricsService,
+    private readonly metrics: MetricsService,
   ) {
+    markets.onStatusChanged((symbol) => this.refresh(symbol));
     metrics.gauge('tokex_order_queue_depth', 'Commands waiting for each instrument writer', ['instrument'], async (gauge) => {
       for (const [symbol, writer] of this.writers) gauge.set({ instrument: symbol }, (await writer.catch(() => undefined))?.depth ?? 0);
     });
@@ -42,6 +43,11 @@ export class OrderBooks implements OnApplicationShutdown {
   onCommitted(listener: (batch: CommittedBatch) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** A halt or resume: the writer re-reads its instrument before its next batch. */
+  private refresh(symbol: string): void {
+    void this.writers.get(symbol)?.then((writer) => writer.instrumentChanged(), () => undefined);
   }
 
   writerFor(symbol: string): Promise<InstrumentWriter> {
@@ -68,6 +74,11 @@ export class OrderBooks implements OnApplicationShutdown {
       nodes: this.nodes,
       instrument: () => this.markets.instrument(symbol),
       published: (batch) => this.listeners.forEach((listener) => listener(batch)),
+      measured: (commands, prepare, commit) => {
+        this.metrics.orderBatchSize.observe({ instrument: symbol }, commands);
+        this.metrics.orderBatchDuration.observe({ instrument: symbol, phase: 'prepare' }, prepare);
+        this.metrics.orderBatchDuration.observe({ instrument: symbol, phase: 'commit' }, commit);
+      },
     });
     await writer.load();
     writer.start();
@@ -84,7 +95,10 @@ export class OrderBooks implements OnApplicationShutdown {
         this.lockConnection = undefined;
         void this.stopAll();
       });
+      // Halts and resumes decided in other processes arrive here, on their commit.
+      client.on('notification', (message) => message.payload && this.refresh(message.payload));
       await client.connect();
+      await client.query(`LISTEN ${INSTRUMENT_CHANNEL}`);
       return client;
     })();
     return this.lockConnection;
