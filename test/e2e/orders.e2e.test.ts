@@ -204,6 +204,43 @@ describe('placing and matching', () => {
     expect(await balancesOf(t, b)).toMatchObject({ held: '0.000000' });
   });
 
+  test('amending quantity down keeps time priority; up loses it', async () => {
+    await listSpotInstrument();
+    const first = await buyer('10');
+    const second = await buyer('10');
+    const p = await provider();
+    const a = await order(first, { side: 'buy', type: 'limit', price: '0.200', quantity: 3_000_000 }).expect(201);
+    const b = await order(second, { side: 'buy', type: 'limit', price: '0.200', quantity: 1_000_000 }).expect(201);
+    // Down: `a` keeps its place ahead of `b`, and its hold shrinks to 2,000,000 tokens' worth.
+    const down = await t.http.patch(`/v1/orders/${a.body.id}`).set(bearer(first.key)).send({ quantity: 2_000_000 }).expect(200);
+    expect(down.body).toMatchObject({ quantity: 2_000_000, hold: '0.400400' });
+    const sold = await order(p, { side: 'sell', type: 'limit', price: '0.200', quantity: 1_000_000 }).expect(201);
+    expect(sold.body.fills[0]).toMatchObject({ quantity: 1_000_000 });
+    expect((await t.http.get(`/v1/orders/${a.body.id}`).set(bearer(first.key))).body.filledQuantity).toBe(1_000_000);
+    // Up: `a` goes behind `b`, so the next sell fills `b`.
+    await t.http.patch(`/v1/orders/${a.body.id}`).set(bearer(first.key)).send({ quantity: 3_000_000 }).expect(200);
+    await order(p, { side: 'sell', type: 'limit', price: '0.200', quantity: 1_000_000 }).expect(201);
+    expect((await t.http.get(`/v1/orders/${b.body.id}`).set(bearer(second.key))).body.status).toBe('filled');
+    await t.http.delete('/v1/orders').set(bearer(first.key)).expect(200);
+  });
+
+  test('only one process serves a book: another asking for it is refused, not a second matcher', async () => {
+    const b = await buyer('10');
+    await order(b, { side: 'buy', type: 'limit', price: '0.010', quantity: 1_000_000 }).expect(201); // this app now owns the book
+    const other = await startTestApp();
+    try {
+      const refused = await other.http
+        .post('/v1/orders')
+        .set(bearer(b.key))
+        .send({ instrument: symbol, side: 'buy', type: 'limit', price: '0.010', quantity: 1_000_000 })
+        .expect(503);
+      expect(refused.body.code).toBe('NOT_BOOK_OWNER');
+    } finally {
+      await other.close();
+    }
+    await t.http.delete('/v1/orders').set(bearer(b.key)).expect(200);
+  });
+
   test('the book survives a restart: resting orders rebuilt from PostgreSQL match in price-time priority', async () => {
     await listSpotInstrument();
     const b = await buyer('10');
