@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
+import { randomUUID } from 'node:crypto';
+import { bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
+
+// "A 5xx on any input is a bug": random bodies, fields and parameters on the routes that take
+// money and orders must be answered with a 2xx or a 4xx in the standard error shape.
+let t: TestApp;
+let trader: TestParticipant;
+let symbol: string;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  const modelClassId = `fz${randomUUID().slice(0, 8)}-8b`;
+  await t.http
+    .post('/v1/admin/model-classes')
+    .set(bearer(t.adminKey))
+    .send({ id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 })
+    .expect(201);
+  symbol = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'spot' }).expect(201)).body.symbol;
+  trader = await createParticipant(t, ['buyer', 'provider']);
+  await deposit(t, trader.id, '1000');
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const anyValue = fc.oneof(
+  fc.string({ maxLength: 30 }),
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constantFrom('0.450', '-1', '1e9', '0.0000001', 'GTD', 'buy', 'sell', 'market', 'limit', '2020-01-01T00:00:00Z', '99999999999999999999'),
+  fc.array(fc.integer(), { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 2 }),
+);
+
+function orderBody() {
+  return fc.record(
+    {
+      instrument: fc.oneof(fc.constant(symbol), anyValue),
+      side: fc.oneof(fc.constantFrom('buy', 'sell'), anyValue),
+      type: fc.oneof(fc.constantFrom('limit', 'market'), anyValue),
+      quantity: fc.oneof(fc.constantFrom(1000, 1_000_000, 1500, 0, -1000), anyValue),
+      price: fc.oneof(fc.constantFrom('0.001', '0.450', '1000000.000', '0.0005'), anyValue),
+      timeInForce: fc.oneof(fc.constantFrom('GTC', 'IOC', 'FOK', 'GTD'), anyValue),
+      expiresAt: fc.oneof(fc.constant(new Date(Date.now() + 3_600_000).toISOString()), anyValue),
+      postOnly: anyValue,
+      clientOrderId: anyValue,
+      selfTradePrevention: fc.oneof(fc.constantFrom('cancel_taker', 'cancel_maker', 'cancel_both'), anyValue),
+      [`x${randomUUID().slice(0, 4)}`]: anyValue,
+    },
+    { requiredKeys: [] },
+  );
+}
+
+function expectNoServerError(response: { status: number; body: { code?: unknown; statusCode?: unknown } }) {
+  expect(response.status).toBeLessThan(500);
+  if (response.status >= 400) expect(response.body).toMatchObject({ statusCode: response.status, code: expect.any(String) });
+}
+
+describe('no input makes a 5xx', () => {
+  test('POST /v1/orders', async () => {
+    await fc.assert(
+      fc.asyncProperty(orderBody(), async (body) => {
+        expectNoServerError(await t.http.post('/v1/orders').set(bearer(trader.key)).send(body));
+      }),
+      { numRuns: 150 },
+    );
+    await t.http.delete('/v1/orders').set(bearer(trader.key)).expect(200);
+  });
+
+  test('PATCH, GET and DELETE /v1/orders/:id, and list filters', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 25 }), fc.constantFrom('1', '0', '-1', '99999999999999999999', '1.5')), anyValue, anyValue, async (id, price, quantity) => {
+        const path = `/v1/orders/${encodeURIComponent(id) || 'x'}`;
+        expectNoServerError(await t.http.patch(path).set(bearer(trader.key)).send({ price, quantity }));
+        expectNoServerError(await t.http.get(path).set(bearer(trader.key)));
+        expectNoServerError(await t.http.delete(path).set(bearer(trader.key)));
+        expectNoServerError(await t.http.get(`/v1/orders?status=${encodeURIComponent(JSON.stringify(price) ?? '')}&limit=${encodeURIComponent(JSON.stringify(quantity) ?? '')}`).set(bearer(trader.key)));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  test('POST /v1/withdrawals and /v1/admin/deposits', async () => {
+    await fc.assert(
+      fc.asyncProperty(anyValue, anyValue, async (amount, participantId) => {
+        expectNoServerError(await t.http.post('/v1/withdrawals').set(bearer(trader.key)).send({ amount }));
+        expectNoServerError(await t.http.post('/v1/admin/deposits').set(bearer(t.adminKey)).send({ participantId, amount }));
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
