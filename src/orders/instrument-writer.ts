@@ -152,6 +152,8 @@ export class InstrumentWriter {
   private readonly orders = new Map<number, LiveOrder>();
   private running = false;
   private latestSpec?: InstrumentSpec;
+  /** Providers' sales within the delivery window, for the capacity check (filled lazily). */
+  private readonly sales = new Map<string, SalesWindow>();
   private specStale = false;
   private stopped = false;
   private expiryTimer?: NodeJS.Timeout;
@@ -192,6 +194,7 @@ export class InstrumentWriter {
     );
     const [{ max }] = await manager.query(`SELECT coalesce(max(id), 0)::text AS max FROM orders WHERE instrument = $1`, [this.symbol]);
     this.orders.clear();
+    this.sales.clear();
     const resting = (side: 'buy' | 'sell'): RestingOrder[] =>
       rows
         .filter((r) => r.side === side)
@@ -315,6 +318,7 @@ export class InstrumentWriter {
     // Before the transaction, without locks: repeated clientOrderIds, fresh order ids, and the
     // accounts and spendable cash of everyone named in the batch.
     const places = requests.filter((r): r is PlaceRequest => r.kind === 'place');
+    const now = Date.now();
     const participants = [...new Set(requests.flatMap((r) => ('participantId' in r ? [r.participantId] : [])))];
     const accounts = new Map<string, ParticipantAccounts>(
       await Promise.all(participants.map(async (id) => [id, await ledger.accountsOf(id)] as const)),
@@ -325,11 +329,11 @@ export class InstrumentWriter {
       this.spendable([...accounts.values()].map((a) => a.available)),
       this.knownClientOrderIds(places),
       this.allocateOrderIds(places.length),
-      this.capacities(spec, [...new Set(places.filter((p) => p.side === 'sell').map((p) => p.participantId))]),
+      this.capacities(spec, [...new Set(places.filter((p) => p.side === 'sell').map((p) => p.participantId))], now),
     ]);
     const ctx: BatchContext = {
       spec,
-      now: Date.now(),
+      now,
       money: new BatchMoney({ grid: spec, makerFeeBps: spec.makerFeeBps, takerFeeBps: spec.takerFeeBps, bondBps: BOND_BPS }, fees, accounts, spendable),
       fills: [],
       knownClientIds,
@@ -372,6 +376,7 @@ export class InstrumentWriter {
       await this.deps.ledgerRepository.flush(manager, session);
     });
     this.deps.measured?.(batch.length, (prepared - started) / 1000, (performance.now() - prepared) / 1000);
+    for (const fill of ctx.fills) this.sales.get(fill.sellerId)?.add(now, fill.lots);
     for (const order of changed.values()) if (order.status !== 'open') this.orders.delete(order.id);
     if (before && this.book.lastSequence !== before.seq) {
       this.deps.published!({
@@ -611,23 +616,38 @@ export class InstrumentWriter {
     return lots;
   }
 
-  /** Capacity of every provider selling in the batch, and what each sold within the window: two queries in all. */
-  private async capacities(spec: InstrumentSpec, providers: string[]): Promise<BatchContext['capacity']> {
+  /**
+   * Capacity of every provider selling in the batch (one query), and what each sold within the
+   * delivery window. Sales are kept in memory per provider, read from `fills` the first time a
+   * provider sells after the book was loaded and added to as fills commit, so the check does not
+   * grow with a provider's history.
+   */
+  private async capacities(spec: InstrumentSpec, providers: string[], now: number): Promise<BatchContext['capacity']> {
     const capacity: BatchContext['capacity'] = new Map();
     if (spec.kind !== 'spot' || providers.length === 0) return capacity;
-    const nodes: Array<{ provider_id: string; nodes: number; tokens_per_second: string }> = await this.deps.dataSource.query(
-      `SELECT provider_id, count(*)::int AS nodes, sum(tokens_per_second)::text AS tokens_per_second FROM inference_nodes
-        WHERE provider_id = ANY($1::uuid[]) AND model_class_id = $2 AND status = 'enabled' GROUP BY provider_id`,
-      [providers, spec.modelClassId],
-    );
-    const sold: Array<{ seller_id: string; lots: string }> = await this.deps.dataSource.query(
-      `SELECT seller_id, sum(quantity_lots)::text AS lots FROM fills
-        WHERE seller_id = ANY($1::uuid[]) AND instrument = $2 AND created_at > now() - make_interval(secs => $3) GROUP BY seller_id`,
-      [providers, this.symbol, spec.spotWindowSeconds],
-    );
-    const soldBy = new Map(sold.map((r) => [r.seller_id, Number(r.lots)]));
+    const unknown = providers.filter((p) => !this.sales.has(p));
+    const [nodes, sold]: [Array<{ provider_id: string; nodes: number; tokens_per_second: string }>, Array<{ seller_id: string; at: Date; lots: string }>] =
+      await Promise.all([
+        this.deps.dataSource.query(
+          `SELECT provider_id, count(*)::int AS nodes, sum(tokens_per_second)::text AS tokens_per_second FROM inference_nodes
+            WHERE provider_id = ANY($1::uuid[]) AND model_class_id = $2 AND status = 'enabled' GROUP BY provider_id`,
+          [providers, spec.modelClassId],
+        ),
+        unknown.length === 0
+          ? []
+          : this.deps.dataSource.query(
+              `SELECT seller_id, created_at AS at, quantity_lots::text AS lots FROM fills
+                WHERE seller_id = ANY($1::uuid[]) AND instrument = $2 AND created_at > now() - make_interval(secs => $3)
+                ORDER BY created_at`,
+              [unknown, this.symbol, spec.spotWindowSeconds],
+            ),
+      ]);
+    for (const provider of unknown) this.sales.set(provider, new SalesWindow());
+    for (const r of sold) this.sales.get(r.seller_id)!.add(r.at.getTime(), Number(r.lots));
+    const windowStart = now - spec.spotWindowSeconds * 1000;
     for (const r of nodes) {
-      capacity.set(r.provider_id, { activeNodes: r.nodes, tokensPerSecond: BigInt(r.tokens_per_second), soldBefore: soldBy.get(r.provider_id) ?? 0 });
+      const soldBefore = this.sales.get(r.provider_id)!.since(windowStart);
+      capacity.set(r.provider_id, { activeNodes: r.nodes, tokensPerSecond: BigInt(r.tokens_per_second), soldBefore });
     }
     return capacity;
   }
@@ -729,6 +749,25 @@ export class InstrumentWriter {
         col((f) => f.createdAt.toISOString()),
       ],
     );
+  }
+}
+
+/** Lots a provider sold, by time, kept only as long as they count in a delivery window. */
+class SalesWindow {
+  private readonly entries: Array<{ at: number; lots: number }> = [];
+  private total = 0;
+
+  add(at: number, lots: number): void {
+    this.entries.push({ at, lots });
+    this.total += lots;
+  }
+
+  /** Lots sold after `start`; older entries are dropped for good (the window only moves forward). */
+  since(start: number): number {
+    let drop = 0;
+    while (drop < this.entries.length && this.entries[drop].at <= start) this.total -= this.entries[drop++].lots;
+    if (drop > 0) this.entries.splice(0, drop);
+    return this.total;
   }
 }
 
