@@ -14,12 +14,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../src/database/data-source.js';
 import { ensureMigrated } from '../src/database/migrations.js';
 import { AccountFlags, type AccountId, TransferFlags, type TransferRequest } from '../src/ledger/core/index.js';
 import { LedgerRepository } from '../src/ledger/ledger.repository.js';
+import { recreateDatabase } from './bench-database.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,17 +36,6 @@ const ACCOUNTS = Number(args.accounts);
 const BATCH = Number(args.batch);
 
 const repository = new LedgerRepository();
-
-async function recreateDatabase(url: string): Promise<void> {
-  const server = new URL(url);
-  const name = server.pathname.slice(1);
-  server.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: server.toString() });
-  await client.connect();
-  await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await client.query(`CREATE DATABASE "${name}"`);
-  await client.end();
-}
 
 async function openAccounts(dataSource: DataSource): Promise<{ external: AccountId; fees: AccountId; cash: AccountId[] }> {
   const participants: Array<{ id: string }> = await dataSource.query(

@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { CpuMeter, openLoop, OrderStream, type OrderRequest, type Trader } from './orders-load.js';
+import { recreateDatabase } from './bench-database.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,17 +47,6 @@ const CONNECTIONS = Number(args.connections);
 const RATES = args.rates!.split(',').map(Number);
 const ADMIN_KEY = `tkx_bench_admin_${randomUUID().replaceAll('-', '')}`;
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
-
-async function recreateDatabase(url: string): Promise<void> {
-  const server = new URL(url);
-  const name = server.pathname.slice(1);
-  server.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: server.toString() });
-  await client.connect();
-  await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await client.query(`CREATE DATABASE "${name}"`);
-  await client.end();
-}
 
 async function freePort(): Promise<number> {
   const server = net.createServer().listen(0, '127.0.0.1');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
+import { listSpotInstrument } from '../support/market-fixtures.js';
 import { bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
 
 // "A 5xx on any input is a bug": random bodies, fields and parameters on the routes that take
@@ -11,13 +12,7 @@ let symbol: string;
 
 beforeAll(async () => {
   t = await startTestApp();
-  const modelClassId = `fz${randomUUID().slice(0, 8)}-8b`;
-  await t.http
-    .post('/v1/admin/model-classes')
-    .set(bearer(t.adminKey))
-    .send({ id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 })
-    .expect(201);
-  symbol = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'spot' }).expect(201)).body.symbol;
+  ({ symbol } = await listSpotInstrument(t, 'fz'));
   trader = await createParticipant(t, ['buyer', 'provider']);
   await deposit(t, trader.id, '1000');
 });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { BookReplica, type BookUpdate } from '../../src/market-data/book-replica.js';
-import { bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
+import { fundedBuyer, fundedProvider, listSpotInstrument } from '../support/market-fixtures.js';
+import { bearer, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
 
 // Default grid: tick 0.001 USD/MTok, lot 1,000 tokens, so notional in micro-USD = price ticks × lots.
 let t: TestApp;
@@ -77,35 +77,9 @@ class StreamClient {
   }
 }
 
-/** A new model class and its spot instrument, with an empty book. */
-async function listSpotInstrument(): Promise<{ symbol: string; modelClassId: string }> {
-  const modelClassId = `md${randomUUID().slice(0, 8)}-8b`;
-  await t.http
-    .post('/v1/admin/model-classes')
-    .set(bearer(t.adminKey))
-    .send({ id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 })
-    .expect(201);
-  const symbol = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'spot' }).expect(201)).body.symbol;
-  return { symbol, modelClassId };
-}
-
-async function buyer(): Promise<TestParticipant> {
-  const who = await createParticipant(t, ['buyer']);
-  await deposit(t, who.id, '1000');
-  return who;
-}
-
-async function provider(modelClassId: string): Promise<TestParticipant> {
-  const who = await createParticipant(t, ['provider']);
-  await deposit(t, who.id, '1000');
-  const publicKey = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
-  await t.http
-    .post('/v1/nodes')
-    .set(bearer(who.key))
-    .send({ modelClassId, baseUrl: 'http://127.0.0.1:9/v1', metricsUrl: 'http://127.0.0.1:9/metrics', publicKey, tokensPerSecond: 1_000_000 })
-    .expect(201);
-  return who;
-}
+const listInstrument = () => listSpotInstrument(t, 'md');
+const buyer = () => fundedBuyer(t);
+const provider = (modelClassId: string) => fundedProvider(t, modelClassId);
 
 /** A data message of the channel (acknowledgements carry `op` and the channel too). */
 const isData = (channel: string) => (m: Message) => m.op === undefined && m.channel === channel;
@@ -127,7 +101,7 @@ describe('REST market data', () => {
   let bidder: TestParticipant;
 
   beforeAll(async () => {
-    const listed = await listSpotInstrument();
+    const listed = await listInstrument();
     symbol = listed.symbol;
     seller = await provider(listed.modelClassId);
     bidder = await buyer();
@@ -256,7 +230,7 @@ describe('WS /v1/stream', () => {
 
   // A fresh book per test: what one test leaves resting must not trade with the next.
   beforeEach(async () => {
-    ({ symbol, modelClassId } = await listSpotInstrument());
+    ({ symbol, modelClassId } = await listInstrument());
   });
 
   test('a book snapshot plus its deltas, applied in sequence, is the REST book', async () => {

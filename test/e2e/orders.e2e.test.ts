@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { fundedBuyer, fundedProvider, listSpotInstrument } from '../support/market-fixtures.js';
 import { balancesOf, bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -9,20 +9,13 @@ let t: TestApp;
 let modelClassId: string;
 let symbol: string;
 
-/** A new model class and its spot instrument, with an empty book. */
-async function listSpotInstrument(): Promise<void> {
-  modelClassId = `ord${randomUUID().slice(0, 8)}-70b`;
-  await t.http
-    .post('/v1/admin/model-classes')
-    .set(bearer(t.adminKey))
-    .send({ id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 })
-    .expect(201);
-  symbol = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'spot' }).expect(201)).body.symbol;
+async function listInstrument(): Promise<void> {
+  ({ symbol, modelClassId } = await listSpotInstrument(t, 'ord'));
 }
 
 beforeAll(async () => {
   t = await startTestApp();
-  await listSpotInstrument();
+  await listInstrument();
 });
 afterAll(async () => {
   await t.close();
@@ -34,23 +27,8 @@ afterEach(async () => {
   expect(audit.body).toMatchObject({ sound: true, trialBalance: { balanced: true } });
 });
 
-async function buyer(cash = '1000'): Promise<TestParticipant> {
-  const who = await createParticipant(t, ['buyer']);
-  await deposit(t, who.id, cash);
-  return who;
-}
-
-async function provider(tokensPerSecond = 1_000_000, cash = '1000'): Promise<TestParticipant> {
-  const who = await createParticipant(t, ['provider']);
-  await deposit(t, who.id, cash);
-  const publicKey = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
-  await t.http
-    .post('/v1/nodes')
-    .set(bearer(who.key))
-    .send({ modelClassId, baseUrl: 'http://127.0.0.1:9/v1', metricsUrl: 'http://127.0.0.1:9/metrics', publicKey, tokensPerSecond })
-    .expect(201);
-  return who;
-}
+const buyer = (cash = '1000') => fundedBuyer(t, cash);
+const provider = (tokensPerSecond = 1_000_000, cash = '1000') => fundedProvider(t, modelClassId, { tokensPerSecond, cash });
 
 const order = (who: TestParticipant, body: object) => t.http.post('/v1/orders').set(bearer(who.key)).send({ instrument: symbol, ...body });
 
@@ -205,7 +183,7 @@ describe('placing and matching', () => {
   });
 
   test('amending quantity down keeps time priority; up loses it', async () => {
-    await listSpotInstrument();
+    await listInstrument();
     const first = await buyer('10');
     const second = await buyer('10');
     const p = await provider();
@@ -242,7 +220,7 @@ describe('placing and matching', () => {
   });
 
   test('the book survives a restart: resting orders rebuilt from PostgreSQL match in price-time priority', async () => {
-    await listSpotInstrument();
+    await listInstrument();
     const b = await buyer('10');
     const early = await buyer('10');
     const p = await provider();
