@@ -22,6 +22,9 @@ import { NO_FILLS } from './core/order-money.js';
 import { type LiveOrder, openLots } from './live-order.js';
 import { rejectionToError } from './order-errors.js';
 
+/** The advisory lock key every batch of a book holds shared while it commits ($1: the symbol). */
+export const BOOK_WRITE_LOCK = `hashtext('tokex:book-write:' || $1)`;
+
 /** A provider's performance bond on a spot sell (market-rules §4). */
 const BOND_BPS = 1000;
 /** Commands taken into one transaction at most (group commit). */
@@ -361,6 +364,7 @@ export class InstrumentWriter {
     const prepared = performance.now();
     const { transfers, changed } = ctx.money;
     await ledger.inTransaction(async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock_shared(${BOOK_WRITE_LOCK})`, [this.symbol]);
       const touched = new Set<AccountId>();
       for (const t of transfers) touched.add(t.debitAccountId!).add(t.creditAccountId!);
       const session = await this.deps.ledgerRepository.begin(manager, { accountIds: touched });

@@ -9,7 +9,7 @@ import { LedgerService } from '../ledger/ledger.service.js';
 import { INSTRUMENT_CHANNEL, MarketsService } from '../markets/markets.service.js';
 import { NodesService } from '../nodes/nodes.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
-import { type CommittedBatch, InstrumentWriter } from './instrument-writer.js';
+import { BOOK_WRITE_LOCK, type CommittedBatch, InstrumentWriter } from './instrument-writer.js';
 
 /**
  * The instrument writers of this process. A process serves an instrument only while it holds
@@ -67,6 +67,10 @@ export class OrderBooks implements OnApplicationShutdown {
     if (!owned) {
       throw new DomainError('NOT_BOOK_OWNER', `another process serves ${symbol}; send its orders there`, 'unavailable', { retryAfterSeconds: 1 });
     }
+    // A previous owner that died may still have a batch committing on another of its connections
+    // (PostgreSQL may close the lock's connection first). Every batch holds the book's write lock
+    // shared; taking it exclusively once waits for any such batch to end before the book is read.
+    await connection.query(`SELECT pg_advisory_lock(${BOOK_WRITE_LOCK}), pg_advisory_unlock(${BOOK_WRITE_LOCK})`, [symbol]);
     const writer = new InstrumentWriter(symbol, {
       dataSource: this.dataSource,
       ledger: this.ledger,
