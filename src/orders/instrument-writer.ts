@@ -370,13 +370,7 @@ export class InstrumentWriter {
       const session = await this.deps.ledgerRepository.begin(manager, { accountIds: touched });
       const refused = session.apply(transfers).results.findIndex((r) => r.status !== 'created');
       if (refused >= 0) throw new BalanceMovedError(transfers[refused].id);
-      await this.writeOrders(manager, [...changed.values()]);
-      await this.writeFills(manager, ctx.fills);
-      await manager.query(`UPDATE instrument_books SET last_seq = $2, reference_price_ticks = $3, updated_at = now() WHERE instrument = $1`, [
-        this.symbol,
-        this.book.lastSequence,
-        this.book.referencePriceTicks ?? null,
-      ]);
+      await this.writeBook(manager, [...changed.values()], ctx.fills);
       await this.deps.ledgerRepository.flush(manager, session);
     });
     this.deps.measured?.(batch.length, (prepared - started) / 1000, (performance.now() - prepared) / 1000);
@@ -686,71 +680,75 @@ export class InstrumentWriter {
     return new Map(rows.map((r) => [BigInt(r.id), BigInt(r.spendable)]));
   }
 
-  private async writeOrders(manager: EntityManager, orders: LiveOrder[]): Promise<void> {
-    if (orders.length === 0) return;
-    const col = <T>(f: (o: LiveOrder) => T) => orders.map(f);
+  /** The batch's orders (inserted or updated), its fills and the book's new position, in one statement. */
+  private async writeBook(manager: EntityManager, orders: LiveOrder[], fills: FillRecord[]): Promise<void> {
+    const order = <T>(f: (o: LiveOrder) => T) => orders.map(f);
+    const fill = <T>(f: (x: FillRecord) => T) => fills.map(f);
     await manager.query(
-      `INSERT INTO orders (id, participant_id, instrument, client_order_id, side, type, time_in_force, price_ticks, quantity_lots,
-                           filled_lots, status, close_reason, post_only, self_trade_prevention, expires_at, hold_micros,
-                           taker_notional_micros, maker_notional_micros, fees_micros, accepted_seq, priority_seq, created_at)
-       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[],
-                            $10::bigint[], $11::text[], $12::text[], $13::boolean[], $14::text[], $15::timestamptz[], $16::bigint[],
-                            $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::timestamptz[])
-       ON CONFLICT (id) DO UPDATE SET
-         price_ticks = excluded.price_ticks, quantity_lots = excluded.quantity_lots, filled_lots = excluded.filled_lots,
-         status = excluded.status, close_reason = excluded.close_reason, hold_micros = excluded.hold_micros,
-         taker_notional_micros = excluded.taker_notional_micros, maker_notional_micros = excluded.maker_notional_micros,
-         fees_micros = excluded.fees_micros, priority_seq = excluded.priority_seq, updated_at = now()`,
+      `WITH written_orders AS (
+         INSERT INTO orders (id, participant_id, instrument, client_order_id, side, type, time_in_force, price_ticks, quantity_lots,
+                             filled_lots, status, close_reason, post_only, self_trade_prevention, expires_at, hold_micros,
+                             taker_notional_micros, maker_notional_micros, fees_micros, accepted_seq, priority_seq, created_at)
+         SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+                              $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::boolean[], $14::text[], $15::timestamptz[],
+                              $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::timestamptz[])
+         ON CONFLICT (id) DO UPDATE SET
+           price_ticks = excluded.price_ticks, quantity_lots = excluded.quantity_lots, filled_lots = excluded.filled_lots,
+           status = excluded.status, close_reason = excluded.close_reason, hold_micros = excluded.hold_micros,
+           taker_notional_micros = excluded.taker_notional_micros, maker_notional_micros = excluded.maker_notional_micros,
+           fees_micros = excluded.fees_micros, priority_seq = excluded.priority_seq, updated_at = now()
+         RETURNING 1
+       ), written_fills AS (
+         INSERT INTO fills (instrument, id, seq, maker_order_id, taker_order_id, buyer_id, seller_id, taker_side, price_ticks,
+                            quantity_lots, notional_micros, buyer_fee_micros, seller_fee_micros, created_at)
+         SELECT $23::text, * FROM unnest($24::text[], $25::bigint[], $26::bigint[], $27::bigint[], $28::uuid[], $29::uuid[], $30::text[],
+                                   $31::bigint[], $32::bigint[], $33::bigint[], $34::bigint[], $35::bigint[], $36::timestamptz[])
+         RETURNING 1
+       ), position AS (
+         UPDATE instrument_books SET last_seq = $37, reference_price_ticks = $38, updated_at = now() WHERE instrument = $23
+         RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM written_orders) AS orders, (SELECT count(*) FROM written_fills) AS fills,
+              (SELECT count(*) FROM position) AS position`,
       [
-        col((o) => String(o.id)),
-        col((o) => o.participantId),
-        col((o) => o.instrument),
-        col((o) => o.clientOrderId),
-        col((o) => o.side),
-        col((o) => o.type),
-        col((o) => o.timeInForce),
-        col((o) => String(o.priceTicks)),
-        col((o) => String(o.quantity)),
-        col((o) => String(o.filled)),
-        col((o) => o.status),
-        col((o) => o.closeReason),
-        col((o) => o.postOnly),
-        col((o) => o.stp),
-        col((o) => (o.expiresAt === null ? null : new Date(o.expiresAt).toISOString())),
-        col((o) => String(o.hold)),
-        col((o) => String(o.fees.takerNotional)),
-        col((o) => String(o.fees.makerNotional)),
-        col((o) => String(o.feesPaid)),
-        col((o) => String(o.acceptedSeq)),
-        col((o) => String(o.prioritySeq)),
-        col((o) => o.createdAt.toISOString()),
-      ],
-    );
-  }
-
-  private async writeFills(manager: EntityManager, fills: FillRecord[]): Promise<void> {
-    if (fills.length === 0) return;
-    const col = <T>(f: (x: FillRecord) => T) => fills.map(f);
-    await manager.query(
-      `INSERT INTO fills (id, instrument, seq, maker_order_id, taker_order_id, buyer_id, seller_id, taker_side, price_ticks,
-                          quantity_lots, notional_micros, buyer_fee_micros, seller_fee_micros, created_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::uuid[], $7::uuid[], $8::text[],
-                            $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::timestamptz[])`,
-      [
-        col((f) => f.id),
-        col(() => this.symbol),
-        col((f) => String(f.seq)),
-        col((f) => String(f.makerOrderId)),
-        col((f) => String(f.takerOrderId)),
-        col((f) => f.buyerId),
-        col((f) => f.sellerId),
-        col((f) => f.takerSide),
-        col((f) => String(f.priceTicks)),
-        col((f) => String(f.lots)),
-        col((f) => String(f.notional)),
-        col((f) => String(f.buyerFee)),
-        col((f) => String(f.sellerFee)),
-        col((f) => f.createdAt.toISOString()),
+        order((o) => String(o.id)),
+        order((o) => o.participantId),
+        order((o) => o.instrument),
+        order((o) => o.clientOrderId),
+        order((o) => o.side),
+        order((o) => o.type),
+        order((o) => o.timeInForce),
+        order((o) => String(o.priceTicks)),
+        order((o) => String(o.quantity)),
+        order((o) => String(o.filled)),
+        order((o) => o.status),
+        order((o) => o.closeReason),
+        order((o) => o.postOnly),
+        order((o) => o.stp),
+        order((o) => (o.expiresAt === null ? null : new Date(o.expiresAt).toISOString())),
+        order((o) => String(o.hold)),
+        order((o) => String(o.fees.takerNotional)),
+        order((o) => String(o.fees.makerNotional)),
+        order((o) => String(o.feesPaid)),
+        order((o) => String(o.acceptedSeq)),
+        order((o) => String(o.prioritySeq)),
+        order((o) => o.createdAt.toISOString()),
+        this.symbol,
+        fill((f) => f.id),
+        fill((f) => String(f.seq)),
+        fill((f) => String(f.makerOrderId)),
+        fill((f) => String(f.takerOrderId)),
+        fill((f) => f.buyerId),
+        fill((f) => f.sellerId),
+        fill((f) => f.takerSide),
+        fill((f) => String(f.priceTicks)),
+        fill((f) => String(f.lots)),
+        fill((f) => String(f.notional)),
+        fill((f) => String(f.buyerFee)),
+        fill((f) => String(f.sellerFee)),
+        fill((f) => f.createdAt.toISOString()),
+        this.book.lastSequence,
+        this.book.referencePriceTicks ?? null,
       ],
     );
   }
