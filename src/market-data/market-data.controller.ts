@@ -1,9 +1,9 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { PageQuery } from '../http/pagination.js';
-import { symbolParam } from '../markets/markets.params.js';
+import { modelClassIdParam, symbolParam } from '../markets/markets.params.js';
 import { Public } from '../participants/principal.js';
-import { BookQuery, CandleList, CandlesQuery, OrderBookView, TickerView, TradePage } from './market-data.dto.js';
+import { BookQuery, CandleList, CandlesQuery, IndexQuery, IndexView, OrderBookView, TickerView, TradePage } from './market-data.dto.js';
 import { MarketDataService } from './market-data.service.js';
 
 /** Public market data of one instrument; the stream (`WS /v1/stream`) publishes the same shapes. */
@@ -42,5 +42,20 @@ export class MarketDataController {
   @ApiOkResponse({ type: CandleList })
   candles(@symbolParam('instrument') instrument: string, @Query() query: CandlesQuery): Promise<CandleList> {
     return this.marketData.candles(instrument, query);
+  }
+}
+
+/** The spot index of a model class: the reference forwards mark against (market-rules §6). */
+@ApiTags('market data')
+@Controller('v1/index')
+export class IndexController {
+  constructor(private readonly marketData: MarketDataService) {}
+
+  @Get(':modelClass')
+  @Public()
+  @ApiOperation({ summary: "Spot index price (the last hour's VWAP of the spot instrument, else its last trade) and hourly history" })
+  @ApiOkResponse({ type: IndexView })
+  index(@modelClassIdParam('modelClass') modelClass: string, @Query() query: IndexQuery): Promise<IndexView> {
+    return this.marketData.index(modelClass, query);
   }
 }

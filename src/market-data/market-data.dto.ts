@@ -89,3 +89,25 @@ export class CandleList {
   @ApiProperty({ enum: Object.keys(CANDLE_INTERVALS) }) interval: string;
   @ApiProperty({ type: CandleView, isArray: true, description: 'Oldest first; buckets without trades are absent' }) items: CandleView[];
 }
+
+export class IndexQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: 168, default: 24, description: 'Hours of hourly history' })
+  @IsOptional() @Type(() => Number) @IsInt({ message: 'hours must be an integer' }) @Min(1) @Max(168)
+  hours?: number;
+}
+
+export class IndexPoint {
+  @ApiProperty({ description: 'Start of the hour (UTC)' }) time: string;
+  @ApiProperty({ example: '0.450', description: "Volume-weighted average price of the hour's spot trades" }) price: string;
+  @ApiProperty({ example: 12_000_000, description: 'Tokens traded in the hour' }) volume: number;
+}
+
+export class IndexView {
+  @ApiProperty({ example: 'llama-3.1-70b-instruct' }) modelClass: string;
+  @ApiProperty({ example: 'LLAMA-3.1-70B-INSTRUCT-SPOT' }) instrument: string;
+  @ApiProperty({ nullable: true, type: String, example: '0.450', description: 'The spot index: null before the first spot trade' }) price: string | null;
+  @ApiProperty({ nullable: true, enum: ['vwap_1h', 'last_trade'], description: "How the price was made: the last hour's VWAP, else the last trade" })
+  method: 'vwap_1h' | 'last_trade' | null;
+  @ApiProperty() asOf: string;
+  @ApiProperty({ type: IndexPoint, isArray: true, description: 'Hourly VWAPs, oldest first; hours without trades are absent' }) history: IndexPoint[];
+}

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { MarketsModule } from '../markets/markets.module.js';
 import { OrdersModule } from '../orders/orders.module.js';
 import { ParticipantsModule } from '../participants/participants.module.js';
-import { MarketDataController } from './market-data.controller.js';
+import { IndexController, MarketDataController } from './market-data.controller.js';
 import { MarketDataRepository } from './market-data.repository.js';
 import { MarketDataService } from './market-data.service.js';
 import { StreamGateway } from './stream.gateway.js';
@@ -11,7 +11,7 @@ import { StreamHub } from './stream-hub.js';
 /** Public market data over REST and the `WS /v1/stream` stream (docs/market-data.md). */
 @Module({
   imports: [OrdersModule, MarketsModule, ParticipantsModule],
-  controllers: [MarketDataController],
+  controllers: [MarketDataController, IndexController],
   providers: [MarketDataRepository, MarketDataService, StreamHub, StreamGateway],
 })
 export class MarketDataModule {}

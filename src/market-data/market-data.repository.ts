@@ -98,6 +98,34 @@ export class MarketDataRepository {
     );
     return rows.map((r) => ({ time: r.bucket, stats: toStats(r) as Required<TradeStats> }));
   }
+
+  /**
+   * Volume-weighted average price in ticks (rounded half up to a whole tick) of the instrument's
+   * trades in each `seconds`-long bucket since `since`, newest last; buckets without trades are absent.
+   */
+  async vwapBuckets(instrument: string, seconds: number, since: Date): Promise<Array<{ time: Date; vwapTicks: number; lots: string }>> {
+    const rows: Array<{ bucket: Date; vwap: string; lots: string }> = await this.dataSource.query(
+      `SELECT date_bin(make_interval(secs => $2), created_at, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket,
+              round(sum(price_ticks * quantity_lots)::numeric / sum(quantity_lots))::text AS vwap, sum(quantity_lots)::text AS lots
+         FROM fills WHERE instrument = $1 AND created_at >= $3
+        GROUP BY 1 ORDER BY 1`,
+      [instrument, seconds, since],
+    );
+    return rows.map((r) => ({ time: r.bucket, vwapTicks: Number(r.vwap), lots: r.lots }));
+  }
+
+  /** The instrument's volume-weighted average price in ticks since `since`, or its last trade's price. */
+  async indexPrice(instrument: string, since: Date): Promise<{ priceTicks: number; method: 'vwap' | 'last_trade' } | undefined> {
+    const [row]: Array<{ vwap: string | null; last: string | null }> = await this.dataSource.query(
+      `SELECT (SELECT round(sum(price_ticks * quantity_lots)::numeric / nullif(sum(quantity_lots), 0))::text
+                 FROM fills WHERE instrument = $1 AND created_at >= $2) AS vwap,
+              (SELECT price_ticks::text FROM fills WHERE instrument = $1 ORDER BY seq DESC, id DESC LIMIT 1) AS last`,
+      [instrument, since],
+    );
+    if (row.vwap !== null) return { priceTicks: Number(row.vwap), method: 'vwap' };
+    if (row.last !== null) return { priceTicks: Number(row.last), method: 'last_trade' };
+    return undefined;
+  }
 }
 
 function toStats(row: StatsRow): TradeStats {

@@ -1,17 +1,19 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { DomainError, invalid, notFound } from '../common/domain-error.js';
 import { decodeCursor, type Page, pageLimit, pageOf, type PageQuery } from '../http/pagination.js';
-import type { InstrumentSpec } from '../markets/instrument-terms.js';
+import { type InstrumentSpec, instrumentSymbol } from '../markets/instrument-terms.js';
 import { MarketsService } from '../markets/markets.service.js';
+import { formatPrice, lotsToTokens } from '../markets/price.js';
 import type { BookView, CommittedBatch, InstrumentWriter } from '../orders/instrument-writer.js';
 import { OrderBooks } from '../orders/order-books.js';
 import { candleWindow } from './candle-window.js';
-import type { BookQuery, CandleList, CandlesQuery, OrderBookView, TickerView, TradeView } from './market-data.dto.js';
+import type { BookQuery, CandleList, CandlesQuery, IndexQuery, IndexView, OrderBookView, TickerView, TradeView } from './market-data.dto.js';
 import { bookView, candleView, tickerView, tradeView } from './market-data.format.js';
 import { MarketDataRepository } from './market-data.repository.js';
 
 const DEFAULT_DEPTH = 50;
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
 /** How long a snapshot waits for a busy writer to commit before giving up with a 503. */
 const COMMIT_WAIT_MS = 5_000;
 /** How often a waiting snapshot re-checks PostgreSQL, in case the batch in flight rolled back. */
@@ -126,5 +128,29 @@ export class MarketDataService implements OnModuleDestroy {
       }, RECHECK_MS);
       waiting.add(wake);
     });
+  }
+
+  /**
+   * The spot index of a model class: the volume-weighted average price of its spot instrument's
+   * trades in the last hour, else its last trade's price; with hourly VWAPs for history.
+   */
+  async index(modelClassId: string, query: IndexQuery, now = new Date()): Promise<IndexView> {
+    const symbol = instrumentSymbol(modelClassId);
+    const spec = await this.markets.instrument(symbol);
+    if (!spec) throw notFound('INDEX_NOT_FOUND', `model class ${modelClassId} has no spot instrument`);
+    const hours = query.hours ?? 24;
+    const hourStart = Math.floor(now.getTime() / HOUR_MS) * HOUR_MS;
+    const [price, history] = await Promise.all([
+      this.repository.indexPrice(symbol, new Date(now.getTime() - HOUR_MS)),
+      this.repository.vwapBuckets(symbol, HOUR_MS / 1000, new Date(hourStart - (hours - 1) * HOUR_MS)),
+    ]);
+    return {
+      modelClass: modelClassId,
+      instrument: symbol,
+      price: price ? formatPrice(price.priceTicks, spec) : null,
+      method: price ? (price.method === 'vwap' ? 'vwap_1h' : 'last_trade') : null,
+      asOf: now.toISOString(),
+      history: history.map((h) => ({ time: h.time.toISOString(), price: formatPrice(h.vwapTicks, spec), volume: lotsToTokens(Number(h.lots), spec) })),
+    };
   }
 }

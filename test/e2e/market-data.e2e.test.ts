@@ -363,3 +363,36 @@ describe('WS /v1/stream', () => {
     expect(await client.waitClosed()).toEqual({ code: 1008 });
   });
 });
+
+describe('the spot index', () => {
+  test("is the last hour's VWAP of the spot trades, else the last trade, with hourly history", async () => {
+    const { symbol, modelClassId } = await listInstrument();
+    const empty = await t.http.get(`/v1/index/${modelClassId}`).expect(200);
+    expect(empty.body).toMatchObject({ modelClass: modelClassId, instrument: symbol, price: null, method: null, history: [] });
+
+    const b = await buyer();
+    const p = await provider(modelClassId);
+    // 1,000,000 tokens at 0.400 and 3,000,000 at 0.500: VWAP 0.475.
+    await order(p, symbol, { side: 'sell', type: 'limit', price: '0.400', quantity: 1_000_000 }).expect(201);
+    await order(b, symbol, { side: 'buy', type: 'limit', price: '0.400', quantity: 1_000_000 }).expect(201);
+    await order(p, symbol, { side: 'sell', type: 'limit', price: '0.500', quantity: 3_000_000 }).expect(201);
+    await order(b, symbol, { side: 'buy', type: 'limit', price: '0.500', quantity: 3_000_000 }).expect(201);
+    const index = await t.http.get(`/v1/index/${modelClassId}?hours=2`).expect(200);
+    expect(index.body).toMatchObject({ price: '0.475', method: 'vwap_1h' });
+    expect(index.body.history).toEqual([expect.objectContaining({ price: '0.475', volume: 4_000_000 })]);
+
+    // Trades older than an hour leave the last trade as the index.
+    await t.dataSource.query(`UPDATE fills SET created_at = created_at - interval '2 hours' WHERE instrument = $1`, [symbol]);
+    const stale = await t.http.get(`/v1/index/${modelClassId}`).expect(200);
+    expect(stale.body).toMatchObject({ price: '0.500', method: 'last_trade' });
+  });
+
+  test('bad or unknown model classes are refused', async () => {
+    const bad = await t.http.get('/v1/index/Not_A_Class').expect(400);
+    expect(bad.body.message).toContain('modelClass');
+    const unknown = await t.http.get('/v1/index/no-such-class').expect(404);
+    expect(unknown.body.code).toBe('INDEX_NOT_FOUND');
+    const hours = await t.http.get('/v1/index/no-such-class?hours=500').expect(400);
+    expect(hours.body.message).toContain('hours');
+  });
+});
