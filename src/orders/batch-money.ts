@@ -59,20 +59,40 @@ export class BatchMoney {
   }
 
   /**
-   * What an order must hold now: an open buy its open notional at its limit plus the fees it could
-   * still pay; a sell the bond of its whole quantity while open, of its filled part once closed
-   * (that bond stays for delivery); a closed buy nothing.
+   * What a buy must hold now: its open notional at its limit plus the fees it could still pay
+   * while open; nothing once closed.
    */
-  requiredHold(order: LiveOrder): bigint {
-    if (order.side === 'sell') return sellBond(this.money, order.priceTicks, order.status === 'open' ? order.quantity : order.filled);
+  buyHold(order: LiveOrder): bigint {
     return order.status === 'open' ? buyHoldRequired(this.money, order.priceTicks, openLots(order), order.fees) : 0n;
+  }
+
+  /** The bond of a sell's open lots: 10 % of their notional at its current limit. */
+  openBond(order: LiveOrder): bigint {
+    return order.status === 'open' ? sellBond(this.money, order.priceTicks, openLots(order)) : 0n;
+  }
+
+  /** What a new order must take: a buy's hold, or a sell's bond on its whole quantity. */
+  initialHold(order: LiveOrder): bigint {
+    return order.side === 'buy' ? this.buyHold(order) : this.openBond(order);
+  }
+
+  /**
+   * Applies `change` (an amend, or the order leaving the book) and moves the order's hold or bond
+   * to what it must be after it. A sell's bond has two parts: the bond of its filled lots, fixed
+   * when they filled (it stays for their delivery, whatever the order's limit becomes later), and
+   * the bond of its open lots at its current limit; only the open part follows the change.
+   */
+  rehold(order: LiveOrder, tag: string, change: () => void): void {
+    const filledBond = order.side === 'sell' ? order.hold - this.openBond(order) : 0n;
+    change();
+    this.adjustHold(order, tag, order.side === 'buy' ? this.buyHold(order) : filledBond + this.openBond(order));
   }
 
   /**
    * Moves an order's hold (buy, on `held`) or bond (sell, on `bond`) to what it must be now: up
    * from available (reserved by the caller), down back to available (spendable again in this batch).
    */
-  adjustHold(order: LiveOrder, tag: string, required = this.requiredHold(order)): void {
+  adjustHold(order: LiveOrder, tag: string, required: bigint): void {
     const accounts = this.accountsOf(order.participantId);
     const pot = order.side === 'buy' ? accounts.held : accounts.bond;
     const code = order.side === 'buy' ? 'order-hold' : 'order-bond';
@@ -108,8 +128,9 @@ export class BatchMoney {
       if (openLots(order) === 0) order.status = 'filled';
       this.changed.set(order.id, order);
     }
-    this.adjustHold(buyer, `fill:${id}`);
-    if (seller.status === 'filled') this.adjustHold(seller, `fill:${id}`);
+    // The buyer's hold shrinks to what its open lots need; the seller's bond stays whole: the part
+    // of the lots that filled now backs their delivery.
+    this.adjustHold(buyer, `fill:${id}`, this.buyHold(buyer));
     return {
       id,
       seq,

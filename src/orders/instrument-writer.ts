@@ -155,6 +155,8 @@ export class InstrumentWriter {
   private readonly orders = new Map<number, LiveOrder>();
   private running = false;
   private latestSpec?: InstrumentSpec;
+  /** Set when a batch failed and the book could not yet be rebuilt from PostgreSQL. */
+  private needsLoad = false;
   /** Providers' sales within the delivery window, for the capacity check (filled lazily). */
   private readonly sales = new Map<string, SalesWindow>();
   private specStale = false;
@@ -280,7 +282,12 @@ export class InstrumentWriter {
         return;
       } catch (error) {
         // Memory may be ahead of PostgreSQL now: rebuild it from what is durable, then try again.
-        await this.load().catch((e) => this.logger.error({ err: e }, 'could not reload the book'));
+        // Until a rebuild succeeds, no batch runs on memory that may hold uncommitted effects.
+        this.needsLoad = true;
+        await this.load().then(
+          () => (this.needsLoad = false),
+          (e) => this.logger.error({ err: e }, 'could not reload the book; the next batch tries again'),
+        );
         const retryable = error instanceof BalanceMovedError || error instanceof LedgerRaceError || isSerializationProblem(error);
         if (!retryable || attempt === 3) {
           if (!retryable) this.logger.error({ err: error }, 'order batch failed');
@@ -308,6 +315,12 @@ export class InstrumentWriter {
   /** One group commit. Returns, per request, its result or the error that refused it. */
   private async runBatch(batch: QueueItem[]): Promise<Array<WriterResult | Error>> {
     const started = performance.now();
+    if (this.needsLoad) {
+      await this.load().catch(() => {
+        throw unavailable('the order book is being rebuilt; retry');
+      });
+      this.needsLoad = false;
+    }
     if (this.specStale) {
       this.specStale = false;
       const fresh = await this.deps.instrument();
@@ -332,7 +345,7 @@ export class InstrumentWriter {
       this.spendable([...accounts.values()].map((a) => a.available)),
       this.knownClientOrderIds(places),
       this.allocateOrderIds(places.length),
-      this.capacities(spec, [...new Set(places.filter((p) => p.side === 'sell').map((p) => p.participantId))], now),
+      this.capacities(spec, [...new Set(this.sellersOf(requests))], now),
     ]);
     const ctx: BatchContext = {
       spec,
@@ -452,7 +465,7 @@ export class InstrumentWriter {
       prioritySeq: 0,
       createdAt: new Date(ctx.now),
     };
-    const needed = ctx.money.requiredHold(order);
+    const needed = ctx.money.initialHold(order);
     if (!ctx.money.reserve(request.participantId, needed)) {
       throw unprocessable(
         'INSUFFICIENT_FUNDS',
@@ -491,9 +504,21 @@ export class InstrumentWriter {
 
   private async amend(ctx: BatchContext, request: Extract<WriterRequest, { kind: 'amend' }>): Promise<WriterResult> {
     const order = this.openOrderOf(request.participantId, request.orderId);
+    const newQuantity = request.lots ?? order.quantity;
+    const reducesOnly = request.priceTicks === undefined && newQuantity < order.quantity;
+    // While halted or closed, an order may only shrink: a new price or more quantity could trade.
+    const state = tradingState(ctx.spec, new Date(ctx.now));
+    if (state !== 'open' && !reducesOnly) {
+      throw unprocessable(state === 'halted' ? 'INSTRUMENT_HALTED' : 'INSTRUMENT_CLOSED', `${this.symbol} is ${state === 'halted' ? 'halted' : 'closed for trading'}: orders may only be reduced or cancelled`);
+    }
+    const added = newQuantity - order.quantity;
+    if (order.side === 'sell' && added > 0) this.checkCapacity(ctx, order.participantId, added);
     // Reserve what the amended order could need beyond its hold before the engine sees it.
-    const amended = { ...order, priceTicks: request.priceTicks ?? order.priceTicks, quantity: request.lots ?? order.quantity };
-    const needed = amended.quantity > amended.filled ? ctx.money.requiredHold(amended) : 0n;
+    const amended = { ...order, priceTicks: request.priceTicks ?? order.priceTicks, quantity: newQuantity };
+    const needed =
+      order.side === 'buy'
+        ? ctx.money.buyHold(amended)
+        : order.hold - ctx.money.openBond(order) + (amended.quantity > amended.filled ? ctx.money.openBond(amended) : 0n);
     const more = needed > order.hold ? needed - order.hold : 0n;
     if (!ctx.money.reserve(order.participantId, more)) throw unprocessable('INSUFFICIENT_FUNDS', 'available cash does not cover the amended order');
     const fills = await this.run(
@@ -507,6 +532,9 @@ export class InstrumentWriter {
       },
       { rejected: () => ctx.money.unreserve(order.participantId, more) },
     );
+    if (order.side === 'sell' && added > 0 && ctx.openSellLots) {
+      ctx.openSellLots.set(order.participantId, (ctx.openSellLots.get(order.participantId) ?? 0) + added);
+    }
     return { order, closed: [], fills };
   }
 
@@ -565,17 +593,19 @@ export class InstrumentWriter {
         case 'cancelled':
         case 'expired': {
           const order = this.orders.get(event.orderId)!;
-          order.status = event.type;
-          order.closeReason = event.type === 'expired' ? 'expired' : event.reason;
-          ctx.money.adjustHold(order, `close:${seq}`);
+          ctx.money.rehold(order, `close:${seq}`, () => {
+            order.status = event.type;
+            order.closeReason = event.type === 'expired' ? 'expired' : event.reason;
+          });
           break;
         }
         case 'amended': {
           const order = this.orders.get(event.orderId)!;
-          order.priceTicks = event.priceTicks;
-          order.quantity = event.quantity;
-          if (!event.priorityKept) order.prioritySeq = seq;
-          ctx.money.adjustHold(order, `amend:${seq}`);
+          ctx.money.rehold(order, `amend:${seq}`, () => {
+            order.priceTicks = event.priceTicks;
+            order.quantity = event.quantity;
+            if (!event.priorityKept) order.prioritySeq = seq;
+          });
           break;
         }
       }
@@ -604,6 +634,13 @@ export class InstrumentWriter {
     if (committed > limit) {
       throw unprocessable('CAPACITY_EXCEEDED', `this sell would commit ${committed} tokens in a delivery window; your enabled nodes can serve ${limit}`);
     }
+  }
+
+  /** Who may add sell quantity in this batch: sellers placing orders, and owners amending sells. */
+  private sellersOf(requests: readonly WriterRequest[]): string[] {
+    return requests.flatMap((r) =>
+      (r.kind === 'place' && r.side === 'sell') || (r.kind === 'amend' && this.orders.get(r.orderId)?.side === 'sell') ? [r.participantId] : [],
+    );
   }
 
   private openSellLotsByProvider(): Map<string, number> {

@@ -182,6 +182,44 @@ describe('placing and matching', () => {
     expect(await balancesOf(t, b)).toMatchObject({ held: '0.000000' });
   });
 
+  test('while halted an order may shrink or go, but not take a new price or grow: nothing trades', async () => {
+    await listInstrument();
+    const b = await buyer('10');
+    const p = await provider();
+    const bid = await order(b, { side: 'buy', type: 'limit', price: '0.400', quantity: 2_000_000 }).expect(201);
+    await order(p, { side: 'sell', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
+    await t.http.post(`/v1/admin/instruments/${symbol}/halt`).set(bearer(t.adminKey)).send({ reason: 'test' }).expect(200);
+    try {
+      const repriced = await t.http.patch(`/v1/orders/${bid.body.id}`).set(bearer(b.key)).send({ price: '0.500' }).expect(422);
+      expect(repriced.body.code).toBe('INSTRUMENT_HALTED');
+      await t.http.patch(`/v1/orders/${bid.body.id}`).set(bearer(b.key)).send({ quantity: 3_000_000 }).expect(422);
+      const reduced = await t.http.patch(`/v1/orders/${bid.body.id}`).set(bearer(b.key)).send({ quantity: 1_000_000 }).expect(200);
+      expect(reduced.body).toMatchObject({ quantity: 1_000_000, fills: [], hold: '0.400400' });
+    } finally {
+      await t.http.post(`/v1/admin/instruments/${symbol}/resume`).set(bearer(t.adminKey)).send({ reason: 'test over' }).expect(200);
+    }
+    const [{ count }] = await t.dataSource.query(`SELECT count(*)::int AS count FROM fills WHERE instrument = $1`, [symbol]);
+    expect(count).toBe(0);
+    await t.http.delete('/v1/orders').set(bearer(b.key)).expect(200);
+    await t.http.delete('/v1/orders').set(bearer(p.key)).expect(200);
+  });
+
+  test('the bond of filled tokens stays whatever the order becomes; only the open part follows the limit', async () => {
+    await listInstrument();
+    const b = await buyer('100');
+    const p = await provider(1_000_000, '100');
+    await order(b, { side: 'buy', type: 'limit', price: '8.000', quantity: 1_000_000 }).expect(201);
+    // 2,000,000 tokens at 8.000: bond 1.600000; half of it fills against the bid.
+    const sell = await order(p, { side: 'sell', type: 'limit', price: '8.000', quantity: 2_000_000 }).expect(201);
+    expect(sell.body).toMatchObject({ filledQuantity: 1_000_000, hold: '1.600000' });
+    // Re-pricing the open half to one tick cannot take the filled half's bond back.
+    const amended = await t.http.patch(`/v1/orders/${sell.body.id}`).set(bearer(p.key)).send({ price: '0.001' }).expect(200);
+    expect(amended.body.hold).toBe('0.800100');
+    const cancelled = await t.http.delete(`/v1/orders/${sell.body.id}`).set(bearer(p.key)).expect(200);
+    expect(cancelled.body.hold).toBe('0.800000');
+    expect(await balancesOf(t, p)).toMatchObject({ bond: '0.800000', available: '99.200000' });
+  });
+
   test('amending quantity down keeps time priority; up loses it', async () => {
     await listInstrument();
     const first = await buyer('10');
@@ -282,6 +320,10 @@ describe('pre-trade checks and bad input: a 4xx naming the reason, and no hold l
     expect(refused.body.code).toBe('CAPACITY_EXCEEDED');
     await order(p, { side: 'sell', type: 'limit', price: '0.100', quantity: 800_000 }).expect(201);
     await order(p, { side: 'sell', type: 'limit', price: '0.100', quantity: 100_000 }).expect(422);
+    // Growing a sell by amend is held to the same limit.
+    const small = await order(p, { side: 'sell', type: 'limit', price: '0.200', quantity: 1_000 }).expect(201);
+    const grown = await t.http.patch(`/v1/orders/${small.body.id}`).set(bearer(p.key)).send({ quantity: 100_000 }).expect(422);
+    expect(grown.body.code).toBe('CAPACITY_EXCEEDED');
     await t.http.delete('/v1/orders').set(bearer(p.key)).expect(200);
   });
 
