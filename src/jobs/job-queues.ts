@@ -58,7 +58,9 @@ export class JobQueues implements OnApplicationShutdown {
     const byQueue = new Map<QueueName, typeof jobs[number][]>();
     for (const job of jobs) {
       const queue = JOB_DEFINITIONS[job.name].queue;
-      byQueue.set(queue, [...(byQueue.get(queue) ?? []), job]);
+      const list = byQueue.get(queue);
+      if (list) list.push(job);
+      else byQueue.set(queue, [job]);
     }
     await Promise.all(
       [...byQueue].map(([queue, list]) =>

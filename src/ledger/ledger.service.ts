@@ -116,11 +116,9 @@ export class LedgerService {
   /** Like `transfer`, but every request must be created or already exist; otherwise it throws. */
   async transferOrThrow(manager: EntityManager, requests: readonly TransferRequest[]): Promise<TransferResult[]> {
     const results = await this.transfer(manager, requests);
-    const failed = results.findIndex((r) => r.status === 'rejected');
-    if (failed >= 0) {
-      const result = results[failed];
-      throw rejectionToError(result.status === 'rejected' ? result.code : ('' as never), requests[failed].id);
-    }
+    results.forEach((result, i) => {
+      if (result.status === 'rejected') throw rejectionToError(result.code, requests[i].id);
+    });
     return results;
   }
 

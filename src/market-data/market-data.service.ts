@@ -52,10 +52,8 @@ export class MarketDataService implements OnModuleDestroy {
     this.unsubscribe();
   }
 
-  async instrument(symbol: string): Promise<InstrumentSpec> {
-    const spec = await this.markets.instrument(symbol);
-    if (!spec) throw notFound('INSTRUMENT_NOT_FOUND', `no instrument ${symbol}`);
-    return spec;
+  instrument(symbol: string): Promise<InstrumentSpec> {
+    return this.markets.requireInstrument(symbol);
   }
 
   /**

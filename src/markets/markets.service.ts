@@ -275,6 +275,13 @@ export class MarketsService {
     return row && instrumentSpec(row);
   }
 
+  /** Like `instrument`, for callers that name an instrument a client gave: unknown is a 404. */
+  async requireInstrument(symbol: string, manager: EntityManager = this.dataSource.manager): Promise<InstrumentSpec> {
+    const spec = await this.instrument(symbol, manager);
+    if (!spec) throw INSTRUMENT_NOT_FOUND();
+    return spec;
+  }
+
   /** Every instrument not halted, oldest first; forwards past lastTradeAt included (see `tradingState`). */
   async listActiveInstruments(manager: EntityManager = this.dataSource.manager): Promise<InstrumentSpec[]> {
     const rows: InstrumentRecord[] = await manager.query(

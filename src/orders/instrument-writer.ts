@@ -129,7 +129,8 @@ export interface WriterDependencies {
   readonly ledger: LedgerService;
   readonly ledgerRepository: LedgerRepository;
   readonly nodes: NodesService;
-  readonly instrument: () => Promise<InstrumentSpec | undefined>;
+  /** The instrument as PostgreSQL has it now (404 if it is gone). */
+  readonly instrument: () => Promise<InstrumentSpec>;
   /** Called after every committed batch that changed something. */
   readonly published?: (batch: CommittedBatch) => void;
   /** Measures every group commit: its size, and how long preparing and committing took. */
@@ -187,7 +188,6 @@ export class InstrumentWriter {
   /** Rebuilds the book from PostgreSQL: the open orders in price-time priority, and the book position. */
   async load(): Promise<void> {
     const spec = await this.deps.instrument();
-    if (!spec) throw notFound('INSTRUMENT_NOT_FOUND', `no instrument ${this.symbol}`);
     this.latestSpec = spec;
     const manager = this.deps.dataSource.manager;
     await manager.query(`INSERT INTO instrument_books (instrument) VALUES ($1) ON CONFLICT DO NOTHING`, [this.symbol]);
@@ -323,9 +323,7 @@ export class InstrumentWriter {
     }
     if (this.specStale) {
       this.specStale = false;
-      const fresh = await this.deps.instrument();
-      if (!fresh) throw notFound('INSTRUMENT_NOT_FOUND', `no instrument ${this.symbol}`);
-      this.latestSpec = fresh;
+      this.latestSpec = await this.deps.instrument();
     }
     const spec = this.latestSpec!;
     const { ledger } = this.deps;
@@ -430,10 +428,7 @@ export class InstrumentWriter {
     const first = clientKey === undefined ? undefined : (ctx.knownClientIds.get(clientKey) ?? ctx.batchClientIds.get(clientKey));
     if (first !== undefined) return { closed: [], fills: [], duplicateOf: first };
 
-    const state = tradingState(ctx.spec, new Date(ctx.now));
-    if (state !== 'open') {
-      throw unprocessable(state === 'halted' ? 'INSTRUMENT_HALTED' : 'INSTRUMENT_CLOSED', `${this.symbol} is ${state === 'halted' ? 'halted' : 'closed for trading'}`);
-    }
+    this.refuseUnlessTrading(ctx);
     if (request.expiresAt !== undefined && request.expiresAt <= ctx.now) {
       throw invalid('VALIDATION_FAILED', 'expiresAt must be in the future', { fields: ['expiresAt'] });
     }
@@ -507,10 +502,7 @@ export class InstrumentWriter {
     const newQuantity = request.lots ?? order.quantity;
     const reducesOnly = request.priceTicks === undefined && newQuantity < order.quantity;
     // While halted or closed, an order may only shrink: a new price or more quantity could trade.
-    const state = tradingState(ctx.spec, new Date(ctx.now));
-    if (state !== 'open' && !reducesOnly) {
-      throw unprocessable(state === 'halted' ? 'INSTRUMENT_HALTED' : 'INSTRUMENT_CLOSED', `${this.symbol} is ${state === 'halted' ? 'halted' : 'closed for trading'}: orders may only be reduced or cancelled`);
-    }
+    if (!reducesOnly) this.refuseUnlessTrading(ctx, ': orders may only be reduced or cancelled');
     const added = newQuantity - order.quantity;
     if (order.side === 'sell' && added > 0) this.checkCapacity(ctx, order.participantId, added);
     // Reserve what the amended order could need beyond its hold before the engine sees it.
@@ -536,6 +528,13 @@ export class InstrumentWriter {
       ctx.openSellLots.set(order.participantId, (ctx.openSellLots.get(order.participantId) ?? 0) + added);
     }
     return { order, closed: [], fills };
+  }
+
+  /** Refuses what could trade while the instrument is halted, or a forward past its last trade. */
+  private refuseUnlessTrading(ctx: BatchContext, detail = ''): void {
+    const state = tradingState(ctx.spec, new Date(ctx.now));
+    if (state === 'halted') throw unprocessable('INSTRUMENT_HALTED', `${this.symbol} is halted${detail}`);
+    if (state === 'closed') throw unprocessable('INSTRUMENT_CLOSED', `${this.symbol} is closed for trading${detail}`);
   }
 
   private openOrderOf(participantId: string, orderId: number): LiveOrder {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
-import { DomainError, notFound } from '../common/domain-error.js';
+import { DomainError } from '../common/domain-error.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';
 import { LedgerService } from '../ledger/ledger.service.js';
@@ -61,7 +61,7 @@ export class OrderBooks implements OnApplicationShutdown {
   }
 
   private async open(symbol: string): Promise<InstrumentWriter> {
-    if (!(await this.markets.instrument(symbol))) throw notFound('INSTRUMENT_NOT_FOUND', `no instrument ${symbol}`);
+    await this.markets.requireInstrument(symbol); // before taking a lock on the name
     const connection = await this.connection();
     const [{ owned }] = (await connection.query(`SELECT pg_try_advisory_lock(hashtext('tokex:book:' || $1)) AS owned`, [symbol])).rows;
     if (!owned) {
@@ -76,7 +76,7 @@ export class OrderBooks implements OnApplicationShutdown {
       ledger: this.ledger,
       ledgerRepository: this.ledgerRepository,
       nodes: this.nodes,
-      instrument: () => this.markets.instrument(symbol),
+      instrument: () => this.markets.requireInstrument(symbol),
       published: (batch) => this.listeners.forEach((listener) => listener(batch)),
       measured: (commands, prepare, commit) => {
         this.metrics.orderBatchSize.observe({ instrument: symbol }, commands);

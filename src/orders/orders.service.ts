@@ -170,10 +170,8 @@ export class OrdersService {
     });
   }
 
-  private async instrument(symbol: string): Promise<InstrumentSpec> {
-    const spec = await this.markets.instrument(symbol);
-    if (!spec) throw notFound('INSTRUMENT_NOT_FOUND', `no instrument ${symbol}`);
-    return spec;
+  private instrument(symbol: string): Promise<InstrumentSpec> {
+    return this.markets.requireInstrument(symbol);
   }
 
   /** The caller's order; anyone else's is not found. */
