@@ -17,7 +17,8 @@
  * Options: --duration S (seconds per measured phase, default 15), --connections N (default 100;
  * the socket cap of the fixed-rate runs too), --rates R,R (default 1000,5000), --buyers N (200),
  * --providers N (50), --warmup S (3), --database URL (default
- * postgres://postgres@127.0.0.1:5432/tokex_bench_orders; dropped and recreated), --redis URL.
+ * postgres://postgres@127.0.0.1:5432/tokex_bench_orders; dropped and recreated), --redis URL,
+ * --profile DIR (the service writes a V8 CPU profile there when it stops).
  */
 import autocannon from 'autocannon';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -40,6 +41,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '3' },
     database: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/tokex_bench_orders' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+    profile: { type: 'string' },
   },
 });
 const DURATION = Number(args.duration);
@@ -65,7 +67,8 @@ interface Service {
 /** The built service, api role, as in production; with LOG_LEVEL=warn it logs nothing on start, so readiness is asked of /health. */
 async function startService(): Promise<Service> {
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN, 'api'], {
+  const profile = args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [];
+  const child = spawn(process.execPath, [...profile, MAIN, 'api'], {
     env: {
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'production',
@@ -247,6 +250,24 @@ async function fixedRate(service: Service, meter: CpuMeter, rate: number, next: 
   };
 }
 
+/** The order writer's own averages since start-up, from the service's Prometheus metrics. */
+async function writerFigures(service: Service): Promise<{ batches: number; commandsPerBatch: number; prepareMs: number; commitMs: number }> {
+  const text = await (await fetch(`${service.url}/metrics`)).text();
+  const sum = (pattern: RegExp) =>
+    text
+      .split('\n')
+      .filter((line) => pattern.test(line))
+      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  const batches = sum(/^tokex_order_batch_commands_count/);
+  const per = (x: number) => (batches === 0 ? 0 : x / batches);
+  return {
+    batches,
+    commandsPerBatch: per(sum(/^tokex_order_batch_commands_sum/)),
+    prepareMs: per(sum(/^tokex_order_batch_seconds_sum\{.*phase="prepare"/)) * 1000,
+    commitMs: per(sum(/^tokex_order_batch_seconds_sum\{.*phase="commit"/)) * 1000,
+  };
+}
+
 async function main(): Promise<void> {
   console.log(`tokex order-entry benchmark: ${DURATION} s per phase, ${CONNECTIONS} connections, fixed rates ${RATES.join(' and ')}/s`);
   console.log(`- preparing ${args.database}`);
@@ -282,6 +303,7 @@ async function main(): Promise<void> {
     const [{ orders, fills }] = (await db.query(`SELECT (SELECT count(*) FROM orders)::int AS orders, (SELECT count(*) FROM fills)::int AS fills`)).rows;
     await db.end();
     const audit = await api(service, 'POST', '/v1/admin/ledger/audit', ADMIN_KEY, {});
+    const writer = await writerFigures(service);
 
     const acknowledgedOrders = results.filter((r) => r.name.startsWith('POST')).reduce((a, r) => a + r.acked, 0);
     console.log(`\nresults (${DURATION} s per phase, ${CONNECTIONS} connections; latency of 2xx answers; CPU in cores of 2)`);
@@ -295,6 +317,10 @@ async function main(): Promise<void> {
     const orderMax = results[1].acked / results[1].seconds;
     console.log(`  orders (max) / ceiling: ${(orderMax / ceiling).toFixed(2)}`);
     console.log(`  durable: ${orders} orders and ${fills} fills in PostgreSQL (≥ ${acknowledgedOrders} acknowledged after warm-up); ledger audit ${audit.sound ? 'sound' : 'NOT SOUND'}`);
+    console.log(
+      `  writer: ${writer.batches.toLocaleString('en')} group commits, ${writer.commandsPerBatch.toFixed(1)} commands each on average; ` +
+        `${writer.prepareMs.toFixed(1)} ms preparing and ${writer.commitMs.toFixed(1)} ms committing per batch`,
+    );
     const at5k = results.find((r) => r.offered === '5,000/s');
     console.log(`  aims: 10,000 durable orders/s (${orderMax >= 10_000 ? 'met' : 'not met'}); p99 under 25 ms at 5,000/s (${at5k ? (at5k.p99Ms < 25 && at5k.acked / at5k.seconds >= 4_900 ? 'met' : 'not met') : 'not run'})`);
     if (!audit.sound) process.exitCode = 1;

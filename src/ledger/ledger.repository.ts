@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type pg from 'pg';
 import type { EntityManager } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
+import { arrayLiteral } from '../database/sql-literals.js';
 import {
   type Account,
   type AccountId,
@@ -191,6 +192,44 @@ export class LedgerRepository {
 }
 
 const UNIQUE_VIOLATION = '23505';
+
+/**
+ * Posts simple transfers (no holds, no linked chains) as statements for a caller's script that
+ * runs in one round trip (the order writer's group commit): lock the accounts in ascending id
+ * order, then insert the transfers and add their amounts to the accounts' totals. Nothing is read
+ * back: the CHECK constraints refuse any overdraft (SQLSTATE 23514) and the primary key any id
+ * already used (23505), either of which fails the whole script, and the caller retries from fresh
+ * balances. The caller has checked every transfer against balances read before the script.
+ */
+export function postTransfersSql(transfers: readonly TransferRequest[]): string[] {
+  if (transfers.length === 0) return [];
+  const totals = new Map<AccountId, { debits: bigint; credits: bigint }>();
+  const total = (id: AccountId) => totals.get(id) ?? totals.set(id, { debits: 0n, credits: 0n }).get(id)!;
+  for (const t of transfers) {
+    if (t.amount === undefined || t.amount <= 0n || t.flags || t.pendingId || t.debitAccountId === undefined || t.creditAccountId === undefined) {
+      throw new Error(`transfer ${t.id} is not a simple posted transfer`);
+    }
+    total(t.debitAccountId).debits += t.amount;
+    total(t.creditAccountId).credits += t.amount;
+  }
+  const ids = [...totals.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [
+    `SELECT count(*) FROM (SELECT 1 FROM accounts WHERE id = ANY(${arrayLiteral(ids, 'bigint')}) ORDER BY id FOR NO KEY UPDATE) AS locked`,
+    `WITH inserted AS (
+       INSERT INTO transfers (${TRANSFER_COLUMNS})
+       SELECT * FROM unnest(${arrayLiteral(transfers.map((t) => t.id), 'text')}, ${arrayLiteral(transfers.map((t) => t.debitAccountId!), 'bigint')},
+                            ${arrayLiteral(transfers.map((t) => t.creditAccountId!), 'bigint')}, ${arrayLiteral(transfers.map((t) => t.amount!), 'bigint')},
+                            ${arrayLiteral(transfers.map(() => null), 'text')}, ${arrayLiteral(transfers.map(() => 0), 'int')},
+                            ${arrayLiteral(transfers.map((t) => t.code), 'text')}, ${arrayLiteral(transfers.map((t) => t.ref ?? null), 'text')})
+       RETURNING 1
+     )
+     UPDATE accounts a
+        SET debits_posted = a.debits_posted + v.debits, credits_posted = a.credits_posted + v.credits
+       FROM unnest(${arrayLiteral(ids, 'bigint')}, ${arrayLiteral(ids.map((id) => totals.get(id)!.debits), 'bigint')},
+                   ${arrayLiteral(ids.map((id) => totals.get(id)!.credits), 'bigint')}) AS v(id, debits, credits)
+      WHERE a.id = v.id`,
+  ];
+}
 
 /**
  * Another transaction committed a transfer with one of this batch's ids, or resolved one of its

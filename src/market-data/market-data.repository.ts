@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { type SpotIndexPrice, spotIndexPrice } from '../markets/spot-index.js';
 import type { FillRecord, TradeStats } from './market-data.format.js';
 
 /**
@@ -115,16 +116,8 @@ export class MarketDataRepository {
   }
 
   /** The instrument's volume-weighted average price in ticks since `since`, or its last trade's price. */
-  async indexPrice(instrument: string, since: Date): Promise<{ priceTicks: number; method: 'vwap' | 'last_trade' } | undefined> {
-    const [row]: Array<{ vwap: string | null; last: string | null }> = await this.dataSource.query(
-      `SELECT (SELECT round(sum(price_ticks * quantity_lots)::numeric / nullif(sum(quantity_lots), 0))::text
-                 FROM fills WHERE instrument = $1 AND created_at >= $2) AS vwap,
-              (SELECT price_ticks::text FROM fills WHERE instrument = $1 ORDER BY seq DESC, id DESC LIMIT 1) AS last`,
-      [instrument, since],
-    );
-    if (row.vwap !== null) return { priceTicks: Number(row.vwap), method: 'vwap' };
-    if (row.last !== null) return { priceTicks: Number(row.last), method: 'last_trade' };
-    return undefined;
+  indexPrice(instrument: string, since: Date): Promise<SpotIndexPrice | undefined> {
+    return spotIndexPrice(this.dataSource, instrument, since);
   }
 }
 

@@ -1,8 +1,10 @@
 import { Logger } from '@nestjs/common';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { DomainError, invalid, notFound, unprocessable } from '../common/domain-error.js';
 import type { AccountId } from '../ledger/core/index.js';
-import { LedgerRaceError, type LedgerRepository } from '../ledger/ledger.repository.js';
+import { postTransfersSql } from '../ledger/ledger.repository.js';
+import { arrayLiteral, literal } from '../database/sql-literals.js';
+import { runScript } from '../database/sql-script.js';
 import type { LedgerService, ParticipantAccounts } from '../ledger/ledger.service.js';
 import { type InstrumentSpec, tradingState } from '../markets/instrument-terms.js';
 import { lotsToTokens } from '../markets/price.js';
@@ -127,10 +129,14 @@ export interface BookView {
 export interface WriterDependencies {
   readonly dataSource: DataSource;
   readonly ledger: LedgerService;
-  readonly ledgerRepository: LedgerRepository;
   readonly nodes: NodesService;
   /** The instrument as PostgreSQL has it now (404 if it is gone). */
   readonly instrument: () => Promise<InstrumentSpec>;
+  /**
+   * The model class's spot index on this book's grid, if there is one: the collar reference of a
+   * market order on a book that has not traded yet (market-rules §3: "last trade or index").
+   */
+  readonly indexPrice?: () => Promise<number | undefined>;
   /** Called after every committed batch that changed something. */
   readonly published?: (batch: CommittedBatch) => void;
   /** Measures every group commit: its size, and how long preparing and committing took. */
@@ -161,6 +167,8 @@ export class InstrumentWriter {
   /** Providers' sales within the delivery window, for the capacity check (filled lazily). */
   private readonly sales = new Map<string, SalesWindow>();
   private specStale = false;
+  /** Order ids taken from the sequence and not yet used (see allocateOrderIds). */
+  private freeOrderIds: number[] = [];
   private stopped = false;
   private expiryTimer?: NodeJS.Timeout;
 
@@ -288,7 +296,7 @@ export class InstrumentWriter {
           () => (this.needsLoad = false),
           (e) => this.logger.error({ err: e }, 'could not reload the book; the next batch tries again'),
         );
-        const retryable = error instanceof BalanceMovedError || error instanceof LedgerRaceError || isSerializationProblem(error);
+        const retryable = error instanceof BalanceMovedError || isSerializationProblem(error);
         if (!retryable || attempt === 3) {
           if (!retryable) this.logger.error({ err: error }, 'order batch failed');
           for (const item of batch) item.reject(retryable ? unavailable('the order book is busy; retry') : error);
@@ -374,16 +382,19 @@ export class InstrumentWriter {
     // re-check and apply every transfer, and write orders, fills and the book position.
     const prepared = performance.now();
     const { transfers, changed } = ctx.money;
-    await ledger.inTransaction(async (manager) => {
-      await manager.query(`SELECT pg_advisory_xact_lock_shared(${BOOK_WRITE_LOCK})`, [this.symbol]);
-      const touched = new Set<AccountId>();
-      for (const t of transfers) touched.add(t.debitAccountId!).add(t.creditAccountId!);
-      const session = await this.deps.ledgerRepository.begin(manager, { accountIds: touched });
-      const refused = session.apply(transfers).results.findIndex((r) => r.status !== 'created');
-      if (refused >= 0) throw new BalanceMovedError(transfers[refused].id);
-      await this.writeBook(manager, [...changed.values()], ctx.fills);
-      await this.deps.ledgerRepository.flush(manager, session);
-    });
+    try {
+      await runScript(this.deps.dataSource, [
+        'BEGIN',
+        `SELECT pg_advisory_xact_lock_shared(hashtext(${literal(`tokex:book-write:${this.symbol}`)}))`,
+        ...postTransfersSql(transfers),
+        this.writeBookSql([...changed.values()], ctx.fills),
+        'COMMIT',
+      ].join(';\n'));
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === CHECK_VIOLATION) throw new BalanceMovedError(String((error as { constraint?: string }).constraint));
+      throw error;
+    }
     this.deps.measured?.(batch.length, (prepared - started) / 1000, (performance.now() - prepared) / 1000);
     for (const fill of ctx.fills) this.sales.get(fill.sellerId)?.add(now, fill.lots);
     for (const order of changed.values()) if (order.status !== 'open') this.orders.delete(order.id);
@@ -433,7 +444,15 @@ export class InstrumentWriter {
       throw invalid('VALIDATION_FAILED', 'expiresAt must be in the future', { fields: ['expiresAt'] });
     }
     // A market order is held at its collar limit: the worst price it could fill at.
-    const limit = request.type === 'limit' ? request.priceTicks! : this.book.collarLimit(request.side);
+    let limit = request.type === 'limit' ? request.priceTicks! : this.book.collarLimit(request.side);
+    if (limit === undefined && this.deps.indexPrice) {
+      // A book that has never traded takes the spot index as its reference (kept from then on).
+      const index = await this.deps.indexPrice();
+      if (index !== undefined && index > 0) {
+        await this.run(ctx, { type: 'set_reference_price', priceTicks: index });
+        limit = this.book.collarLimit(request.side);
+      }
+    }
     if (limit === undefined) throw unprocessable('NO_REFERENCE_PRICE', 'a market order needs a last trade or index price to set its price collar');
     if (request.side === 'sell') this.checkCapacity(ctx, request.participantId, request.lots);
 
@@ -698,13 +717,20 @@ export class InstrumentWriter {
     return new Map(rows.map((r) => [`${r.participant_id}\u0000${r.client_order_id}`, BigInt(r.id)]));
   }
 
+  /**
+   * Fresh order ids, ascending. They come from the shared sequence in blocks of at least
+   * ORDER_ID_BLOCK, so most batches need no round trip for them; ids of a failed batch or of a
+   * process that stopped are simply never used (ids need only be unique and rise per book).
+   */
   private async allocateOrderIds(count: number): Promise<number[]> {
-    if (count === 0) return [];
-    const rows: Array<{ id: string }> = await this.deps.dataSource.query(
-      `SELECT nextval('order_ids')::text AS id FROM generate_series(1, $1)`,
-      [count],
-    );
-    return rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+    if (count > this.freeOrderIds.length) {
+      const rows: Array<{ id: string }> = await this.deps.dataSource.query(
+        `SELECT nextval('order_ids')::text AS id FROM generate_series(1, $1)`,
+        [Math.max(count, ORDER_ID_BLOCK)],
+      );
+      this.freeOrderIds = rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+    }
+    return this.freeOrderIds.splice(0, count);
   }
 
   private async spendable(accountIds: AccountId[]): Promise<Map<AccountId, bigint>> {
@@ -717,17 +743,24 @@ export class InstrumentWriter {
   }
 
   /** The batch's orders (inserted or updated), its fills and the book's new position, in one statement. */
-  private async writeBook(manager: EntityManager, orders: LiveOrder[], fills: FillRecord[]): Promise<void> {
-    const order = <T>(f: (o: LiveOrder) => T) => orders.map(f);
-    const fill = <T>(f: (x: FillRecord) => T) => fills.map(f);
-    await manager.query(
-      `WITH written_orders AS (
+  private writeBookSql(orders: LiveOrder[], fills: FillRecord[]): string {
+    const order = (type: string, f: (o: LiveOrder) => string | number | boolean | null) => arrayLiteral(orders.map(f), type);
+    const fill = (type: string, f: (x: FillRecord) => string | number | null) => arrayLiteral(fills.map(f), type);
+    const symbol = literal(this.symbol);
+    return `WITH written_orders AS (
          INSERT INTO orders (id, participant_id, instrument, client_order_id, side, type, time_in_force, price_ticks, quantity_lots,
                              filled_lots, status, close_reason, post_only, self_trade_prevention, expires_at, hold_micros,
                              taker_notional_micros, maker_notional_micros, fees_micros, accepted_seq, priority_seq, created_at)
-         SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
-                              $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::boolean[], $14::text[], $15::timestamptz[],
-                              $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::timestamptz[])
+         SELECT * FROM unnest(${order('bigint', (o) => o.id)}, ${order('uuid', (o) => o.participantId)}, ${order('text', (o) => o.instrument)},
+                              ${order('text', (o) => o.clientOrderId)}, ${order('text', (o) => o.side)}, ${order('text', (o) => o.type)},
+                              ${order('text', (o) => o.timeInForce)}, ${order('bigint', (o) => o.priceTicks)}, ${order('bigint', (o) => o.quantity)},
+                              ${order('bigint', (o) => o.filled)}, ${order('text', (o) => o.status)}, ${order('text', (o) => o.closeReason)},
+                              ${order('boolean', (o) => o.postOnly)}, ${order('text', (o) => o.stp)},
+                              ${order('timestamptz', (o) => (o.expiresAt === null ? null : new Date(o.expiresAt).toISOString()))},
+                              ${order('bigint', (o) => String(o.hold))}, ${order('bigint', (o) => String(o.fees.takerNotional))},
+                              ${order('bigint', (o) => String(o.fees.makerNotional))}, ${order('bigint', (o) => String(o.feesPaid))},
+                              ${order('bigint', (o) => o.acceptedSeq)}, ${order('bigint', (o) => o.prioritySeq)},
+                              ${order('timestamptz', (o) => o.createdAt.toISOString())})
          ON CONFLICT (id) DO UPDATE SET
            price_ticks = excluded.price_ticks, quantity_lots = excluded.quantity_lots, filled_lots = excluded.filled_lots,
            status = excluded.status, close_reason = excluded.close_reason, hold_micros = excluded.hold_micros,
@@ -737,56 +770,16 @@ export class InstrumentWriter {
        ), written_fills AS (
          INSERT INTO fills (instrument, id, seq, maker_order_id, taker_order_id, buyer_id, seller_id, taker_side, price_ticks,
                             quantity_lots, notional_micros, buyer_fee_micros, seller_fee_micros, created_at)
-         SELECT $23::text, * FROM unnest($24::text[], $25::bigint[], $26::bigint[], $27::bigint[], $28::uuid[], $29::uuid[], $30::text[],
-                                   $31::bigint[], $32::bigint[], $33::bigint[], $34::bigint[], $35::bigint[], $36::timestamptz[])
-         RETURNING 1
-       ), position AS (
-         UPDATE instrument_books SET last_seq = $37, reference_price_ticks = $38, updated_at = now() WHERE instrument = $23
+         SELECT ${symbol}, * FROM unnest(${fill('text', (f) => f.id)}, ${fill('bigint', (f) => f.seq)}, ${fill('bigint', (f) => f.makerOrderId)},
+                                     ${fill('bigint', (f) => f.takerOrderId)}, ${fill('uuid', (f) => f.buyerId)}, ${fill('uuid', (f) => f.sellerId)},
+                                     ${fill('text', (f) => f.takerSide)}, ${fill('bigint', (f) => f.priceTicks)}, ${fill('bigint', (f) => f.lots)},
+                                     ${fill('bigint', (f) => String(f.notional))}, ${fill('bigint', (f) => String(f.buyerFee))},
+                                     ${fill('bigint', (f) => String(f.sellerFee))}, ${fill('timestamptz', (f) => f.createdAt.toISOString())})
          RETURNING 1
        )
-       SELECT (SELECT count(*) FROM written_orders) AS orders, (SELECT count(*) FROM written_fills) AS fills,
-              (SELECT count(*) FROM position) AS position`,
-      [
-        order((o) => String(o.id)),
-        order((o) => o.participantId),
-        order((o) => o.instrument),
-        order((o) => o.clientOrderId),
-        order((o) => o.side),
-        order((o) => o.type),
-        order((o) => o.timeInForce),
-        order((o) => String(o.priceTicks)),
-        order((o) => String(o.quantity)),
-        order((o) => String(o.filled)),
-        order((o) => o.status),
-        order((o) => o.closeReason),
-        order((o) => o.postOnly),
-        order((o) => o.stp),
-        order((o) => (o.expiresAt === null ? null : new Date(o.expiresAt).toISOString())),
-        order((o) => String(o.hold)),
-        order((o) => String(o.fees.takerNotional)),
-        order((o) => String(o.fees.makerNotional)),
-        order((o) => String(o.feesPaid)),
-        order((o) => String(o.acceptedSeq)),
-        order((o) => String(o.prioritySeq)),
-        order((o) => o.createdAt.toISOString()),
-        this.symbol,
-        fill((f) => f.id),
-        fill((f) => String(f.seq)),
-        fill((f) => String(f.makerOrderId)),
-        fill((f) => String(f.takerOrderId)),
-        fill((f) => f.buyerId),
-        fill((f) => f.sellerId),
-        fill((f) => f.takerSide),
-        fill((f) => String(f.priceTicks)),
-        fill((f) => String(f.lots)),
-        fill((f) => String(f.notional)),
-        fill((f) => String(f.buyerFee)),
-        fill((f) => String(f.sellerFee)),
-        fill((f) => f.createdAt.toISOString()),
-        this.book.lastSequence,
-        this.book.referencePriceTicks ?? null,
-      ],
-    );
+       UPDATE instrument_books SET last_seq = ${this.book.lastSequence}, reference_price_ticks = ${this.book.referencePriceTicks ?? 'NULL'},
+              updated_at = now()
+        WHERE instrument = ${symbol}`;
   }
 }
 
@@ -832,6 +825,12 @@ class BalanceMovedError extends Error {
     super(`balance moved under transfer ${transferId}`);
   }
 }
+
+/** Order ids fetched from the sequence at a time. */
+const ORDER_ID_BLOCK = 1_000;
+
+/** SQLSTATE of a CHECK constraint violation: here, an account that would be overdrawn. */
+const CHECK_VIOLATION = '23514';
 
 function unavailable(message: string): DomainError {
   return new DomainError('ORDER_BOOK_BUSY', message, 'unavailable', { retryAfterSeconds: 1 });

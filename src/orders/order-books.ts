@@ -4,9 +4,10 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { LedgerRepository } from '../ledger/ledger.repository.js';
 import { LedgerService } from '../ledger/ledger.service.js';
+import { type InstrumentSpec, instrumentSymbol } from '../markets/instrument-terms.js';
 import { INSTRUMENT_CHANNEL, MarketsService } from '../markets/markets.service.js';
+import { spotIndexPrice } from '../markets/spot-index.js';
 import { NodesService } from '../nodes/nodes.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import { BOOK_WRITE_LOCK, type CommittedBatch, InstrumentWriter } from './instrument-writer.js';
@@ -28,7 +29,6 @@ export class OrderBooks implements OnApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly ledger: LedgerService,
-    private readonly ledgerRepository: LedgerRepository,
     private readonly markets: MarketsService,
     private readonly nodes: NodesService,
     private readonly metrics: MetricsService,
@@ -71,12 +71,12 @@ export class OrderBooks implements OnApplicationShutdown {
     // (PostgreSQL may close the lock's connection first). Every batch holds the book's write lock
     // shared; taking it exclusively once waits for any such batch to end before the book is read.
     await connection.query(`SELECT pg_advisory_lock(${BOOK_WRITE_LOCK}), pg_advisory_unlock(${BOOK_WRITE_LOCK})`, [symbol]);
-    const writer = new InstrumentWriter(symbol, {
+    const writer: InstrumentWriter = new InstrumentWriter(symbol, {
       dataSource: this.dataSource,
       ledger: this.ledger,
-      ledgerRepository: this.ledgerRepository,
       nodes: this.nodes,
       instrument: () => this.markets.requireInstrument(symbol),
+      indexPrice: () => this.indexPrice(writer.spec),
       published: (batch) => this.listeners.forEach((listener) => listener(batch)),
       measured: (commands, prepare, commit) => {
         this.metrics.orderBatchSize.observe({ instrument: symbol }, commands);
@@ -88,6 +88,17 @@ export class OrderBooks implements OnApplicationShutdown {
     writer.start();
     this.logger.log({ instrument: symbol }, 'serving the book');
     return writer;
+  }
+
+  /** The model class's spot index (last hour's VWAP, else last trade) converted to `spec`'s tick. */
+  private async indexPrice(spec: InstrumentSpec): Promise<number | undefined> {
+    const spot = await this.markets.instrument(instrumentSymbol(spec.modelClassId));
+    if (!spot) return undefined;
+    const index = await spotIndexPrice(this.dataSource, spot.symbol, new Date(Date.now() - 3_600_000));
+    if (!index) return undefined;
+    const micros = BigInt(index.priceTicks) * BigInt(spot.tickMicroUsdPerMTok);
+    const tick = BigInt(spec.tickMicroUsdPerMTok);
+    return Number((micros + tick / 2n) / tick);
   }
 
   private connection(): Promise<pg.Client> {

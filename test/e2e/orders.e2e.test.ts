@@ -117,6 +117,33 @@ describe('placing and matching', () => {
     await t.http.delete('/v1/orders').set(bearer(p.key)).expect(200);
   });
 
+  test('a book that has never traded collars market orders around the spot index', async () => {
+    // A fresh model class: its forward has no trades, and neither has its spot book at first.
+    const fresh = await listSpotInstrument(t, 'idx');
+    const forward = await t.http
+      .post('/v1/admin/instruments')
+      .set(bearer(t.adminKey))
+      .send({ modelClassId: fresh.modelClassId, kind: 'forward', deliveryPeriod: '2099-02', tickSize: '0.010' })
+      .expect(201);
+    const on = (instrument: string) => (who: TestParticipant, body: object) => t.http.post('/v1/orders').set(bearer(who.key)).send({ instrument, ...body });
+    const b = await buyer('100');
+    const p = await fundedProvider(t, fresh.modelClassId);
+    await on(forward.body.symbol)(p, { side: 'sell', type: 'limit', price: '0.540', quantity: 1_000_000 }).expect(201);
+    await on(forward.body.symbol)(p, { side: 'sell', type: 'limit', price: '0.560', quantity: 1_000_000 }).expect(201);
+    const refused = await on(forward.body.symbol)(b, { side: 'buy', type: 'market', quantity: 1_000_000 }).expect(422);
+    expect(refused.body.code).toBe('NO_REFERENCE_PRICE');
+
+    // One spot trade at 0.500 makes the index 0.500 (the last hour's VWAP): the collar is 0.550.
+    await on(fresh.symbol)(p, { side: 'sell', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
+    await on(fresh.symbol)(b, { side: 'buy', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
+    const market = await on(forward.body.symbol)(b, { side: 'buy', type: 'market', quantity: 2_000_000 }).expect(201);
+    expect(market.body).toMatchObject({ status: 'cancelled', closeReason: 'collar', filledQuantity: 1_000_000, hold: '0.000000' });
+    expect(market.body.fills).toEqual([expect.objectContaining({ price: '0.54' })]); // on the forward's 0.01 grid
+    const [book] = await t.dataSource.query(`SELECT reference_price_ticks::int AS ref FROM instrument_books WHERE instrument = $1`, [forward.body.symbol]);
+    expect(book.ref).toBe(54); // the forward's own last trade, on its 0.010 grid, from now on
+    await t.http.delete('/v1/orders').set(bearer(p.key)).expect(200);
+  });
+
   test('a repeated clientOrderId returns the first order, never a second', async () => {
     const b = await buyer('10');
     const body = { side: 'buy', type: 'limit', price: '0.100', quantity: 1_000_000, clientOrderId: 'bot-1' };
