@@ -2,6 +2,9 @@ import { Foundation1795715103202 } from './1795715103202-Foundation.js';
 import { MarketsAndNodes1795717961491 } from './1795717961491-MarketsAndNodes.js';
 import { Orders1795718894802 } from './1795718894802-Orders.js';
 import { DeadManSwitch1795719255465 } from './1795719255465-DeadManSwitch.js';
+import { Settlement1795723412048 } from './1795723412048-Settlement.js';
+import { DeliveryKeys1796100000100 } from './1796100000100-DeliveryKeys.js';
+import { NodeProbes1796100000200 } from './1796100000200-NodeProbes.js';
 
 // Every migration, in order. A new migration is generated into this folder and listed here.
-export const MIGRATIONS = [Foundation1795715103202, MarketsAndNodes1795717961491, Orders1795718894802, DeadManSwitch1795719255465];
+export const MIGRATIONS = [Foundation1795715103202, MarketsAndNodes1795717961491, Orders1795718894802, DeadManSwitch1795719255465, Settlement1795723412048, DeliveryKeys1796100000100, NodeProbes1796100000200];

@@ -18,6 +18,7 @@ import { OrdersModule } from './orders/orders.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { AuthGuard } from './participants/auth.guard.js';
 import { ParticipantsModule } from './participants/participants.module.js';
+import { ProbesModule } from './probes/probes.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
 /**
@@ -44,6 +45,7 @@ export class AppModule {
         NodesModule,
         OrdersModule,
         MarketDataModule,
+        ProbesModule,
       ],
       providers: [
         // Guards run in this order: who is calling, then how often.

@@ -77,6 +77,12 @@ export class EnvironmentVariables {
   LEDGER_CHECK_INTERVAL_MS = 300_000;
 
   @Transform(toInt) @IsInt() @Min(100)
+  NODE_PROBE_INTERVAL_MS = 10_000;
+
+  @Transform(toInt) @IsInt() @Min(100) @Max(60_000)
+  NODE_PROBE_TIMEOUT_MS = 2_000;
+
+  @Transform(toInt) @IsInt() @Min(100)
   SHUTDOWN_TIMEOUT_MS = 10_000;
 }
 
@@ -98,6 +104,9 @@ export interface AppConfig {
     outboxSweepIntervalMs: number;
     outboxRedispatchAfterMs: number;
     ledgerCheckIntervalMs: number;
+    /** How often enabled nodes with an open delivery window are health-probed; also the probes' freshness unit in breach evidence. */
+    nodeProbeIntervalMs: number;
+    nodeProbeTimeoutMs: number;
   };
   readonly shutdownTimeoutMs: number;
 }
@@ -141,6 +150,8 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
       outboxSweepIntervalMs: vars.OUTBOX_SWEEP_INTERVAL_MS,
       outboxRedispatchAfterMs: vars.OUTBOX_REDISPATCH_AFTER_MS,
       ledgerCheckIntervalMs: vars.LEDGER_CHECK_INTERVAL_MS,
+      nodeProbeIntervalMs: vars.NODE_PROBE_INTERVAL_MS,
+      nodeProbeTimeoutMs: vars.NODE_PROBE_TIMEOUT_MS,
     },
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
   };

@@ -1,4 +1,7 @@
 import { AuditEvent } from '../audit/audit-event.entity.js';
+import { DeliveryRow } from '../deliveries/delivery.entity.js';
+import { DeliveryKeyRow } from '../delivery-keys/delivery-key.entity.js';
+import { SigningKeyRow } from '../delivery-keys/signing-key.entity.js';
 import { Deposit } from '../funding/deposit.entity.js';
 import { Withdrawal } from '../funding/withdrawal.entity.js';
 import { IdempotencyKey } from '../idempotency/idempotency-key.entity.js';
@@ -14,6 +17,9 @@ import { InstrumentBookRow } from '../orders/instrument-book.entity.js';
 import { OrderRow } from '../orders/order.entity.js';
 import { ApiKey } from '../participants/api-key.entity.js';
 import { Participant } from '../participants/participant.entity.js';
+import { NodeProbeRow } from '../probes/node-probe.entity.js';
+import { DeliveryUsageRow } from '../settlement/delivery-usage.entity.js';
+import { SettlementRow } from '../settlement/settlement.entity.js';
 
 /** Every entity, listed explicitly: no globs, so the same list works in dist/, Jest and the CLI. */
 export const ENTITIES = [
@@ -33,4 +39,10 @@ export const ENTITIES = [
   FillRow,
   InstrumentBookRow,
   DeadManSwitchRow,
+  DeliveryRow,
+  DeliveryUsageRow,
+  SettlementRow,
+  SigningKeyRow,
+  DeliveryKeyRow,
+  NodeProbeRow,
 ];

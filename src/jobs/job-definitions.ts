@@ -5,12 +5,14 @@ import type { AppConfig } from '../config/app-config.js';
  * a job here has no handler or two (see JobRegistry). Add a job by adding its payload type and
  * definition here and one `@HandlesJob` class in its domain module.
  */
-export const QUEUE_NAMES = ['ledger'] as const;
+export const QUEUE_NAMES = ['ledger', 'probes'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export interface JobPayloads {
   /** Audit the ledger: trial balance and a rebuild of every account from its transfers. */
   'ledger.audit': { reason: string };
+  /** Health-probe every node whose provider has an open delivery window now (breach evidence, market-rules §5). */
+  'nodes.probe': { reason: string };
 }
 
 export type JobName = keyof JobPayloads;
@@ -23,6 +25,7 @@ export interface JobDefinition<N extends JobName> {
 
 export const JOB_DEFINITIONS: { readonly [N in JobName]: JobDefinition<N> } = {
   'ledger.audit': { queue: 'ledger', schedule: { every: (c) => c.ledgerCheckIntervalMs, payload: { reason: 'scheduled' } } },
+  'nodes.probe': { queue: 'probes', schedule: { every: (c) => c.nodeProbeIntervalMs, payload: { reason: 'scheduled' } } },
 };
 
 export const JOB_NAMES = Object.keys(JOB_DEFINITIONS) as JobName[];

@@ -17,6 +17,8 @@ export interface FillRecord {
   readonly notional: bigint;
   readonly buyerFee: bigint;
   readonly sellerFee: bigint;
+  /** The seller's bond that now backs this fill's delivery (spot), moved off the sell order. */
+  readonly bond: bigint;
   readonly createdAt: Date;
 }
 
@@ -36,6 +38,8 @@ export class BatchMoney {
     private readonly feesAccount: AccountId,
     private readonly accounts: Map<string, ParticipantAccounts>,
     private readonly spendable: Map<AccountId, bigint>,
+    /** Spot fills become deliveries, and the bond of the filled lots goes with them. */
+    private readonly bondsFollowFills = false,
   ) {}
 
   accountsOf(participantId: string): ParticipantAccounts {
@@ -109,12 +113,15 @@ export class BatchMoney {
   /**
    * A trade between a taker and a maker, at the maker's price: the buyer's notional goes from its
    * hold to escrow (until delivery), its fee to the exchange, the rest of its hold is trimmed; the
-   * seller's fee is computed now and charged when it is paid for delivery.
+   * seller's fee is computed now and charged when it is paid for delivery. On spot, the bond of the
+   * filled lots stays on the provider's bond account but leaves the order: it belongs to the
+   * fill's delivery now, which releases it (or pays a penalty from it) at the window's close.
    */
   trade(id: string, seq: number, maker: LiveOrder, taker: LiveOrder, priceTicks: number, lots: number, at: Date): FillRecord {
     const [buyer, seller] = taker.side === 'buy' ? [taker, maker] : [maker, taker];
     const bought = fillMoney(this.money, buyer.fees, priceTicks, lots, buyer === taker ? 'taker' : 'maker');
     const sold = fillMoney(this.money, seller.fees, priceTicks, lots, seller === taker ? 'taker' : 'maker');
+    const sellerBondBefore = this.openBond(seller);
     const accounts = this.accountsOf(buyer.participantId);
     this.move(`fill:${id}:escrow`, accounts.held, accounts.escrow, bought.notional, 'fill-escrow', id);
     this.move(`fill:${id}:buyer-fee`, accounts.held, this.feesAccount, bought.fee, 'fill-fee', id);
@@ -128,9 +135,11 @@ export class BatchMoney {
       if (openLots(order) === 0) order.status = 'filled';
       this.changed.set(order.id, order);
     }
-    // The buyer's hold shrinks to what its open lots need; the seller's bond stays whole: the part
-    // of the lots that filled now backs their delivery.
+    // The buyer's hold shrinks to what its open lots need. The seller's bond stays whole on its
+    // account: the part for the lots that filled now backs their delivery.
     this.adjustHold(buyer, `fill:${id}`, this.buyHold(buyer));
+    const bond = this.bondsFollowFills ? sellerBondBefore - this.openBond(seller) : 0n;
+    seller.hold -= bond;
     return {
       id,
       seq,
@@ -144,6 +153,7 @@ export class BatchMoney {
       notional: bought.notional,
       buyerFee: bought.fee,
       sellerFee: sold.fee,
+      bond,
       createdAt: at,
     };
   }

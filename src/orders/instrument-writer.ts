@@ -19,6 +19,7 @@ import {
   type StpMode,
   type TimeInForce,
 } from '../matching/index.js';
+import { createDeliveriesSql } from '../deliveries/delivery-sql.js';
 import { BatchMoney, type FillRecord } from './batch-money.js';
 import { NO_FILLS } from './core/order-money.js';
 import { type LiveOrder, openLots } from './live-order.js';
@@ -356,7 +357,13 @@ export class InstrumentWriter {
     const ctx: BatchContext = {
       spec,
       now,
-      money: new BatchMoney({ grid: spec, makerFeeBps: spec.makerFeeBps, takerFeeBps: spec.takerFeeBps, bondBps: BOND_BPS }, fees, accounts, spendable),
+      money: new BatchMoney(
+        { grid: spec, makerFeeBps: spec.makerFeeBps, takerFeeBps: spec.takerFeeBps, bondBps: BOND_BPS },
+        fees,
+        accounts,
+        spendable,
+        spec.kind === 'spot',
+      ),
       fills: [],
       knownClientIds,
       batchClientIds: new Map(),
@@ -388,6 +395,7 @@ export class InstrumentWriter {
         `SELECT pg_advisory_xact_lock_shared(hashtext(${literal(`tokex:book-write:${this.symbol}`)}))`,
         ...postTransfersSql(transfers),
         this.writeBookSql([...changed.values()], ctx.fills),
+        ...(spec.kind === 'spot' ? [createDeliveriesSql(spec, ctx.fills)].filter((sql) => sql !== undefined) : []),
         'COMMIT',
       ].join(';\n'));
     } catch (error) {

@@ -1,6 +1,9 @@
 import { formatUsd } from '../common/money.js';
 import { formatPrice, lotsToTokens, type PriceGrid } from '../markets/price.js';
 import type { FillRecord } from './batch-money.js';
+
+/** A fill as its parties see it (the bond that backs its delivery is the delivery's business). */
+export type FillFacts = Omit<FillRecord, 'bond'>;
 import type { LiveOrder } from './live-order.js';
 import type { FillView, OrderView } from './orders.dto.js';
 
@@ -29,7 +32,7 @@ export function orderSummary(order: LiveOrder, grid: PriceGrid): Omit<OrderView,
 }
 
 /** An order with those of `fills` that are its own. */
-export function orderView(order: LiveOrder, grid: PriceGrid, fills: readonly FillRecord[]): OrderView {
+export function orderView(order: LiveOrder, grid: PriceGrid, fills: readonly FillFacts[]): OrderView {
   return {
     ...orderSummary(order, grid),
     fills: fills.filter((f) => f.makerOrderId === order.id || f.takerOrderId === order.id).map((f) => fillView(f, order.side, order.instrument, grid)),
@@ -37,7 +40,7 @@ export function orderView(order: LiveOrder, grid: PriceGrid, fills: readonly Fil
 }
 
 /** A fill as one of its two sides sees it. */
-export function fillView(fill: FillRecord, side: 'buy' | 'sell', instrument: string, grid: PriceGrid): FillView {
+export function fillView(fill: FillFacts, side: 'buy' | 'sell', instrument: string, grid: PriceGrid): FillView {
   return {
     id: fill.id,
     instrument,

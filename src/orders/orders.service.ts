@@ -7,11 +7,11 @@ import type { InstrumentSpec } from '../markets/instrument-terms.js';
 import { MarketsService } from '../markets/markets.service.js';
 import { parsePrice, tokensToLots } from '../markets/price.js';
 import type { Principal } from '../participants/principal.js';
-import type { FillRecord, WriterResult } from './instrument-writer.js';
+import type { WriterResult } from './instrument-writer.js';
 import { ORDER_COLUMNS, type OrderRecord, toLiveOrder } from './instrument-writer.js';
 import type { LiveOrder } from './live-order.js';
 import { OrderBooks } from './order-books.js';
-import { fillView, orderView } from './order-views.js';
+import { type FillFacts, fillView, orderView } from './order-views.js';
 import type { AmendOrderDto, FillView, MassCancelView, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
 
 const ORDER_NOT_FOUND = () => notFound('ORDER_NOT_FOUND', 'no such order');
@@ -185,7 +185,7 @@ export class OrdersService {
     return toLiveOrder(row);
   }
 
-  private async fillsOfOrders(ids: number[]): Promise<FillRecord[]> {
+  private async fillsOfOrders(ids: number[]): Promise<FillFacts[]> {
     const rows: FillRow[] = await this.dataSource.query(
       `SELECT * FROM fills WHERE maker_order_id = ANY($1::bigint[]) OR taker_order_id = ANY($1::bigint[]) ORDER BY seq, id`,
       [ids.map(String)],
@@ -194,7 +194,7 @@ export class OrdersService {
   }
 }
 
-function fromRow(r: FillRow): FillRecord {
+function fromRow(r: FillRow): FillFacts {
   return {
     id: r.id,
     seq: Number(r.seq),

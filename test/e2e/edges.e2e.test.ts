@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { QUEUE_NAMES } from '../../src/jobs/job-definitions.js';
 import { bearer, createParticipant, startTestApp, type TestApp } from '../support/test-app.js';
 
 let t: TestApp;
@@ -16,7 +17,7 @@ describe('operations endpoints', () => {
       status: 'ok',
       postgres: { ok: true },
       redis: { ok: true },
-      queues: [expect.objectContaining({ queue: 'ledger', failed: expect.any(Number) })],
+      queues: QUEUE_NAMES.map((queue) => expect.objectContaining({ queue, failed: expect.any(Number) })),
     });
   });
 

@@ -231,19 +231,24 @@ describe('placing and matching', () => {
     await t.http.delete('/v1/orders').set(bearer(p.key)).expect(200);
   });
 
-  test('the bond of filled tokens stays whatever the order becomes; only the open part follows the limit', async () => {
+  test('the bond of filled tokens moves to their delivery; only the open part follows the limit', async () => {
     await listInstrument();
     const b = await buyer('100');
     const p = await provider(1_000_000, '100');
     await order(b, { side: 'buy', type: 'limit', price: '8.000', quantity: 1_000_000 }).expect(201);
-    // 2,000,000 tokens at 8.000: bond 1.600000; half of it fills against the bid.
+    // 2,000,000 tokens at 8.000: bond 1.600000; half of it fills against the bid, and that half's
+    // bond (0.800000) now backs the delivery rather than the order.
     const sell = await order(p, { side: 'sell', type: 'limit', price: '8.000', quantity: 2_000_000 }).expect(201);
-    expect(sell.body).toMatchObject({ filledQuantity: 1_000_000, hold: '1.600000' });
-    // Re-pricing the open half to one tick cannot take the filled half's bond back.
+    expect(sell.body).toMatchObject({ filledQuantity: 1_000_000, hold: '0.800000' });
+    const [delivery] = await t.dataSource.query(`SELECT bond_micros::text AS bond, notional_micros::text AS notional FROM deliveries WHERE fill_id = $1`, [
+      sell.body.fills[0].id,
+    ]);
+    expect(delivery).toEqual({ bond: '800000', notional: '8000000' });
+    // Re-pricing the open half to one tick cannot take the delivery's bond back.
     const amended = await t.http.patch(`/v1/orders/${sell.body.id}`).set(bearer(p.key)).send({ price: '0.001' }).expect(200);
-    expect(amended.body.hold).toBe('0.800100');
+    expect(amended.body.hold).toBe('0.000100');
     const cancelled = await t.http.delete(`/v1/orders/${sell.body.id}`).set(bearer(p.key)).expect(200);
-    expect(cancelled.body.hold).toBe('0.800000');
+    expect(cancelled.body.hold).toBe('0.000000');
     expect(await balancesOf(t, p)).toMatchObject({ bond: '0.800000', available: '99.200000' });
   });
 

@@ -308,13 +308,30 @@ async function checkDurableState(): Promise<{ violations: string[]; orders: numb
 }
 
 /**
- * Holds match open orders: per trader, `held` is the sum of its open buys' holds (closed buys hold
- * nothing), `bond` the sum of its sells' bonds (a sell keeps the bond of what it sold, open or
- * not: see requiredHold in instrument-writer.ts), `escrow` the notional it bought. And no cash
- * appeared or vanished: the trader's accounts plus the fees it paid equal what it deposited.
+ * Holds match open orders: per trader, `held` is the sum of its open buys' holds (closed orders
+ * hold nothing), `bond` the bond of its open sells plus that of its open deliveries (a fill's bond
+ * moves from its sell order to its delivery: see BatchMoney.trade), `escrow` the notional it
+ * bought. Every fill made exactly one delivery with the fill's money and one escrow settlement
+ * record. And no cash appeared or vanished: the trader's accounts plus the fees it paid equal
+ * what it deposited.
  */
 async function checkMoney(orders: OrderRow[], fills: FillRow[]): Promise<string[]> {
   const violations: string[] = [];
+  const deliveries: Array<{ fill_id: string; provider_id: string; notional_micros: string; bond_micros: string; escrows: number }> = (
+    await db.query(
+      `SELECT d.fill_id, d.provider_id, d.notional_micros::text, d.bond_micros::text,
+              (SELECT count(*)::int FROM settlements s WHERE s.delivery_id = d.id AND s.kind = 'escrow') AS escrows
+         FROM deliveries d WHERE d.instrument = $1 AND d.status = 'open'`,
+      [symbol],
+    )
+  ).rows;
+  const deliveryOf = new Map(deliveries.map((d) => [d.fill_id, d]));
+  for (const f of fills) {
+    const d = deliveryOf.get(f.id);
+    if (!d) violations.push(`fill ${f.id} has no delivery`);
+    else if (d.notional_micros !== String(f.notional_micros) || d.escrows !== 1) violations.push(`fill ${f.id}: delivery ${JSON.stringify(d)} does not match`);
+  }
+  if (deliveries.length !== fills.length) violations.push(`${deliveries.length} deliveries for ${fills.length} fills`);
   const traders = [...buyers, ...providers];
   const rows: Array<{ participant_id: string; kind: string; balance: string }> = (
     await db.query(`SELECT participant_id, kind, (credits_posted - debits_posted)::text AS balance FROM accounts WHERE participant_id = ANY($1::uuid[])`, [
@@ -327,13 +344,15 @@ async function checkMoney(orders: OrderRow[], fills: FillRow[]): Promise<string[
     const own = orders.filter((o) => o.participant_id === t.id);
     const expected = {
       held: sum(own.filter((o) => o.side === 'buy' && o.status === 'open').map((o) => BigInt(o.hold_micros))),
-      bond: sum(own.filter((o) => o.side === 'sell').map((o) => BigInt(o.hold_micros))),
+      bond:
+        sum(own.filter((o) => o.side === 'sell').map((o) => BigInt(o.hold_micros))) +
+        sum(deliveries.filter((d) => d.provider_id === t.id).map((d) => BigInt(d.bond_micros))),
       escrow: sum(fills.filter((f) => f.buyer_id === t.id).map((f) => BigInt(f.notional_micros))),
     };
     for (const [kind, amount] of Object.entries(expected)) {
       if (balance(kind) !== amount) violations.push(`${t.side}er ${t.id}: ${kind} is ${balance(kind)}, its orders say ${amount}`);
     }
-    for (const o of own) if (o.side === 'buy' && o.status !== 'open' && o.hold_micros !== '0') violations.push(`closed buy ${o.id} still holds ${o.hold_micros}`);
+    for (const o of own) if (o.status !== 'open' && o.hold_micros !== '0') violations.push(`closed ${o.side} ${o.id} still holds ${o.hold_micros}`);
     const feesPaid = sum(own.filter((o) => o.side === 'buy').map((o) => BigInt(o.fees_micros)));
     const feesFilled = sum(fills.filter((f) => f.buyer_id === t.id).map((f) => BigInt(f.buyer_fee_micros)));
     if (feesPaid !== feesFilled) violations.push(`buyer ${t.id}: orders paid ${feesPaid} in fees, fills charged ${feesFilled}`);

@@ -1,0 +1,149 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { performance } from 'node:perf_hooks';
+import { DataSource, type EntityManager } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { PROBE_FRESH_INTERVALS, probeEvidence, type ProbeVerdict } from './probe-evidence.js';
+
+/** Probes in flight at once: enough for many nodes per round, few enough not to flood the worker. */
+const PROBE_CONCURRENCY = 20;
+const MAX_ERROR_LENGTH = 500;
+
+export interface NodeProbeResult {
+  readonly nodeId: string;
+  readonly providerId: string;
+  readonly modelClassId: string;
+  /** When the probe was sent. */
+  readonly probedAt: Date;
+  /** HTTP 2xx within the timeout. */
+  readonly ok: boolean;
+  readonly statusCode: number | null;
+  readonly latencyMs: number | null;
+  readonly error: string | null;
+}
+
+interface DueNode {
+  readonly id: string;
+  readonly provider_id: string;
+  readonly model_class_id: string;
+  readonly base_url: string;
+}
+
+/**
+ * The exchange's health probes of inference nodes (market-rules §5): while a provider owes a
+ * delivery, each of its enabled nodes of that model class is asked `GET <origin>/health` (vLLM,
+ * TGI and llama.cpp's server answer 200 when ready), and every answer is stored as evidence. At
+ * the window's close, `evidence` turns the stored probes into the breach verdict (probe-evidence.ts).
+ */
+@Injectable()
+export class NodeProber {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Probes every node that matters at `now`: enabled, and its provider has an open delivery of the
+   * node's model class whose window contains `now`. Returns and stores one result per node.
+   *
+   * Inside a job the caller's transaction is open throughout, so the order matters: the read takes
+   * no locks, the network I/O comes next, and the one write comes last, just before commit.
+   */
+  async probeDue(now: Date = new Date(), manager: EntityManager = this.dataSource.manager): Promise<NodeProbeResult[]> {
+    const nodes: DueNode[] = await manager.query(
+      `SELECT n.id, n.provider_id, n.model_class_id, n.base_url
+         FROM inference_nodes n
+        WHERE n.status = 'enabled'
+          AND EXISTS (SELECT 1 FROM deliveries d
+                       WHERE d.provider_id = n.provider_id AND d.model_class_id = n.model_class_id
+                         AND d.status = 'open' AND d.window_start <= $1 AND d.window_end > $1)
+        ORDER BY n.id`,
+      [now],
+    );
+    if (nodes.length === 0) return [];
+    const results = await mapBounded(nodes, PROBE_CONCURRENCY, (node) => this.probe(node));
+    // unnest: one INSERT for any number of rows, with no limit on bind parameters.
+    await manager.query(
+      `INSERT INTO node_probes (node_id, provider_id, model_class_id, probed_at, ok, status_code, latency_ms, error)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::boolean[], $6::integer[], $7::integer[], $8::text[])`,
+      [
+        results.map((r) => r.nodeId),
+        results.map((r) => r.providerId),
+        results.map((r) => r.modelClassId),
+        results.map((r) => r.probedAt.toISOString()),
+        results.map((r) => r.ok),
+        results.map((r) => r.statusCode),
+        results.map((r) => r.latencyMs),
+        results.map((r) => r.error),
+      ],
+    );
+    return results;
+  }
+
+  /**
+   * The breach verdict for a provider's nodes of one model class over [windowStart, windowEnd).
+   * Probes from up to two intervals before the window are read too: they cover its first instants.
+   */
+  async evidence(
+    providerId: string,
+    modelClassId: string,
+    windowStart: Date,
+    windowEnd: Date,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<ProbeVerdict> {
+    const probeIntervalMs = this.config.jobs.nodeProbeIntervalMs;
+    const rows: Array<{ node_id: string; probed_at: Date; ok: boolean }> = await manager.query(
+      `SELECT node_id, probed_at, ok FROM node_probes
+        WHERE provider_id = $1 AND model_class_id = $2 AND probed_at >= $3 AND probed_at < $4`,
+      [providerId, modelClassId, new Date(windowStart.getTime() - PROBE_FRESH_INTERVALS * probeIntervalMs), windowEnd],
+    );
+    return probeEvidence({
+      windowStart: windowStart.getTime(),
+      windowEnd: windowEnd.getTime(),
+      probeIntervalMs,
+      samples: rows.map((r) => ({ nodeId: r.node_id, at: r.probed_at.getTime(), ok: r.ok })),
+    });
+  }
+
+  /** One probe; never throws: every failure is a result. */
+  private async probe(node: DueNode): Promise<NodeProbeResult> {
+    const timeoutMs = this.config.jobs.nodeProbeTimeoutMs;
+    const base = { nodeId: node.id, providerId: node.provider_id, modelClassId: node.model_class_id };
+    const probedAt = new Date();
+    const started = performance.now();
+    try {
+      const url = `${new URL(node.base_url).origin}/health`;
+      // A redirect is not ready: answered, not followed (it could point anywhere).
+      const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+      const latencyMs = Math.round(performance.now() - started);
+      await response.body?.cancel().catch(() => undefined); // the status is all we need; free the socket
+      const ok = response.status >= 200 && response.status < 300;
+      return { ...base, probedAt, ok, statusCode: response.status, latencyMs, error: ok ? null : `HTTP ${response.status}` };
+    } catch (error) {
+      return { ...base, probedAt, ok: false, statusCode: null, latencyMs: null, error: describeFailure(error, timeoutMs) };
+    }
+  }
+}
+
+function describeFailure(error: unknown, timeoutMs: number): string {
+  const e = error as (Error & { cause?: { code?: string; message?: string } }) | undefined;
+  if (e?.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+  // fetch reports network failures as "fetch failed", with the reason (ECONNREFUSED, ...) in its cause
+  const cause = e?.cause?.code ?? e?.cause?.message;
+  const text = cause ? `${e?.message}: ${cause}` : String(e?.message ?? error);
+  return text.slice(0, MAX_ERROR_LENGTH);
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; results in the order of `items`. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
