@@ -4,6 +4,7 @@ import { AuditModule } from './audit/audit-trail.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { DeliveriesModule } from './deliveries/deliveries.module.js';
 import { FundingModule } from './funding/funding.module.js';
 import { GlobalExceptionFilter } from './http/exception.filter.js';
 import { RateLimitGuard } from './http/rate-limit.guard.js';
@@ -20,6 +21,7 @@ import { AuthGuard } from './participants/auth.guard.js';
 import { ParticipantsModule } from './participants/participants.module.js';
 import { ProbesModule } from './probes/probes.module.js';
 import { RedisModule } from './redis/redis.module.js';
+import { SettlementModule } from './settlement/settlement.module.js';
 
 /**
  * The whole service. The same module boots both roles: the api role serves HTTP, the worker role
@@ -46,6 +48,8 @@ export class AppModule {
         OrdersModule,
         MarketDataModule,
         ProbesModule,
+        DeliveriesModule,
+        SettlementModule,
       ],
       providers: [
         // Guards run in this order: who is calling, then how often.

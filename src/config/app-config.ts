@@ -82,6 +82,18 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(100) @Max(60_000)
   NODE_PROBE_TIMEOUT_MS = 2_000;
 
+  /** How often verified usage is paid out (the payout lag's main part). */
+  @Transform(toInt) @IsInt() @Min(50)
+  SETTLEMENT_PAYOUT_INTERVAL_MS = 250;
+
+  /** How often delivery windows past their close are settled. */
+  @Transform(toInt) @IsInt() @Min(100)
+  SETTLEMENT_CLOSE_INTERVAL_MS = 10_000;
+
+  /** How long after a window ends its close waits, so usage reported late can still be paid. */
+  @Transform(toInt) @IsInt() @Min(0)
+  SETTLEMENT_CLOSE_GRACE_MS = 300_000;
+
   @Transform(toInt) @IsInt() @Min(100)
   SHUTDOWN_TIMEOUT_MS = 10_000;
 }
@@ -107,6 +119,9 @@ export interface AppConfig {
     /** How often enabled nodes with an open delivery window are health-probed; also the probes' freshness unit in breach evidence. */
     nodeProbeIntervalMs: number;
     nodeProbeTimeoutMs: number;
+    settlementPayoutIntervalMs: number;
+    settlementCloseIntervalMs: number;
+    settlementCloseGraceMs: number;
   };
   readonly shutdownTimeoutMs: number;
 }
@@ -152,6 +167,9 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
       ledgerCheckIntervalMs: vars.LEDGER_CHECK_INTERVAL_MS,
       nodeProbeIntervalMs: vars.NODE_PROBE_INTERVAL_MS,
       nodeProbeTimeoutMs: vars.NODE_PROBE_TIMEOUT_MS,
+      settlementPayoutIntervalMs: vars.SETTLEMENT_PAYOUT_INTERVAL_MS,
+      settlementCloseIntervalMs: vars.SETTLEMENT_CLOSE_INTERVAL_MS,
+      settlementCloseGraceMs: vars.SETTLEMENT_CLOSE_GRACE_MS,
     },
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
   };

@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
  * a job here has no handler or two (see JobRegistry). Add a job by adding its payload type and
  * definition here and one `@HandlesJob` class in its domain module.
  */
-export const QUEUE_NAMES = ['ledger', 'probes'] as const;
+export const QUEUE_NAMES = ['ledger', 'probes', 'settlement'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export interface JobPayloads {
@@ -13,6 +13,10 @@ export interface JobPayloads {
   'ledger.audit': { reason: string };
   /** Health-probe every node whose provider has an open delivery window now (breach evidence, market-rules §5). */
   'nodes.probe': { reason: string };
+  /** Pay out verified usage not yet paid, delivery by delivery, in batches (market-rules §5). */
+  'settlement.payouts': { reason: string };
+  /** Settle every delivery window past its close: take-or-pay or breach (market-rules §5). */
+  'settlement.close-windows': { reason: string };
 }
 
 export type JobName = keyof JobPayloads;
@@ -26,6 +30,8 @@ export interface JobDefinition<N extends JobName> {
 export const JOB_DEFINITIONS: { readonly [N in JobName]: JobDefinition<N> } = {
   'ledger.audit': { queue: 'ledger', schedule: { every: (c) => c.ledgerCheckIntervalMs, payload: { reason: 'scheduled' } } },
   'nodes.probe': { queue: 'probes', schedule: { every: (c) => c.nodeProbeIntervalMs, payload: { reason: 'scheduled' } } },
+  'settlement.payouts': { queue: 'settlement', schedule: { every: (c) => c.settlementPayoutIntervalMs, payload: { reason: 'scheduled' } } },
+  'settlement.close-windows': { queue: 'settlement', schedule: { every: (c) => c.settlementCloseIntervalMs, payload: { reason: 'scheduled' } } },
 };
 
 export const JOB_NAMES = Object.keys(JOB_DEFINITIONS) as JobName[];

@@ -46,6 +46,20 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly settlementBatchSeconds = new Histogram({
+    name: 'tokex_settlement_batch_seconds',
+    help: 'Time of one settlement transaction (up to 200 deliveries paid out or closed)',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  readonly settledDeliveries = new Counter({
+    name: 'tokex_settled_deliveries_total',
+    help: 'Deliveries settled by step: payout (verified usage paid) or close (window closed)',
+    labelNames: ['step'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tokex_process_' });
   }

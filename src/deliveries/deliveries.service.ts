@@ -1,0 +1,160 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { notFound, unprocessable } from '../common/domain-error.js';
+import { formatUsd } from '../common/money.js';
+import { DeliveryKeysService } from '../delivery-keys/delivery-keys.service.js';
+import { decodeCursor, type Page, pageLimit, pageOf } from '../http/pagination.js';
+import { MarketsService } from '../markets/markets.service.js';
+import { formatPrice } from '../markets/price.js';
+import type { Principal } from '../participants/principal.js';
+import type { DeliveryKeyInfo, DeliveryKeyView, DeliveryQuery, DeliveryView } from './deliveries.dto.js';
+import type { DeliveryOutcome, DeliveryStatus } from './delivery.entity.js';
+
+interface DeliveryRecord {
+  id: string;
+  fill_id: string;
+  instrument: string;
+  model_class_id: string;
+  buyer_id: string;
+  provider_id: string;
+  quantity_tokens: string;
+  price_ticks: string;
+  notional_micros: string;
+  delivered_tokens: string;
+  paid_tokens: string;
+  disputed_tokens: string;
+  paid_micros: string;
+  fee_paid_micros: string;
+  refunded_micros: string;
+  penalty_micros: string;
+  window_start: Date;
+  window_end: Date;
+  status: DeliveryStatus;
+  outcome: DeliveryOutcome | null;
+  closed_at: Date | null;
+  created_at: Date;
+  cursor_at: string;
+}
+
+const NOT_FOUND = () => notFound('DELIVERY_NOT_FOUND', 'no such delivery');
+
+/**
+ * Deliveries as their two parties see them, and the buyer's delivery keys. A delivery is visible
+ * to its buyer and its provider only: to anyone else it does not exist (404).
+ */
+@Injectable()
+export class DeliveriesService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly markets: MarketsService,
+    private readonly keys: DeliveryKeysService,
+  ) {}
+
+  async list(actor: Principal, query: DeliveryQuery): Promise<Page<DeliveryView>> {
+    const limit = pageLimit(query);
+    const before = decodeCursor(query.cursor, 2);
+    const rows: DeliveryRecord[] = await this.dataSource.query(
+      `SELECT *, created_at::text AS cursor_at FROM deliveries
+        WHERE (($2::text IS NULL OR $2 = 'buyer') AND buyer_id = $1 OR ($2::text IS NULL OR $2 = 'provider') AND provider_id = $1)
+          AND ($3::text IS NULL OR status = $3)
+          AND ($4::timestamptz IS NULL OR (created_at, id) < ($4::timestamptz, $5::uuid))
+        ORDER BY created_at DESC, id DESC LIMIT $6`,
+      [actor.participantId, query.as ?? null, query.status ?? null, before?.[0] ?? null, before?.[1] ?? null, limit + 1],
+    );
+    const views = await Promise.all(rows.map((r) => this.view(actor, r)));
+    return pageOf(
+      rows.map((r, i) => ({ r, view: views[i] })),
+      limit,
+      ({ r }) => [r.cursor_at, r.id],
+      ({ view }) => view,
+    );
+  }
+
+  async get(actor: Principal, id: string): Promise<DeliveryView> {
+    return this.view(actor, await this.partyOf(actor, id));
+  }
+
+  /** A key for the buyer to present at the provider's node, valid until the window ends (or sooner). */
+  async issueKey(actor: Principal, id: string, expiresInSeconds?: number): Promise<DeliveryKeyView> {
+    const d = await this.partyOf(actor, id);
+    if (d.buyer_id !== actor.participantId) throw NOT_FOUND(); // only its buyer may consume a delivery
+    const now = Date.now();
+    if (d.status !== 'open' || d.window_end.getTime() <= now) {
+      throw unprocessable('DELIVERY_WINDOW_CLOSED', 'the delivery window has ended; no key can be issued for it');
+    }
+    const end = d.window_end.getTime();
+    const expiresAt = new Date(expiresInSeconds === undefined ? end : Math.min(end, now + expiresInSeconds * 1000));
+    const issued = await this.keys.issue({
+      deliveryId: d.id,
+      buyerId: d.buyer_id,
+      providerId: d.provider_id,
+      modelClassId: d.model_class_id,
+      kind: 'buyer',
+      expiresAt,
+    });
+    return { id: issued.id, token: issued.token, expiresAt: issued.expiresAt.toISOString() };
+  }
+
+  async listKeys(actor: Principal, id: string): Promise<DeliveryKeyInfo[]> {
+    const d = await this.partyOf(actor, id);
+    if (d.buyer_id !== actor.participantId) throw NOT_FOUND();
+    return (await this.keys.keysOfDelivery(d.id))
+      .filter((k) => k.kind === 'buyer')
+      .map((k) => ({ id: k.id, expiresAt: k.expiresAt.toISOString(), revokedAt: k.revokedAt?.toISOString() ?? null, createdAt: k.createdAt.toISOString() }));
+  }
+
+  async revokeKey(actor: Principal, id: string, keyId: string): Promise<void> {
+    const d = await this.partyOf(actor, id);
+    if (d.buyer_id !== actor.participantId) throw NOT_FOUND();
+    const keys = await this.keys.keysOfDelivery(d.id);
+    if (!keys.some((k) => k.id === keyId && k.kind === 'buyer')) throw notFound('DELIVERY_KEY_NOT_FOUND', 'no such key for this delivery');
+    await this.keys.revoke(keyId, d.id);
+  }
+
+  /** The delivery if the caller is its buyer or provider; otherwise it does not exist. */
+  private async partyOf(actor: Principal, id: string): Promise<DeliveryRecord> {
+    const [row]: DeliveryRecord[] = await this.dataSource.query(
+      `SELECT *, created_at::text AS cursor_at FROM deliveries WHERE id = $1 AND (buyer_id = $2 OR provider_id = $2)`,
+      [id, actor.participantId],
+    );
+    if (!row) throw NOT_FOUND();
+    return row;
+  }
+
+  private async view(actor: Principal, r: DeliveryRecord): Promise<DeliveryView> {
+    const spec = await this.markets.requireInstrument(r.instrument);
+    const ordered = BigInt(r.quantity_tokens);
+    const paid = BigInt(r.paid_tokens);
+    const disputed = BigInt(r.disputed_tokens);
+    const used = BigInt(r.delivered_tokens);
+    const out = BigInt(r.paid_micros) + BigInt(r.fee_paid_micros) + BigInt(r.refunded_micros);
+    return {
+      id: r.id,
+      instrument: r.instrument,
+      modelClass: r.model_class_id,
+      fillId: r.fill_id,
+      role: r.buyer_id === actor.participantId ? 'buyer' : 'provider',
+      buyerId: r.buyer_id,
+      providerId: r.provider_id,
+      price: formatPrice(Number(r.price_ticks), spec),
+      ordered: Number(ordered),
+      delivered: Number(used),
+      paid: Number(paid),
+      disputed: Number(disputed),
+      remaining: r.status === 'open' ? Number(nonNegative(ordered - (used > paid ? used : paid) - disputed)) : 0,
+      notional: formatUsd(BigInt(r.notional_micros)),
+      escrow: formatUsd(BigInt(r.notional_micros) - out),
+      providerPaid: formatUsd(BigInt(r.paid_micros)),
+      refunded: formatUsd(BigInt(r.refunded_micros)),
+      penalty: formatUsd(BigInt(r.penalty_micros)),
+      windowStart: r.window_start.toISOString(),
+      windowEnd: r.window_end.toISOString(),
+      status: r.status,
+      outcome: r.outcome,
+      closedAt: r.closed_at?.toISOString() ?? null,
+    };
+  }
+}
+
+const nonNegative = (x: bigint) => (x < 0n ? 0n : x);
