@@ -130,18 +130,25 @@ export class SettlementService {
   private async settleBatch(where: string, params: unknown[], plan: (d: DeliveryState) => Promise<Step[]>, step: 'payout' | 'close'): Promise<number> {
     const started = performance.now();
     const count = await this.ledger.inTransaction(async (manager) => {
-      const deliveries: DeliveryState[] = await manager.query(
-        `SELECT ${DELIVERY_STATE} FROM deliveries d WHERE ${where} ORDER BY d.window_end, d.id LIMIT ${BATCH} FOR UPDATE OF d SKIP LOCKED`,
+      // Lock first, then read: a statement reads with the snapshot it started with, so the state
+      // read in the locking statement itself could predate a payout that committed while it ran,
+      // and pay the same usage again. The second statement's snapshot comes after the locks.
+      const locked: Array<{ id: string }> = await manager.query(
+        `SELECT d.id FROM deliveries d WHERE ${where} ORDER BY d.window_end, d.id LIMIT ${BATCH} FOR UPDATE OF d SKIP LOCKED`,
         params,
       );
-      if (deliveries.length === 0) return 0;
+      if (locked.length === 0) return 0;
+      const deliveries: DeliveryState[] = await manager.query(
+        `SELECT ${DELIVERY_STATE} FROM deliveries d WHERE d.id = ANY($1::uuid[]) AND ${where.replaceAll('$1', '$2')} ORDER BY d.window_end, d.id`,
+        [locked.map((r) => r.id), ...params],
+      );
       const steps: Step[] = [];
       for (const d of deliveries) steps.push(...(await plan(d)).filter((s) => s.tokens > 0n || s.kind === 'close' || s.usageIds.length > 0));
       const transfers: TransferRequest[][] = [];
       for (const s of steps) transfers.push(await this.withAccounts(s, manager));
       await this.ledger.transferOrThrow(manager, transfers.flat());
       await this.record(manager, steps, transfers);
-      return deliveries.length;
+      return locked.length;
     });
     if (count > 0) {
       this.metrics.settlementBatchSeconds.observe((performance.now() - started) / 1000);
@@ -251,10 +258,12 @@ export class SettlementService {
     const idOf = new Map(inserted.map((r) => [r.key, r.id]));
     const paidUsage = steps.flatMap((s) => s.usageIds.map((u) => [u, idOf.get(s.key)!] as const));
     if (paidUsage.length > 0) {
-      await manager.query(`UPDATE delivery_usage u SET payout_id = v.payout FROM unnest($1::text[], $2::bigint[]) AS v(id, payout) WHERE u.id = v.id`, [
-        paidUsage.map(([u]) => u),
-        paidUsage.map(([, p]) => p),
-      ]);
+      const [, marked] = await manager.query(
+        `UPDATE delivery_usage u SET payout_id = v.payout FROM unnest($1::text[], $2::bigint[]) AS v(id, payout) WHERE u.id = v.id AND u.payout_id IS NULL`,
+        [paidUsage.map(([u]) => u), paidUsage.map(([, p]) => p)],
+      );
+      // Usage another transaction paid meanwhile would be paid twice: refuse the whole batch.
+      if (marked !== paidUsage.length) throw new Error(`settlement raced: ${paidUsage.length - marked} usage records were paid meanwhile`);
     }
     // Several steps of one delivery (a payout, then its close) add up in order.
     const totals = new Map<string, { paidTokens: bigint; paid: bigint; fee: bigint; refunded: bigint; penalty: bigint; outcome: string | null }>();
