@@ -14,6 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { type ChildService, spawnService } from '../support/child-service.js';
 import { BOOTSTRAP_ADMIN_KEY, TEST_DATABASE_URL, TEST_REDIS_URL } from '../support/test-app.js';
+import { betweenOf, prng } from '../support/prng.js';
 import { waitFor } from '../support/wait-for.js';
 
 const SEED = Number(process.env.ORDER_CRASH_SEED ?? 20261127);
@@ -27,20 +28,9 @@ const DEPOSIT_USD = 100_000n;
 /** Default grid: tick 0.001 USD/MTok, lot 1,000 tokens. Orders straddle 0.500 so that some cross. */
 const MID_TICKS = 500;
 
-/** mulberry32: a small seeded PRNG, so a failing round can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
-const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+const between = betweenOf(random);
 
 /** Kill points spread over 200–1500 ms of load: one per third of the range, random within it. */
 const KILL_AFTER_MS = [0, 1, 2].map((i) => Math.round(200 + ((i + random()) * 1300) / 3));

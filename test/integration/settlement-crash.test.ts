@@ -10,6 +10,7 @@ import { SettlementService } from '../../src/settlement/settlement.service.js';
 import { type ChildService, spawnService } from '../support/child-service.js';
 import { fundedBuyer, fundedProvider } from '../support/market-fixtures.js';
 import { bearer, startTestApp, TEST_DATABASE_URL, TEST_REDIS_URL, type TestApp, type TestParticipant } from '../support/test-app.js';
+import { betweenOf, prng } from '../support/prng.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -24,18 +25,8 @@ const PROVIDERS = 5;
 const FILLS = 10_000;
 const KILLS = 12;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(SEED);
-const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+const between = betweenOf(random);
 
 let t: TestApp;
 /** A healthy node's /health for every provider but the first, whose node is unreachable. */
