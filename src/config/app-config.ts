@@ -82,6 +82,10 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(100) @Max(60_000)
   NODE_PROBE_TIMEOUT_MS = 2_000;
 
+  /** How often the worker looks for overdue GTD orders on books no process serves. */
+  @Transform(toInt) @IsInt() @Min(100)
+  ORDER_EXPIRY_INTERVAL_MS = 5_000;
+
   /** How often verified usage is paid out (the payout lag's main part). */
   @Transform(toInt) @IsInt() @Min(50)
   SETTLEMENT_PAYOUT_INTERVAL_MS = 250;
@@ -119,6 +123,7 @@ export interface AppConfig {
     /** How often enabled nodes with an open delivery window are health-probed; also the probes' freshness unit in breach evidence. */
     nodeProbeIntervalMs: number;
     nodeProbeTimeoutMs: number;
+    orderExpiryIntervalMs: number;
     settlementPayoutIntervalMs: number;
     settlementCloseIntervalMs: number;
     settlementCloseGraceMs: number;
@@ -167,6 +172,7 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
       ledgerCheckIntervalMs: vars.LEDGER_CHECK_INTERVAL_MS,
       nodeProbeIntervalMs: vars.NODE_PROBE_INTERVAL_MS,
       nodeProbeTimeoutMs: vars.NODE_PROBE_TIMEOUT_MS,
+      orderExpiryIntervalMs: vars.ORDER_EXPIRY_INTERVAL_MS,
       settlementPayoutIntervalMs: vars.SETTLEMENT_PAYOUT_INTERVAL_MS,
       settlementCloseIntervalMs: vars.SETTLEMENT_CLOSE_INTERVAL_MS,
       settlementCloseGraceMs: vars.SETTLEMENT_CLOSE_GRACE_MS,

@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
  * a job here has no handler or two (see JobRegistry). Add a job by adding its payload type and
  * definition here and one `@HandlesJob` class in its domain module.
  */
-export const QUEUE_NAMES = ['ledger', 'probes', 'settlement'] as const;
+export const QUEUE_NAMES = ['ledger', 'probes', 'settlement', 'orders'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export interface JobPayloads {
@@ -17,6 +17,8 @@ export interface JobPayloads {
   'settlement.payouts': { reason: string };
   /** Settle every delivery window past its close: take-or-pay or breach (market-rules §5). */
   'settlement.close-windows': { reason: string };
+  /** Expire overdue GTD orders (and release their holds) on books no process is serving. */
+  'orders.expire-overdue': { reason: string };
 }
 
 export type JobName = keyof JobPayloads;
@@ -32,6 +34,7 @@ export const JOB_DEFINITIONS: { readonly [N in JobName]: JobDefinition<N> } = {
   'nodes.probe': { queue: 'probes', schedule: { every: (c) => c.nodeProbeIntervalMs, payload: { reason: 'scheduled' } } },
   'settlement.payouts': { queue: 'settlement', schedule: { every: (c) => c.settlementPayoutIntervalMs, payload: { reason: 'scheduled' } } },
   'settlement.close-windows': { queue: 'settlement', schedule: { every: (c) => c.settlementCloseIntervalMs, payload: { reason: 'scheduled' } } },
+  'orders.expire-overdue': { queue: 'orders', schedule: { every: (c) => c.orderExpiryIntervalMs, payload: { reason: 'scheduled' } } },
 };
 
 export const JOB_NAMES = Object.keys(JOB_DEFINITIONS) as JobName[];

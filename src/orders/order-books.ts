@@ -119,6 +119,36 @@ export class OrderBooks implements OnApplicationShutdown {
     return this.lockConnection;
   }
 
+  /**
+   * Expires a book's overdue GTD orders, releasing their holds, when no process is serving the
+   * book (its owner's own timer does it otherwise): takes the book, lets its writer expire them,
+   * and gives the book back unless this process was already serving it. Returns the orders expired.
+   */
+  async expireOverdue(symbol: string): Promise<number> {
+    const served = this.writers.has(symbol);
+    let writer: InstrumentWriter;
+    try {
+      writer = await this.writerFor(symbol);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'NOT_BOOK_OWNER') return 0; // its owner expires them
+      throw error;
+    }
+    try {
+      return (await writer.submit({ kind: 'expire' })).closed.length;
+    } finally {
+      if (!served) await this.release(symbol);
+    }
+  }
+
+  /** Stops serving a book and frees its lock for any process (queued commands get 503 and retry). */
+  async release(symbol: string): Promise<void> {
+    const writer = await this.writers.get(symbol)?.catch(() => undefined);
+    this.writers.delete(symbol);
+    await writer?.stop();
+    const connection = await this.lockConnection;
+    await connection?.query(`SELECT pg_advisory_unlock(hashtext('tokex:book:' || $1))`, [symbol]);
+  }
+
   private async stopAll(): Promise<void> {
     const writers = [...this.writers.values()];
     this.writers.clear();

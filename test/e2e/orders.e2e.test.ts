@@ -1,4 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { OrderBooks } from '../../src/orders/order-books.js';
+import { OrderExpiryJob } from '../../src/orders/order-expiry.job.js';
 import { fundedBuyer, fundedProvider, listSpotInstrument } from '../support/market-fixtures.js';
 import { balancesOf, bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
 import { waitFor } from '../support/wait-for.js';
@@ -250,6 +252,25 @@ describe('placing and matching', () => {
     const cancelled = await t.http.delete(`/v1/orders/${sell.body.id}`).set(bearer(p.key)).expect(200);
     expect(cancelled.body.hold).toBe('0.000000');
     expect(await balancesOf(t, p)).toMatchObject({ bond: '0.800000', available: '99.200000' });
+  });
+
+  test('overdue GTD orders on a book nobody serves are expired by the worker sweep, and their hold released', async () => {
+    await listInstrument();
+    const b = await buyer('10');
+    const expiresAt = new Date(Date.now() + 1000).toISOString();
+    const placed = await order(b, { side: 'buy', type: 'limit', price: '0.100', quantity: 1_000_000, timeInForce: 'GTD', expiresAt }).expect(201);
+    const books = t.app.get(OrderBooks);
+    await books.release(symbol); // as after a restart with no traffic on this book: no writer, no timer
+    // Time itself is what is tested here: the order must be past its expiry (plus the sweep's 2 s margin).
+    await new Promise((resolve) => setTimeout(resolve, Date.parse(expiresAt) + 2_100 - Date.now()));
+    expect((await t.http.get(`/v1/orders/${placed.body.id}`).set(bearer(b.key)).expect(200)).body.status).toBe('open');
+    await t.app.get(OrderExpiryJob).handle({ reason: 'test' });
+    const expired = (await t.http.get(`/v1/orders/${placed.body.id}`).set(bearer(b.key)).expect(200)).body;
+    expect(expired).toMatchObject({ status: 'expired', hold: '0.000000' });
+    expect(await balancesOf(t, b)).toMatchObject({ available: '10.000000', held: '0.000000' });
+    // The sweep gave the book back: this process (or any other) serves it again on the next order.
+    await order(b, { side: 'buy', type: 'limit', price: '0.100', quantity: 1_000_000 }).expect(201);
+    await t.http.delete('/v1/orders').set(bearer(b.key)).expect(200);
   });
 
   test('amending quantity down keeps time priority; up loses it', async () => {
