@@ -14,6 +14,7 @@ import { JobsModule } from './jobs/jobs.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
 import { MarketDataModule } from './market-data/market-data.module.js';
 import { MarketsModule } from './markets/markets.module.js';
+import { MeteringModule } from './metering/metering.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
 import { OrdersModule } from './orders/orders.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
@@ -50,6 +51,7 @@ export class AppModule {
         ProbesModule,
         DeliveriesModule,
         SettlementModule,
+        MeteringModule,
       ],
       providers: [
         // Guards run in this order: who is calling, then how often.

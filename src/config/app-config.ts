@@ -86,6 +86,18 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(100)
   ORDER_EXPIRY_INTERVAL_MS = 5_000;
 
+  /** How often the node counters of nodes that owe a delivery are scraped (reconciliation). */
+  @Transform(toInt) @IsInt() @Min(100)
+  METERING_SCRAPE_INTERVAL_MS = 10_000;
+
+  /** How often the exchange sends an audit request through each node that owes a delivery. */
+  @Transform(toInt) @IsInt() @Min(100)
+  METERING_AUDIT_INTERVAL_MS = 60_000;
+
+  /** Tokens an audit request asks for. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(4096)
+  METERING_AUDIT_MAX_TOKENS = 64;
+
   /** How often verified usage is paid out (the payout lag's main part). */
   @Transform(toInt) @IsInt() @Min(50)
   SETTLEMENT_PAYOUT_INTERVAL_MS = 250;
@@ -124,10 +136,13 @@ export interface AppConfig {
     nodeProbeIntervalMs: number;
     nodeProbeTimeoutMs: number;
     orderExpiryIntervalMs: number;
+    meteringScrapeIntervalMs: number;
+    meteringAuditIntervalMs: number;
     settlementPayoutIntervalMs: number;
     settlementCloseIntervalMs: number;
     settlementCloseGraceMs: number;
   };
+  readonly metering: { auditMaxTokens: number };
   readonly shutdownTimeoutMs: number;
 }
 
@@ -173,10 +188,13 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
       nodeProbeIntervalMs: vars.NODE_PROBE_INTERVAL_MS,
       nodeProbeTimeoutMs: vars.NODE_PROBE_TIMEOUT_MS,
       orderExpiryIntervalMs: vars.ORDER_EXPIRY_INTERVAL_MS,
+      meteringScrapeIntervalMs: vars.METERING_SCRAPE_INTERVAL_MS,
+      meteringAuditIntervalMs: vars.METERING_AUDIT_INTERVAL_MS,
       settlementPayoutIntervalMs: vars.SETTLEMENT_PAYOUT_INTERVAL_MS,
       settlementCloseIntervalMs: vars.SETTLEMENT_CLOSE_INTERVAL_MS,
       settlementCloseGraceMs: vars.SETTLEMENT_CLOSE_GRACE_MS,
     },
+    metering: { auditMaxTokens: vars.METERING_AUDIT_MAX_TOKENS },
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
   };
 }

@@ -10,6 +10,7 @@ import { AccountRow } from '../ledger/account.entity.js';
 import { TransferRow } from '../ledger/transfer.entity.js';
 import { Instrument } from '../markets/instrument.entity.js';
 import { ModelClass } from '../markets/model-class.entity.js';
+import { BuyerReportRow, DisputeRow, NodeAuditRow, NodeCounterSampleRow, UsageBatchRow, UsageRecordRow } from '../metering/metering.entities.js';
 import { InferenceNode } from '../nodes/inference-node.entity.js';
 import { DeadManSwitchRow } from '../orders/dead-man-switch.entity.js';
 import { FillRow } from '../orders/fill.entity.js';
@@ -45,4 +46,10 @@ export const ENTITIES = [
   SigningKeyRow,
   DeliveryKeyRow,
   NodeProbeRow,
+  UsageBatchRow,
+  UsageRecordRow,
+  BuyerReportRow,
+  DisputeRow,
+  NodeCounterSampleRow,
+  NodeAuditRow,
 ];

@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
  * a job here has no handler or two (see JobRegistry). Add a job by adding its payload type and
  * definition here and one `@HandlesJob` class in its domain module.
  */
-export const QUEUE_NAMES = ['ledger', 'probes', 'settlement', 'orders'] as const;
+export const QUEUE_NAMES = ['ledger', 'probes', 'settlement', 'orders', 'metering'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export interface JobPayloads {
@@ -19,6 +19,14 @@ export interface JobPayloads {
   'settlement.close-windows': { reason: string };
   /** Expire overdue GTD orders (and release their holds) on books no process is serving. */
   'orders.expire-overdue': { reason: string };
+  /** Verify one stored usage batch (outbox, keyed by the batch id). */
+  'metering.verify-batch': { batchId: string };
+  /** Compare buyers' late reports with requests already verified (outbox). */
+  'metering.check-buyer-reports': { deliveryId: string; requestIds: string[] };
+  /** Scrape the token counters of nodes that owe a delivery. */
+  'metering.scrape-counters': { reason: string };
+  /** Send the exchange's own audit requests through nodes that owe a delivery. */
+  'metering.audit-nodes': { reason: string };
 }
 
 export type JobName = keyof JobPayloads;
@@ -35,6 +43,10 @@ export const JOB_DEFINITIONS: { readonly [N in JobName]: JobDefinition<N> } = {
   'settlement.payouts': { queue: 'settlement', schedule: { every: (c) => c.settlementPayoutIntervalMs, payload: { reason: 'scheduled' } } },
   'settlement.close-windows': { queue: 'settlement', schedule: { every: (c) => c.settlementCloseIntervalMs, payload: { reason: 'scheduled' } } },
   'orders.expire-overdue': { queue: 'orders', schedule: { every: (c) => c.orderExpiryIntervalMs, payload: { reason: 'scheduled' } } },
+  'metering.verify-batch': { queue: 'metering' },
+  'metering.check-buyer-reports': { queue: 'metering' },
+  'metering.scrape-counters': { queue: 'metering', schedule: { every: (c) => c.meteringScrapeIntervalMs, payload: { reason: 'scheduled' } } },
+  'metering.audit-nodes': { queue: 'metering', schedule: { every: (c) => c.meteringAuditIntervalMs, payload: { reason: 'scheduled' } } },
 };
 
 export const JOB_NAMES = Object.keys(JOB_DEFINITIONS) as JobName[];

@@ -7,6 +7,7 @@ import type { TransferRequest } from '../ledger/core/index.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import { NodeProber } from '../probes/node-prober.js';
+import { slaBreach } from '../metering/core/verification.js';
 import { closeDelivery, type DeliveryTerms, payoutBetween } from './core/delivery-money.js';
 
 /** Deliveries settled per transaction: one lock set and one ledger write for all of them. */
@@ -112,11 +113,20 @@ export class SettlementService {
     let total = 0;
     const due = new Date(now.getTime() - this.config.jobs.settlementCloseGraceMs);
     for (;;) {
-      const settled = await this.settleBatch(`d.status = 'open' AND d.window_end <= $1`, [due], async (d) => {
+      // A delivery with tokens under dispute waits for an admin before it closes (market-rules §7).
+      const settled = await this.settleBatch(`d.status = 'open' AND d.window_end <= $1 AND d.disputed_tokens = 0`, [due], async (d, manager) => {
         const payout = this.payoutStep(d);
         const paidTokens = payout.update.paidTokens;
-        const evidence = await this.prober.evidence(d.provider_id, d.model_class_id, d.window_start, d.window_end);
-        return [payout, this.closeStep(d, paidTokens, evidence.breach, { ...evidence })];
+        const probes = await this.prober.evidence(d.provider_id, d.model_class_id, d.window_start, d.window_end, manager);
+        // The buyer's requests the node failed or served out of the model class's SLA also count (market-rules §5).
+        const [requests] = await manager.query(
+          `SELECT count(*)::int AS total, count(*) FILTER (WHERE status = 'error' OR within_sla = false)::int AS bad
+             FROM usage_records r LEFT JOIN delivery_keys k ON k.id = r.key_id
+            WHERE r.delivery_id = $1 AND k.kind IS DISTINCT FROM 'audit'`,
+          [d.id],
+        );
+        const breach = probes.breach || slaBreach(requests.bad, requests.total);
+        return [payout, this.closeStep(d, paidTokens, breach, { probes, requests })];
       }, 'close');
       total += settled;
       if (settled < BATCH) return total;
@@ -127,7 +137,12 @@ export class SettlementService {
    * One transaction: lock up to BATCH deliveries matching `where` (skipping those another worker
    * holds), plan their steps, apply every transfer at once, then record. Returns deliveries locked.
    */
-  private async settleBatch(where: string, params: unknown[], plan: (d: DeliveryState) => Promise<Step[]>, step: 'payout' | 'close'): Promise<number> {
+  private async settleBatch(
+    where: string,
+    params: unknown[],
+    plan: (d: DeliveryState, manager: EntityManager) => Promise<Step[]>,
+    step: 'payout' | 'close',
+  ): Promise<number> {
     const started = performance.now();
     const count = await this.ledger.inTransaction(async (manager) => {
       // Lock first, then read: a statement reads with the snapshot it started with, so the state
@@ -143,7 +158,7 @@ export class SettlementService {
         [locked.map((r) => r.id), ...params],
       );
       const steps: Step[] = [];
-      for (const d of deliveries) steps.push(...(await plan(d)).filter((s) => s.tokens > 0n || s.kind === 'close' || s.usageIds.length > 0));
+      for (const d of deliveries) steps.push(...(await plan(d, manager)).filter((s) => s.tokens > 0n || s.kind === 'close' || s.usageIds.length > 0));
       const transfers: TransferRequest[][] = [];
       for (const s of steps) transfers.push(await this.withAccounts(s, manager));
       await this.ledger.transferOrThrow(manager, transfers.flat());

@@ -1,0 +1,103 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AuditTrail } from '../audit/audit-trail.js';
+import { invalid, notFound, unprocessable } from '../common/domain-error.js';
+import { decodeCursor, type Page, pageLimit, pageOf } from '../http/pagination.js';
+import type { Principal } from '../participants/principal.js';
+import { SettlementService } from '../settlement/settlement.service.js';
+import type { DisputeQuery, DisputeView, ResolveDisputeDto } from './metering.dto.js';
+
+interface DisputeRecord {
+  id: string;
+  kind: string;
+  delivery_id: string;
+  node_id: string;
+  provider_id: string;
+  buyer_id: string;
+  tokens: string;
+  evidence: Record<string, unknown>;
+  status: string;
+  resolution: DisputeView['resolution'];
+  provider_tokens: string | null;
+  reason: string | null;
+  created_at: Date;
+  resolved_at: Date | null;
+  cursor_at: string;
+}
+
+/**
+ * Disputes for admins (market-rules §7): list them with their evidence, and resolve each once.
+ * Resolving releases the held tokens: those awarded to the provider become verified usage (paid
+ * by the next payout); those awarded to the buyer are simply not delivered, so the buyer keeps
+ * them to use in the window (and a breach at the close refunds them). Every resolution is audited.
+ */
+@Injectable()
+export class DisputesService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly settlement: SettlementService,
+    private readonly audit: AuditTrail,
+  ) {}
+
+  async list(query: DisputeQuery): Promise<Page<DisputeView>> {
+    const limit = pageLimit(query);
+    const before = decodeCursor(query.cursor, 2);
+    const rows: DisputeRecord[] = await this.dataSource.query(
+      `SELECT *, created_at::text AS cursor_at FROM disputes
+        WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR delivery_id = $2)
+          AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
+        ORDER BY created_at DESC, id DESC LIMIT $5`,
+      [query.status ?? null, query.deliveryId ?? null, before?.[0] ?? null, before?.[1] ?? null, limit + 1],
+    );
+    return pageOf(rows, limit, (r) => [r.cursor_at, r.id], view);
+  }
+
+  async resolve(actor: Principal, id: string, dto: ResolveDisputeDto): Promise<DisputeView> {
+    if ((dto.resolution === 'split') !== (dto.providerTokens !== undefined)) {
+      throw invalid('VALIDATION_FAILED', 'providerTokens is required for a split and only for a split', { fields: ['providerTokens'] });
+    }
+    return this.dataSource.transaction(async (manager) => {
+      const [d]: DisputeRecord[] = await manager.query(`SELECT *, created_at::text AS cursor_at FROM disputes WHERE id = $1 FOR UPDATE`, [id]);
+      if (!d) throw notFound('DISPUTE_NOT_FOUND', 'no such dispute');
+      if (d.status !== 'open') throw unprocessable('DISPUTE_RESOLVED', 'this dispute is already resolved');
+      const tokens = BigInt(d.tokens);
+      const toProvider = dto.resolution === 'provider' ? tokens : dto.resolution === 'buyer' ? 0n : BigInt(dto.providerTokens!);
+      if (toProvider > tokens) throw invalid('VALIDATION_FAILED', `providerTokens must be at most the ${tokens} disputed tokens`, { fields: ['providerTokens'] });
+      await manager.query(`UPDATE deliveries SET disputed_tokens = disputed_tokens - $2 WHERE id = $1`, [d.delivery_id, d.tokens]);
+      if (toProvider > 0n) await this.settlement.recordVerifiedUsage(`dispute:${d.id}`, d.delivery_id, toProvider, manager);
+      const [resolved]: DisputeRecord[] = await manager.query(
+        `UPDATE disputes SET status = 'resolved', resolution = $2, provider_tokens = $3, reason = $4, resolved_by = $5, resolved_at = now()
+          WHERE id = $1 RETURNING *, created_at::text AS cursor_at`,
+        [id, dto.resolution, String(toProvider), dto.reason, actor.participantId],
+      );
+      await this.audit.record(manager, {
+        actorId: actor.participantId,
+        action: 'dispute.resolve',
+        subjectType: 'dispute',
+        subjectId: id,
+        details: { resolution: dto.resolution, providerTokens: String(toProvider), tokens: d.tokens, reason: dto.reason },
+      });
+      return view(Array.isArray(resolved) ? (resolved as unknown as DisputeRecord[])[0] : resolved);
+    });
+  }
+}
+
+function view(r: DisputeRecord): DisputeView {
+  return {
+    id: r.id,
+    kind: r.kind,
+    deliveryId: r.delivery_id,
+    nodeId: r.node_id,
+    providerId: r.provider_id,
+    buyerId: r.buyer_id,
+    tokens: Number(r.tokens),
+    evidence: r.evidence,
+    status: r.status,
+    resolution: r.resolution,
+    providerTokens: r.provider_tokens === null ? null : Number(r.provider_tokens),
+    reason: r.reason,
+    createdAt: r.created_at.toISOString(),
+    resolvedAt: r.resolved_at?.toISOString() ?? null,
+  };
+}

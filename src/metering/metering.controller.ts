@@ -1,0 +1,57 @@
+import { Body, Controller, Get, HttpCode, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { uuidParam } from '../http/params.js';
+import { CurrentPrincipal, type Principal, Public, Roles } from '../participants/principal.js';
+import { DisputesService } from './disputes.service.js';
+import { BuyerReportAnswer, BuyerReportDto, DisputePage, DisputeQuery, DisputeView, ResolveDisputeDto, SignedUsageBatchDto, UsageBatchAnswer } from './metering.dto.js';
+import { MeteringService } from './metering.service.js';
+
+@ApiTags('metering')
+@Controller('v1')
+export class MeteringController {
+  constructor(
+    private readonly metering: MeteringService,
+    private readonly disputes: DisputesService,
+  ) {}
+
+  @Post('metering/usage-batches')
+  @Public() // authenticated by the node's Ed25519 signature over the payload, checked first
+  @ApiOperation({
+    summary: 'A node agent reports signed usage',
+    description: 'Answered 202 once stored (verification is asynchronous); a resent batch gets its first answer again with 200.',
+  })
+  @ApiOkResponse({ type: UsageBatchAnswer })
+  async ingest(@Body() dto: SignedUsageBatchDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<UsageBatchAnswer> {
+    const { first, answer } = await this.metering.ingest(dto);
+    void reply.status(first ? 202 : 200);
+    return answer;
+  }
+
+  @Post('metering/buyer-reports')
+  @ApiBearerAuth()
+  @Roles('buyer')
+  @HttpCode(202)
+  @ApiOperation({ summary: "A buyer's own token counts for requests it sent under a delivery" })
+  @ApiOkResponse({ type: BuyerReportAnswer })
+  buyerReport(@CurrentPrincipal() actor: Principal, @Body() dto: BuyerReportDto): Promise<BuyerReportAnswer> {
+    return this.metering.buyerReport(actor, dto);
+  }
+
+  @Get('admin/disputes')
+  @ApiBearerAuth()
+  @Roles('admin')
+  @ApiOkResponse({ type: DisputePage })
+  list(@Query() query: DisputeQuery): Promise<DisputePage> {
+    return this.disputes.list(query);
+  }
+
+  @Post('admin/disputes/:id/resolve')
+  @ApiBearerAuth()
+  @Roles('admin')
+  @HttpCode(200)
+  @ApiOkResponse({ type: DisputeView })
+  resolve(@CurrentPrincipal() actor: Principal, @uuidParam('id') id: string, @Body() dto: ResolveDisputeDto): Promise<DisputeView> {
+    return this.disputes.resolve(actor, id, dto);
+  }
+}

@@ -1,0 +1,251 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
+import { VerifyBatchJob } from '../../src/metering/verification.service.js';
+import { signUsageBatch, type UsageRecord } from '../../src/metering/usage-batch.js';
+import { SettlementService } from '../../src/settlement/settlement.service.js';
+import { fundedBuyer } from '../support/market-fixtures.js';
+import { balancesOf, bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
+
+// A model class whose prompt tokens count a quarter (inputWeightBps 2500), with an SLA of 20
+// tokens/s and a 2 s time to first token; a spot book with a 60 s window. The provider's node
+// signs its usage with a key the test holds.
+let t: TestApp;
+let settlement: SettlementService;
+let modelClassId: string;
+let symbol: string;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  settlement = t.app.get(SettlementService);
+  modelClassId = `mtr${randomUUID().slice(0, 8)}-8b`;
+  await t.http
+    .post('/v1/admin/model-classes')
+    .set(bearer(t.adminKey))
+    .send({ id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 })
+    .expect(201);
+  ({ symbol } = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'spot', spotWindowSeconds: 60 }).expect(201)).body);
+});
+afterAll(async () => {
+  await t.close();
+});
+afterEach(async () => {
+  const audit = await t.http.post('/v1/admin/ledger/audit').set(bearer(t.adminKey)).expect(200);
+  expect(audit.body).toMatchObject({ sound: true });
+});
+
+interface Node {
+  readonly id: string;
+  readonly key: KeyObject;
+}
+
+async function providerWithNode(): Promise<{ provider: TestParticipant; node: Node }> {
+  const provider = await createParticipant(t, ['provider']);
+  await deposit(t, provider.id, '100');
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const created = await t.http
+    .post('/v1/nodes')
+    .set(bearer(provider.key))
+    .send({
+      modelClassId,
+      baseUrl: 'http://127.0.0.1:9/v1',
+      metricsUrl: 'http://127.0.0.1:9/metrics',
+      publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+      tokensPerSecond: 100_000,
+    })
+    .expect(201);
+  return { provider, node: { id: created.body.id, key: privateKey } };
+}
+
+/** A buyer buys 1,000,000 tokens at 0.500 from a provider with a node; returns the delivery id and a buyer key id. */
+async function delivery(): Promise<{ buyer: TestParticipant; provider: TestParticipant; node: Node; deliveryId: string; keyId: string }> {
+  const buyer = await fundedBuyer(t, '100');
+  const { provider, node } = await providerWithNode();
+  await t.http.post('/v1/orders').set(bearer(buyer.key)).send({ instrument: symbol, side: 'buy', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
+  await t.http.post('/v1/orders').set(bearer(provider.key)).send({ instrument: symbol, side: 'sell', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
+  const [d] = (await t.http.get('/v1/deliveries').set(bearer(buyer.key)).expect(200)).body.items;
+  const key = await t.http.post(`/v1/deliveries/${d.id}/keys`).set(bearer(buyer.key)).send({}).expect(201);
+  return { buyer, provider, node, deliveryId: d.id, keyId: key.body.id };
+}
+
+/** An honest request: 400 prompt + 100 completion tokens in 2 s, first token after 300 ms. */
+function record(deliveryId: string, keyId: string, overrides: Partial<UsageRecord> = {}): UsageRecord {
+  const started = Date.now() - 3_000;
+  return {
+    requestId: `chatcmpl-${randomUUID()}`,
+    deliveryId,
+    keyId,
+    model: modelClassId,
+    promptTokens: 400,
+    completionTokens: 100,
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date(started + 2_000).toISOString(),
+    ttftMs: 300,
+    status: 'ok',
+    stream: true,
+    ...overrides,
+  };
+}
+
+const post = (node: Node, records: UsageRecord[], batchId: string = randomUUID(), key: KeyObject = node.key) =>
+  t.http.post('/v1/metering/usage-batches').send(signUsageBatch({ batchId, nodeId: node.id, createdAt: new Date().toISOString(), records }, key));
+
+/** Runs the batch's verification job the way a worker does: in a transaction. */
+const verify = (batchId: string) => t.dataSource.transaction((manager) => t.app.get(VerifyBatchJob).handle({ batchId }, { jobId: 'test', attempt: 1, manager }));
+
+const deliveryRow = async (id: string) =>
+  (await t.dataSource.query(`SELECT delivered_tokens::int AS delivered, disputed_tokens::int AS disputed, paid_tokens::int AS paid, status, outcome FROM deliveries WHERE id = $1`, [id]))[0];
+
+describe('ingest', () => {
+  test('a signed batch is stored at once and answered 202; a resend gets its first answer; a request counts once', async () => {
+    const { node, deliveryId, keyId } = await delivery();
+    const records = [record(deliveryId, keyId), record(deliveryId, keyId)];
+    const batchId = randomUUID();
+    const first = await post(node, records, batchId).expect(202);
+    expect(first.body).toEqual({ batchId, records: 2, accepted: 2, duplicates: 0, status: 'queued' });
+    expect((await post(node, records, batchId).expect(200)).body).toEqual(first.body);
+    // Another batch repeating one of those requests: that request is not counted again.
+    const again = await post(node, [records[0], record(deliveryId, keyId)]).expect(202);
+    expect(again.body).toMatchObject({ records: 2, accepted: 1, duplicates: 1 });
+    const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM usage_records WHERE node_id = $1`, [node.id]);
+    expect(n).toBe(3);
+    const [raw] = await t.dataSource.query(`SELECT payload, signature FROM usage_batches WHERE id = $1`, [batchId]);
+    expect(raw.signature).toMatch(/^[A-Za-z0-9_-]{86}$/);
+    expect(JSON.parse(Buffer.from(raw.payload, 'base64url').toString()).records).toHaveLength(2);
+    const [outbox] = await t.dataSource.query(`SELECT status FROM outbox WHERE job_name = 'metering.verify-batch' AND job_key = $1`, [batchId]);
+    expect(outbox.status).toBe('pending');
+  });
+
+  test('the signature is checked first: a wrong key, a tampered payload or an unknown node stores nothing', async () => {
+    const { node, deliveryId, keyId } = await delivery();
+    const wrongKey = generateKeyPairSync('ed25519').privateKey;
+    const signed = signUsageBatch({ batchId: randomUUID(), nodeId: node.id, createdAt: new Date().toISOString(), records: [record(deliveryId, keyId)] }, node.key);
+    const refusals = [
+      await post(node, [record(deliveryId, keyId)], randomUUID(), wrongKey).expect(401),
+      await t.http
+        .post('/v1/metering/usage-batches')
+        .send({ ...signed, payload: Buffer.from(Buffer.from(signed.payload, 'base64url').toString().replace('"promptTokens":400', '"promptTokens":900')).toString('base64url') })
+        .expect(401),
+      await t.http.post('/v1/metering/usage-batches').send({ ...signed, nodeId: randomUUID() }).expect(401),
+    ];
+    expect(refusals.map((r) => r.body.code)).toEqual(['BAD_SIGNATURE', 'BAD_SIGNATURE', 'UNKNOWN_NODE']);
+    const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM usage_batches WHERE node_id = $1`, [node.id]);
+    expect(n).toBe(0);
+  });
+
+  test('a well-signed but malformed batch is a 400 naming the field', async () => {
+    const { node, deliveryId, keyId } = await delivery();
+    const bad = await post(node, [record(deliveryId, keyId, { completionTokens: -5 })]).expect(400);
+    expect(bad.body.message).toContain('records[0].completionTokens');
+    await t.http.post('/v1/metering/usage-batches').send({ nodeId: node.id, payload: 'not base64!', signature: 'x' }).expect(400);
+  });
+});
+
+describe('verification', () => {
+  test('honest usage is verified, drawn from the delivery and paid out: billable = completion + prompt / 4', async () => {
+    const { provider, node, deliveryId, keyId } = await delivery();
+    const batchId = randomUUID();
+    await post(node, [record(deliveryId, keyId), record(deliveryId, keyId)], batchId).expect(202);
+    await verify(batchId);
+    await verify(batchId); // a second run changes nothing
+    expect(await deliveryRow(deliveryId)).toMatchObject({ delivered: 400, disputed: 0 }); // 2 × (100 + 400 / 4)
+    const before = (await balancesOf(t, provider)).available;
+    await settlement.payOutVerifiedUsage();
+    // 400 of 1,000,000 tokens of 0.500000 USD, less the 0.000500 fee pro rata: floor(499,500 × 400 / 1,000,000) = 199.
+    expect(Number((await balancesOf(t, provider)).available) - Number(before)).toBeCloseTo(0.000199, 6);
+    const verdicts = await t.dataSource.query(`SELECT verdict, billable_tokens::int AS billable, within_sla FROM usage_records WHERE batch_id = $1`, [batchId]);
+    expect(verdicts).toEqual([
+      { verdict: 'verified', billable: 200, within_sla: true },
+      { verdict: 'verified', billable: 200, within_sla: true },
+    ]);
+  });
+
+  test('usage outside the window, for another provider, or failed is rejected; out of SLA is recorded', async () => {
+    const { node, deliveryId, keyId } = await delivery();
+    const other = await delivery();
+    const old = Date.now() - 600_000;
+    const rows = [
+      record(deliveryId, keyId, { startedAt: new Date(old).toISOString(), finishedAt: new Date(old + 1000).toISOString() }),
+      record(other.deliveryId, other.keyId),
+      record(deliveryId, keyId, { status: 'error', completionTokens: 0 }),
+      record(deliveryId, keyId, { ttftMs: 1_900, completionTokens: 10 }), // within: TTFT under 2 s, then 90 tokens/s
+      record(deliveryId, keyId, { ttftMs: 2_500, startedAt: new Date(Date.now() - 3_000).toISOString(), finishedAt: new Date(Date.now() - 100).toISOString() }), // out of SLA: TTFT
+    ];
+    const batchId = randomUUID();
+    await post(node, rows, batchId).expect(202);
+    await verify(batchId);
+    const got = await t.dataSource.query(`SELECT request_id, verdict, flags, within_sla FROM usage_records WHERE batch_id = $1`, [batchId]);
+    const of = (r: UsageRecord) => got.find((g: { request_id: string }) => g.request_id === r.requestId);
+    expect(of(rows[0])).toMatchObject({ verdict: 'rejected', flags: ['outside_window'] });
+    expect(of(rows[1])).toMatchObject({ verdict: 'rejected', flags: ['wrong_provider'] });
+    expect(of(rows[2])).toMatchObject({ verdict: 'rejected', flags: ['failed_request'] });
+    expect(of(rows[3])).toMatchObject({ verdict: 'verified', within_sla: true });
+    expect(of(rows[4])).toMatchObject({ verdict: 'verified', within_sla: false });
+    expect(of(rows[4]).flags[0]).toMatch(/^out_of_sla: time to first token 2500 ms/);
+  });
+
+  test("a node that reports more than the buyer counted: the excess is disputed and held out until an admin resolves it", async () => {
+    const { buyer, node, deliveryId, keyId } = await delivery();
+    const inflated = record(deliveryId, keyId, { completionTokens: 150 }); // the buyer saw 100
+    await t.http
+      .post('/v1/metering/buyer-reports')
+      .set(bearer(buyer.key))
+      .send({ deliveryId, requests: [{ requestId: inflated.requestId, promptTokens: 400, completionTokens: 100 }] })
+      .expect(202);
+    const batchId = randomUUID();
+    await post(node, [inflated], batchId).expect(202);
+    await verify(batchId);
+    expect(await deliveryRow(deliveryId)).toMatchObject({ delivered: 200, disputed: 50 });
+    const disputes = (await t.http.get(`/v1/admin/disputes?deliveryId=${deliveryId}`).set(bearer(t.adminKey)).expect(200)).body.items;
+    expect(disputes).toEqual([
+      expect.objectContaining({ kind: 'buyer_mismatch', tokens: 50, status: 'open', evidence: expect.objectContaining({ requestId: inflated.requestId }) }),
+    ]);
+    // The window has ended, but a delivery with tokens under dispute waits for the admin.
+    await settlement.closeDueWindows(new Date(Date.now() + 3_600_000));
+    expect(await deliveryRow(deliveryId)).toMatchObject({ status: 'open' });
+    await t.http.get('/v1/admin/disputes').set(bearer(buyer.key)).expect(403);
+    await t.http.post(`/v1/admin/disputes/${disputes[0].id}/resolve`).set(bearer(t.adminKey)).send({ resolution: 'split', reason: 'no split amount' }).expect(400);
+    const resolved = await t.http
+      .post(`/v1/admin/disputes/${disputes[0].id}/resolve`)
+      .set(bearer(t.adminKey))
+      .send({ resolution: 'split', providerTokens: 10, reason: 'partial logs from the provider' })
+      .expect(200);
+    expect(resolved.body).toMatchObject({ status: 'resolved', resolution: 'split', providerTokens: 10 });
+    await t.http.post(`/v1/admin/disputes/${disputes[0].id}/resolve`).set(bearer(t.adminKey)).send({ resolution: 'buyer', reason: 'again' }).expect(422);
+    expect(await deliveryRow(deliveryId)).toMatchObject({ delivered: 210, disputed: 0 });
+    const [audit] = await t.dataSource.query(`SELECT action, details FROM audit_events WHERE subject_id = $1`, [disputes[0].id]);
+    expect(audit).toMatchObject({ action: 'dispute.resolve', details: expect.objectContaining({ resolution: 'split', providerTokens: '10' }) });
+    await settlement.closeDueWindows(new Date(Date.now() + 3_600_000));
+    expect(await deliveryRow(deliveryId)).toMatchObject({ status: 'closed' });
+  });
+
+  test("reported usage beyond what the node's own counters grew by is held out as a counter mismatch", async () => {
+    const { node, deliveryId, keyId } = await delivery();
+    const start = Date.now() - 3_000;
+    // The node's counters grew by 50 prompt and 20 generation tokens over the period…
+    await t.dataSource.query(
+      `INSERT INTO node_counter_samples (node_id, scraped_at, prompt_tokens_total, generation_tokens_total, request_success_total)
+       VALUES ($1, $2, 1000, 500, 10), ($1, $3, 1050, 520, 11)`,
+      [node.id, new Date(start - 500), new Date()],
+    );
+    // …but it reports 400 prompt and 100 completion tokens.
+    const batchId = randomUUID();
+    await post(node, [record(deliveryId, keyId, { startedAt: new Date(start).toISOString(), finishedAt: new Date(start + 2_000).toISOString() })], batchId).expect(202);
+    await verify(batchId);
+    expect(await deliveryRow(deliveryId)).toMatchObject({ delivered: 0, disputed: 200 });
+    const [dispute] = (await t.http.get(`/v1/admin/disputes?deliveryId=${deliveryId}`).set(bearer(t.adminKey)).expect(200)).body.items;
+    expect(dispute).toMatchObject({ kind: 'counter_mismatch', tokens: 200, evidence: expect.objectContaining({ counters: { promptTokens: 50, generationTokens: 20 } }) });
+  });
+
+  test('failed and out-of-SLA requests beyond 1 % of a delivery make its close a breach', async () => {
+    const { buyer, node, deliveryId, keyId } = await delivery();
+    const slow = (i: number) =>
+      record(deliveryId, keyId, { ttftMs: 2_500, startedAt: new Date(Date.now() - 3_000).toISOString(), finishedAt: new Date(Date.now() - 100).toISOString(), requestId: `slow-${i}-${randomUUID()}` });
+    const batchId = randomUUID();
+    await post(node, [slow(1), slow(2), slow(3), record(deliveryId, keyId)], batchId).expect(202);
+    await verify(batchId);
+    const before = (await balancesOf(t, buyer)).available;
+    await settlement.closeDueWindows(new Date(Date.now() + 3_600_000));
+    expect(await deliveryRow(deliveryId)).toMatchObject({ status: 'closed', outcome: 'breach', paid: 800 });
+    expect(Number((await balancesOf(t, buyer)).available)).toBeGreaterThan(Number(before));
+  });
+});
