@@ -115,11 +115,13 @@ export function counterIncrease(samples: readonly CounterSample[]): number {
 
 /**
  * Reconciliation with the node's own counters: what the node reported for requests started after
- * the first sample may not exceed what its counters grew by since then (beyond tolerance). The
+ * the first sample may not exceed what its counters grew by since then, beyond 0.5 % (and 2
+ * tokens). The tolerance is on the total, not per request, so a small inflation spread over many
+ * requests still shows (1 % over 1,000 requests of 100 tokens is 1,000 tokens against 500). The
  * counters also count traffic that is not the exchange's, so honest reports are at most equal.
  */
-export function countersDisagree(reportedTokens: number, counterGrowth: number, requests: number): boolean {
-  return beyondTolerance(BigInt(reportedTokens), BigInt(Math.floor(counterGrowth)), BigInt(Math.max(requests, 1)));
+export function countersDisagree(reportedTokens: number, counterGrowth: number): boolean {
+  return beyondTolerance(BigInt(reportedTokens), BigInt(Math.floor(counterGrowth)));
 }
 
 /** Breach from failed and out-of-SLA requests: more than `thresholdBps` of a delivery's requests, and at least `minimum`. */
