@@ -202,7 +202,13 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
         ORDER BY scraped_at`,
       [nodeId, first],
     );
-    if (samples.length < 2 || samples[samples.length - 1].scraped_at < last) return undefined; // nothing to compare with yet
+    if (samples.length < 2 || samples[samples.length - 1].scraped_at < last) {
+      // The node's counters are being scraped but not yet past this batch: retry shortly (the job
+      // backs off) rather than verify without them. A node never scraped goes without this check.
+      const [recent] = await manager.query(`SELECT 1 FROM node_counter_samples WHERE node_id = $1 AND scraped_at > now() - interval '1 minute' LIMIT 1`, [nodeId]);
+      if (recent && samples.length > 0) throw new Error(`waiting for a counter sample of node ${nodeId} after ${last.toISOString()}`);
+      return undefined;
+    }
     const from = samples[0].scraped_at;
     const to = samples[samples.length - 1].scraped_at;
     const [reported] = await manager.query(
@@ -214,7 +220,7 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
     const promptGrowth = counterIncrease(series('prompt'));
     const generationGrowth = counterIncrease(series('generation'));
     const disagree =
-      countersDisagree(Number(reported.completion), generationGrowth, reported.requests) || countersDisagree(Number(reported.prompt), promptGrowth, reported.requests);
+      countersDisagree(Number(reported.completion), generationGrowth) || countersDisagree(Number(reported.prompt), promptGrowth);
     if (!disagree) return undefined;
     return {
       from: from.toISOString(),
