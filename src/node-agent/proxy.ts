@@ -1,0 +1,450 @@
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { type DeliveryKeyClaims, DeliveryKeyError } from '../delivery-keys/delivery-key-verifier.js';
+import type { UsageRecord } from '../metering/usage-batch.js';
+
+/**
+ * The node agent's reverse proxy: buyers send OpenAI requests with their delivery key as the API
+ * key; the agent verifies the key offline, forwards the request to the provider's own inference
+ * server, relays the answer as it comes, and reports one UsageRecord per served request.
+ */
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type AgentLog = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
+
+export const MAX_REQUEST_BODY_BYTES = 4 * 1024 * 1024;
+const PROXIED_PATHS = new Set(['/v1/chat/completions', '/v1/completions']);
+const HEALTH_TIMEOUT_MS = 2_000;
+// UsageRecord limits (usage-batch.ts): anything outside them is not a usable count or id.
+const MAX_REQUEST_ID_LENGTH = 128;
+const MAX_MODEL_LENGTH = 200;
+const MAX_TOKEN_COUNT = 10_000_000;
+
+/** What the proxy needs of RemoteDeliveryKeys. */
+export interface DeliveryKeySource {
+  readonly lastRefreshedAt: Date | null;
+  verify(token: string): Promise<DeliveryKeyClaims>;
+}
+
+export interface ProxyOptions {
+  readonly keys: DeliveryKeySource;
+  /** The model class this node serves: keys for another one are refused. */
+  readonly modelClass: string;
+  /** The inference server's OpenAI base URL, e.g. http://127.0.0.1:8000/v1 */
+  readonly upstreamUrl: string;
+  readonly upstreamApiKey?: string;
+  /** Called once per forwarded request, after its answer ended. */
+  readonly onRecord: (record: UsageRecord) => void;
+  /** Extra fields for GET /health (the spool's state). */
+  readonly describe?: () => Record<string, unknown>;
+  /** False while shutting down: /health then answers ok: false. */
+  readonly isAccepting?: () => boolean;
+  readonly log?: AgentLog;
+  readonly fetch?: typeof globalThis.fetch;
+  readonly maxBodyBytes?: number;
+}
+
+export function createProxyServer(options: ProxyOptions): Server {
+  const proxy = new AgentProxy(options);
+  return createServer((req, res) => {
+    proxy.handle(req, res).catch((error: unknown) => {
+      proxy.log('error', 'request handling failed', { err: error instanceof Error ? error.message : String(error), path: req.url });
+      if (!res.headersSent) sendError(res, 500, 'server_error', 'internal_error', 'the node agent failed to handle the request');
+      else res.destroy();
+    });
+  });
+}
+
+interface Usage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+/** What one forwarded request learned, for its UsageRecord. */
+interface Exchange {
+  requestId: string | null;
+  model: string | null;
+  usage: Usage | null;
+  ttftMs: number | null;
+  failed: boolean;
+  /** The client went away before the answer ended (the upstream is then aborted). */
+  clientClosed: boolean;
+  stream: boolean;
+}
+
+class AgentProxy {
+  readonly log: AgentLog;
+  private readonly upstreamBase: string;
+  private readonly fetch: typeof globalThis.fetch;
+  private readonly maxBodyBytes: number;
+
+  constructor(private readonly options: ProxyOptions) {
+    this.log = options.log ?? (() => undefined);
+    this.upstreamBase = options.upstreamUrl.replace(/\/+$/, '');
+    const fetchImpl = options.fetch ?? globalThis.fetch;
+    this.fetch = (input, init) => fetchImpl(input, init);
+    this.maxBodyBytes = options.maxBodyBytes ?? MAX_REQUEST_BODY_BYTES;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://agent').pathname;
+    if (req.method === 'GET' && path === '/health') return this.health(res);
+    if (req.method !== 'POST' || !PROXIED_PATHS.has(path)) {
+      return sendError(res, 404, 'invalid_request_error', 'not_found', `${req.method} ${path} is not served here: use POST /v1/chat/completions or /v1/completions`);
+    }
+    const claims = await this.authorize(req, res);
+    if (!claims) return;
+
+    const body = await readBody(req, this.maxBodyBytes);
+    if (body === null) {
+      res.setHeader('connection', 'close'); // the rest of the body is not read
+      return sendError(res, 413, 'invalid_request_error', 'request_too_large', `the request body is larger than ${this.maxBodyBytes} bytes`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+    if (!isObject(parsed)) return sendError(res, 400, 'invalid_request_error', 'invalid_json', 'the request body must be a JSON object');
+    await this.forward(path.slice('/v1'.length), body, parsed, claims, res);
+  }
+
+  /** The key's claims, or null once the refusal is sent. */
+  private async authorize(req: IncomingMessage, res: ServerResponse): Promise<DeliveryKeyClaims | null> {
+    const refuse = (message: string) => {
+      sendError(res, 401, 'invalid_request_error', 'invalid_api_key', message);
+      return null;
+    };
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (!token) return refuse('Missing delivery key: send it as "Authorization: Bearer <delivery key>"');
+    // Never call tokex per request: until the first refresh succeeds the agent cannot judge keys.
+    if (this.options.keys.lastRefreshedAt === null) {
+      sendError(res, 503, 'server_error', 'keys_unavailable', "the node has not loaded tokex's delivery keys yet; retry shortly");
+      return null;
+    }
+    let claims: DeliveryKeyClaims;
+    try {
+      claims = await this.options.keys.verify(token);
+    } catch (error) {
+      if (error instanceof DeliveryKeyError) return refuse(`Invalid delivery key (${error.reason}): ${error.message}`);
+      this.log('error', 'delivery keys unavailable', { err: error instanceof Error ? error.message : String(error) });
+      sendError(res, 503, 'server_error', 'keys_unavailable', "the node cannot load tokex's delivery keys; retry shortly");
+      return null;
+    }
+    if (claims.modelClassId !== this.options.modelClass) {
+      return refuse(`Invalid delivery key (wrong_model_class): the delivery is for model class "${claims.modelClassId}", this node serves "${this.options.modelClass}"`);
+    }
+    return claims;
+  }
+
+  private async forward(upstreamPath: string, body: Buffer, request: Record<string, unknown>, claims: DeliveryKeyClaims, res: ServerResponse): Promise<void> {
+    const streamRequested = request.stream === true;
+    const clientOptions = isObject(request.stream_options) ? request.stream_options : {};
+    const clientWantsUsage = clientOptions.include_usage === true;
+    // The final usage chunk is what the record counts, so it is always asked for.
+    const upstreamBody = streamRequested ? JSON.stringify({ ...request, stream_options: { ...clientOptions, include_usage: true } }) : body;
+
+    const startedAtMs = Date.now();
+    const t0 = performance.now();
+    const elapsed = () => Math.max(0, Math.round(performance.now() - t0));
+    const exchange: Exchange = { requestId: null, model: null, usage: null, ttftMs: null, failed: false, clientClosed: false, stream: false };
+    const upstreamAbort = new AbortController();
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      exchange.clientClosed = true;
+      upstreamAbort.abort(); // stop generating for nobody
+    });
+
+    try {
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        accept: streamRequested ? 'text/event-stream' : 'application/json',
+      };
+      if (this.options.upstreamApiKey) headers.authorization = `Bearer ${this.options.upstreamApiKey}`;
+      let upstream: Response;
+      try {
+        upstream = await this.fetch(`${this.upstreamBase}${upstreamPath}`, { method: 'POST', headers, body: upstreamBody, signal: upstreamAbort.signal });
+      } catch (error) {
+        if (!exchange.clientClosed) {
+          exchange.failed = true;
+          this.log('warn', 'the inference server could not be reached', { err: error instanceof Error ? error.message : String(error) });
+          sendError(res, 502, 'server_error', 'upstream_unavailable', 'the inference server could not be reached');
+        }
+        return;
+      }
+      if (!upstream.ok) exchange.failed = true;
+      const contentType = upstream.headers.get('content-type') ?? '';
+      if (upstream.ok && upstream.body && contentType.includes('text/event-stream')) {
+        exchange.stream = true;
+        await this.relayStream(upstream, contentType, clientWantsUsage, exchange, res, t0);
+      } else {
+        await this.relayWhole(upstream, contentType, exchange, res);
+      }
+    } catch (error) {
+      if (!exchange.clientClosed) {
+        exchange.failed = true;
+        this.log('warn', 'the inference server failed mid-answer', { err: error instanceof Error ? error.message : String(error) });
+        if (!res.headersSent) sendError(res, 502, 'server_error', 'upstream_failed', 'the inference server failed');
+        else res.end();
+      }
+    } finally {
+      exchange.ttftMs ??= elapsed();
+      const record = toRecord(exchange, claims, request, startedAtMs, elapsed());
+      this.options.onRecord(record);
+      this.log('info', 'request served', {
+        requestId: record.requestId,
+        deliveryId: record.deliveryId,
+        keyId: record.keyId,
+        status: record.status,
+        promptTokens: record.promptTokens,
+        completionTokens: record.completionTokens,
+        ttftMs: record.ttftMs,
+        ms: elapsed(),
+        stream: record.stream,
+        ...(exchange.clientClosed ? { clientClosed: true } : {}),
+      });
+    }
+  }
+
+  private async relayWhole(upstream: Response, contentType: string, exchange: Exchange, res: ServerResponse): Promise<void> {
+    const bytes = Buffer.from(await upstream.arrayBuffer());
+    let json: unknown;
+    try {
+      json = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      json = undefined;
+    }
+    if (isObject(json)) {
+      exchange.requestId = requestIdOf(json.id);
+      exchange.model = modelOf(json.model);
+      if (upstream.ok) exchange.usage = usageOf(json.usage);
+    }
+    res.writeHead(upstream.status, { 'content-type': contentType || 'application/json', 'content-length': bytes.length });
+    res.end(bytes);
+  }
+
+  private async relayStream(upstream: Response, contentType: string, clientWantsUsage: boolean, exchange: Exchange, res: ServerResponse, t0: number): Promise<void> {
+    res.writeHead(upstream.status, { 'content-type': contentType, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+    res.flushHeaders();
+    const splitter = new SseSplitter();
+    const relay = async (events: SseEvent[]) => {
+      for (const event of events) {
+        if (this.inspect(event, clientWantsUsage, exchange, t0)) continue;
+        if (!res.write(event.raw)) await drained(res);
+      }
+    };
+    for await (const chunk of upstream.body as unknown as AsyncIterable<Uint8Array>) {
+      await relay(splitter.push(chunk, performance.now()));
+    }
+    await relay(splitter.end());
+    res.end();
+  }
+
+  /** Reads what the record needs from one SSE event; true if the event is to be left out. */
+  private inspect(event: SseEvent, clientWantsUsage: boolean, exchange: Exchange, t0: number): boolean {
+    if (event.data === null || event.data === '[DONE]') return false;
+    let json: unknown;
+    try {
+      json = JSON.parse(event.data);
+    } catch {
+      return false;
+    }
+    if (!isObject(json)) return false;
+    exchange.requestId ??= requestIdOf(json.id);
+    exchange.model ??= modelOf(json.model);
+    if (json.error !== undefined && json.error !== null) exchange.failed = true; // vLLM reports failures mid-stream this way
+    const usage = usageOf(json.usage);
+    if (usage) exchange.usage = usage;
+    const choices = json.choices;
+    if (exchange.ttftMs === null && Array.isArray(choices) && choices.some(hasContent)) {
+      exchange.ttftMs = Math.max(0, Math.round(event.startedAt - t0));
+    }
+    // The usage-only chunk the agent asked for on the client's behalf.
+    return !clientWantsUsage && usage !== null && Array.isArray(choices) && choices.length === 0;
+  }
+
+  private async health(res: ServerResponse): Promise<void> {
+    let upstream = false;
+    try {
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (this.options.upstreamApiKey) headers.authorization = `Bearer ${this.options.upstreamApiKey}`;
+      const answer = await this.fetch(`${this.upstreamBase}/models`, { headers, signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
+      upstream = answer.ok;
+      await answer.body?.cancel();
+    } catch {
+      upstream = false;
+    }
+    const keysRefreshedAt = this.options.keys.lastRefreshedAt;
+    const ok = keysRefreshedAt !== null && (this.options.isAccepting?.() ?? true);
+    sendJson(res, ok && upstream ? 200 : 503, { ok, upstream, keysRefreshedAt: keysRefreshedAt?.toISOString() ?? null, ...this.options.describe?.() });
+  }
+}
+
+function toRecord(exchange: Exchange, claims: DeliveryKeyClaims, request: Record<string, unknown>, startedAtMs: number, durationMs: number): UsageRecord {
+  const usage = exchange.failed ? null : exchange.usage;
+  return {
+    requestId: exchange.requestId ?? randomUUID(),
+    deliveryId: claims.deliveryId,
+    keyId: claims.keyId,
+    model: exchange.model ?? modelOf(request.model) ?? '',
+    promptTokens: usage?.promptTokens ?? 0,
+    completionTokens: usage?.completionTokens ?? 0,
+    startedAt: new Date(startedAtMs).toISOString(),
+    // From the monotonic clock, so a wall-clock step never puts the finish before the start.
+    finishedAt: new Date(startedAtMs + durationMs).toISOString(),
+    ttftMs: Math.min(exchange.ttftMs ?? durationMs, durationMs),
+    // A buyer who hangs up has not been failed by the node: only the upstream's failures, refusals
+    // and answers without usage count as errors.
+    status: exchange.failed || (usage === null && !exchange.clientClosed) ? 'error' : 'ok',
+    stream: exchange.stream,
+  };
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function requestIdOf(id: unknown): string | null {
+  return typeof id === 'string' && id.length > 0 && id.length <= MAX_REQUEST_ID_LENGTH ? id : null;
+}
+
+function modelOf(model: unknown): string | null {
+  return typeof model === 'string' ? model.slice(0, MAX_MODEL_LENGTH) : null;
+}
+
+function usageOf(usage: unknown): Usage | null {
+  if (!isObject(usage)) return null;
+  const count = (v: unknown) => (Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= MAX_TOKEN_COUNT ? (v as number) : null);
+  const promptTokens = count(usage.prompt_tokens);
+  const completionTokens = count(usage.completion_tokens);
+  return promptTokens === null || completionTokens === null ? null : { promptTokens, completionTokens };
+}
+
+/** A choice of a chunk that carries generated output (not just the role, not empty). */
+function hasContent(choice: unknown): boolean {
+  if (!isObject(choice)) return false;
+  if (typeof choice.text === 'string' && choice.text !== '') return true; // /v1/completions
+  const delta = choice.delta;
+  if (!isObject(delta)) return false;
+  const nonEmpty = (v: unknown) => typeof v === 'string' && v !== '';
+  return nonEmpty(delta.content) || nonEmpty(delta.reasoning_content) || nonEmpty(delta.reasoning) || (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0);
+}
+
+/** The body, or null if it is larger than `max` (the rest is then drained, not kept). */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length']) > max) {
+      req.resume();
+      resolve(null);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
+      size += chunk.length;
+      if (size > max) {
+        tooLarge = true;
+        chunks.length = 0;
+        resolve(null);
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('the client closed the connection before sending the whole body'));
+    });
+  });
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return Promise.race([once(res, 'drain'), once(res, 'close')]).then(() => undefined);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** An error shaped like OpenAI's, so OpenAI clients surface it as such. */
+function sendError(res: ServerResponse, status: number, type: string, code: string, message: string): void {
+  sendJson(res, status, { error: { message, type, param: null, code } });
+}
+
+export interface SseEvent {
+  /** The event's bytes exactly as received, its terminating blank line included. */
+  readonly raw: Buffer;
+  /** Its `data:` lines joined, or null if it has none (a comment, a keep-alive). */
+  readonly data: string | null;
+  /** When its first byte arrived (performance.now()). */
+  readonly startedAt: number;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Cuts an SSE byte stream into events without touching their bytes, so what is relayed is what
+ * the upstream sent. Lines end in CRLF, LF or CR; an event ends with a blank line.
+ */
+export class SseSplitter {
+  private buffer = Buffer.alloc(0);
+  private headStartedAt = 0;
+
+  push(chunk: Uint8Array, at: number): SseEvent[] {
+    if (this.buffer.length === 0) this.headStartedAt = at;
+    this.buffer = this.buffer.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffer, chunk]);
+    const events: SseEvent[] = [];
+    for (let end = eventEnd(this.buffer, false); end > 0; end = eventEnd(this.buffer, false)) {
+      events.push(toEvent(this.buffer.subarray(0, end), this.headStartedAt));
+      this.buffer = this.buffer.subarray(end);
+      this.headStartedAt = at; // what is left arrived with this chunk
+    }
+    return events;
+  }
+
+  /** The rest, when the stream has ended (an unterminated last event is passed on as it is). */
+  end(): SseEvent[] {
+    const events: SseEvent[] = [];
+    for (let end = eventEnd(this.buffer, true); end > 0; end = eventEnd(this.buffer, true)) {
+      events.push(toEvent(this.buffer.subarray(0, end), this.headStartedAt));
+      this.buffer = this.buffer.subarray(end);
+    }
+    if (this.buffer.length > 0) events.push(toEvent(this.buffer, this.headStartedAt));
+    this.buffer = Buffer.alloc(0);
+    return events;
+  }
+}
+
+/** The index just past the blank line that ends the first event, or -1 if none is complete. */
+function eventEnd(buffer: Buffer, final: boolean): number {
+  let lineStart = 0;
+  for (let i = 0; i < buffer.length; ) {
+    const byte = buffer[i];
+    if (byte !== LF && byte !== CR) {
+      i += 1;
+      continue;
+    }
+    let next = i + 1;
+    if (byte === CR) {
+      if (next >= buffer.length && !final) return -1; // a CRLF may be split across chunks
+      if (buffer[next] === LF) next += 1;
+    }
+    if (i === lineStart) return next;
+    lineStart = next;
+    i = next;
+  }
+  return -1;
+}
+
+function toEvent(raw: Buffer, startedAt: number): SseEvent {
+  const data: string[] = [];
+  for (const line of raw.toString('utf8').split(/\r\n|\r|\n/)) {
+    if (line === 'data' || line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+  }
+  return { raw: Buffer.from(raw), data: data.length > 0 ? data.join('\n') : null, startedAt };
+}
