@@ -1,9 +1,10 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Metering (issue 6): signed usage batches stored raw, the requests they report (one row per node
- * and request id, so a resend counts once), buyers' own reports, disputes, the nodes' scraped
- * counters and the exchange's audit requests. Generated from the entities, then tidied.
+ * Metering (issue 6): signed usage batches stored as signed (body and signature, keyed by node and
+ * the node's batch id), the requests they report (one row per node and request id, so a resend
+ * counts once), buyers' own reports, disputes, the nodes' scraped counters and the exchange's
+ * audit requests. Generated from the entities, then tidied.
  */
 export class Metering1796100000300 implements MigrationInterface {
   name = 'Metering1796100000300';
@@ -11,10 +12,10 @@ export class Metering1796100000300 implements MigrationInterface {
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`
       CREATE TABLE "usage_batches" (
-          "id" uuid NOT NULL,
           "node_id" uuid NOT NULL,
+          "batch_id" text NOT NULL,
           "provider_id" uuid NOT NULL,
-          "payload" text NOT NULL,
+          "body" text NOT NULL,
           "signature" text NOT NULL,
           "record_count" integer NOT NULL,
           "answer" jsonb NOT NULL,
@@ -22,19 +23,20 @@ export class Metering1796100000300 implements MigrationInterface {
           "received_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
           "verified_at" TIMESTAMP WITH TIME ZONE,
           CONSTRAINT "usage_batches_status_known" CHECK (status IN ('received', 'verified')),
-          CONSTRAINT "PK_677369db0315027639586fc4bd2" PRIMARY KEY ("id")
+          CONSTRAINT "PK_ebf2edb518240827c27a934f416" PRIMARY KEY ("node_id", "batch_id")
       )
     `);
     await queryRunner.query(`
-      CREATE INDEX "usage_batches_node_idx" ON "usage_batches" ("node_id", "received_at")
+      CREATE INDEX "usage_batches_received_idx" ON "usage_batches" ("received_at")
     `);
     await queryRunner.query(`
       CREATE TABLE "usage_records" (
           "node_id" uuid NOT NULL,
           "request_id" text NOT NULL,
-          "batch_id" uuid NOT NULL,
+          "batch_id" text NOT NULL,
           "delivery_id" uuid NOT NULL,
-          "key_id" uuid NOT NULL,
+          "key_id" uuid,
+          "output_sha256" text,
           "model" text NOT NULL,
           "prompt_tokens" integer NOT NULL,
           "completion_tokens" integer NOT NULL,
@@ -53,7 +55,7 @@ export class Metering1796100000300 implements MigrationInterface {
       )
     `);
     await queryRunner.query(`
-      CREATE INDEX "usage_records_batch_idx" ON "usage_records" ("batch_id")
+      CREATE INDEX "usage_records_batch_idx" ON "usage_records" ("node_id", "batch_id")
     `);
     await queryRunner.query(`
       CREATE INDEX "usage_records_delivery_idx" ON "usage_records" ("delivery_id", "started_at")
@@ -179,7 +181,7 @@ export class Metering1796100000300 implements MigrationInterface {
       DROP TABLE "usage_records"
     `);
     await queryRunner.query(`
-      DROP INDEX "public"."usage_batches_node_idx"
+      DROP INDEX "public"."usage_batches_received_idx"
     `);
     await queryRunner.query(`
       DROP TABLE "usage_batches"

@@ -25,12 +25,13 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
       disableRequestLogging: (request) => !config.http.logRequests || request.url === '/health' || request.url === '/metrics',
     }),
     genReqId: (request: IncomingMessage) => requestIdOf(request),
-    bodyLimit: 1024 * 1024,
+    bodyLimit: 8 * 1024 * 1024, // a usage batch of 5,000 records (api.md)
     forceCloseConnections: 'idle', // keep-alive connections must not hold up a graceful shutdown
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new NestPinoLogger(logger),
     abortOnError: false, // start-up errors reach the caller (main prints them; tests assert them)
+    rawBody: true, // signed usage batches are verified over the exact bytes received
   });
 
   // WS /v1/stream shares the HTTP server (and port) of the API.

@@ -20,7 +20,7 @@ export interface JobPayloads {
   /** Expire overdue GTD orders (and release their holds) on books no process is serving. */
   'orders.expire-overdue': { reason: string };
   /** Verify one stored usage batch (outbox, keyed by the batch id). */
-  'metering.verify-batch': { batchId: string };
+  'metering.verify-batch': { nodeId: string; batchId: string };
   /** Compare buyers' late reports with requests already verified (outbox). */
   'metering.check-buyer-reports': { deliveryId: string; requestIds: string[] };
   /** Scrape the token counters of nodes that owe a delivery. */

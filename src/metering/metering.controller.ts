@@ -1,10 +1,10 @@
-import { Body, Controller, Get, HttpCode, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import { Body, Controller, Get, Headers, HttpCode, Post, Query, type RawBodyRequest, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { uuidParam } from '../http/params.js';
 import { CurrentPrincipal, type Principal, Public, Roles } from '../participants/principal.js';
 import { DisputesService } from './disputes.service.js';
-import { BuyerReportAnswer, BuyerReportDto, DisputePage, DisputeQuery, DisputeView, ResolveDisputeDto, SignedUsageBatchDto, UsageBatchAnswer } from './metering.dto.js';
+import { BuyerReportAnswer, BuyerReportDto, DisputePage, DisputeQuery, DisputeView, ResolveDisputeDto, UsageBatchAnswer } from './metering.dto.js';
 import { MeteringService } from './metering.service.js';
 
 @ApiTags('metering')
@@ -22,8 +22,15 @@ export class MeteringController {
     description: 'Answered 202 once stored (verification is asynchronous); a resent batch gets its first answer again with 200.',
   })
   @ApiOkResponse({ type: UsageBatchAnswer })
-  async ingest(@Body() dto: SignedUsageBatchDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<UsageBatchAnswer> {
-    const { first, answer } = await this.metering.ingest(dto);
+  @ApiHeader({ name: 'X-Tokex-Node', description: 'The node id', required: true })
+  @ApiHeader({ name: 'X-Tokex-Signature', description: 'base64url Ed25519 signature of the exact body bytes, by the node key', required: true })
+  async ingest(
+    @Req() request: RawBodyRequest<FastifyRequest>,
+    @Headers('x-tokex-node') nodeId: string | undefined,
+    @Headers('x-tokex-signature') signature: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<UsageBatchAnswer> {
+    const { first, answer } = await this.metering.ingest(request.rawBody, nodeId, signature);
     void reply.status(first ? 202 : 200);
     return answer;
   }

@@ -1,28 +1,21 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { PageOf, PageQuery } from '../http/pagination.js';
 import { DISPUTE_RESOLUTIONS, DISPUTE_STATUSES, type DisputeResolution } from './metering.entities.js';
 
-export class SignedUsageBatchDto {
-  @ApiProperty({ format: 'uuid' }) @IsUUID()
-  nodeId: string;
-
-  @ApiProperty({ description: 'base64url of the UTF-8 JSON of the batch (see docs/metering.md)' })
-  @IsString() @MinLength(1) @MaxLength(8_000_000) @Matches(/^[A-Za-z0-9_-]+$/, { message: 'payload must be base64url' })
-  payload: string;
-
-  @ApiProperty({ description: 'base64url Ed25519 signature of the payload bytes by the node key' })
-  @IsString() @MaxLength(200) @Matches(/^[A-Za-z0-9_-]+$/, { message: 'signature must be base64url' })
-  signature: string;
+export class RejectedRecordView {
+  @ApiProperty() index: number;
+  @ApiProperty({ nullable: true, type: String }) requestId: string | null;
+  @ApiProperty() reason: string;
 }
 
 export class UsageBatchAnswer {
-  @ApiProperty({ format: 'uuid' }) batchId: string;
-  @ApiProperty() records: number;
-  @ApiProperty({ description: 'Records new to the exchange' }) accepted: number;
-  @ApiProperty({ description: 'Records already reported before (counted once)' }) duplicates: number;
+  @ApiProperty() batchId: string;
   @ApiProperty({ enum: ['queued'] }) status: 'queued';
+  @ApiProperty({ type: String, isArray: true, description: 'Request ids stored for verification' }) accepted: string[];
+  @ApiProperty({ type: String, isArray: true, description: 'Request ids already counted in an earlier batch: ignored' }) duplicates: string[];
+  @ApiProperty({ type: RejectedRecordView, isArray: true, description: 'Malformed records, with the reason' }) rejected: RejectedRecordView[];
 }
 
 export class BuyerRequestCount {
@@ -42,7 +35,7 @@ export class BuyerReportDto {
 
   @ApiProperty({ type: BuyerRequestCount, isArray: true })
   @ValidateNested({ each: true }) @Type(() => BuyerRequestCount) @ArrayMinSize(1) @ArrayMaxSize(5_000)
-  requests: BuyerRequestCount[];
+  records: BuyerRequestCount[];
 }
 
 export class BuyerReportAnswer {

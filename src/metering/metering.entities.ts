@@ -7,21 +7,22 @@ import { bigintColumn } from '../database/bigint.transformer.js';
  * `answer` is the first answer given, returned again to a resend.
  */
 @Entity('usage_batches')
-@Index('usage_batches_node_idx', ['nodeId', 'receivedAt'])
+@Index('usage_batches_received_idx', ['receivedAt'])
 @Check('usage_batches_status_known', `status IN ('received', 'verified')`)
 export class UsageBatchRow {
-  @PrimaryColumn('uuid')
-  id: string;
-
-  @Column('uuid', { name: 'node_id' })
+  @PrimaryColumn('uuid', { name: 'node_id' })
   nodeId: string;
+
+  /** The node's batch id: unique per node (api.md). */
+  @PrimaryColumn('text', { name: 'batch_id' })
+  batchId: string;
 
   @Column('uuid', { name: 'provider_id' })
   providerId: string;
 
-  /** base64url of the signed bytes, and the signature over them. */
+  /** The body exactly as signed (UTF-8 JSON), and the signature over its bytes. */
   @Column('text')
-  payload: string;
+  body: string;
 
   @Column('text')
   signature: string;
@@ -52,7 +53,7 @@ export type UsageVerdict = (typeof USAGE_VERDICTS)[number];
  */
 @Entity('usage_records')
 @Index('usage_records_delivery_idx', ['deliveryId', 'startedAt'])
-@Index('usage_records_batch_idx', ['batchId'])
+@Index('usage_records_batch_idx', ['nodeId', 'batchId'])
 @Check('usage_records_verdict_known', `verdict IS NULL OR verdict IN ('verified', 'disputed', 'rejected', 'audit')`)
 export class UsageRecordRow {
   @PrimaryColumn('uuid', { name: 'node_id' })
@@ -61,14 +62,18 @@ export class UsageRecordRow {
   @PrimaryColumn('text', { name: 'request_id' })
   requestId: string;
 
-  @Column('uuid', { name: 'batch_id' })
+  @Column('text', { name: 'batch_id' })
   batchId: string;
 
   @Column('uuid', { name: 'delivery_id' })
   deliveryId: string;
 
-  @Column('uuid', { name: 'key_id' })
-  keyId: string;
+  /** The delivery key it was served under, when the node says (an addition to v1). */
+  @Column('uuid', { name: 'key_id', nullable: true })
+  keyId: string | null;
+
+  @Column('text', { name: 'output_sha256', nullable: true })
+  outputSha256: string | null;
 
   @Column('text')
   model: string;

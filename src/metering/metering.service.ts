@@ -5,16 +5,20 @@ import { DomainError, invalid, notFound } from '../common/domain-error.js';
 import { Outbox } from '../jobs/outbox.js';
 import type { Principal } from '../participants/principal.js';
 import { billableTokens } from './core/verification.js';
-import type { BuyerReportDto, SignedUsageBatchDto } from './metering.dto.js';
-import { openUsageBatch, type UsageBatch, UsageBatchError } from './usage-batch.js';
+import type { BuyerReportDto } from './metering.dto.js';
+import { parseUsageBatch, type RejectedRecord, UsageBatchError, verifyUsageBatchSignature } from './usage-batch.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface IngestAnswer {
   readonly batchId: string;
-  readonly records: number;
-  /** Records new to the exchange; the rest were already reported (in this batch or another). */
-  readonly accepted: number;
-  readonly duplicates: number;
   readonly status: 'queued';
+  /** Request ids stored for verification. */
+  readonly accepted: string[];
+  /** Request ids already counted (in an earlier batch): ignored here. */
+  readonly duplicates: string[];
+  /** Records refused as malformed, with the reason, by their place in the batch. */
+  readonly rejected: RejectedRecord[];
 }
 
 interface NodeKey {
@@ -38,58 +42,77 @@ export class MeteringService {
     private readonly outbox: Outbox,
   ) {}
 
-  async ingest(signed: SignedUsageBatchDto): Promise<{ first: boolean; answer: IngestAnswer }> {
+  /**
+   * One signed batch: `body` is the request's bytes as received, `nodeId` and `signature` its
+   * X-Tokex-Node and X-Tokex-Signature headers. The signature is checked before anything else.
+   */
+  async ingest(body: Buffer | undefined, nodeId: string | undefined, signature: string | undefined): Promise<{ first: boolean; answer: IngestAnswer }> {
+    if (!nodeId || !UUID.test(nodeId)) throw new DomainError('UNKNOWN_NODE', 'X-Tokex-Node must name a registered node (its id)', 'unauthenticated');
+    if (!signature) throw new DomainError('BAD_SIGNATURE', 'X-Tokex-Signature is missing', 'unauthenticated');
     const [node]: NodeKey[] = await this.dataSource.query(
       `SELECT n.id, n.provider_id, n.public_key, m.input_weight_bps FROM inference_nodes n JOIN model_classes m ON m.id = n.model_class_id WHERE n.id = $1`,
-      [signed.nodeId],
+      [nodeId],
     );
     if (!node) throw new DomainError('UNKNOWN_NODE', 'no node with that id is registered', 'unauthenticated');
-    let batch: UsageBatch;
-    try {
-      ({ batch } = openUsageBatch(signed, node.public_key));
-    } catch (error) {
-      if (!(error instanceof UsageBatchError)) throw error;
-      if (error.problem === 'bad_signature') throw new DomainError('BAD_SIGNATURE', error.message, 'unauthenticated');
-      throw invalid('VALIDATION_FAILED', `payload: ${error.message}`, { fields: ['payload'] });
+    if (!body || !verifyUsageBatchSignature(body, signature, node.public_key)) {
+      throw new DomainError('BAD_SIGNATURE', 'X-Tokex-Signature does not verify the body with the node’s registered public key', 'unauthenticated');
     }
+    let parsed: ReturnType<typeof parseUsageBatch>;
+    try {
+      parsed = parseUsageBatch(body, node.id);
+    } catch (error) {
+      if (error instanceof UsageBatchError) throw invalid('VALIDATION_FAILED', error.message, { fields: [error.message.split(' ')[0]] });
+      throw error;
+    }
+    const { batch, valid, rejected } = parsed;
     return this.dataSource.transaction(async (manager) => {
       const [created] = await manager.query(
-        `INSERT INTO usage_batches (id, node_id, provider_id, payload, signature, record_count, answer) VALUES ($1, $2, $3, $4, $5, $6, '{}')
-         ON CONFLICT (id) DO NOTHING RETURNING id`,
-        [batch.batchId, node.id, node.provider_id, signed.payload, signed.signature, batch.records.length],
+        `INSERT INTO usage_batches (node_id, batch_id, provider_id, body, signature, record_count, answer) VALUES ($1, $2, $3, $4, $5, $6, '{}')
+         ON CONFLICT (node_id, batch_id) DO NOTHING RETURNING batch_id`,
+        [node.id, batch.batchId, node.provider_id, body.toString('utf8'), signature, batch.records.length],
       );
       if (!created) {
-        const [first] = await manager.query(`SELECT answer, node_id FROM usage_batches WHERE id = $1`, [batch.batchId]);
-        if (first.node_id !== node.id) throw new DomainError('BATCH_ID_TAKEN', 'another node sent a batch with this id', 'conflict');
+        const [first] = await manager.query(`SELECT answer FROM usage_batches WHERE node_id = $1 AND batch_id = $2`, [node.id, batch.batchId]);
         return { first: false, answer: first.answer as IngestAnswer };
       }
-      const r = batch.records;
-      const inserted: Array<{ request_id: string }> = await manager.query(
-        `INSERT INTO usage_records (node_id, request_id, batch_id, delivery_id, key_id, model, prompt_tokens, completion_tokens, started_at,
-                                    finished_at, ttft_ms, status, stream, reported_billable)
-         SELECT $1, * FROM unnest($2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::int[], $8::int[], $9::timestamptz[],
-                                  $10::timestamptz[], $11::int[], $12::text[], $13::boolean[], $14::bigint[])
-         ON CONFLICT (node_id, request_id) DO NOTHING RETURNING request_id`,
-        [
-          node.id,
-          r.map((x) => x.requestId),
-          r.map(() => batch.batchId),
-          r.map((x) => x.deliveryId),
-          r.map((x) => x.keyId),
-          r.map((x) => x.model),
-          r.map((x) => x.promptTokens),
-          r.map((x) => x.completionTokens),
-          r.map((x) => x.startedAt),
-          r.map((x) => x.finishedAt),
-          r.map((x) => x.ttftMs),
-          r.map((x) => x.status),
-          r.map((x) => x.stream),
-          r.map((x) => String(billableTokens(x.promptTokens, x.completionTokens, node.input_weight_bps))),
-        ],
-      );
-      const answer: IngestAnswer = { batchId: batch.batchId, records: r.length, accepted: inserted.length, duplicates: r.length - inserted.length, status: 'queued' };
-      await manager.query(`UPDATE usage_batches SET answer = $2 WHERE id = $1`, [batch.batchId, JSON.stringify(answer)]);
-      await this.outbox.add(manager, 'metering.verify-batch', batch.batchId, { batchId: batch.batchId });
+      const r = valid;
+      const inserted: Array<{ request_id: string }> =
+        r.length === 0
+          ? []
+          : await manager.query(
+              `INSERT INTO usage_records (node_id, request_id, batch_id, delivery_id, key_id, output_sha256, model, prompt_tokens, completion_tokens,
+                                          started_at, finished_at, ttft_ms, status, stream, reported_billable)
+               SELECT $1, * FROM unnest($2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::int[], $9::int[],
+                                        $10::timestamptz[], $11::timestamptz[], $12::int[], $13::text[], $14::boolean[], $15::bigint[])
+               ON CONFLICT (node_id, request_id) DO NOTHING RETURNING request_id`,
+              [
+                node.id,
+                r.map((x) => x.requestId),
+                r.map(() => batch.batchId),
+                r.map((x) => x.deliveryId),
+                r.map((x) => x.keyId ?? null),
+                r.map((x) => x.outputSha256 ?? null),
+                r.map((x) => x.model),
+                r.map((x) => x.promptTokens),
+                r.map((x) => x.completionTokens),
+                r.map((x) => x.startedAt),
+                r.map((x) => x.finishedAt),
+                r.map((x) => x.ttftMs),
+                r.map((x) => x.status ?? 'ok'),
+                r.map((x) => x.stream ?? false),
+                r.map((x) => String(billableTokens(x.promptTokens, x.completionTokens, node.input_weight_bps))),
+              ],
+            );
+      const fresh = new Set(inserted.map((x) => x.request_id));
+      const answer: IngestAnswer = {
+        batchId: batch.batchId,
+        status: 'queued',
+        accepted: r.filter((x) => fresh.has(x.requestId)).map((x) => x.requestId),
+        duplicates: r.filter((x) => !fresh.has(x.requestId)).map((x) => x.requestId),
+        rejected,
+      };
+      await manager.query(`UPDATE usage_batches SET answer = $3 WHERE node_id = $1 AND batch_id = $2`, [node.id, batch.batchId, JSON.stringify(answer)]);
+      if (fresh.size > 0) await this.outbox.add(manager, 'metering.verify-batch', `${node.id}:${batch.batchId}`, { nodeId: node.id, batchId: batch.batchId });
       return { first: true, answer };
     });
   }
@@ -104,10 +127,10 @@ export class MeteringService {
          SELECT $1, * FROM unnest($2::text[], $3::uuid[], $4::int[], $5::int[]) ON CONFLICT DO NOTHING RETURNING request_id`,
         [
           dto.deliveryId,
-          dto.requests.map((x) => x.requestId),
-          dto.requests.map(() => actor.participantId),
-          dto.requests.map((x) => x.promptTokens),
-          dto.requests.map((x) => x.completionTokens),
+          dto.records.map((x) => x.requestId),
+          dto.records.map(() => actor.participantId),
+          dto.records.map((x) => x.promptTokens),
+          dto.records.map((x) => x.completionTokens),
         ],
       );
       // Reports of requests already verified are compared now; the others when their batch is.
@@ -117,7 +140,7 @@ export class MeteringService {
           requestIds: inserted.map((x) => x.request_id),
         });
       }
-      return { accepted: inserted.length, duplicates: dto.requests.length - inserted.length };
+      return { accepted: inserted.length, duplicates: dto.records.length - inserted.length };
     });
   }
 }

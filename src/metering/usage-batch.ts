@@ -1,22 +1,22 @@
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 
 /**
- * The signed usage batch a provider's node agent posts to tokex (market-rules §7), shared by the
- * agent (which signs) and the exchange (which verifies). Pure: node:crypto only, no Nest.
+ * The signed usage batch a provider's node posts to tokex: the published v1 wire format of
+ * `../shared/spec/api.md` ("Usage batches"), shared by the node agent (which signs) and the
+ * exchange (which verifies). Pure: node:crypto only, no Nest.
  *
- * Wire format of `POST /v1/metering/usage-batches`:
+ *   POST /v1/metering/usage-batches
+ *   X-Tokex-Node: <node id>
+ *   X-Tokex-Signature: <base64url Ed25519 signature of the exact request body bytes>
+ *   { "batchId": "...", "nodeId": "...", "createdAt": "...", "records": [ ... ] }
  *
- *   { "nodeId": "<uuid>", "payload": "<base64url of the UTF-8 JSON of a UsageBatch>", "signature": "<base64url Ed25519>" }
- *
- * The signature covers the payload's bytes exactly as sent, so nothing has to be canonicalised:
- * the exchange verifies the bytes first and only then parses them.
+ * The signature covers the body's bytes exactly as sent, so nothing has to be canonicalised: the
+ * exchange verifies the bytes first and only then parses them.
  */
 export interface UsageRecord {
-  /** The node's id for the inference request: counted once per node, however often sent. */
+  /** The id the node answered the request with (`X-Tokex-Request-Id`): counted once per node. */
   readonly requestId: string;
   readonly deliveryId: string;
-  /** The delivery key (jti) the request was served under. */
-  readonly keyId: string;
   /** The model the upstream server answered as. */
   readonly model: string;
   readonly promptTokens: number;
@@ -26,104 +26,125 @@ export interface UsageRecord {
   readonly finishedAt: string;
   /** Time to first token, ms (for a non-streamed request, time to the whole answer). */
   readonly ttftMs: number;
-  /** `ok`, or `error` for a request the upstream failed or refused (counts toward breach). */
-  readonly status: 'ok' | 'error';
-  /** Whether the answer was streamed. */
-  readonly stream: boolean;
+  /** Hex SHA-256 of the output text, so a buyer or an audit can tie a record to what it received. */
+  readonly outputSha256?: string;
+  /** Additions to v1, optional: `error` for a request the upstream failed (counts toward breach; default `ok`)... */
+  readonly status?: 'ok' | 'error';
+  /** ...whether it was streamed, and the delivery key (jti) it was served under. */
+  readonly stream?: boolean;
+  readonly keyId?: string;
 }
 
 export interface UsageBatch {
+  /** Unique per node. */
   readonly batchId: string;
   readonly nodeId: string;
-  /** ISO 8601, when the agent sealed the batch. */
+  /** ISO 8601, when the node sealed the batch. */
   readonly createdAt: string;
   readonly records: readonly UsageRecord[];
 }
 
-export interface SignedUsageBatch {
-  readonly nodeId: string;
-  readonly payload: string;
-  readonly signature: string;
-}
-
+export const NODE_HEADER = 'x-tokex-node';
+export const SIGNATURE_HEADER = 'x-tokex-signature';
 export const MAX_RECORDS_PER_BATCH = 5_000;
+
+/** The request a node sends: the body's bytes and the two headers that authenticate them. */
+export interface SignedUsageBatch {
+  readonly body: Buffer;
+  readonly headers: { readonly [NODE_HEADER]: string; readonly [SIGNATURE_HEADER]: string; readonly 'content-type': 'application/json' };
+}
 
 /** Signs a batch with the node's Ed25519 private key (PEM or KeyObject). */
 export function signUsageBatch(batch: UsageBatch, privateKey: KeyObject | string): SignedUsageBatch {
   const key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
-  const bytes = Buffer.from(JSON.stringify(batch), 'utf8');
-  return { nodeId: batch.nodeId, payload: bytes.toString('base64url'), signature: sign(null, bytes, key).toString('base64url') };
+  const body = Buffer.from(JSON.stringify(batch), 'utf8');
+  return {
+    body,
+    headers: { [NODE_HEADER]: batch.nodeId, [SIGNATURE_HEADER]: sign(null, body, key).toString('base64url'), 'content-type': 'application/json' },
+  };
 }
 
-export type UsageBatchProblem = 'bad_signature' | 'malformed' | 'node_mismatch';
+/** Whether `signature` (base64url) is the node key's Ed25519 signature of `body`. */
+export function verifyUsageBatchSignature(body: Buffer, signature: string, publicKeySpkiBase64: string): boolean {
+  if (!/^[A-Za-z0-9_-]{86}$/.test(signature)) return false;
+  try {
+    const key = createPublicKey({ key: Buffer.from(publicKeySpkiBase64, 'base64'), format: 'der', type: 'spki' });
+    return verify(null, body, key, Buffer.from(signature, 'base64url'));
+  } catch {
+    return false;
+  }
+}
+
+export interface RejectedRecord {
+  readonly index: number;
+  readonly requestId: string | null;
+  readonly reason: string;
+}
 
 export class UsageBatchError extends Error {
-  constructor(
-    readonly problem: UsageBatchProblem,
-    message: string,
-  ) {
+  constructor(message: string) {
     super(message);
     this.name = 'UsageBatchError';
   }
 }
 
 /**
- * Verifies the signature over the payload's bytes with the node's registered public key (base64
- * DER SPKI, as the node registry stores it), then parses and checks the batch's shape. Throws
- * UsageBatchError; returns the batch and its raw bytes.
+ * Parses a verified body: the batch's own fields must be right (else UsageBatchError, naming the
+ * field), and each record is checked on its own, so one bad record is rejected with its reason
+ * while the others are accepted.
  */
-export function openUsageBatch(signed: SignedUsageBatch, publicKeySpkiBase64: string): { batch: UsageBatch; bytes: Buffer } {
-  const bytes = Buffer.from(signed.payload, 'base64url');
-  const signature = Buffer.from(signed.signature, 'base64url');
-  const key = createPublicKey({ key: Buffer.from(publicKeySpkiBase64, 'base64'), format: 'der', type: 'spki' });
-  let valid = false;
+export function parseUsageBatch(body: Buffer, nodeId: string): { batch: UsageBatch; valid: UsageRecord[]; rejected: RejectedRecord[] } {
+  let value: unknown;
   try {
-    valid = signature.length === 64 && verify(null, bytes, key, signature);
+    value = JSON.parse(body.toString('utf8'));
   } catch {
-    valid = false;
+    throw new UsageBatchError('the body is not JSON');
   }
-  if (!valid) throw new UsageBatchError('bad_signature', 'the signature does not verify with the node’s registered public key');
-  let batch: unknown;
-  try {
-    batch = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new UsageBatchError('malformed', 'the payload is not JSON');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageBatchError('the batch must be an object');
+  const b = value as Record<string, unknown>;
+  if (typeof b.batchId !== 'string' || b.batchId.length === 0 || b.batchId.length > 128) throw new UsageBatchError('batchId must be 1 to 128 characters');
+  if (b.nodeId !== nodeId) throw new UsageBatchError('nodeId must be the node named in X-Tokex-Node');
+  if (!isTime(b.createdAt)) throw new UsageBatchError('createdAt must be an ISO 8601 time');
+  if (!Array.isArray(b.records) || b.records.length === 0 || b.records.length > MAX_RECORDS_PER_BATCH) {
+    throw new UsageBatchError(`records must hold 1 to ${MAX_RECORDS_PER_BATCH} records`);
   }
-  const problem = shapeProblem(batch);
-  if (problem) throw new UsageBatchError('malformed', problem);
-  if ((batch as UsageBatch).nodeId !== signed.nodeId) throw new UsageBatchError('node_mismatch', 'the payload names another node');
-  return { batch: batch as UsageBatch, bytes };
+  const valid: UsageRecord[] = [];
+  const rejected: RejectedRecord[] = [];
+  const seen = new Set<string>();
+  for (const [index, record] of (b.records as unknown[]).entries()) {
+    const problem = recordProblem(record);
+    const requestId = typeof (record as { requestId?: unknown })?.requestId === 'string' ? ((record as { requestId: string }).requestId) : null;
+    if (problem) rejected.push({ index, requestId, reason: problem });
+    else if (seen.has(requestId!)) rejected.push({ index, requestId, reason: 'requestId repeated within the batch' });
+    else {
+      seen.add(requestId!);
+      valid.push(record as UsageRecord);
+    }
+  }
+  return { batch: b as unknown as UsageBatch, valid, rejected };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 10_000_000;
-const isTime = (v: unknown) => typeof v === 'string' && v.length <= 40 && !Number.isNaN(Date.parse(v));
+function isTime(v: unknown): boolean {
+  return typeof v === 'string' && v.length <= 40 && /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v));
+}
 
-/** What is wrong with a parsed batch, naming the field; undefined if nothing. */
-export function shapeProblem(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null) return 'the batch must be an object';
-  const b = value as Record<string, unknown>;
-  if (typeof b.batchId !== 'string' || !UUID.test(b.batchId)) return 'batchId must be a UUID';
-  if (typeof b.nodeId !== 'string' || !UUID.test(b.nodeId)) return 'nodeId must be a UUID';
-  if (!isTime(b.createdAt)) return 'createdAt must be an ISO 8601 time';
-  if (!Array.isArray(b.records) || b.records.length === 0 || b.records.length > MAX_RECORDS_PER_BATCH) {
-    return `records must hold 1 to ${MAX_RECORDS_PER_BATCH} records`;
-  }
-  for (const [i, r] of (b.records as unknown[]).entries()) {
-    const at = `records[${i}]`;
-    if (typeof r !== 'object' || r === null) return `${at} must be an object`;
-    const x = r as Record<string, unknown>;
-    if (typeof x.requestId !== 'string' || x.requestId.length === 0 || x.requestId.length > 128) return `${at}.requestId must be 1 to 128 characters`;
-    if (typeof x.deliveryId !== 'string' || !UUID.test(x.deliveryId)) return `${at}.deliveryId must be a UUID`;
-    if (typeof x.keyId !== 'string' || !UUID.test(x.keyId)) return `${at}.keyId must be a UUID`;
-    if (typeof x.model !== 'string' || x.model.length > 200) return `${at}.model must be a string`;
-    if (!isCount(x.promptTokens)) return `${at}.promptTokens must be a whole number`;
-    if (!isCount(x.completionTokens)) return `${at}.completionTokens must be a whole number`;
-    if (!isTime(x.startedAt) || !isTime(x.finishedAt)) return `${at}.startedAt and finishedAt must be ISO 8601 times`;
-    if (Date.parse(x.finishedAt as string) < Date.parse(x.startedAt as string)) return `${at}.finishedAt is before startedAt`;
-    if (!isCount(x.ttftMs)) return `${at}.ttftMs must be a whole number of milliseconds`;
-    if (x.status !== 'ok' && x.status !== 'error') return `${at}.status must be ok or error`;
-    if (typeof x.stream !== 'boolean') return `${at}.stream must be true or false`;
-  }
+/** What is wrong with one record, naming the field; undefined if nothing. */
+export function recordProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'a record must be an object';
+  const x = value as Record<string, unknown>;
+  if (typeof x.requestId !== 'string' || x.requestId.length === 0 || x.requestId.length > 128) return 'requestId must be 1 to 128 characters';
+  if (typeof x.deliveryId !== 'string' || !UUID.test(x.deliveryId)) return 'deliveryId must be a UUID';
+  if (typeof x.model !== 'string' || x.model.length > 200) return 'model must be a string';
+  if (!isCount(x.promptTokens)) return 'promptTokens must be a whole number from 0 to 10,000,000';
+  if (!isCount(x.completionTokens)) return 'completionTokens must be a whole number from 0 to 10,000,000';
+  if (!isTime(x.startedAt) || !isTime(x.finishedAt)) return 'startedAt and finishedAt must be ISO 8601 times';
+  if (Date.parse(x.finishedAt as string) < Date.parse(x.startedAt as string)) return 'finishedAt is before startedAt';
+  if (!isCount(x.ttftMs)) return 'ttftMs must be a whole number of milliseconds';
+  if (x.outputSha256 !== undefined && (typeof x.outputSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(x.outputSha256))) return 'outputSha256 must be 64 hex digits';
+  if (x.status !== undefined && x.status !== 'ok' && x.status !== 'error') return 'status must be ok or error';
+  if (x.stream !== undefined && typeof x.stream !== 'boolean') return 'stream must be true or false';
+  if (x.keyId !== undefined && (typeof x.keyId !== 'string' || !UUID.test(x.keyId))) return 'keyId must be a UUID';
   return undefined;
 }

@@ -34,6 +34,7 @@ interface RecordRow {
   buyer_completion: number | null;
   audit_completion: number | null;
   audit_answered_completion: number | null;
+  audited: boolean;
 }
 
 export interface NewDispute {
@@ -61,8 +62,8 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
 
   constructor(private readonly settlement: SettlementService) {}
 
-  async handle(payload: { batchId: string }, { manager }: JobContext): Promise<void> {
-    const [batch] = await manager.query(`SELECT node_id, status FROM usage_batches WHERE id = $1 FOR UPDATE`, [payload.batchId]);
+  async handle(payload: { nodeId: string; batchId: string }, { manager }: JobContext): Promise<void> {
+    const [batch] = await manager.query(`SELECT node_id, status FROM usage_batches WHERE node_id = $1 AND batch_id = $2 FOR UPDATE`, [payload.nodeId, payload.batchId]);
     if (!batch || batch.status === 'verified') return;
     const records: RecordRow[] = await manager.query(
       `SELECT r.node_id, r.request_id, r.delivery_id, r.key_id, r.prompt_tokens, r.completion_tokens, r.started_at, r.finished_at, r.ttft_ms, r.status,
@@ -70,7 +71,7 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
               d.window_start, d.window_end, n.provider_id AS n_provider_id, n.model_class_id AS n_model_class_id, n.tokens_per_second,
               m.input_weight_bps, m.min_tokens_per_second, m.max_ttft_ms, k.kind AS key_kind,
               b.prompt_tokens AS buyer_prompt, b.completion_tokens AS buyer_completion,
-              a.recounted_completion_tokens AS audit_completion, a.answered_completion_tokens AS audit_answered_completion
+              a.recounted_completion_tokens AS audit_completion, a.answered_completion_tokens AS audit_answered_completion, a.id IS NOT NULL AS audited
          FROM usage_records r
          JOIN inference_nodes n ON n.id = r.node_id
          JOIN model_classes m ON m.id = n.model_class_id
@@ -78,16 +79,16 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
          LEFT JOIN delivery_keys k ON k.id = r.key_id AND k.delivery_id = r.delivery_id
          LEFT JOIN buyer_reports b ON b.delivery_id = r.delivery_id AND b.request_id = r.request_id
          LEFT JOIN node_audits a ON a.node_id = r.node_id AND a.request_id = r.request_id
-        WHERE r.batch_id = $1 AND r.verdict IS NULL
+        WHERE r.node_id = $1 AND r.batch_id = $2 AND r.verdict IS NULL
         ORDER BY r.started_at`,
-      [payload.batchId],
+      [payload.nodeId, payload.batchId],
     );
     const disputes: NewDispute[] = [];
     const verdicts: Array<{ requestId: string; verdict: string; billable: bigint; withinSla: boolean | null; flags: string[] }> = [];
     for (const r of records) {
       const flags: string[] = [];
-      if (!r.d_provider_id || r.key_kind === null) {
-        verdicts.push({ requestId: r.request_id, verdict: 'rejected', billable: 0n, withinSla: null, flags: [!r.d_provider_id ? 'unknown_delivery' : 'unknown_key'] });
+      if (!r.d_provider_id) {
+        verdicts.push({ requestId: r.request_id, verdict: 'rejected', billable: 0n, withinSla: null, flags: ['unknown_delivery'] });
         continue;
       }
       const check = checkRecord(
@@ -102,8 +103,8 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
         continue;
       }
       const reported = check.reportedBillable;
-      // The exchange's own requests are never billed; they are evidence about the node.
-      if (r.key_kind === 'audit') {
+      // The exchange's own requests (it knows their ids) are never billed; they are evidence about the node.
+      if (r.audited || r.key_kind === 'audit') {
         if (r.audit_completion !== null && beyondTolerance(BigInt(r.completion_tokens), BigInt(r.audit_completion))) {
           disputes.push({
             key: `audit:${r.node_id}:${r.request_id}`,
@@ -160,7 +161,7 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
         v.billable = 0n;
       }
       for (const [deliveryId, tokens] of byDelivery) {
-        disputes.push({ key: `batch:${payload.batchId}:${deliveryId}:counter_mismatch`, deliveryId, nodeId: batch.node_id, kind: 'counter_mismatch', tokens, evidence: { batchId: payload.batchId, ...counterDispute } });
+        disputes.push({ key: `batch:${payload.nodeId}:${payload.batchId}:${deliveryId}:counter_mismatch`, deliveryId, nodeId: batch.node_id, kind: 'counter_mismatch', tokens, evidence: { batchId: payload.batchId, ...counterDispute } });
       }
     }
 
@@ -183,7 +184,7 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
       await this.settlement.recordVerifiedUsage(`usage:${r.node_id}:${r.request_id}`, r.delivery_id, v.billable, manager);
     }
     await openDisputes(manager, disputes);
-    await manager.query(`UPDATE usage_batches SET status = 'verified', verified_at = now() WHERE id = $1`, [payload.batchId]);
+    await manager.query(`UPDATE usage_batches SET status = 'verified', verified_at = now() WHERE node_id = $1 AND batch_id = $2`, [payload.nodeId, payload.batchId]);
     if (disputes.length > 0) this.logger.warn({ batch: payload.batchId, disputes: disputes.map((d) => d.kind) }, 'usage disputed');
   }
 

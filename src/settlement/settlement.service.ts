@@ -93,8 +93,29 @@ export class SettlementService {
     return false;
   }
 
+  /**
+   * Sweeps already running in this process: a scheduled sweep that finds the previous one still
+   * going returns at once, rather than contend with it for the same accounts' locks (other
+   * processes' sweeps take other deliveries: SKIP LOCKED).
+   */
+  private readonly sweeping = new Set<'payout' | 'close'>();
+
   /** Pays out verified usage, a batch of deliveries per transaction, until none is left. Returns deliveries paid. */
   async payOutVerifiedUsage(): Promise<number> {
+    return this.exclusive('payout', () => this.payOut());
+  }
+
+  private async exclusive(sweep: 'payout' | 'close', run: () => Promise<number>): Promise<number> {
+    if (this.sweeping.has(sweep)) return 0;
+    this.sweeping.add(sweep);
+    try {
+      return await run();
+    } finally {
+      this.sweeping.delete(sweep);
+    }
+  }
+
+  private async payOut(): Promise<number> {
     let total = 0;
     for (;;) {
       const settled = await this.settleBatch(
@@ -110,6 +131,10 @@ export class SettlementService {
 
   /** Closes every delivery whose window ended at least the grace period before `now`. Returns deliveries closed. */
   async closeDueWindows(now = new Date()): Promise<number> {
+    return this.exclusive('close', () => this.close(now));
+  }
+
+  private async close(now: Date): Promise<number> {
     let total = 0;
     const due = new Date(now.getTime() - this.config.jobs.settlementCloseGraceMs);
     for (;;) {

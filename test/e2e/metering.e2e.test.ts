@@ -86,11 +86,16 @@ function record(deliveryId: string, keyId: string, overrides: Partial<UsageRecor
   };
 }
 
-const post = (node: Node, records: UsageRecord[], batchId: string = randomUUID(), key: KeyObject = node.key) =>
-  t.http.post('/v1/metering/usage-batches').send(signUsageBatch({ batchId, nodeId: node.id, createdAt: new Date().toISOString(), records }, key));
+/** What a node agent sends: the batch's exact bytes, with X-Tokex-Node and X-Tokex-Signature (api.md). */
+const post = (node: Node, records: UsageRecord[], batchId: string = randomUUID(), key: KeyObject = node.key) => {
+  const signed = signUsageBatch({ batchId, nodeId: node.id, createdAt: new Date().toISOString(), records }, key);
+  // supertest would re-encode a Buffer as JSON; the body's text is its exact bytes (UTF-8).
+  return t.http.post('/v1/metering/usage-batches').set(signed.headers).send(signed.body.toString());
+};
 
 /** Runs the batch's verification job the way a worker does: in a transaction. */
-const verify = (batchId: string) => t.dataSource.transaction((manager) => t.app.get(VerifyBatchJob).handle({ batchId }, { jobId: 'test', attempt: 1, manager }));
+const verify = (node: Node, batchId: string) =>
+  t.dataSource.transaction((manager) => t.app.get(VerifyBatchJob).handle({ nodeId: node.id, batchId }, { jobId: 'test', attempt: 1, manager }));
 
 const deliveryRow = async (id: string) =>
   (await t.dataSource.query(`SELECT delivered_tokens::int AS delivered, disputed_tokens::int AS disputed, paid_tokens::int AS paid, status, outcome FROM deliveries WHERE id = $1`, [id]))[0];
@@ -101,17 +106,18 @@ describe('ingest', () => {
     const records = [record(deliveryId, keyId), record(deliveryId, keyId)];
     const batchId = randomUUID();
     const first = await post(node, records, batchId).expect(202);
-    expect(first.body).toEqual({ batchId, records: 2, accepted: 2, duplicates: 0, status: 'queued' });
+    expect(first.body).toEqual({ batchId, status: 'queued', accepted: records.map((r) => r.requestId), duplicates: [], rejected: [] });
     expect((await post(node, records, batchId).expect(200)).body).toEqual(first.body);
     // Another batch repeating one of those requests: that request is not counted again.
-    const again = await post(node, [records[0], record(deliveryId, keyId)]).expect(202);
-    expect(again.body).toMatchObject({ records: 2, accepted: 1, duplicates: 1 });
+    const fresh = record(deliveryId, keyId);
+    const again = await post(node, [records[0], fresh]).expect(202);
+    expect(again.body).toMatchObject({ accepted: [fresh.requestId], duplicates: [records[0].requestId], rejected: [] });
     const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM usage_records WHERE node_id = $1`, [node.id]);
     expect(n).toBe(3);
-    const [raw] = await t.dataSource.query(`SELECT payload, signature FROM usage_batches WHERE id = $1`, [batchId]);
+    const [raw] = await t.dataSource.query(`SELECT body, signature FROM usage_batches WHERE node_id = $1 AND batch_id = $2`, [node.id, batchId]);
     expect(raw.signature).toMatch(/^[A-Za-z0-9_-]{86}$/);
-    expect(JSON.parse(Buffer.from(raw.payload, 'base64url').toString()).records).toHaveLength(2);
-    const [outbox] = await t.dataSource.query(`SELECT status FROM outbox WHERE job_name = 'metering.verify-batch' AND job_key = $1`, [batchId]);
+    expect(JSON.parse(raw.body).records).toHaveLength(2);
+    const [outbox] = await t.dataSource.query(`SELECT status FROM outbox WHERE job_name = 'metering.verify-batch' AND job_key = $1`, [`${node.id}:${batchId}`]);
     expect(outbox.status).toBe('pending');
   });
 
@@ -119,24 +125,29 @@ describe('ingest', () => {
     const { node, deliveryId, keyId } = await delivery();
     const wrongKey = generateKeyPairSync('ed25519').privateKey;
     const signed = signUsageBatch({ batchId: randomUUID(), nodeId: node.id, createdAt: new Date().toISOString(), records: [record(deliveryId, keyId)] }, node.key);
+    const tampered = Buffer.from(signed.body.toString().replace('"promptTokens":400', '"promptTokens":900'));
+    const send = (headers: Record<string, string>, body: Buffer) => t.http.post('/v1/metering/usage-batches').set(headers).send(body.toString());
     const refusals = [
       await post(node, [record(deliveryId, keyId)], randomUUID(), wrongKey).expect(401),
-      await t.http
-        .post('/v1/metering/usage-batches')
-        .send({ ...signed, payload: Buffer.from(Buffer.from(signed.payload, 'base64url').toString().replace('"promptTokens":400', '"promptTokens":900')).toString('base64url') })
-        .expect(401),
-      await t.http.post('/v1/metering/usage-batches').send({ ...signed, nodeId: randomUUID() }).expect(401),
+      await send(signed.headers, tampered).expect(401),
+      await send({ ...signed.headers, 'x-tokex-signature': '' }, signed.body).expect(401),
+      await send({ ...signed.headers, 'x-tokex-node': randomUUID() }, signed.body).expect(401),
     ];
-    expect(refusals.map((r) => r.body.code)).toEqual(['BAD_SIGNATURE', 'BAD_SIGNATURE', 'UNKNOWN_NODE']);
+    expect(refusals.map((r) => r.body.code)).toEqual(['BAD_SIGNATURE', 'BAD_SIGNATURE', 'BAD_SIGNATURE', 'UNKNOWN_NODE']);
     const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM usage_batches WHERE node_id = $1`, [node.id]);
     expect(n).toBe(0);
   });
 
-  test('a well-signed but malformed batch is a 400 naming the field', async () => {
+  test('a malformed record is rejected with its reason while the others are accepted; a malformed batch is a 400 naming the field', async () => {
     const { node, deliveryId, keyId } = await delivery();
-    const bad = await post(node, [record(deliveryId, keyId, { completionTokens: -5 })]).expect(400);
-    expect(bad.body.message).toContain('records[0].completionTokens');
-    await t.http.post('/v1/metering/usage-batches').send({ nodeId: node.id, payload: 'not base64!', signature: 'x' }).expect(400);
+    const good = record(deliveryId, keyId);
+    const answer = await post(node, [record(deliveryId, keyId, { completionTokens: -5, requestId: 'bad-1' }), good]).expect(202);
+    expect(answer.body).toMatchObject({ accepted: [good.requestId], rejected: [{ index: 0, requestId: 'bad-1', reason: expect.stringContaining('completionTokens') }] });
+    const empty = await post(node, []).expect(400);
+    expect(empty.body.message).toContain('records');
+    const signed = signUsageBatch({ batchId: randomUUID(), nodeId: randomUUID(), createdAt: new Date().toISOString(), records: [good] }, node.key);
+    const otherNode = await t.http.post('/v1/metering/usage-batches').set({ ...signed.headers, 'x-tokex-node': node.id }).send(signed.body.toString()).expect(400);
+    expect(otherNode.body.message).toContain('nodeId');
   });
 });
 
@@ -145,14 +156,14 @@ describe('verification', () => {
     const { provider, node, deliveryId, keyId } = await delivery();
     const batchId = randomUUID();
     await post(node, [record(deliveryId, keyId), record(deliveryId, keyId)], batchId).expect(202);
-    await verify(batchId);
-    await verify(batchId); // a second run changes nothing
+    await verify(node, batchId);
+    await verify(node, batchId); // a second run changes nothing
     expect(await deliveryRow(deliveryId)).toMatchObject({ delivered: 400, disputed: 0 }); // 2 × (100 + 400 / 4)
     const before = (await balancesOf(t, provider)).available;
     await settlement.payOutVerifiedUsage();
     // 400 of 1,000,000 tokens of 0.500000 USD, less the 0.000500 fee pro rata: floor(499,500 × 400 / 1,000,000) = 199.
     expect(Number((await balancesOf(t, provider)).available) - Number(before)).toBeCloseTo(0.000199, 6);
-    const verdicts = await t.dataSource.query(`SELECT verdict, billable_tokens::int AS billable, within_sla FROM usage_records WHERE batch_id = $1`, [batchId]);
+    const verdicts = await t.dataSource.query(`SELECT verdict, billable_tokens::int AS billable, within_sla FROM usage_records WHERE node_id = $1 AND batch_id = $2`, [node.id, batchId]);
     expect(verdicts).toEqual([
       { verdict: 'verified', billable: 200, within_sla: true },
       { verdict: 'verified', billable: 200, within_sla: true },
@@ -172,8 +183,8 @@ describe('verification', () => {
     ];
     const batchId = randomUUID();
     await post(node, rows, batchId).expect(202);
-    await verify(batchId);
-    const got = await t.dataSource.query(`SELECT request_id, verdict, flags, within_sla FROM usage_records WHERE batch_id = $1`, [batchId]);
+    await verify(node, batchId);
+    const got = await t.dataSource.query(`SELECT request_id, verdict, flags, within_sla FROM usage_records WHERE node_id = $1 AND batch_id = $2`, [node.id, batchId]);
     const of = (r: UsageRecord) => got.find((g: { request_id: string }) => g.request_id === r.requestId);
     expect(of(rows[0])).toMatchObject({ verdict: 'rejected', flags: ['outside_window'] });
     expect(of(rows[1])).toMatchObject({ verdict: 'rejected', flags: ['wrong_provider'] });
@@ -189,11 +200,11 @@ describe('verification', () => {
     await t.http
       .post('/v1/metering/buyer-reports')
       .set(bearer(buyer.key))
-      .send({ deliveryId, requests: [{ requestId: inflated.requestId, promptTokens: 400, completionTokens: 100 }] })
+      .send({ deliveryId, records: [{ requestId: inflated.requestId, promptTokens: 400, completionTokens: 100 }] })
       .expect(202);
     const batchId = randomUUID();
     await post(node, [inflated], batchId).expect(202);
-    await verify(batchId);
+    await verify(node, batchId);
     expect(await deliveryRow(deliveryId)).toMatchObject({ delivered: 200, disputed: 50 });
     const disputes = (await t.http.get(`/v1/admin/disputes?deliveryId=${deliveryId}`).set(bearer(t.adminKey)).expect(200)).body.items;
     expect(disputes).toEqual([
@@ -230,7 +241,7 @@ describe('verification', () => {
     // …but it reports 400 prompt and 100 completion tokens.
     const batchId = randomUUID();
     await post(node, [record(deliveryId, keyId, { startedAt: new Date(start).toISOString(), finishedAt: new Date(start + 2_000).toISOString() })], batchId).expect(202);
-    await verify(batchId);
+    await verify(node, batchId);
     expect(await deliveryRow(deliveryId)).toMatchObject({ delivered: 0, disputed: 200 });
     const [dispute] = (await t.http.get(`/v1/admin/disputes?deliveryId=${deliveryId}`).set(bearer(t.adminKey)).expect(200)).body.items;
     expect(dispute).toMatchObject({ kind: 'counter_mismatch', tokens: 200, evidence: expect.objectContaining({ counters: { promptTokens: 50, generationTokens: 20 } }) });
@@ -242,7 +253,7 @@ describe('verification', () => {
       record(deliveryId, keyId, { ttftMs: 2_500, startedAt: new Date(Date.now() - 3_000).toISOString(), finishedAt: new Date(Date.now() - 100).toISOString(), requestId: `slow-${i}-${randomUUID()}` });
     const batchId = randomUUID();
     await post(node, [slow(1), slow(2), slow(3), record(deliveryId, keyId)], batchId).expect(202);
-    await verify(batchId);
+    await verify(node, batchId);
     const before = (await balancesOf(t, buyer)).available;
     await settlement.closeDueWindows(new Date(Date.now() + 3_600_000));
     expect(await deliveryRow(deliveryId)).toMatchObject({ status: 'closed', outcome: 'breach', paid: 800 });
