@@ -143,7 +143,8 @@ export class NodeAuditJob implements JobHandler<'metering.audit-nodes'> {
       });
       const body = (await response.json()) as { id?: string; choices?: Array<{ text?: string }>; usage?: { prompt_tokens?: number; completion_tokens?: number } };
       if (!response.ok) throw new Error(`node answered ${response.status}`);
-      requestId = typeof body.id === 'string' ? body.id : null;
+      // The id the node will report the request under (api.md), else the response's own id.
+      requestId = response.headers.get('x-tokex-request-id') ?? (typeof body.id === 'string' ? body.id : null);
       const text = body.choices?.map((c) => c.text ?? '').join('') ?? '';
       const tokenizer = tokenizerFor(node.tokenizer);
       recounted = tokenizer ? tokenizer.count(text) : null;
