@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 const MAIN = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
+const NODE_AGENT = fileURLToPath(new URL('../../dist/src/node-agent/main.js', import.meta.url));
 
 export interface ChildService {
   readonly process: ChildProcess;
@@ -18,7 +19,32 @@ export interface ChildService {
  * child process, the way `npm run start:api|start:worker` does.
  */
 export function spawnService(role: string, env: Record<string, string>): ChildService {
-  const child = spawn(process.execPath, [MAIN, role], {
+  return spawnScript([MAIN, role], env);
+}
+
+export interface NodeAgentProcess extends ChildService {
+  readonly url: string;
+  readonly env: Record<string, string>;
+  /** SIGTERM, and wait for the exit (the agent seals and posts its spool first). */
+  stop(): Promise<void>;
+  /** SIGKILL, and wait for the exit. */
+  kill(): Promise<void>;
+}
+
+/** The built node agent (`npm run start:node-agent`) as a child process; resolves once it listens. */
+export async function spawnNodeAgent(env: Record<string, string>): Promise<NodeAgentProcess> {
+  const child = spawnScript([NODE_AGENT], env);
+  const line = await child.waitForLine(/tokex node agent listening/);
+  const end = async (signal: NodeJS.Signals) => {
+    if (child.process.exitCode !== null || child.process.signalCode !== null) return;
+    child.process.kill(signal);
+    await child.exited();
+  };
+  return { ...child, url: JSON.parse(line).url as string, env, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
+}
+
+function spawnScript(args: string[], env: Record<string, string>): ChildService {
+  const child = spawn(process.execPath, args, {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,214 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { NodeAuditJob } from '../../src/metering/node-observers.js';
+import { SettlementService } from '../../src/settlement/settlement.service.js';
+import { type NodeAgentProcess, spawnNodeAgent } from '../support/child-service.js';
+import { fundedBuyer } from '../support/market-fixtures.js';
+import { startStubModelServer, type StubBehaviour, type StubModelServer } from '../support/stub-model-server.js';
+import { balancesOf, bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
+import { waitFor } from '../support/wait-for.js';
+
+/**
+ * Metering end to end, every piece a real server on loopback: tokex (with its workers), a stub
+ * model server with real token counts, and the tokex node agent as a child process in front of
+ * it. A buyer uses the official `openai` client with its delivery key against the agent.
+ */
+let t: TestApp;
+let tokexUrl: string;
+let modelClassId: string;
+let symbol: string;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  t = await startTestApp(
+    {
+      METERING_SCRAPE_INTERVAL_MS: '200',
+      METERING_AUDIT_INTERVAL_MS: '3600000', // audits are sent by the tests themselves
+      SETTLEMENT_PAYOUT_INTERVAL_MS: '100',
+      NODE_PROBE_INTERVAL_MS: '3600000',
+      LEDGER_CHECK_INTERVAL_MS: '3600000',
+      OUTBOX_SWEEP_INTERVAL_MS: '100',
+    },
+    'all',
+  );
+  await t.app.listen({ port: 0, host: '127.0.0.1' });
+  tokexUrl = (await t.app.getUrl()).replace('[::1]', '127.0.0.1');
+  modelClassId = `stk${randomUUID().slice(0, 8)}-8b`;
+  await t.http
+    .post('/v1/admin/model-classes')
+    .set(bearer(t.adminKey))
+    .send({ id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 1, maxTtftMs: 10_000 })
+    .expect(201);
+  ({ symbol } = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'spot' }).expect(201)).body);
+}, 60_000);
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await t.close();
+});
+
+interface Stack {
+  readonly buyer: TestParticipant;
+  readonly provider: TestParticipant;
+  readonly stub: StubModelServer;
+  readonly agent: NodeAgentProcess;
+  readonly nodeId: string;
+  readonly deliveryId: string;
+  readonly client: OpenAI;
+  readonly spoolDir: string;
+}
+
+/** A provider with a stub server behind a node agent, a buyer who bought 1,000,000 tokens from it, and the buyer's client. */
+async function stack(behaviour: Partial<StubBehaviour> = {}, { wrongAgentKey = false } = {}): Promise<Stack> {
+  const stub = await startStubModelServer({ tokenizer: 'llama3', model: modelClassId, behaviour });
+  cleanups.push(() => stub.close());
+  const provider = await createParticipant(t, ['provider']);
+  await deposit(t, provider.id, '100');
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const spoolDir = await mkdtemp(join(tmpdir(), 'tokex-agent-'));
+  cleanups.push(() => rm(spoolDir, { recursive: true, force: true }));
+  // The node is registered first (its id goes to the agent), then pointed at the agent's URL.
+  const node = await t.http
+    .post('/v1/nodes')
+    .set(bearer(provider.key))
+    .send({
+      modelClassId,
+      baseUrl: 'http://127.0.0.1:9/v1',
+      metricsUrl: `${stub.url}/metrics`,
+      publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+      tokensPerSecond: 1_000_000,
+    })
+    .expect(201);
+  const agentKey = wrongAgentKey ? generateKeyPairSync('ed25519').privateKey : privateKey;
+  const agent = await spawnNodeAgent({
+    TOKEX_URL: tokexUrl,
+    NODE_ID: node.body.id,
+    PROVIDER_ID: provider.id,
+    MODEL_CLASS: modelClassId,
+    NODE_PRIVATE_KEY: agentKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    UPSTREAM_URL: stub.baseUrl,
+    SPOOL_DIR: spoolDir,
+    FLUSH_INTERVAL_MS: '200',
+    KEYS_REFRESH_MS: '1000',
+    PORT: '0',
+    HOST: '127.0.0.1',
+  });
+  cleanups.push(() => agent.stop());
+  await t.dataSource.query(`UPDATE inference_nodes SET base_url = $2 WHERE id = $1`, [node.body.id, `${agent.url}/v1`]);
+
+  const buyer = await fundedBuyer(t, '100');
+  await t.http.post('/v1/orders').set(bearer(buyer.key)).send({ instrument: symbol, side: 'buy', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
+  await t.http.post('/v1/orders').set(bearer(provider.key)).send({ instrument: symbol, side: 'sell', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
+  const [delivery] = (await t.http.get('/v1/deliveries').set(bearer(buyer.key)).expect(200)).body.items;
+  const key = (await t.http.post(`/v1/deliveries/${delivery.id}/keys`).set(bearer(buyer.key)).send({}).expect(201)).body;
+  const client = new OpenAI({ apiKey: key.token, baseURL: `${agent.url}/v1`, maxRetries: 0 });
+  return { buyer, provider, stub, agent, nodeId: node.body.id, deliveryId: delivery.id, client, spoolDir };
+}
+
+/** Some chat completions, streamed and not; returns the true completion tokens (a re-count of what the buyer received). */
+async function chat(s: Stack, requests = 4): Promise<number> {
+  for (let i = 0; i < requests; i++) {
+    const messages = [{ role: 'user' as const, content: `Tell me about capacity number ${i} ${randomUUID()}` }];
+    if (i % 2 === 0) {
+      await s.client.chat.completions.create({ model: modelClassId, messages, max_tokens: 20 });
+    } else {
+      const stream = await s.client.chat.completions.create({ model: modelClassId, messages, max_tokens: 20, stream: true });
+      for await (const chunk of stream) expect(chunk.usage ?? null).toBeNull(); // the buyer did not ask for usage
+    }
+  }
+  return s.stub.requests.reduce((sum, r) => sum + r.generated.completionTokens, 0);
+}
+
+const records = (nodeId: string) =>
+  t.dataSource.query(`SELECT request_id, verdict, completion_tokens, billable_tokens::int AS billable FROM usage_records WHERE node_id = $1 ORDER BY started_at`, [nodeId]);
+const disputes = (deliveryId: string) => t.dataSource.query(`SELECT kind, tokens::int AS tokens FROM disputes WHERE delivery_id = $1 ORDER BY created_at`, [deliveryId]);
+const verifiedCount = async (nodeId: string, n: number) =>
+  waitFor(`${n} verified records of node ${nodeId}`, async () => {
+    const rows = await records(nodeId);
+    return rows.length >= n && rows.every((r: { verdict: string | null }) => r.verdict !== null) ? rows : undefined;
+  }, 20_000);
+
+describe('metering with the stub server and the node agent as real servers', () => {
+  test('an honest node: the buyer is served through the agent, usage is verified and paid, and nothing is disputed', async () => {
+    const s = await stack();
+    const truth = await chat(s, 4);
+    const rows = await verifiedCount(s.nodeId, 4);
+    expect(rows.map((r: { verdict: string }) => r.verdict)).toEqual(['verified', 'verified', 'verified', 'verified']);
+    expect(rows.reduce((sum: number, r: { completion_tokens: number }) => sum + r.completion_tokens, 0)).toBe(truth);
+    // One audit through the agent: the node's answer agrees with tokex's own re-count.
+    const audit = await t.app.get(NodeAuditJob).audit({ id: s.nodeId, provider_id: s.provider.id, model_class_id: modelClassId, base_url: `${s.agent.url}/v1`, metrics_url: `${s.stub.url}/metrics`, tokenizer: 'llama3' });
+    expect(audit.ok).toBe(true);
+    await waitFor('the payout', async () => ((await balancesOf(t, s.provider)).available !== '99.950000' ? true : undefined));
+    expect(await disputes(s.deliveryId)).toEqual([]);
+    // The buyer's delivery key stops at the agent: the inference server never sees it.
+    expect(s.stub.requests.every((r) => r.authorization === undefined)).toBe(true);
+  }, 60_000);
+
+  test('a node inflating its completion counts by 10 % is caught by the audit re-count and by its own counters', async () => {
+    const s = await stack({ inflateCompletionPct: 10 });
+    await chat(s, 4);
+    const audit = await t.app.get(NodeAuditJob).audit({ id: s.nodeId, provider_id: s.provider.id, model_class_id: modelClassId, base_url: `${s.agent.url}/v1`, metrics_url: `${s.stub.url}/metrics`, tokenizer: 'llama3' });
+    expect(audit.ok).toBe(true);
+    await waitFor('an audit and a counter dispute', async () => {
+      const kinds = (await disputes(s.deliveryId)).map((d: { kind: string }) => d.kind);
+      return kinds.includes('audit_mismatch') && kinds.includes('counter_mismatch') ? kinds : undefined;
+    }, 20_000);
+  }, 60_000);
+
+  test('a node reporting a longer tokenization of the same text is caught by the re-count', async () => {
+    const s = await stack({ longerTokenization: true });
+    const audit = await t.app.get(NodeAuditJob).audit({ id: s.nodeId, provider_id: s.provider.id, model_class_id: modelClassId, base_url: `${s.agent.url}/v1`, metrics_url: `${s.stub.url}/metrics`, tokenizer: 'llama3' });
+    expect(audit.ok).toBe(true);
+    expect((await disputes(s.deliveryId)).map((d: { kind: string }) => d.kind)).toContain('audit_mismatch');
+  }, 60_000);
+
+  test('a node replaying an old request id is paid for it once', async () => {
+    const s = await stack();
+    await chat(s, 2);
+    s.stub.setBehaviour({ replay: true });
+    await chat(s, 2);
+    const rows = await verifiedCount(s.nodeId, 2);
+    await new Promise((resolve) => setTimeout(resolve, 600)); // the agent flushes every 200 ms; the replayed ids arrive and are dropped
+    const ids = (await records(s.nodeId)).map((r: { request_id: string }) => r.request_id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.length).toBeLessThan(4);
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+  }, 60_000);
+
+  test('a node whose counters show less than it reports is caught by reconciliation', async () => {
+    const s = await stack({ underReportCountersPct: 30 });
+    await chat(s, 4);
+    await waitFor('a counter dispute', async () => ((await disputes(s.deliveryId)).some((d: { kind: string }) => d.kind === 'counter_mismatch') ? true : undefined), 20_000);
+  }, 60_000);
+
+  test('an agent signing with the wrong key: tokex stores nothing, and the agent sets the batch aside', async () => {
+    const s = await stack({}, { wrongAgentKey: true });
+    await chat(s, 2);
+    await waitFor('the rejected batch in the spool', async () => {
+      const files = await readdir(join(s.spoolDir, 'rejected')).catch(() => []);
+      return files.length > 0 ? files : undefined;
+    }, 20_000);
+    expect(await records(s.nodeId)).toEqual([]);
+    const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM usage_batches WHERE node_id = $1`, [s.nodeId]);
+    expect(n).toBe(0);
+  }, 60_000);
+
+  test('an agent killed and restarted on its spool loses nothing and sends nothing twice', async () => {
+    const s = await stack();
+    await chat(s, 2);
+    await verifiedCount(s.nodeId, 2);
+    // The agent is killed and started again on the same spool: nothing is sent twice.
+    await s.agent.kill();
+    const again = await spawnNodeAgent({ ...s.agent.env, PORT: '0' });
+    cleanups.push(() => again.stop());
+    const client = new OpenAI({ apiKey: (s.client as unknown as { apiKey: string }).apiKey, baseURL: `${again.url}/v1`, maxRetries: 0 });
+    await client.chat.completions.create({ model: modelClassId, messages: [{ role: 'user', content: 'after the restart' }], max_tokens: 10 });
+    const rows = await verifiedCount(s.nodeId, 3);
+    expect(rows).toHaveLength(3);
+    await t.app.get(SettlementService).payOutVerifiedUsage();
+  }, 60_000);
+});
