@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { DeliveryKeyRevocationList } from '../delivery-keys/delivery-key-verifier.js';
 import { DeliveryKeysService } from '../delivery-keys/delivery-keys.service.js';
 import { uuidParam } from '../http/params.js';
 import { CurrentPrincipal, type Principal, Public, Roles } from '../participants/principal.js';
@@ -66,10 +67,26 @@ export class DeliveriesController {
     return this.keys.jwks();
   }
 
-  @Get('.well-known/revoked-delivery-keys')
+  @Get('delivery-keys/revoked')
   @Public()
-  @ApiOperation({ summary: 'Delivery keys revoked before their expiry, for nodes to refuse' })
-  async revoked(): Promise<{ revoked: Array<{ id: string; expiresAt: string }> }> {
-    return { revoked: (await this.keys.revoked()).map((k) => ({ id: k.id, expiresAt: k.expiresAt.toISOString() })) };
+  @ApiOperation({ summary: 'Delivery keys revoked before their expiry, for nodes to refuse: each key id (jti) with its exp (unix seconds)' })
+  @ApiOkResponse({
+    schema: {
+      type: 'object',
+      required: ['revoked'],
+      properties: {
+        revoked: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['jti', 'exp'],
+            properties: { jti: { type: 'string', format: 'uuid' }, exp: { type: 'integer', description: 'unix seconds' } },
+          },
+        },
+      },
+    },
+  })
+  revoked(): Promise<DeliveryKeyRevocationList> {
+    return this.keys.revoked();
   }
 }

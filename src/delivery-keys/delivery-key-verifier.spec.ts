@@ -33,14 +33,13 @@ function sign(key: TestKey, claims: Record<string, unknown> = {}, header: Record
   const iat = seconds(NOW) - 60;
   const payload: Record<string, unknown> = {
     iss: 'tokex',
-    aud: 'tokex-delivery',
-    sub: ids.buyerId,
+    sub: ids.deliveryId,
+    aud: ids.providerId,
     jti: ids.keyId,
     iat,
     nbf: iat,
     exp: seconds(NOW) + 3600,
-    dlv: ids.deliveryId,
-    prv: ids.providerId,
+    buy: ids.buyerId,
     mdl: 'llama-3.1-70b',
     knd: 'buyer',
     ...claims,
@@ -107,15 +106,26 @@ describe('verifyDeliveryKey', () => {
     expect(await reasonOf(verify(token, { isRevoked: (id) => id === randomUUID() }))).toBe('accepted');
   });
 
-  test('a key for another delivery or another provider is refused', async () => {
+  test('a key for another delivery (sub) or another provider (aud) is refused', async () => {
     const token = await sign(await tokex);
     expect(await reasonOf(verify(token, { deliveryId: randomUUID() }))).toBe('wrong_delivery');
     expect(await reasonOf(verify(token, { providerId: randomUUID() }))).toBe('wrong_provider');
+    // The buyer's id is no delivery, nor the provider's: each claim is compared with its own.
+    expect(await reasonOf(verify(token, { deliveryId: ids.buyerId }))).toBe('wrong_delivery');
+    expect(await reasonOf(verify(token, { providerId: ids.buyerId }))).toBe('wrong_provider');
+    // Ids compare whatever their case.
+    expect(await reasonOf(verify(token, { providerId: ids.providerId.toUpperCase(), deliveryId: ids.deliveryId.toUpperCase() }))).toBe('accepted');
+  });
+
+  test('the token carries exactly the v1 claims and header', async () => {
+    const [header, payload] = parts(await sign(await tokex));
+    expect(decodePart(header)).toEqual({ alg: 'EdDSA', kid: 'tokex-1', typ: 'JWT' });
+    expect(Object.keys(decodePart(payload)).sort()).toEqual(['aud', 'buy', 'exp', 'iat', 'iss', 'jti', 'knd', 'mdl', 'nbf', 'sub']);
   });
 
   test('a tampered payload (claim changed, signature kept) is refused', async () => {
     const [header, payload, signature] = parts(await sign(await tokex));
-    const forged = b64url({ ...decodePart(payload), dlv: randomUUID(), exp: seconds(NOW) + 86_400 * 365 });
+    const forged = b64url({ ...decodePart(payload), sub: randomUUID(), exp: seconds(NOW) + 86_400 * 365 });
     expect(await reasonOf(verify(`${header}.${forged}.${signature}`))).toBe('bad_signature');
   });
 
@@ -156,19 +166,25 @@ describe('verifyDeliveryKey', () => {
     }
   });
 
-  test('a token of another issuer or audience is refused', async () => {
+  test('a token of another issuer is refused; one whose audience is not a provider is malformed', async () => {
     const key = await tokex;
     expect(await reasonOf(verify(await sign(key, { iss: 'someone-else' })))).toBe('wrong_issuer');
-    expect(await reasonOf(verify(await sign(key, { aud: 'tokex-api' })))).toBe('wrong_issuer');
     expect(await reasonOf(verify(await sign(key, { iss: undefined })))).toBe('malformed');
+    // The audience the previous, unpublished format used: not a provider id.
+    expect(await reasonOf(verify(await sign(key, { aud: 'tokex-delivery' })))).toBe('malformed');
+    expect(await reasonOf(verify(await sign(key, { aud: 'tokex-delivery' }), { providerId: ids.providerId }))).toBe('malformed');
   });
 
   test('missing or ill-typed claims and headers are malformed', async () => {
     const key = await tokex;
     const cases: Array<[Record<string, unknown>, Record<string, unknown>]> = [
-      [{ dlv: undefined }, {}],
-      [{ prv: 42 }, {}],
+      [{ sub: undefined }, {}],
       [{ sub: 'not-a-uuid' }, {}],
+      [{ aud: undefined }, {}],
+      [{ aud: 42 }, {}],
+      [{ aud: [ids.providerId] }, {}],
+      [{ buy: undefined }, {}],
+      [{ buy: 'bob' }, {}],
       [{ jti: undefined }, {}],
       [{ mdl: '' }, {}],
       [{ knd: 'admin' }, {}],
@@ -193,7 +209,7 @@ describe('verifyDeliveryKey', () => {
 interface FakeTokex {
   readonly url: string;
   jwks: JSONWebKeySet;
-  revoked: Array<{ id: string; expiresAt: string }>;
+  revoked: Array<{ jti: string; exp: number }>;
   status: number;
   readonly requests: string[];
   close(): Promise<void>;
@@ -210,14 +226,14 @@ afterEach(async () => {
 async function fakeTokex(keys: TestKey[]): Promise<FakeTokex> {
   const state = {
     jwks: { keys: keys.map((k) => k.jwk) } as JSONWebKeySet,
-    revoked: [] as Array<{ id: string; expiresAt: string }>,
+    revoked: [] as Array<{ jti: string; exp: number }>,
     status: 200,
     requests: [] as string[],
   };
   const server = createServer((request, response) => {
     state.requests.push(request.url ?? '');
     const body =
-      request.url === '/v1/.well-known/jwks.json' ? state.jwks : request.url === '/v1/.well-known/revoked-delivery-keys' ? { revoked: state.revoked } : undefined;
+      request.url === '/v1/.well-known/jwks.json' ? state.jwks : request.url === '/v1/delivery-keys/revoked' ? { revoked: state.revoked } : undefined;
     const status = body === undefined ? 404 : state.status;
     response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? {}));
   });
@@ -259,7 +275,7 @@ describe('RemoteDeliveryKeys', () => {
     const tokex = await fakeTokex([key]);
     const node = nodeFor(tokex);
     await expect(node.verify(await sign(key, validNow()))).resolves.toMatchObject({ keyId: ids.keyId });
-    expect(tokex.requests.sort()).toEqual(['/v1/.well-known/jwks.json', '/v1/.well-known/revoked-delivery-keys']);
+    expect(tokex.requests.sort()).toEqual(['/v1/.well-known/jwks.json', '/v1/delivery-keys/revoked']);
   });
 
   test('picks up a revocation at the next refresh', async () => {
@@ -268,7 +284,7 @@ describe('RemoteDeliveryKeys', () => {
     const node = nodeFor(tokex);
     await node.refresh();
     const token = await sign(key, validNow());
-    tokex.revoked = [{ id: ids.keyId, expiresAt: new Date(Date.now() + 600_000).toISOString() }];
+    tokex.revoked = [{ jti: ids.keyId, exp: seconds(new Date()) + 600 }];
     expect(await reasonOf(node.verify(token))).toBe('accepted'); // not known yet: offline between refreshes
     await node.refresh();
     expect(await reasonOf(node.verify(token))).toBe('revoked');
@@ -286,6 +302,11 @@ describe('RemoteDeliveryKeys', () => {
     tokex.status = 200;
     tokex.jwks = { keys: 'broken' } as unknown as JSONWebKeySet;
     await expect(node.refresh()).rejects.toThrow();
+    expect(await reasonOf(node.verify(token))).toBe('accepted');
+    // A revocation list in another format (the old `id`) is refused whole, the JWKS with it.
+    tokex.jwks = { keys: [key.jwk] };
+    tokex.revoked = [{ id: ids.keyId } as unknown as { jti: string; exp: number }];
+    await expect(node.refresh()).rejects.toThrow(/jti/);
     expect(await reasonOf(node.verify(token))).toBe('accepted');
 
     await tokex.close();

@@ -3,19 +3,31 @@ import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, type JWTP
 /**
  * Delivery keys (market-rules §5): short-lived JWTs that let a buyer consume one delivery at the
  * provider's node. tokex signs them (Ed25519); a node verifies them offline against tokex's JWKS
- * and revocation list. Pure on purpose: only `jose` and Node built-ins, because the node agent
- * imports this file without Nest or a database. See docs/delivery-keys.md.
+ * and revocation list. The claims and both documents are the published v1 contract
+ * (../shared/spec/api.md, "The delivery and metering protocol"): providers who write their own
+ * verifier code against it. Pure on purpose: only `jose` and Node built-ins, because the node
+ * agent imports this file without Nest or a database. See docs/delivery-keys.md.
  */
 
 export const DELIVERY_KEY_ISSUER = 'tokex';
-export const DELIVERY_KEY_AUDIENCE = 'tokex-delivery';
 export const DELIVERY_KEY_ALGORITHM = 'EdDSA';
 export const DELIVERY_KEY_KINDS = ['buyer', 'audit'] as const;
 export type DeliveryKeyKind = (typeof DELIVERY_KEY_KINDS)[number];
 
 /** Where tokex publishes what nodes need, relative to its base URL. */
 export const JWKS_PATH = '/v1/.well-known/jwks.json';
-export const REVOKED_DELIVERY_KEYS_PATH = '/v1/.well-known/revoked-delivery-keys';
+export const REVOKED_DELIVERY_KEYS_PATH = '/v1/delivery-keys/revoked';
+
+/** One entry of the revocation list: a revoked key's `jti`, and its `exp` (unix seconds). */
+export interface RevokedDeliveryKeyEntry {
+  readonly jti: string;
+  readonly exp: number;
+}
+
+/** The document at REVOKED_DELIVERY_KEYS_PATH: keys revoked before their expiry, not yet expired. */
+export interface DeliveryKeyRevocationList {
+  readonly revoked: readonly RevokedDeliveryKeyEntry[];
+}
 
 /** Skew allowed between tokex's clock and a node's, on `nbf` and `exp`. */
 export const CLOCK_TOLERANCE_SECONDS = 5;
@@ -27,11 +39,11 @@ const MODEL_CLASS_ID = /^[a-z0-9][a-z0-9.-]{0,62}[a-z0-9]$/;
 export interface DeliveryKeyClaims {
   /** `jti`: the delivery_keys row, what revocation names. */
   readonly keyId: string;
-  /** `dlv` */
-  readonly deliveryId: string;
   /** `sub` */
+  readonly deliveryId: string;
+  /** `buy` */
   readonly buyerId: string;
-  /** `prv` */
+  /** `aud`: the provider whose nodes must accept it. */
   readonly providerId: string;
   /** `mdl` */
   readonly modelClassId: string;
@@ -49,7 +61,7 @@ export type DeliveryKeyErrorReason =
   | 'revoked'
   | 'wrong_delivery'
   | 'wrong_provider'
-  | 'wrong_issuer'; // signed by tokex but not as a delivery key: other `iss` or `aud`
+  | 'wrong_issuer'; // signed by tokex but not as a delivery key: another `iss`
 
 export class DeliveryKeyError extends Error {
   constructor(
@@ -63,8 +75,9 @@ export class DeliveryKeyError extends Error {
 }
 
 export interface DeliveryKeyExpectations {
-  /** The node's provider: a key for another provider's delivery is refused. */
+  /** The node's provider: a key whose audience is another provider is refused (`wrong_provider`). */
   readonly providerId?: string;
+  /** A key whose subject is another delivery is refused (`wrong_delivery`). */
   readonly deliveryId?: string;
   readonly now?: Date;
   readonly isRevoked?: (keyId: string) => boolean;
@@ -97,11 +110,11 @@ async function verifyWithKeySet(token: string, keySet: JWTVerifyGetKey, expect: 
       {
         algorithms: [DELIVERY_KEY_ALGORITHM], // never "none", never HMAC with a public key as secret
         issuer: DELIVERY_KEY_ISSUER,
-        audience: DELIVERY_KEY_AUDIENCE,
+        // The audience is a provider, checked below against the one expected (`wrong_provider`).
         typ: 'JWT',
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         currentDate: expect.now ?? new Date(),
-        requiredClaims: ['jti', 'sub', 'iat', 'nbf', 'exp'],
+        requiredClaims: ['jti', 'sub', 'aud', 'iat', 'nbf', 'exp'],
       },
     ));
   } catch (error) {
@@ -110,31 +123,32 @@ async function verifyWithKeySet(token: string, keySet: JWTVerifyGetKey, expect: 
   const claims = readClaims(payload);
   // Revocation is checked after the signature, so a forged jti learns nothing.
   if (expect.isRevoked?.(claims.keyId)) throw new DeliveryKeyError('revoked', 'the delivery key was revoked');
-  if (expect.providerId !== undefined && claims.providerId !== expect.providerId) {
+  if (expect.providerId !== undefined && claims.providerId !== expect.providerId.toLowerCase()) {
     throw new DeliveryKeyError('wrong_provider', "the delivery key is for another provider's node");
   }
-  if (expect.deliveryId !== undefined && claims.deliveryId !== expect.deliveryId) {
+  if (expect.deliveryId !== undefined && claims.deliveryId !== expect.deliveryId.toLowerCase()) {
     throw new DeliveryKeyError('wrong_delivery', 'the delivery key is for another delivery');
   }
   return claims;
 }
 
 function readClaims(payload: JWTPayload): DeliveryKeyClaims {
-  const { jti, sub, dlv, prv, mdl, knd, iat, exp } = payload;
+  const { jti, sub, aud, buy, mdl, knd, iat, exp } = payload;
   const bad = (claim: string) => new DeliveryKeyError('malformed', `the "${claim}" claim is missing or ill-typed`);
   if (!isUuid(jti)) throw bad('jti');
   if (!isUuid(sub)) throw bad('sub');
-  if (!isUuid(dlv)) throw bad('dlv');
-  if (!isUuid(prv)) throw bad('prv');
+  // One provider, as a string: tokex never issues a key for several audiences.
+  if (!isUuid(aud)) throw bad('aud');
+  if (!isUuid(buy)) throw bad('buy');
   if (typeof mdl !== 'string' || !MODEL_CLASS_ID.test(mdl)) throw bad('mdl');
   if (!(DELIVERY_KEY_KINDS as readonly unknown[]).includes(knd)) throw bad('knd');
   if (!Number.isSafeInteger(iat)) throw bad('iat');
   if (!Number.isSafeInteger(exp)) throw bad('exp');
   return {
     keyId: jti.toLowerCase(),
-    deliveryId: dlv.toLowerCase(),
-    buyerId: sub.toLowerCase(),
-    providerId: prv.toLowerCase(),
+    deliveryId: sub.toLowerCase(),
+    buyerId: buy.toLowerCase(),
+    providerId: aud.toLowerCase(),
     modelClassId: mdl,
     kind: knd as DeliveryKeyKind,
     issuedAt: new Date((iat as number) * 1000),
@@ -154,7 +168,7 @@ function fromJose(error: unknown): DeliveryKeyError {
       return fail('expired', 'the delivery key has expired');
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
       if (reason === 'check_failed' && claim === 'nbf') return fail('not_yet_valid', 'the delivery key is not valid yet');
-      if (reason === 'check_failed' && (claim === 'iss' || claim === 'aud')) return fail('wrong_issuer', 'not a delivery key issued by tokex');
+      if (reason === 'check_failed' && claim === 'iss') return fail('wrong_issuer', 'not a delivery key issued by tokex');
       return fail('malformed', `the "${String(claim)}" claim is missing or ill-typed`);
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
     case 'ERR_JWKS_NO_MATCHING_KEY':
@@ -305,9 +319,10 @@ function parseRevoked(document: unknown): ReadonlySet<string> {
   const revoked = (document as { revoked?: unknown } | null)?.revoked;
   if (!Array.isArray(revoked)) throw new Error('the revocation list has no "revoked" array');
   const ids = new Set<string>();
-  for (const entry of revoked as Array<{ id?: unknown }>) {
-    if (!isUuid(entry?.id)) throw new Error('the revocation list has an entry without a valid "id"');
-    ids.add(entry.id.toLowerCase());
+  // `exp` is not needed to refuse a key (an expired one fails on its own `exp`), so only `jti` is read.
+  for (const entry of revoked as Array<{ jti?: unknown }>) {
+    if (!isUuid(entry?.jti)) throw new Error('the revocation list has an entry without a valid "jti"');
+    ids.add(entry.jti.toLowerCase());
   }
   return ids;
 }

@@ -7,10 +7,10 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { invalid } from '../common/domain-error.js';
 import {
   DELIVERY_KEY_ALGORITHM,
-  DELIVERY_KEY_AUDIENCE,
   DELIVERY_KEY_ISSUER,
   DELIVERY_KEY_KINDS,
   type DeliveryKeyKind,
+  type DeliveryKeyRevocationList,
 } from './delivery-key-verifier.js';
 
 export interface DeliveryKeyIssue {
@@ -41,11 +41,6 @@ export interface DeliveryKeyRecord {
   readonly expiresAt: Date;
   readonly revokedAt: Date | null;
   readonly createdAt: Date;
-}
-
-export interface RevokedDeliveryKey {
-  readonly id: string;
-  readonly expiresAt: Date;
 }
 
 interface SigningKey {
@@ -123,11 +118,12 @@ export class DeliveryKeysService {
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [id, input.deliveryId, input.buyerId, input.providerId, input.kind, signingKey.kid, expiresAt],
     );
-    const token = await new SignJWT({ dlv: input.deliveryId, prv: input.providerId, mdl: input.modelClassId, knd: input.kind })
+    // The v1 claims (api.md): the delivery is the subject, the provider whose nodes accept it the audience.
+    const token = await new SignJWT({ buy: input.buyerId, mdl: input.modelClassId, knd: input.kind })
       .setProtectedHeader({ alg: DELIVERY_KEY_ALGORITHM, kid: signingKey.kid, typ: 'JWT' })
       .setIssuer(DELIVERY_KEY_ISSUER)
-      .setAudience(DELIVERY_KEY_AUDIENCE)
-      .setSubject(input.buyerId)
+      .setSubject(input.deliveryId)
+      .setAudience(input.providerId)
       .setJti(id)
       .setIssuedAt(issuedAt)
       .setNotBefore(issuedAt)
@@ -160,14 +156,17 @@ export class DeliveryKeysService {
     return rows.map(record);
   }
 
-  /** The revocation list nodes poll: revoked keys that would otherwise still verify. */
-  async revoked(now = new Date()): Promise<RevokedDeliveryKey[]> {
+  /**
+   * The revocation list nodes poll, as published: revoked keys that would otherwise still verify,
+   * by `jti`, with their `exp` (unix seconds, exact: expires_at is stored whole seconds).
+   */
+  async revoked(now = new Date()): Promise<DeliveryKeyRevocationList> {
     const rows: Array<{ id: string; expires_at: Date }> = await this.dataSource.query(
       `SELECT id, expires_at FROM delivery_keys
        WHERE revoked_at IS NOT NULL AND expires_at > $1 ORDER BY expires_at, id`,
       [now],
     );
-    return rows.map((r) => ({ id: r.id, expiresAt: r.expires_at }));
+    return { revoked: rows.map((r) => ({ jti: r.id, exp: Math.floor(r.expires_at.getTime() / 1000) })) };
   }
 
   /** Public keys of every signing key not retired, or retired less than 7 days ago. */

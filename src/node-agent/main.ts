@@ -11,7 +11,8 @@ import { errorText, UsageSpool } from './spool.js';
 /**
  * The tokex node agent: runs next to a provider's OpenAI-compatible inference server, lets in
  * buyers holding a delivery key for this node's provider and model class, and reports the usage
- * it served to tokex in signed batches. See docs/node-agent.md.
+ * it served to tokex in signed batches (the v1 protocol of ../shared/spec/api.md). See
+ * docs/node-agent.md.
  *
  *   node dist/src/node-agent/main.js            (configured by environment variables)
  *   node dist/src/node-agent/main.js --model-class llama-3.1-70b-instruct ...   (flags override them)
@@ -31,6 +32,8 @@ export interface NodeAgentConfig {
   /** The inference server's OpenAI base URL, e.g. http://127.0.0.1:8000/v1 */
   readonly upstreamUrl: string;
   readonly upstreamApiKey?: string;
+  /** The inference server's Prometheus metrics, served again at the agent's GET /metrics. Default: /metrics at upstreamUrl's origin. */
+  readonly upstreamMetricsUrl?: string;
   readonly spoolDir: string;
   /** Default 8080; 0 picks a free port. */
   readonly port?: number;
@@ -109,6 +112,7 @@ export async function startNodeAgent(config: NodeAgentConfig): Promise<NodeAgent
     modelClass: config.modelClass,
     upstreamUrl: config.upstreamUrl,
     upstreamApiKey: config.upstreamApiKey,
+    upstreamMetricsUrl: config.upstreamMetricsUrl,
     log,
     isAccepting: () => accepting,
     describe: () => ({ spool: { pendingRecords: spool.pendingRecords, pendingBatches: spool.pendingBatches.length, postFailures: poster.consecutiveFailures } }),
@@ -213,6 +217,7 @@ export const NODE_AGENT_VARIABLES = [
   'NODE_PRIVATE_KEY_FILE',
   'UPSTREAM_URL',
   'UPSTREAM_API_KEY',
+  'UPSTREAM_METRICS_URL',
   'PORT',
   'HOST',
   'SPOOL_DIR',
@@ -269,6 +274,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv, argv: readonly string[] = 
   const providerId = required('PROVIDER_ID', (v) => UUID.test(v), "the provider's participant UUID");
   const modelClass = required('MODEL_CLASS', (v) => MODEL_CLASS_ID.test(v), 'a model-class id such as llama-3.1-70b-instruct');
   const upstreamUrl = required('UPSTREAM_URL', isHttpUrl, "the inference server's OpenAI base URL, e.g. http://127.0.0.1:8000/v1");
+  const upstreamMetricsUrl = get('UPSTREAM_METRICS_URL');
+  if (upstreamMetricsUrl !== undefined && !isHttpUrl(upstreamMetricsUrl)) {
+    problems.push("UPSTREAM_METRICS_URL must be the inference server's Prometheus URL, e.g. http://127.0.0.1:8000/metrics");
+  }
   const spoolDir = required('SPOOL_DIR', () => true, 'a directory on persistent storage for the usage spool');
   const privateKey = readPrivateKey(get('NODE_PRIVATE_KEY'), get('NODE_PRIVATE_KEY_FILE'), problems);
   const logLevel = (get('LOG_LEVEL') ?? 'info') as LogLevel;
@@ -282,6 +291,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, argv: readonly string[] = 
     privateKey: privateKey as KeyObject,
     upstreamUrl,
     upstreamApiKey: get('UPSTREAM_API_KEY'),
+    upstreamMetricsUrl,
     spoolDir,
     port: integer('PORT', 8080, 0, 65_535),
     host: get('HOST') ?? '0.0.0.0',
@@ -362,6 +372,7 @@ async function main(): Promise<void> {
     modelClass: config.modelClass,
     tokexUrl: config.tokexUrl,
     upstreamUrl: config.upstreamUrl,
+    upstreamMetricsUrl: config.upstreamMetricsUrl ?? null,
     spoolDir: config.spoolDir,
   });
   let stopping = false;

@@ -1,11 +1,14 @@
 import type { KeyObject } from 'node:crypto';
-import { signUsageBatch } from '../metering/usage-batch.js';
+import { type SignedUsageBatch, signUsageBatch } from '../metering/usage-batch.js';
 import type { AgentLog } from './proxy.js';
 import { errorText, type UsageSpool } from './spool.js';
 
 /**
- * Posts the spool's sealed batches to tokex, oldest first, one at a time, each signed with the
- * node's Ed25519 key (`{ nodeId, payload, signature }`, usage-batch.ts).
+ * Posts the spool's sealed batches to tokex, oldest first, one at a time, in the v1 wire format
+ * (usage-batch.ts): the batch's JSON bytes as the body, exactly as signed, with `X-Tokex-Node`
+ * and `X-Tokex-Signature` (the base64url Ed25519 signature of those bytes with the node's key).
+ * A batch is signed again at each attempt; the bytes (and, Ed25519 being deterministic, the
+ * signature) come out the same, since the stored batch is serialised the same way each time.
  *
  * - 2xx, or 409 / a 4xx saying the batch is already known: acknowledged, the file is deleted.
  * - network error, timeout, 5xx, 429: retried, with exponential backoff and jitter (capped).
@@ -109,9 +112,9 @@ export class UsagePoster {
   }
 
   private async post(batchId: string): Promise<Outcome> {
-    let body: string;
+    let signed: SignedUsageBatch;
     try {
-      body = JSON.stringify(signUsageBatch(await this.spool.readBatch(batchId), this.privateKey));
+      signed = signUsageBatch(await this.spool.readBatch(batchId), this.privateKey);
     } catch (error) {
       // Cannot be signed or read as stored: retrying would not change that.
       return { kind: 'rejected', status: null, body: `not sent: ${errorText(error)}` };
@@ -121,8 +124,8 @@ export class UsagePoster {
     try {
       response = await this.fetch(this.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body,
+        headers: { ...signed.headers, accept: 'application/json' },
+        body: signed.body, // the signed bytes, as they are
         signal: AbortSignal.any([this.inFlight.signal, AbortSignal.timeout(this.timeoutMs)]),
       });
       text = await response.text();

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -8,15 +8,22 @@ import type { UsageRecord } from '../metering/usage-batch.js';
 /**
  * The node agent's reverse proxy: buyers send OpenAI requests with their delivery key as the API
  * key; the agent verifies the key offline, forwards the request to the provider's own inference
- * server, relays the answer as it comes, and reports one UsageRecord per served request.
+ * server, relays the answer as it comes, and reports one UsageRecord per served request. Every
+ * forwarded request is answered with `X-Tokex-Request-Id`: the requestId its record carries, so
+ * a buyer can match its own counts (buyer reports) and a dispute to a record. It also serves the
+ * upstream's Prometheus metrics, with TGI's and llama.cpp's token counters under vLLM's names.
  */
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type AgentLog = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
 
 export const MAX_REQUEST_BODY_BYTES = 4 * 1024 * 1024;
+/** The response header naming the id the request is reported under (api.md, v1). */
+export const REQUEST_ID_HEADER = 'x-tokex-request-id';
 const PROXIED_PATHS = new Set(['/v1/chat/completions', '/v1/completions']);
 const HEALTH_TIMEOUT_MS = 2_000;
+const METRICS_TIMEOUT_MS = 5_000;
+const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 // UsageRecord limits (usage-batch.ts): anything outside them is not a usable count or id.
 const MAX_REQUEST_ID_LENGTH = 128;
 const MAX_MODEL_LENGTH = 200;
@@ -35,6 +42,8 @@ export interface ProxyOptions {
   /** The inference server's OpenAI base URL, e.g. http://127.0.0.1:8000/v1 */
   readonly upstreamUrl: string;
   readonly upstreamApiKey?: string;
+  /** The upstream's Prometheus metrics; default `/metrics` at the origin of upstreamUrl (vLLM, TGI, llama.cpp). */
+  readonly upstreamMetricsUrl?: string;
   /** Called once per forwarded request, after its answer ended. */
   readonly onRecord: (record: UsageRecord) => void;
   /** Extra fields for GET /health (the spool's state). */
@@ -64,6 +73,7 @@ interface Usage {
 
 /** What one forwarded request learned, for its UsageRecord. */
 interface Exchange {
+  /** Fixed when the answer's head is sent (it is the X-Tokex-Request-Id header). */
   requestId: string | null;
   model: string | null;
   usage: Usage | null;
@@ -72,17 +82,21 @@ interface Exchange {
   /** The client went away before the answer ended (the upstream is then aborted). */
   clientClosed: boolean;
   stream: boolean;
+  /** The output text relayed to the buyer. */
+  readonly output: OutputText;
 }
 
 class AgentProxy {
   readonly log: AgentLog;
   private readonly upstreamBase: string;
+  private readonly metricsUrl: string;
   private readonly fetch: typeof globalThis.fetch;
   private readonly maxBodyBytes: number;
 
   constructor(private readonly options: ProxyOptions) {
     this.log = options.log ?? (() => undefined);
     this.upstreamBase = options.upstreamUrl.replace(/\/+$/, '');
+    this.metricsUrl = options.upstreamMetricsUrl ?? new URL('/metrics', options.upstreamUrl).href;
     const fetchImpl = options.fetch ?? globalThis.fetch;
     this.fetch = (input, init) => fetchImpl(input, init);
     this.maxBodyBytes = options.maxBodyBytes ?? MAX_REQUEST_BODY_BYTES;
@@ -91,6 +105,7 @@ class AgentProxy {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://agent').pathname;
     if (req.method === 'GET' && path === '/health') return this.health(res);
+    if (req.method === 'GET' && path === '/metrics') return this.metrics(res);
     if (req.method !== 'POST' || !PROXIED_PATHS.has(path)) {
       return sendError(res, 404, 'invalid_request_error', 'not_found', `${req.method} ${path} is not served here: use POST /v1/chat/completions or /v1/completions`);
     }
@@ -150,7 +165,7 @@ class AgentProxy {
     const startedAtMs = Date.now();
     const t0 = performance.now();
     const elapsed = () => Math.max(0, Math.round(performance.now() - t0));
-    const exchange: Exchange = { requestId: null, model: null, usage: null, ttftMs: null, failed: false, clientClosed: false, stream: false };
+    const exchange: Exchange = { requestId: null, model: null, usage: null, ttftMs: null, failed: false, clientClosed: false, stream: false, output: new OutputText() };
     const upstreamAbort = new AbortController();
     res.on('close', () => {
       if (res.writableFinished) return;
@@ -170,8 +185,9 @@ class AgentProxy {
       } catch (error) {
         if (!exchange.clientClosed) {
           exchange.failed = true;
+          exchange.requestId = randomUUID();
           this.log('warn', 'the inference server could not be reached', { err: error instanceof Error ? error.message : String(error) });
-          sendError(res, 502, 'server_error', 'upstream_unavailable', 'the inference server could not be reached');
+          sendError(res, 502, 'server_error', 'upstream_unavailable', 'the inference server could not be reached', { [REQUEST_ID_HEADER]: exchange.requestId });
         }
         return;
       }
@@ -187,8 +203,10 @@ class AgentProxy {
       if (!exchange.clientClosed) {
         exchange.failed = true;
         this.log('warn', 'the inference server failed mid-answer', { err: error instanceof Error ? error.message : String(error) });
-        if (!res.headersSent) sendError(res, 502, 'server_error', 'upstream_failed', 'the inference server failed');
-        else res.end();
+        if (!res.headersSent) {
+          exchange.requestId ??= randomUUID();
+          sendError(res, 502, 'server_error', 'upstream_failed', 'the inference server failed', { [REQUEST_ID_HEADER]: exchange.requestId });
+        } else res.end();
       }
     } finally {
       exchange.ttftMs ??= elapsed();
@@ -220,26 +238,53 @@ class AgentProxy {
     if (isObject(json)) {
       exchange.requestId = requestIdOf(json.id);
       exchange.model = modelOf(json.model);
-      if (upstream.ok) exchange.usage = usageOf(json.usage);
+      if (upstream.ok) {
+        exchange.usage = usageOf(json.usage);
+        exchange.output.add(json.choices, 'message');
+      }
     }
-    res.writeHead(upstream.status, { 'content-type': contentType || 'application/json', 'content-length': bytes.length });
+    exchange.requestId ??= randomUUID();
+    res.writeHead(upstream.status, {
+      'content-type': contentType || 'application/json',
+      'content-length': bytes.length,
+      [REQUEST_ID_HEADER]: exchange.requestId,
+    });
     res.end(bytes);
   }
 
+  /**
+   * Relays an SSE answer event by event. The head waits for the first event carrying data (the
+   * first chunk), because the X-Tokex-Request-Id it sends is that chunk's `id`; comments and
+   * keep-alives before it are held and sent after the head.
+   */
   private async relayStream(upstream: Response, contentType: string, clientWantsUsage: boolean, exchange: Exchange, res: ServerResponse, t0: number): Promise<void> {
-    res.writeHead(upstream.status, { 'content-type': contentType, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-    res.flushHeaders();
+    let held: SseEvent[] | null = [];
+    const write = async (event: SseEvent) => {
+      if (!res.write(event.raw)) await drained(res);
+    };
+    const sendHead = async () => {
+      exchange.requestId ??= randomUUID();
+      res.writeHead(upstream.status, { 'content-type': contentType, 'cache-control': 'no-cache', 'x-accel-buffering': 'no', [REQUEST_ID_HEADER]: exchange.requestId });
+      res.flushHeaders();
+      const before = held ?? [];
+      held = null;
+      for (const event of before) await write(event);
+    };
     const splitter = new SseSplitter();
     const relay = async (events: SseEvent[]) => {
       for (const event of events) {
-        if (this.inspect(event, clientWantsUsage, exchange, t0)) continue;
-        if (!res.write(event.raw)) await drained(res);
+        const leftOut = this.inspect(event, clientWantsUsage, exchange, t0);
+        if (held !== null) {
+          if (!leftOut) held.push(event);
+          if (event.data !== null) await sendHead();
+        } else if (!leftOut) await write(event);
       }
     };
     for await (const chunk of upstream.body as unknown as AsyncIterable<Uint8Array>) {
       await relay(splitter.push(chunk, performance.now()));
     }
     await relay(splitter.end());
+    if (held !== null) await sendHead(); // a stream with no data at all
     res.end();
   }
 
@@ -259,6 +304,7 @@ class AgentProxy {
     const usage = usageOf(json.usage);
     if (usage) exchange.usage = usage;
     const choices = json.choices;
+    exchange.output.add(choices, 'delta');
     if (exchange.ttftMs === null && Array.isArray(choices) && choices.some(hasContent)) {
       exchange.ttftMs = Math.max(0, Math.round(event.startedAt - t0));
     }
@@ -281,14 +327,36 @@ class AgentProxy {
     const ok = keysRefreshedAt !== null && (this.options.isAccepting?.() ?? true);
     sendJson(res, ok && upstream ? 200 : 503, { ok, upstream, keysRefreshedAt: keysRefreshedAt?.toISOString() ?? null, ...this.options.describe?.() });
   }
+
+  /** The upstream's Prometheus text, with vLLM's token counters added where it has other names. */
+  private async metrics(res: ServerResponse): Promise<void> {
+    let text: string;
+    try {
+      const headers: Record<string, string> = { accept: 'text/plain;version=0.0.4;q=1, */*;q=0.1' };
+      if (this.options.upstreamApiKey) headers.authorization = `Bearer ${this.options.upstreamApiKey}`;
+      const answer = await this.fetch(this.metricsUrl, { headers, signal: AbortSignal.timeout(METRICS_TIMEOUT_MS) });
+      if (!answer.ok) {
+        await answer.body?.cancel();
+        throw new Error(`it answered ${answer.status}`);
+      }
+      text = await answer.text();
+    } catch (error) {
+      this.log('warn', "the inference server's metrics could not be read", { err: error instanceof Error ? error.message : String(error), url: this.metricsUrl });
+      const message = "the inference server's metrics could not be read\n";
+      res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(message) }).end(message);
+      return;
+    }
+    const body = withVllmTokenCounters(text, this.options.modelClass);
+    res.writeHead(200, { 'content-type': PROMETHEUS_TEXT, 'content-length': Buffer.byteLength(body) }).end(body);
+  }
 }
 
 function toRecord(exchange: Exchange, claims: DeliveryKeyClaims, request: Record<string, unknown>, startedAtMs: number, durationMs: number): UsageRecord {
   const usage = exchange.failed ? null : exchange.usage;
+  // The v1 fields in the published order, then the optional additions.
   return {
-    requestId: exchange.requestId ?? randomUUID(),
+    requestId: exchange.requestId ?? randomUUID(), // the X-Tokex-Request-Id sent, whenever an answer was sent
     deliveryId: claims.deliveryId,
-    keyId: claims.keyId,
     model: exchange.model ?? modelOf(request.model) ?? '',
     promptTokens: usage?.promptTokens ?? 0,
     completionTokens: usage?.completionTokens ?? 0,
@@ -296,10 +364,12 @@ function toRecord(exchange: Exchange, claims: DeliveryKeyClaims, request: Record
     // From the monotonic clock, so a wall-clock step never puts the finish before the start.
     finishedAt: new Date(startedAtMs + durationMs).toISOString(),
     ttftMs: Math.min(exchange.ttftMs ?? durationMs, durationMs),
+    outputSha256: exchange.output.sha256(),
     // A buyer who hangs up has not been failed by the node: only the upstream's failures, refusals
     // and answers without usage count as errors.
     status: exchange.failed || (usage === null && !exchange.clientClosed) ? 'error' : 'ok',
     stream: exchange.stream,
+    keyId: claims.keyId,
   };
 }
 
@@ -364,15 +434,101 @@ function drained(res: ServerResponse): Promise<void> {
   return Promise.race([once(res, 'drain'), once(res, 'close')]).then(() => undefined);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
 /** An error shaped like OpenAI's, so OpenAI clients surface it as such. */
-function sendError(res: ServerResponse, status: number, type: string, code: string, message: string): void {
-  sendJson(res, status, { error: { message, type, param: null, code } });
+function sendError(res: ServerResponse, status: number, type: string, code: string, message: string, headers?: Record<string, string>): void {
+  sendJson(res, status, { error: { message, type, param: null, code } }, headers);
+}
+
+/**
+ * The output text the buyer received, for the record's `outputSha256`: per choice (by `index`),
+ * the concatenated `content` of a chat answer's message or of its stream's deltas, or a
+ * completion's `text`; choices in index order. A streamed and a whole answer with the same text
+ * hash the same, and so does what a buyer computes from what its client returned.
+ */
+export class OutputText {
+  private readonly choices = new Map<number, string[]>();
+
+  /** Adds the text of `choices` (a body's or a chunk's), read from `message` or `delta`. */
+  add(choices: unknown, part: 'message' | 'delta'): void {
+    if (!Array.isArray(choices)) return;
+    choices.forEach((choice: unknown, position) => {
+      if (!isObject(choice)) return;
+      const holder = choice[part];
+      const text = typeof choice.text === 'string' ? choice.text : isObject(holder) && typeof holder.content === 'string' ? holder.content : '';
+      if (text === '') return;
+      const index = Number.isSafeInteger(choice.index) && (choice.index as number) >= 0 ? (choice.index as number) : position;
+      const pieces = this.choices.get(index);
+      if (pieces) pieces.push(text);
+      else this.choices.set(index, [text]);
+    });
+  }
+
+  /** Hex SHA-256 of the UTF-8 text (of the empty text when there was none). */
+  sha256(): string {
+    const hash = createHash('sha256');
+    for (const index of [...this.choices.keys()].sort((a, b) => a - b)) for (const piece of this.choices.get(index)!) hash.update(piece, 'utf8');
+    return hash.digest('hex');
+  }
+}
+
+/** vLLM's token counters (what tokex scrapes, api.md "Node metrics") and the other servers' names for them. */
+const TOKEN_COUNTER_ALIASES: ReadonlyArray<{ readonly name: string; readonly help: string; readonly from: readonly string[] }> = [
+  {
+    name: 'vllm:prompt_tokens_total',
+    help: 'Prompt tokens processed',
+    from: ['tgi_request_input_length_sum', 'llamacpp:prompt_tokens_total'],
+  },
+  {
+    name: 'vllm:generation_tokens_total',
+    help: 'Generation tokens processed',
+    from: ['tgi_request_generated_tokens_sum', 'llamacpp:tokens_predicted_total'],
+  },
+];
+// name, {labels} (quoted values may hold braces), value, optional timestamp.
+const SAMPLE_LINE = /^([A-Za-z_:][A-Za-z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?[ \t]+(\S+)(?:[ \t]+(-?\d+))?[ \t]*$/;
+
+/**
+ * Prometheus text with vLLM's two token counters added, copied from TGI's (the `_sum` of its
+ * input-length and generated-tokens histograms) or llama.cpp's counters, each sample labelled
+ * `model_name` (the node's model class) unless it already is. The upstream's own lines are kept
+ * as they are; a counter the upstream already has under vLLM's name (vLLM itself) is not added.
+ */
+export function withVllmTokenCounters(text: string, modelName: string): string {
+  const samples: Array<{ name: string; labels: string; value: string; timestamp: string | undefined }> = [];
+  for (const line of text.split(/\r?\n/)) {
+    const match = SAMPLE_LINE.exec(line.trim());
+    if (match) samples.push({ name: match[1]!, labels: match[2] ?? '', value: match[3]!, timestamp: match[4] });
+  }
+  const present = new Set(samples.map((s) => s.name));
+  const added: string[] = [];
+  for (const alias of TOKEN_COUNTER_ALIASES) {
+    if (present.has(alias.name)) continue;
+    const source = alias.from.find((name) => present.has(name));
+    if (source === undefined) continue;
+    added.push(`# HELP ${alias.name} ${alias.help} (the tokex node agent's copy of ${source})`, `# TYPE ${alias.name} counter`);
+    for (const sample of samples.filter((s) => s.name === source)) {
+      added.push(`${alias.name}${withModelName(sample.labels, modelName)} ${sample.value}${sample.timestamp === undefined ? '' : ` ${sample.timestamp}`}`);
+    }
+  }
+  if (added.length === 0) return text;
+  const lines = text.split(/\r?\n/);
+  while (lines.length > 0 && lines.at(-1)!.trim() === '') lines.pop();
+  // OpenMetrics ends with "# EOF": what is added goes before it.
+  const eof = lines.at(-1)?.trim() === '# EOF' ? lines.pop() : undefined;
+  return `${[...lines, ...added, ...(eof === undefined ? [] : [eof])].join('\n')}\n`;
+}
+
+function withModelName(labels: string, modelName: string): string {
+  if (/(^\{|,)\s*model_name\s*=/.test(labels)) return labels;
+  const label = `model_name="${modelName.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+  const inner = labels.slice(1, -1).trim();
+  return inner === '' ? `{${label}}` : `{${label},${inner}}`;
 }
 
 export interface SseEvent {

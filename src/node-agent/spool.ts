@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { UsageBatch, UsageRecord } from '../metering/usage-batch.js';
-import { MAX_RECORDS_PER_BATCH, shapeProblem } from '../metering/usage-batch.js';
+import { MAX_RECORDS_PER_BATCH, parseUsageBatch } from '../metering/usage-batch.js';
 import type { AgentLog } from './proxy.js';
 
 /**
@@ -140,13 +140,22 @@ export class UsageSpool {
     return this.run(() => this.sealSegment());
   }
 
-  /** The batch as sealed; throws if its file is missing or unreadable. */
+  /**
+   * The batch as sealed; throws if its file is missing or is not a batch tokex would take whole
+   * (checked as tokex checks it, so a batch that cannot be sent is kept aside, not retried).
+   */
   async readBatch(batchId: string): Promise<UsageBatch> {
-    const text = await readFile(join(this.dir, batchFile(batchId)), 'utf8');
-    const batch = JSON.parse(text) as UsageBatch;
-    const problem = shapeProblem(batch);
-    if (problem) throw new Error(`batch ${batchId} is malformed: ${problem}`);
-    return batch;
+    const bytes = await readFile(join(this.dir, batchFile(batchId)));
+    let parsed: ReturnType<typeof parseUsageBatch>;
+    try {
+      parsed = parseUsageBatch(bytes, this.nodeId);
+    } catch (error) {
+      throw new Error(`batch ${batchId} is malformed: ${errorText(error)}`);
+    }
+    const [bad] = parsed.rejected;
+    if (bad) throw new Error(`batch ${batchId} is malformed: record ${bad.index}: ${bad.reason}`);
+    if (parsed.batch.batchId !== batchId) throw new Error(`batch ${batchId} is malformed: its file holds batch ${parsed.batch.batchId}`);
+    return parsed.batch;
   }
 
   /** tokex has the batch: forget it. */

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { DeliveryKeyError, verifyDeliveryKey } from '../../src/delivery-keys/delivery-key-verifier.js';
 import { SettlementService } from '../../src/settlement/settlement.service.js';
@@ -205,8 +206,15 @@ describe('delivery keys', () => {
     const issued = await t.http.post(`/v1/deliveries/${delivery.id}/keys`).set(bearer(buyer.key)).send({}).expect(201);
     expect(issued.body.expiresAt).toBe(new Date(Math.floor(Date.parse(delivery.windowEnd) / 1000) * 1000).toISOString());
     const jwks = (await t.http.get('/v1/.well-known/jwks.json').expect(200)).body;
+    expect(jwks.keys.length).toBeGreaterThan(0);
+    for (const key of jwks.keys) expect(key).toMatchObject({ kty: 'OKP', crv: 'Ed25519', kid: expect.any(String), alg: 'EdDSA', use: 'sig' });
     const claims = await verifyDeliveryKey(issued.body.token, jwks, { providerId: provider.id, deliveryId: delivery.id });
     expect(claims).toMatchObject({ keyId: issued.body.id, deliveryId: delivery.id, buyerId: buyer.id, providerId: provider.id, modelClassId, kind: 'buyer' });
+    // The published v1 claims: the delivery is the subject, the provider the audience.
+    expect(decodeProtectedHeader(issued.body.token)).toEqual({ alg: 'EdDSA', kid: expect.any(String), typ: 'JWT' });
+    expect(decodeJwt(issued.body.token)).toMatchObject({ iss: 'tokex', sub: delivery.id, aud: provider.id, jti: issued.body.id, buy: buyer.id, mdl: modelClassId, knd: 'buyer' });
+    const other = await verifyDeliveryKey(issued.body.token, jwks, { providerId: buyer.id, deliveryId: delivery.id }).catch((e: unknown) => e);
+    expect((other as DeliveryKeyError).reason).toBe('wrong_provider');
 
     // Only the buyer: the provider has the wrong role, a stranger cannot see the delivery.
     await t.http.post(`/v1/deliveries/${delivery.id}/keys`).set(bearer(provider.key)).send({}).expect(403);
@@ -214,9 +222,12 @@ describe('delivery keys', () => {
     await t.http.post(`/v1/deliveries/${delivery.id}/keys`).set(bearer(buyer.key)).send({ expiresInSeconds: 5 }).expect(400);
 
     await t.http.delete(`/v1/deliveries/${delivery.id}/keys/${issued.body.id}`).set(bearer(buyer.key)).expect(204);
-    const revoked = (await t.http.get('/v1/.well-known/revoked-delivery-keys').expect(200)).body.revoked.map((k: any) => k.id);
-    expect(revoked).toContain(issued.body.id);
-    const refusal = await verifyDeliveryKey(issued.body.token, jwks, { isRevoked: (id) => revoked.includes(id) }).catch((e: unknown) => e);
+    const list = (await t.http.get('/v1/delivery-keys/revoked').expect(200)).body; // public: no key
+    expect(list.revoked).toContainEqual({ jti: issued.body.id, exp: Date.parse(issued.body.expiresAt) / 1000 });
+    const revoked = list.revoked.map((k: { jti: string }) => k.jti);
+    const refusal = await verifyDeliveryKey(issued.body.token, jwks, { providerId: provider.id, deliveryId: delivery.id, isRevoked: (id) => revoked.includes(id) }).catch(
+      (e: unknown) => e,
+    );
     expect(refusal).toBeInstanceOf(DeliveryKeyError);
     expect((refusal as DeliveryKeyError).reason).toBe('revoked');
     const keys = (await t.http.get(`/v1/deliveries/${delivery.id}/keys`).set(bearer(buyer.key)).expect(200)).body;

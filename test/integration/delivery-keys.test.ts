@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { DomainError } from '../../src/common/domain-error.js';
@@ -106,6 +106,24 @@ describe('delivery keys', () => {
     });
     expect(Math.abs(claims.issuedAt.getTime() - Date.now())).toBeLessThan(10_000);
 
+    // The v1 wire format (api.md): the delivery is the subject, the provider the audience.
+    expect(decodeProtectedHeader(issued.token)).toEqual({ alg: 'EdDSA', kid: expect.any(String), typ: 'JWT' });
+    const iat = Math.floor(claims.issuedAt.getTime() / 1000);
+    expect(decodeJwt(issued.token)).toEqual({
+      iss: 'tokex',
+      sub: input.deliveryId,
+      aud: input.providerId,
+      jti: issued.id,
+      iat,
+      nbf: iat,
+      exp: issued.expiresAt.getTime() / 1000,
+      buy: input.buyerId,
+      mdl: 'llama-3.1-70b',
+      knd: 'audit',
+    });
+    expect(await reasonOf(verifyDeliveryKey(issued.token, await service.jwks(), { providerId: input.buyerId }))).toBe('wrong_provider');
+    expect(await reasonOf(verifyDeliveryKey(issued.token, await service.jwks(), { deliveryId: input.buyerId }))).toBe('wrong_delivery');
+
     const [row, ...none] = await service.keysOfDelivery(input.deliveryId);
     expect(none).toEqual([]);
     expect(row).toMatchObject({
@@ -152,11 +170,11 @@ describe('delivery keys', () => {
     expect(await service.revoke(randomUUID())).toBe(false);
     expect(await service.revoke('not-a-uuid')).toBe(false);
 
-    const revoked = await service.revoked();
-    expect(revoked).toContainEqual({ id: issued.id, expiresAt: issued.expiresAt });
-    expect(revoked.map((r) => r.id)).not.toContain(sibling.id);
+    const { revoked } = await service.revoked();
+    expect(revoked).toContainEqual({ jti: issued.id, exp: issued.expiresAt.getTime() / 1000 });
+    expect(revoked.map((r) => r.jti)).not.toContain(sibling.id);
 
-    const revokedIds = new Set(revoked.map((r) => r.id));
+    const revokedIds = new Set(revoked.map((r) => r.jti));
     const jwks = await service.jwks();
     const isRevoked = (id: string) => revokedIds.has(id);
     expect(await reasonOf(verifyDeliveryKey(issued.token, jwks, { isRevoked }))).toBe('revoked');
@@ -171,11 +189,12 @@ describe('delivery keys', () => {
     const service = new DeliveryKeysService(dataSource);
     const issued = await service.issue(anIssue({ expiresAt: new Date(Date.now() + 60_000) }));
     await service.revoke(issued.id);
-    expect((await service.revoked()).map((r) => r.id)).toContain(issued.id);
-    expect((await service.revoked(new Date(issued.expiresAt.getTime() + 1000))).map((r) => r.id)).not.toContain(issued.id);
+    const revokedIds = async (now?: Date) => (await service.revoked(now)).revoked.map((r) => r.jti);
+    expect(await revokedIds()).toContain(issued.id);
+    expect(await revokedIds(new Date(issued.expiresAt.getTime() + 1000))).not.toContain(issued.id);
 
     // And with the real clock, once its expiry has passed.
     await dataSource.query(`UPDATE delivery_keys SET expires_at = now() - interval '1 second' WHERE id = $1`, [issued.id]);
-    expect((await service.revoked()).map((r) => r.id)).not.toContain(issued.id);
+    expect(await revokedIds()).not.toContain(issued.id);
   });
 });

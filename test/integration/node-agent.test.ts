@@ -1,14 +1,23 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { calculateJwkThumbprint, type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { openUsageBatch, type SignedUsageBatch, type UsageBatch, type UsageRecord } from '../../src/metering/usage-batch.js';
+import { parseVllmCounters } from '../../src/metering/node-observers.js';
+import {
+  parseUsageBatch,
+  type RejectedRecord,
+  type UsageBatch,
+  UsageBatchError,
+  type UsageRecord,
+  verifyUsageBatchSignature,
+} from '../../src/metering/usage-batch.js';
 import { type NodeAgent, type NodeAgentConfig, startNodeAgent } from '../../src/node-agent/main.js';
+import { OutputText, withVllmTokenCounters } from '../../src/node-agent/proxy.js';
 import { MonotonicUuidV7 } from '../../src/node-agent/spool.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -21,11 +30,53 @@ const MODEL_CLASS = 'llama-3.1-8b-instruct';
 const UPSTREAM_MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 const UPSTREAM_API_KEY = 'upstream-secret';
 const WORDS = ['Hello', ' from', ' the', ' fake', ' upstream'];
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+/** What every successful answer of the fake upstream says, as the records must hash it. */
+const OUTPUT_SHA256 = sha256(WORDS.join(''));
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 // ---- a fake inference server (vLLM-like) -----------------------------------------------------
 
+/** The Prometheus text of each kind of inference server, as the fake upstream serves it at GET /metrics. */
+const UPSTREAM_METRICS = {
+  vllm: [
+    '# HELP vllm:prompt_tokens_total Number of prefill tokens processed.',
+    '# TYPE vllm:prompt_tokens_total counter',
+    `vllm:prompt_tokens_total{model_name="${UPSTREAM_MODEL}"} 1234.0`,
+    '# HELP vllm:generation_tokens_total Number of generation tokens processed.',
+    '# TYPE vllm:generation_tokens_total counter',
+    `vllm:generation_tokens_total{model_name="${UPSTREAM_MODEL}"} 567.0`,
+    '',
+  ].join('\n'),
+  tgi: [
+    '# TYPE tgi_request_input_length histogram',
+    'tgi_request_input_length_bucket{le="1024"} 3',
+    'tgi_request_input_length_bucket{le="+Inf"} 4',
+    'tgi_request_input_length_sum 1234',
+    'tgi_request_input_length_count 4',
+    '# TYPE tgi_request_generated_tokens histogram',
+    'tgi_request_generated_tokens_bucket{le="+Inf"} 4',
+    'tgi_request_generated_tokens_sum 567',
+    'tgi_request_generated_tokens_count 4',
+    '# TYPE tgi_request_success counter',
+    'tgi_request_success 4',
+    '',
+  ].join('\n'),
+  llamacpp: [
+    '# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.',
+    '# TYPE llamacpp:prompt_tokens_total counter',
+    'llamacpp:prompt_tokens_total 1234',
+    '# HELP llamacpp:tokens_predicted_total Number of generation tokens processed.',
+    '# TYPE llamacpp:tokens_predicted_total counter',
+    'llamacpp:tokens_predicted_total 567',
+    '',
+  ].join('\n'),
+};
+
 interface FakeUpstream {
   readonly url: string;
+  /** What GET /metrics serves, or the status it fails with. */
+  metrics: keyof typeof UPSTREAM_METRICS | 500;
   /** Every completion request it received: body and Authorization header, and the SSE bytes it sent back. */
   readonly requests: Array<{ body: Record<string, unknown>; authorization: string | undefined; sent?: string; abandoned?: boolean }>;
   close(): Promise<void>;
@@ -47,14 +98,21 @@ const promptTokensOf = (body: Record<string, unknown>) =>
 
 async function startFakeUpstream(): Promise<FakeUpstream> {
   const requests: FakeUpstream['requests'] = [];
+  const state = { metrics: 'vllm' as FakeUpstream['metrics'] };
   const server = createServer(async (req, res) => {
     if (req.method === 'GET' && req.url === '/v1/models') return sendJson(res, 200, { object: 'list', data: [{ id: UPSTREAM_MODEL, object: 'model' }] });
+    if (req.method === 'GET' && req.url === '/metrics') {
+      if (state.metrics === 500) return sendJson(res, 500, { error: 'metrics are broken' });
+      return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(UPSTREAM_METRICS[state.metrics]);
+    }
     if (req.method !== 'POST' || req.url !== '/v1/chat/completions') return sendJson(res, 404, { error: { message: 'not found' } });
     const body = (await readJson(req)) as Record<string, unknown>;
     const entry: FakeUpstream['requests'][number] = { body, authorization: req.headers.authorization };
     requests.push(entry);
-    if ((body.messages as Array<{ content: string }>)[0]?.content === 'fail') return sendJson(res, 500, { error: { message: 'CUDA out of memory', type: 'server_error' } });
-    const id = `chatcmpl-${randomUUID()}`;
+    const prompt = (body.messages as Array<{ content: string }>)[0]?.content;
+    if (prompt === 'fail') return sendJson(res, 500, { error: { message: 'CUDA out of memory', type: 'server_error' } });
+    // A prompt of "noid" gets answers without an id (some servers send none), streams preceded by a comment.
+    const id = prompt === 'noid' ? undefined : `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const usage = { prompt_tokens: promptTokensOf(body), completion_tokens: WORDS.length, total_tokens: promptTokensOf(body) + WORDS.length };
     if (body.stream !== true) {
@@ -86,6 +144,7 @@ async function startFakeUpstream(): Promise<FakeUpstream> {
         : []),
     ].map((e) => `data: ${JSON.stringify(e)}${eol}${eol}`);
     events.push(`data: [DONE]${eol}${eol}`);
+    if (id === undefined) events.unshift(`: warming up${eol}${eol}`);
     entry.sent = events.join('');
     res.on('close', () => {
       if (!res.writableFinished) entry.abandoned = true;
@@ -103,7 +162,7 @@ async function startFakeUpstream(): Promise<FakeUpstream> {
     res.end();
   });
   const url = await listen(server);
-  return { url, requests, close: () => shut(server) };
+  return Object.assign(state, { url, requests, close: () => shut(server) });
 }
 
 // ---- a fake tokex ----------------------------------------------------------------------------
@@ -113,12 +172,21 @@ interface FakeTokex {
   /** What POST /v1/metering/usage-batches answers while the signature is good. */
   answer: 202 | 503;
   readonly revoked: string[];
-  /** Every post: its status, and the batch when the signature verified. */
-  readonly posts: Array<{ status: number; batch?: UsageBatch; signed: SignedUsageBatch }>;
+  /** Every post: its status, the raw body and headers, and the batch when the signature verified. */
+  readonly posts: TokexPost[];
   /** Delivery keys as tokex signs them. */
   sign(claims?: Partial<KeyClaims>, signingKey?: SigningKey): Promise<{ token: string; keyId: string; deliveryId: string }>;
   acceptedRecords(): UsageRecord[];
   close(): Promise<void>;
+}
+
+interface TokexPost {
+  readonly status: number;
+  readonly body: Buffer;
+  readonly headers: { readonly node?: string; readonly signature?: string; readonly contentType?: string };
+  readonly batch?: UsageBatch;
+  readonly valid?: UsageRecord[];
+  readonly rejected?: RejectedRecord[];
 }
 
 interface KeyClaims {
@@ -142,9 +210,16 @@ async function newSigningKey(): Promise<SigningKey> {
   return { kid: await calculateJwkThumbprint(publicJwk), privateKey, publicJwk };
 }
 
-async function startFakeTokex(nodePublicKeySpki: string, providerId: string): Promise<FakeTokex> {
+async function readRaw(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** tokex as a node sees it, speaking the v1 protocol of api.md; `nodeKeys` are the registered nodes' public keys (SPKI, base64). */
+async function startFakeTokex(nodeKeys: Record<string, string>, providerId: string): Promise<FakeTokex> {
   const signingKey = await newSigningKey();
-  const posts: FakeTokex['posts'] = [];
+  const posts: TokexPost[] = [];
   const revoked: string[] = [];
   const tokex = {
     answer: 202 as 202 | 503,
@@ -155,40 +230,51 @@ async function startFakeTokex(nodePublicKeySpki: string, providerId: string): Pr
     if (req.method === 'GET' && req.url === '/v1/.well-known/jwks.json') {
       return sendJson(res, 200, { keys: [{ ...signingKey.publicJwk, kid: signingKey.kid, alg: 'EdDSA', use: 'sig' }] });
     }
-    if (req.method === 'GET' && req.url === '/v1/.well-known/revoked-delivery-keys') {
-      return sendJson(res, 200, { revoked: revoked.map((id) => ({ id, expiresAt: new Date(Date.now() + 3_600_000).toISOString() })) });
+    if (req.method === 'GET' && req.url === '/v1/delivery-keys/revoked') {
+      return sendJson(res, 200, { revoked: revoked.map((jti) => ({ jti, exp: Math.floor(Date.now() / 1000) + 3_600 })) });
     }
     if (req.method === 'POST' && req.url === '/v1/metering/usage-batches') {
-      const signed = (await readJson(req)) as SignedUsageBatch;
+      const body = await readRaw(req);
+      const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
+      const headers = { node: header('x-tokex-node'), signature: header('x-tokex-signature'), contentType: header('content-type') };
       if (tokex.answer === 503) {
-        posts.push({ status: 503, signed });
+        posts.push({ status: 503, body, headers });
         return sendJson(res, 503, { statusCode: 503, code: 'unavailable', message: 'down for maintenance' });
       }
-      let batch: UsageBatch;
-      try {
-        ({ batch } = openUsageBatch(signed, nodePublicKeySpki));
-      } catch (error) {
-        posts.push({ status: 401, signed });
-        return sendJson(res, 401, { statusCode: 401, code: 'bad_signature', message: (error as Error).message });
+      // The signature first, over the exact bytes; only then are they parsed.
+      const publicKey = headers.node === undefined ? undefined : nodeKeys[headers.node];
+      if (publicKey === undefined || headers.signature === undefined || !verifyUsageBatchSignature(body, headers.signature, publicKey)) {
+        posts.push({ status: 401, body, headers });
+        return sendJson(res, 401, { statusCode: 401, code: 'BAD_SIGNATURE', message: 'X-Tokex-Signature does not verify with the key of X-Tokex-Node' });
       }
-      posts.push({ status: 202, batch, signed });
-      return sendJson(res, 202, { batchId: batch.batchId, records: batch.records.length, accepted: batch.records.length, duplicates: 0, status: 'queued' });
+      let parsed: ReturnType<typeof parseUsageBatch>;
+      try {
+        parsed = parseUsageBatch(body, headers.node!);
+      } catch (error) {
+        if (!(error instanceof UsageBatchError)) throw error;
+        posts.push({ status: 400, body, headers });
+        return sendJson(res, 400, { statusCode: 400, code: 'VALIDATION_FAILED', message: error.message });
+      }
+      const { batch, valid, rejected } = parsed;
+      posts.push({ status: 202, body, headers, batch, valid, rejected });
+      return sendJson(res, 202, { batchId: batch.batchId, accepted: valid.length, rejected, duplicates: [] });
     }
     sendJson(res, 404, { statusCode: 404, message: 'not found' });
   });
   const url = await listen(server);
   return Object.assign(tokex, {
     url,
-    acceptedRecords: () => posts.flatMap((p) => (p.status === 202 ? p.batch!.records : [])),
+    acceptedRecords: () => posts.flatMap((p) => p.valid ?? []),
     async sign(claims: Partial<KeyClaims> = {}, key: SigningKey = signingKey) {
       const keyId = claims.keyId ?? randomUUID();
       const deliveryId = claims.deliveryId ?? randomUUID();
       const now = Math.floor(Date.now() / 1000);
-      const token = await new SignJWT({ dlv: deliveryId, prv: claims.providerId ?? providerId, mdl: claims.modelClassId ?? MODEL_CLASS, knd: claims.kind ?? 'buyer' })
+      // The v1 claims: the delivery is the subject, the provider the audience.
+      const token = await new SignJWT({ buy: randomUUID(), mdl: claims.modelClassId ?? MODEL_CLASS, knd: claims.kind ?? 'buyer' })
         .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'JWT' })
         .setIssuer('tokex')
-        .setAudience('tokex-delivery')
-        .setSubject(randomUUID())
+        .setSubject(deliveryId)
+        .setAudience(claims.providerId ?? providerId)
         .setJti(keyId)
         .setIssuedAt(now)
         .setNotBefore(now)
@@ -224,7 +310,7 @@ const logs: string[] = [];
 
 beforeAll(async () => {
   upstream = await startFakeUpstream();
-  tokex = await startFakeTokex(nodePublicSpki, providerId);
+  tokex = await startFakeTokex({ [nodeId]: nodePublicSpki }, providerId);
 });
 afterAll(async () => {
   await Promise.all([upstream.close(), tokex.close()]);
@@ -282,7 +368,8 @@ describe('serving buyers', () => {
     const { token, keyId, deliveryId } = await tokex.sign();
     const before = upstream.requests.length;
 
-    const completion = await client(agent, token).chat.completions.create(ask('What is tokex?'));
+    const { data: completion, response } = await client(agent, token).chat.completions.create(ask('What is tokex?')).withResponse();
+    expect(response.headers.get('x-tokex-request-id')).toBe(completion.id); // the id the record carries
 
     expect(completion.choices[0]!.message.content).toBe('Hello from the fake upstream');
     expect(completion.usage).toMatchObject({ prompt_tokens: 14, completion_tokens: 5 });
@@ -296,28 +383,41 @@ describe('serving buyers', () => {
     expect(record).toEqual({
       requestId: completion.id,
       deliveryId,
-      keyId,
       model: UPSTREAM_MODEL,
       promptTokens: 14,
       completionTokens: 5,
       startedAt: expect.any(String),
       finishedAt: expect.any(String),
       ttftMs: expect.any(Number),
+      outputSha256: sha256(completion.choices[0]!.message.content!),
       status: 'ok',
       stream: false,
+      keyId,
     });
+    expect(record!.outputSha256).toBe(OUTPUT_SHA256);
     expect(Date.parse(record!.finishedAt)).toBeGreaterThanOrEqual(Date.parse(record!.startedAt));
-    // The signature covers the payload bytes as posted, with the node's registered key.
+    // The body is the batch's JSON, as signed: X-Tokex-Signature covers those exact bytes, with the node's registered key.
     const post = tokex.posts.find((p) => p.batch?.records.some((r) => r.requestId === completion.id))!;
-    expect(post.signed.nodeId).toBe(nodeId);
-    expect(openUsageBatch(post.signed, nodePublicSpki).batch.nodeId).toBe(nodeId);
+    expect(post.headers).toEqual({ node: nodeId, signature: expect.stringMatching(/^[A-Za-z0-9_-]{86}$/), contentType: 'application/json' });
+    expect(verifyUsageBatchSignature(post.body, post.headers.signature!, nodePublicSpki)).toBe(true);
+    const tampered = Buffer.from(post.body);
+    tampered[tampered.length - 2] ^= 0x01;
+    expect(verifyUsageBatchSignature(tampered, post.headers.signature!, nodePublicSpki)).toBe(false);
+    const sent = JSON.parse(post.body.toString('utf8')) as UsageBatch;
+    expect(Object.keys(sent)).toEqual(['batchId', 'nodeId', 'createdAt', 'records']);
+    expect(sent).toMatchObject({ batchId: expect.stringMatching(UUID), nodeId, createdAt: expect.any(String) });
+    expect(post.rejected).toEqual([]);
   });
 
   test('a streamed completion that asked for usage gets the usage chunk; the record has the same counts', async () => {
     const { token, keyId, deliveryId } = await tokex.sign();
-    const stream = await client(agent, token).chat.completions.create({ ...ask('Stream, please'), stream: true, stream_options: { include_usage: true } });
+    const { data: stream, response } = await client(agent, token)
+      .chat.completions.create({ ...ask('Stream, please'), stream: true, stream_options: { include_usage: true } })
+      .withResponse();
     const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
     for await (const chunk of stream) chunks.push(chunk);
+    // The head waited for the first chunk, to name its id.
+    expect(response.headers.get('x-tokex-request-id')).toBe(chunks[0]!.id);
 
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello from the fake upstream');
     const last = chunks.at(-1)!;
@@ -326,8 +426,19 @@ describe('serving buyers', () => {
 
     await agent.flush(5_000);
     expect(recordsOf(last.id)).toEqual([
-      expect.objectContaining({ requestId: last.id, deliveryId, keyId, model: UPSTREAM_MODEL, promptTokens: 14, completionTokens: 5, status: 'ok', stream: true }),
+      expect.objectContaining({
+        requestId: last.id,
+        deliveryId,
+        keyId,
+        model: UPSTREAM_MODEL,
+        promptTokens: 14,
+        completionTokens: 5,
+        outputSha256: sha256(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')),
+        status: 'ok',
+        stream: true,
+      }),
     ]);
+    expect(recordsOf(last.id)[0]!.outputSha256).toBe(OUTPUT_SHA256); // the same text, streamed or not, hashes the same
   });
 
   test('a streamed completion that did not ask for usage gets no usage chunk, and is still counted', async () => {
@@ -376,28 +487,69 @@ describe('serving buyers', () => {
       .chat.completions.create(ask('fail'))
       .catch((error: unknown) => error);
     expect(failed).toBeInstanceOf(OpenAI.InternalServerError);
+    // No id from the upstream: the agent made one, and reports the request under it.
+    const failedId = (failed as InstanceType<typeof OpenAI.InternalServerError>).headers.get('x-tokex-request-id');
+    expect(failedId).toMatch(UUID);
 
     const gone = createServer();
     const goneUrl = await listen(gone);
     await shut(gone);
     const unreachable = await tokex.sign();
+    let unreachableId: string | null = null;
     const orphan = await startAgent({ upstreamUrl: `${goneUrl}/v1` });
     try {
       const refused = await client(orphan, unreachable.token)
         .chat.completions.create(ask('anyone there?'))
         .catch((error: unknown) => error);
       expect(refused).toMatchObject({ status: 502, code: 'upstream_unavailable' });
+      unreachableId = (refused as InstanceType<typeof OpenAI.APIError>).headers?.get('x-tokex-request-id') ?? null;
+      expect(unreachableId).toMatch(UUID);
       await orphan.flush(5_000);
     } finally {
       await orphan.close();
     }
 
     await agent.flush(5_000);
-    for (const { deliveryId, keyId } of [failing, unreachable]) {
+    for (const [{ deliveryId, keyId }, requestId] of [
+      [failing, failedId],
+      [unreachable, unreachableId],
+    ] as const) {
       expect(tokex.acceptedRecords().filter((r) => r.deliveryId === deliveryId)).toEqual([
-        expect.objectContaining({ deliveryId, keyId, promptTokens: 0, completionTokens: 0, status: 'error', stream: false }),
+        expect.objectContaining({ requestId, deliveryId, keyId, promptTokens: 0, completionTokens: 0, outputSha256: sha256(''), status: 'error', stream: false }),
       ]);
     }
+  });
+
+  test('an upstream that sends no id: the agent makes one, sends it as X-Tokex-Request-Id and reports under it', async () => {
+    const { token, deliveryId } = await tokex.sign();
+    const whole = await fetch(`${agent.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(ask('noid')),
+    });
+    expect(whole.status).toBe(200);
+    const wholeId = whole.headers.get('x-tokex-request-id');
+    expect(wholeId).toMatch(UUID);
+    expect(((await whole.json()) as { id?: string }).id).toBeUndefined();
+
+    const before = upstream.requests.length;
+    const streamed = await fetch(`${agent.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...ask('noid'), stream: true, stream_options: { include_usage: true } }),
+    });
+    const streamedId = streamed.headers.get('x-tokex-request-id');
+    expect(streamedId).toMatch(UUID);
+    expect(streamedId).not.toBe(wholeId);
+    // The comment held back with the head is relayed, before the rest, byte for byte.
+    expect(await streamed.text()).toBe(upstream.requests[before]!.sent);
+
+    await agent.flush(5_000);
+    const records = tokex.acceptedRecords().filter((r) => r.deliveryId === deliveryId);
+    expect(records.map((r) => [r.requestId, r.stream, r.status, r.outputSha256])).toEqual([
+      [wholeId, false, 'ok', OUTPUT_SHA256],
+      [streamedId, true, 'ok', OUTPUT_SHA256],
+    ]);
   });
 
   test('a buyer hanging up mid-stream aborts the upstream request and is not recorded as the node failing', async () => {
@@ -447,10 +599,44 @@ describe('serving buyers', () => {
       expect(refused).toBeInstanceOf(OpenAI.AuthenticationError);
       expect(refused).toMatchObject({ status: 401, code: 'invalid_api_key' });
       expect((refused as Error).message).toContain(reason);
+      expect((refused as InstanceType<typeof OpenAI.AuthenticationError>).headers.get('x-tokex-request-id')).toBeNull(); // nothing is reported
     }
     const noKey = await fetch(`${agent.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(ask('x')) });
     expect(noKey.status).toBe(401);
     expect(upstream.requests.length).toBe(before);
+  });
+
+  test("GET /metrics serves the upstream's Prometheus text, with TGI's and llama.cpp's token counters under vLLM's names", async () => {
+    const scrape = async () => {
+      const answer = await fetch(`${agent.url}/metrics`); // public, as tokex scrapes it
+      expect(answer.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+      return { status: answer.status, text: await answer.text() };
+    };
+    try {
+      upstream.metrics = 'vllm';
+      const vllm = await scrape();
+      expect(vllm).toEqual({ status: 200, text: UPSTREAM_METRICS.vllm }); // passed through untouched
+      expect(parseVllmCounters(vllm.text)).toMatchObject({ prompt: 1234, generation: 567 });
+
+      for (const kind of ['tgi', 'llamacpp'] as const) {
+        upstream.metrics = kind;
+        const { status, text } = await scrape();
+        expect(status).toBe(200);
+        expect(text.startsWith(UPSTREAM_METRICS[kind].trimEnd())).toBe(true); // the upstream's own lines stay
+        expect(text).toContain(`\nvllm:prompt_tokens_total{model_name="${MODEL_CLASS}"} 1234\n`);
+        expect(text).toContain(`\nvllm:generation_tokens_total{model_name="${MODEL_CLASS}"} 567\n`);
+        expect(text).toContain('\n# TYPE vllm:prompt_tokens_total counter\n');
+        // What tokex's counter scrape reads (metering/node-observers.ts).
+        expect([kind, parseVllmCounters(text)]).toEqual([kind, expect.objectContaining({ prompt: 1234, generation: 567 })]);
+      }
+
+      upstream.metrics = 500;
+      const broken = await fetch(`${agent.url}/metrics`);
+      expect(broken.status).toBe(502);
+      await broken.body?.cancel();
+    } finally {
+      upstream.metrics = 'vllm';
+    }
   });
 
   test('/health reports the agent and the upstream; other paths are 404; bodies over 4 MiB are 413', async () => {
@@ -466,6 +652,58 @@ describe('serving buyers', () => {
     expect(await postRaw(`${agent.url}/v1/chat/completions`, token, { declaredLength: 5 * 1024 * 1024 })).toBe(413); // by the header alone
     expect(await postRaw(`${agent.url}/v1/chat/completions`, token, { chunkedBytes: 5 * 1024 * 1024 })).toBe(413); // counted while reading
     expect(upstream.requests.length).toBe(before);
+  });
+});
+
+describe('the output hash and the metrics mapping', () => {
+  test("outputSha256 hashes each choice's text in index order, whether streamed or whole, chat or completion", () => {
+    const whole = new OutputText();
+    whole.add(
+      [
+        { index: 1, message: { role: 'assistant', content: 'second' } },
+        { index: 0, message: { role: 'assistant', content: 'first' } },
+        { index: 2, message: { role: 'assistant', content: null, tool_calls: [{}] } },
+      ],
+      'message',
+    );
+    const streamed = new OutputText();
+    for (const choices of [
+      [{ index: 0, delta: { role: 'assistant', content: '' } }],
+      [{ index: 1, delta: { content: 'sec' } }],
+      [{ index: 0, delta: { content: 'fi' } }],
+      [{ index: 0, delta: { content: 'rst' } }, { index: 1, delta: { content: 'ond' } }],
+      [{ index: 0, delta: {}, finish_reason: 'stop' }],
+      [],
+    ]) {
+      streamed.add(choices, 'delta');
+    }
+    expect(whole.sha256()).toBe(sha256('firstsecond'));
+    expect(streamed.sha256()).toBe(sha256('firstsecond'));
+
+    const completion = new OutputText();
+    completion.add([{ index: 0, text: 'Hello, ' }], 'delta');
+    completion.add([{ index: 0, text: 'wörld' }], 'delta');
+    expect(completion.sha256()).toBe(sha256('Hello, wörld'));
+    expect(new OutputText().sha256()).toBe(sha256(''));
+  });
+
+  test('the mapping keeps labels, adds model_name, stays before an OpenMetrics "# EOF", and leaves vLLM alone', () => {
+    const labelled = withVllmTokenCounters('llamacpp:prompt_tokens_total{slot="0"} 7 1700000000000\nllamacpp:tokens_predicted_total{model_name="m"} 3\n# EOF\n', 'x"y');
+    expect(labelled.split('\n')).toEqual([
+      'llamacpp:prompt_tokens_total{slot="0"} 7 1700000000000',
+      'llamacpp:tokens_predicted_total{model_name="m"} 3',
+      expect.stringMatching(/^# HELP vllm:prompt_tokens_total /),
+      '# TYPE vllm:prompt_tokens_total counter',
+      'vllm:prompt_tokens_total{model_name="x\\"y",slot="0"} 7 1700000000000',
+      expect.stringMatching(/^# HELP vllm:generation_tokens_total /),
+      '# TYPE vllm:generation_tokens_total counter',
+      'vllm:generation_tokens_total{model_name="m"} 3',
+      '# EOF',
+      '',
+    ]);
+    const nothingToMap = '# a server without token counters\nprocess_cpu_seconds_total 1\n';
+    expect(withVllmTokenCounters(nothingToMap, MODEL_CLASS)).toBe(nothingToMap);
+    expect(withVllmTokenCounters(UPSTREAM_METRICS.vllm, MODEL_CLASS)).toBe(UPSTREAM_METRICS.vllm);
   });
 });
 
@@ -529,15 +767,22 @@ describe('delivering usage to tokex', () => {
     try {
       const { token } = await tokex.sign();
       const completion = await client(agent, token).chat.completions.create(ask('retry me'));
-      const refusedPosts = () => tokex.posts.filter((p) => p.status === 503 && openUsageBatch(p.signed, nodePublicSpki).batch.records.some((r) => r.requestId === completion.id));
+      const sentBatch = (p: TokexPost) => JSON.parse(p.body.toString('utf8')) as UsageBatch;
+      const refusedPosts = () => tokex.posts.filter((p) => p.status === 503 && sentBatch(p).records.some((r) => r.requestId === completion.id));
       await waitFor('two refused attempts', async () => (refusedPosts().length >= 2 ? true : undefined));
       expect(recordsOf(completion.id)).toEqual([]);
 
       tokex.answer = 202;
       await agent.flush(5_000);
       expect(recordsOf(completion.id)).toHaveLength(1);
-      const batchId = openUsageBatch(refusedPosts()[0]!.signed, nodePublicSpki).batch.batchId;
-      expect(tokex.posts.filter((p) => p.status === 202 && p.batch!.batchId === batchId)).toHaveLength(1);
+      const [first, second] = refusedPosts();
+      const batchId = sentBatch(first!).batchId;
+      const accepted = tokex.posts.filter((p) => p.status === 202 && p.batch!.batchId === batchId);
+      expect(accepted).toHaveLength(1);
+      // Each attempt sent the same bytes with the same signature.
+      expect(second!.body.equals(first!.body)).toBe(true);
+      expect(accepted[0]!.body.equals(first!.body)).toBe(true);
+      expect(accepted[0]!.headers.signature).toBe(first!.headers.signature);
     } finally {
       tokex.answer = 202;
       await agent.close();
@@ -615,10 +860,18 @@ describe('delivering usage to tokex', () => {
       expect(batch.records.map((r) => r.requestId)).toEqual([completion.id]);
       expect(JSON.parse(await readFile(join(spoolDir, 'rejected', answerFile!), 'utf8'))).toMatchObject({ batchId: batch.batchId, status: 401 });
       expect(recordsOf(completion.id)).toEqual([]);
-      const payloadOf = (p: FakeTokex['posts'][number]) => JSON.parse(Buffer.from(p.signed.payload, 'base64url').toString('utf8')) as UsageBatch;
-      expect(tokex.posts.filter((p) => p.status === 401 && payloadOf(p).batchId === batch.batchId)).toHaveLength(1); // not retried
+      const sentBatch = (p: TokexPost) => JSON.parse(p.body.toString('utf8')) as UsageBatch;
+      expect(tokex.posts.filter((p) => p.status === 401 && sentBatch(p).batchId === batch.batchId)).toHaveLength(1); // not retried
     } finally {
       await agent.close();
     }
+  });
+});
+
+describe('what tokex received', () => {
+  test('every record the agent posted in this file was well formed: tokex rejected none', () => {
+    expect(tokex.posts.filter((p) => p.status === 202).length).toBeGreaterThan(0);
+    expect(tokex.posts.flatMap((p) => p.rejected ?? [])).toEqual([]);
+    expect(tokex.posts.filter((p) => p.status === 400)).toEqual([]);
   });
 });
