@@ -191,7 +191,7 @@ describe('metering with the stub server and the node agent as real servers', () 
   test('a node whose counters show less than it reports is caught by reconciliation', async () => {
     const s = await stack({ underReportCountersPct: 30 });
     await chat(s, 4);
-    await waitFor('a counter dispute', async () => ((await disputes(s.deliveryId)).some((d: { kind: string }) => d.kind === 'counter_mismatch') ? true : undefined), 20_000);
+    await waitFor('a counter dispute', async () => ((await disputes(s.deliveryId)).some((d: { kind: string }) => d.kind === 'counter_mismatch') ? true : undefined), 30_000);
   }, 60_000);
 
   test('an agent signing with the wrong key: tokex stores nothing, and the agent sets the batch aside', async () => {
