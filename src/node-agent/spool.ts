@@ -141,8 +141,10 @@ export class UsageSpool {
   }
 
   /**
-   * The batch as sealed; throws if its file is missing or is not a batch tokex would take whole
-   * (checked as tokex checks it, so a batch that cannot be sent is kept aside, not retried).
+   * The batch as sealed; throws if its file is missing or is not a batch tokex would take (checked
+   * as tokex checks it, so a batch that cannot be sent is kept aside, not retried). A record tokex
+   * would refuse on its own (an upstream that answered twice with one id) does not hold the
+   * batch back: tokex takes the rest and answers that record's reason.
    */
   async readBatch(batchId: string): Promise<UsageBatch> {
     const bytes = await readFile(join(this.dir, batchFile(batchId)));
@@ -152,8 +154,6 @@ export class UsageSpool {
     } catch (error) {
       throw new Error(`batch ${batchId} is malformed: ${errorText(error)}`);
     }
-    const [bad] = parsed.rejected;
-    if (bad) throw new Error(`batch ${batchId} is malformed: record ${bad.index}: ${bad.reason}`);
     if (parsed.batch.batchId !== batchId) throw new Error(`batch ${batchId} is malformed: its file holds batch ${parsed.batch.batchId}`);
     return parsed.batch;
   }

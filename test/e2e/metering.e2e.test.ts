@@ -3,7 +3,7 @@ import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { VerifyBatchJob } from '../../src/metering/verification.service.js';
 import { signUsageBatch, type UsageRecord } from '../../src/metering/usage-batch.js';
 import { SettlementService } from '../../src/settlement/settlement.service.js';
-import { fundedBuyer } from '../support/market-fixtures.js';
+import { fundedBuyer, listSpotInstrument } from '../support/market-fixtures.js';
 import { balancesOf, bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
 
 // A model class whose prompt tokens count a quarter (inputWeightBps 2500), with an SLA of 20
@@ -17,13 +17,7 @@ let symbol: string;
 beforeAll(async () => {
   t = await startTestApp();
   settlement = t.app.get(SettlementService);
-  modelClassId = `mtr${randomUUID().slice(0, 8)}-8b`;
-  await t.http
-    .post('/v1/admin/model-classes')
-    .set(bearer(t.adminKey))
-    .send({ id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 })
-    .expect(201);
-  ({ symbol } = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'spot', spotWindowSeconds: 60 }).expect(201)).body);
+  ({ symbol, modelClassId } = await listSpotInstrument(t, 'mtr', { spotWindowSeconds: 60 }));
 });
 afterAll(async () => {
   await t.close();

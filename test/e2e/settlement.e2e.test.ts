@@ -3,7 +3,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { DeliveryKeyError, verifyDeliveryKey } from '../../src/delivery-keys/delivery-key-verifier.js';
 import { SettlementService } from '../../src/settlement/settlement.service.js';
-import { fundedBuyer, fundedProvider } from '../support/market-fixtures.js';
+import { fundedBuyer, fundedProvider, listSpotInstrument } from '../support/market-fixtures.js';
 import { balancesOf, bearer, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -18,13 +18,7 @@ let symbol: string;
 beforeAll(async () => {
   t = await startTestApp();
   settlement = t.app.get(SettlementService);
-  modelClassId = `stl${randomUUID().slice(0, 8)}-8b`;
-  await t.http
-    .post('/v1/admin/model-classes')
-    .set(bearer(t.adminKey))
-    .send({ id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 })
-    .expect(201);
-  ({ symbol } = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'spot', spotWindowSeconds: 60 }).expect(201)).body);
+  ({ symbol, modelClassId } = await listSpotInstrument(t, 'stl', { spotWindowSeconds: 60 }));
 });
 afterAll(async () => {
   await t.close();

@@ -1,15 +1,27 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { bearer, createParticipant, deposit, type TestApp, type TestParticipant } from './test-app.js';
 
-/** A new model class and its spot instrument (default grid and fees), with an empty book. */
-export async function listSpotInstrument(t: TestApp, prefix = 't'): Promise<{ symbol: string; modelClassId: string }> {
+/**
+ * A new model class (llama3 tokenizer, prompt tokens at a quarter, SLA 20 tokens/s and 2 s to the
+ * first token) and its spot instrument (default grid and fees, or the given delivery window), with
+ * an empty book.
+ */
+export async function listSpotInstrument(
+  t: TestApp,
+  prefix = 't',
+  { spotWindowSeconds }: { spotWindowSeconds?: number } = {},
+): Promise<{ symbol: string; modelClassId: string }> {
   const modelClassId = `${prefix}${randomUUID().slice(0, 8)}-8b`;
   await t.http
     .post('/v1/admin/model-classes')
     .set(bearer(t.adminKey))
     .send({ id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 })
     .expect(201);
-  const listed = await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'spot' }).expect(201);
+  const listed = await t.http
+    .post('/v1/admin/instruments')
+    .set(bearer(t.adminKey))
+    .send({ modelClassId, kind: 'spot', ...(spotWindowSeconds !== undefined ? { spotWindowSeconds } : {}) })
+    .expect(201);
   return { symbol: listed.body.symbol, modelClassId };
 }
 
