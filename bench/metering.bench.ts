@@ -1,0 +1,961 @@
+/**
+ * `npm run bench:metering`: metering (issue 6) end to end, against the built service started as a
+ * child process in the `all` role (HTTP and workers in one process) on its own recreated database.
+ *
+ *   (a) ingest     signed usage batches of 1,000 honest records, posted over HTTP by N concurrent
+ *                  posters for --duration seconds: records/s accepted (2xx only, then counted in
+ *                  PostgreSQL), batch latency, CPU; then how long the workers take to verify them
+ *                  all (every usage_batches row 'verified'): verified records/s
+ *   (b) detection  this process plays the node agent in front of a stub model server
+ *                  (test/support/stub-model-server.ts, real token counts, vLLM counters at /metrics,
+ *                  scraped by the service every 500 ms): it sends OpenAI chat requests to the stub,
+ *                  turns the stub's `usage` answers into usage records and posts them signed. Three
+ *                  scenarios, each on its own node, delivery and stub: honest, inflating completion
+ *                  tokens by 1 %, by 10 %. Disputes opened, and for the inflating ones the requests
+ *                  sent until the first dispute appeared.
+ *
+ * Detection runs two ways. "Rounds" (the measured aims): the agent sends a round of requests
+ * (32 in flight), waits until the service has scraped a counter sample that is newer than the
+ * round's last finishedAt and shows every token of it, posts the round in batches, and waits until
+ * they are verified before the next round, so each batch is checked against counters that grew by
+ * exactly its own requests. "Continuous": requests never pause (32 in flight all the time) and each
+ * batch is posted once a sample newer than its last finishedAt exists, as an agent would do under
+ * steady traffic; the check then also sees tokens of requests not reported yet.
+ *
+ * Options: --duration S (ingest seconds, default 15), --posters N (8), --batch N (records per
+ * ingest batch, 1000), --providers N (4), --deliveries-per-node N (4), --honest N (honest
+ * requests in rounds, 100000), --honest-round N (requests per honest round, 1000), --inflated N
+ * (requests per inflating scenario, 2000), --detect-batch N (records per detection batch, 100),
+ * --detect-batch-10 N (the same for the 10 % scenario, 100), --continuous N (requests per
+ * continuous scenario, 10000; 0: none; a scenario of 0 requests is skipped), --concurrency N
+ * (requests in flight to the stub, 32), --sample-rule covering|newer (rounds: wait for a sample
+ * that also shows every token of the round, default, or only for one newer than its last request),
+ * --verify-timeout S (600), --parts a,b, --database URL (default
+ * postgres://postgres@127.0.0.1:5432/tokex_bench_metering; dropped and recreated), --redis URL
+ * (default redis://127.0.0.1:6379/14, a database the tests do not flush).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { loadavg } from 'node:os';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { type SignedUsageBatch, signUsageBatch, type UsageRecord } from '../src/metering/usage-batch.js';
+import { startStubModelServer } from '../test/support/stub-model-server.js';
+import { recreateDatabase } from './bench-database.js';
+import { CpuMeter } from './orders-load.js';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '15' },
+    posters: { type: 'string', default: '8' },
+    batch: { type: 'string', default: '1000' },
+    providers: { type: 'string', default: '4' },
+    'deliveries-per-node': { type: 'string', default: '4' },
+    honest: { type: 'string', default: '100000' },
+    'honest-round': { type: 'string', default: '1000' },
+    inflated: { type: 'string', default: '2000' },
+    'detect-batch': { type: 'string', default: '100' },
+    'detect-batch-10': { type: 'string', default: '100' },
+    continuous: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '32' },
+    'sample-rule': { type: 'string', default: 'covering' },
+    'verify-timeout': { type: 'string', default: '600' },
+    parts: { type: 'string', default: 'a,b' },
+    database: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/tokex_bench_metering' },
+    // A database of its own: the integration tests FLUSHDB databases 0 and 7 of the same Redis.
+    redis: { type: 'string', default: 'redis://127.0.0.1:6379/14' },
+  },
+});
+const DURATION = Number(args.duration);
+const POSTERS = Number(args.posters);
+const BATCH = Number(args.batch);
+const CONCURRENCY = Number(args.concurrency);
+const PARTS = new Set(args.parts!.split(','));
+const ADMIN_KEY = `tkx_bench_admin_${randomUUID().replaceAll('-', '')}`;
+const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const SCRAPE_INTERVAL_MS = 500;
+/** Every delivery buys this many tokens at 0.500 USD per million: usage never runs out. */
+const DELIVERY_TOKENS = 1_000_000_000;
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en');
+const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis));
+/** Records in an ingest answer's list (request ids), or a count. */
+const count = (x: unknown) => (Array.isArray(x) ? x.length : Number(x) || 0);
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service
+
+interface Service {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly queuePrefix: string;
+  /** Its log lines (warnings and worse at LOG_LEVEL=warn), counted by message. */
+  readonly warnings: Map<string, number>;
+}
+
+/** The built service, `all` role (HTTP, workers, outbox sweeper); ready when /health answers. */
+async function startService(): Promise<Service> {
+  const port = await freePort();
+  const queuePrefix = `bench-meter-${randomUUID().slice(0, 8)}`;
+  const child = spawn(process.execPath, [MAIN, 'all'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      DATABASE_URL: args.database!,
+      REDIS_URL: args.redis!,
+      QUEUE_PREFIX: queuePrefix,
+      DB_MIGRATE: 'true',
+      RATE_LIMIT_PER_SECOND: '0',
+      LOG_HTTP_REQUESTS: 'false',
+      LOG_LEVEL: 'warn',
+      BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      METERING_SCRAPE_INTERVAL_MS: String(SCRAPE_INTERVAL_MS),
+      METERING_AUDIT_INTERVAL_MS: '3600000',
+      SETTLEMENT_PAYOUT_INTERVAL_MS: '250',
+      NODE_PROBE_INTERVAL_MS: '60000',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  // The first lines pass through; all are counted by message (pino JSON).
+  const warnings = new Map<string, number>();
+  let shown = 0;
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (shown++ < 10) console.log(`  [service] ${line.length > 400 ? `${line.slice(0, 400)}...` : line}`);
+    let key = line.slice(0, 40);
+    try {
+      const entry = JSON.parse(line) as { msg?: string; err?: string; job?: string; disputes?: string[] };
+      key = `${entry.msg ?? '?'}${entry.job ? ` (${entry.job})` : ''}${entry.err ? `: ${String(entry.err).slice(0, 160)}` : ''}${entry.disputes ? ` [${[...new Set(entry.disputes)].join(', ')}]` : ''}`;
+    } catch {
+      // not JSON: counted as it is
+    }
+    warnings.set(key, (warnings.get(key) ?? 0) + 1);
+  });
+  const url = `http://127.0.0.1:${port}`;
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exited) throw new Error('the service exited during start-up (see its output above)');
+    const ready = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    if (ready) return { child, url, queuePrefix, warnings };
+    if (Date.now() > deadline) throw new Error('the service did not answer /health within 60 s');
+    await sleep(100);
+  }
+}
+
+async function api(service: Service, method: string, path: string, key: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${service.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** Removes the run's queues and job schedulers from Redis, so runs do not pile up there. */
+async function forgetQueues(prefix: string): Promise<void> {
+  const redis = new Redis(args.redis!, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The market, set up through the API
+
+interface Market {
+  readonly modelClassId: string;
+  readonly symbol: string;
+}
+
+interface Participant {
+  readonly id: string;
+  readonly key: string;
+}
+
+interface Node {
+  readonly id: string;
+  readonly privateKey: KeyObject;
+}
+
+interface Delivery {
+  readonly id: string;
+  /** The buyer's delivery key: its id is the records' keyId, its token what the buyer sends. */
+  readonly keyId: string;
+  readonly token: string;
+}
+
+async function setUpMarket(service: Service): Promise<Market> {
+  const modelClassId = `bench${randomUUID().slice(0, 8)}-70b`;
+  await api(service, 'POST', '/v1/admin/model-classes', ADMIN_KEY, { id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 });
+  const { symbol } = await api(service, 'POST', '/v1/admin/instruments', ADMIN_KEY, { modelClassId, kind: 'spot' });
+  return { modelClassId, symbol };
+}
+
+async function participant(service: Service, role: 'buyer' | 'provider', name: string): Promise<Participant> {
+  const created = await api(service, 'POST', '/v1/participants', ADMIN_KEY, { name, roles: [role] });
+  await api(service, 'POST', '/v1/admin/deposits', ADMIN_KEY, { participantId: created.participant.id, amount: '100000' });
+  return { id: created.participant.id, key: created.apiKey.key };
+}
+
+/** A node of `provider` with a fresh Ed25519 key (the bench signs with it) and 10M tokens/s declared. */
+async function registerNode(service: Service, market: Market, provider: Participant, baseUrl: string, metricsUrl: string, name: string): Promise<Node> {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const created = await api(service, 'POST', '/v1/nodes', provider.key, {
+    modelClassId: market.modelClassId,
+    baseUrl,
+    metricsUrl,
+    publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+    tokensPerSecond: 10_000_000,
+    name,
+  });
+  return { id: created.id, privateKey };
+}
+
+/**
+ * The buyer buys DELIVERY_TOKENS at 0.500 and the provider sells as many at 0.500: one fill, one
+ * delivery (one-day window from now); then the buyer takes a delivery key for it. Run one pair at
+ * a time so each sell meets its own buy.
+ */
+async function buyFrom(service: Service, market: Market, buyer: Participant, provider: Participant): Promise<Delivery> {
+  const order = { instrument: market.symbol, type: 'limit', price: '0.500', quantity: DELIVERY_TOKENS };
+  await api(service, 'POST', '/v1/orders', buyer.key, { ...order, side: 'buy' });
+  await api(service, 'POST', '/v1/orders', provider.key, { ...order, side: 'sell' });
+  const { items } = await api(service, 'GET', '/v1/deliveries?limit=1000', buyer.key);
+  const delivery = (items as Array<{ id: string; providerId: string }>).find((d) => d.providerId === provider.id);
+  if (!delivery) throw new Error(`no delivery between buyer ${buyer.id} and provider ${provider.id} after their orders crossed`);
+  const key = await api(service, 'POST', `/v1/deliveries/${delivery.id}/keys`, buyer.key, {});
+  return { id: delivery.id, keyId: key.id, token: key.token };
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) Ingest
+
+interface IngestNode extends Node {
+  readonly deliveries: Delivery[];
+}
+
+/**
+ * An HTTP server that answers 200 to everything, its /metrics with no vLLM counters: the part (a)
+ * nodes' base and metrics URL, so they are probed and scraped without error and without samples.
+ */
+async function emptyMetricsServer(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    res.end('# no vLLM counters here\n');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+interface IngestResult {
+  readonly batches: number;
+  readonly acceptedRecords: number;
+  readonly duplicates: number;
+  readonly rejected: number;
+  readonly seconds: number;
+  readonly statuses: Map<string, number>;
+  readonly latencies: number[];
+  readonly cpu: { service: number; postgres: number; generator: number };
+  readonly stored: number;
+  readonly backlogAtEnd: number;
+  readonly verify: {
+    readonly done: boolean;
+    readonly batches: number;
+    readonly verifiedBatches: number;
+    readonly records: number;
+    /** From the first batch received to the last verified, database clock. */
+    readonly seconds: number;
+    /** From the end of ingest to the last verified. */
+    readonly drainSeconds: number;
+    readonly cpu: { service: number; postgres: number; generator: number };
+    readonly verdicts: string;
+    readonly disputes: number;
+    readonly outbox: string;
+    readonly delivered: number;
+    readonly billable: number;
+  };
+}
+
+async function ingest(service: Service, db: pg.Client, market: Market, meter: CpuMeter, metrics: { url: string }): Promise<IngestResult> {
+  const nodesCount = Number(args.providers);
+  const perNode = Number(args['deliveries-per-node']);
+  console.log(`- (a) setting up ${nodesCount} providers with a node each, ${perNode} buyers, ${nodesCount * perNode} deliveries with a buyer key each`);
+  const buyers: Participant[] = [];
+  for (let b = 0; b < perNode; b++) buyers.push(await participant(service, 'buyer', `bench ingest buyer ${b}`));
+  const nodes: IngestNode[] = [];
+  for (let p = 0; p < nodesCount; p++) {
+    const provider = await participant(service, 'provider', `bench ingest provider ${p}`);
+    const node = await registerNode(service, market, provider, `${metrics.url}/v1`, `${metrics.url}/metrics`, `bench ingest node ${p}`);
+    const deliveries: Delivery[] = [];
+    for (const buyer of buyers) deliveries.push(await buyFrom(service, market, buyer, provider));
+    nodes.push({ ...node, deliveries });
+  }
+
+  const run = randomUUID().slice(0, 8);
+  let sequence = 0;
+  let batchNumber = 0;
+  /**
+   * One signed batch of BATCH honest records of one node (round-robin), its deliveries
+   * interleaved as a node serving several buyers would report them: each record started 1 to 3 s
+   * ago and took 1.5 s, first token after 300 ms, 100 to 1,999 prompt and 50 to 549 completion
+   * tokens, a unique request id.
+   */
+  const nextBatch = (): SignedUsageBatch => {
+    const node = nodes[batchNumber++ % nodes.length];
+    const now = Date.now();
+    const records: UsageRecord[] = new Array(BATCH);
+    for (let i = 0; i < BATCH; i++) {
+      const n = sequence++;
+      const delivery = node.deliveries[i % node.deliveries.length];
+      const started = now - 3_000 + (n % 2_000);
+      records[i] = {
+        requestId: `bench-${run}-${n}`,
+        deliveryId: delivery.id,
+        keyId: delivery.keyId,
+        model: market.modelClassId,
+        promptTokens: 100 + ((n * 7919) % 1_900),
+        completionTokens: 50 + ((n * 104_729) % 500),
+        startedAt: new Date(started).toISOString(),
+        finishedAt: new Date(started + 1_500).toISOString(),
+        ttftMs: 300,
+        status: 'ok',
+        stream: true,
+      };
+    }
+    return signUsageBatch({ batchId: randomUUID(), nodeId: node.id, createdAt: new Date(now).toISOString(), records }, node.privateKey);
+  };
+
+  console.log(`- (a) ingest: ${POSTERS} posters, batches of ${fmt(BATCH)} records, ${DURATION} s`);
+  const statuses = new Map<string, number>();
+  const latencies: number[] = [];
+  let batches = 0;
+  let acceptedRecords = 0;
+  let duplicates = 0;
+  let rejected = 0;
+  meter.lap();
+  const started = performance.now();
+  const deadline = started + DURATION * 1000;
+  const progress = setInterval(() => {
+    const elapsed = (performance.now() - started) / 1000;
+    process.stdout.write(`  ${fmt(acceptedRecords)} records accepted in ${elapsed.toFixed(0)} s (${fmt(acceptedRecords / elapsed)}/s)\r`);
+  }, 1000);
+  await Promise.all(
+    Array.from({ length: POSTERS }, async () => {
+      while (performance.now() < deadline) {
+        const signed = nextBatch();
+        const sent = performance.now();
+        try {
+          const response = await fetch(`${service.url}/v1/metering/usage-batches`, { method: 'POST', headers: signed.headers, body: signed.body });
+          const text = await response.text();
+          const status = String(response.status);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+          if (response.status >= 200 && response.status < 300) {
+            latencies.push(performance.now() - sent);
+            const answer = JSON.parse(text) as { accepted: unknown; duplicates: unknown; rejected?: unknown };
+            batches++;
+            acceptedRecords += count(answer.accepted);
+            duplicates += count(answer.duplicates);
+            rejected += count(answer.rejected ?? 0);
+          } else if ((statuses.get(status) ?? 0) <= 3) {
+            console.log(`\n  answer ${status}: ${text.slice(0, 300)}`);
+          }
+        } catch (error) {
+          const reason = `error: ${(error as Error).message}`;
+          statuses.set(reason, (statuses.get(reason) ?? 0) + 1);
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  clearInterval(progress);
+  const cpu = meter.lap();
+  process.stdout.write(`  ${fmt(acceptedRecords)} records accepted in ${seconds.toFixed(1)} s (${fmt(acceptedRecords / seconds)}/s)${' '.repeat(20)}\n`);
+
+  const [{ stored, backlog }] = (
+    await db.query<{ stored: number; backlog: number }>(
+      `SELECT (SELECT count(*) FROM usage_records)::int AS stored, (SELECT count(*) FROM usage_batches WHERE status <> 'verified')::int AS backlog`,
+    )
+  ).rows;
+  const [{ now: ingestEndedAt }] = (await db.query<{ now: Date }>(`SELECT clock_timestamp() AS now`)).rows;
+
+  // The workers go on verifying: wait until every batch is verified.
+  console.log(`- (a) waiting for the workers to verify every batch (${fmt(backlog)} of ${fmt(batches)} batches left)`);
+  const verifyDeadline = Date.now() + Number(args['verify-timeout']) * 1000;
+  let done = false;
+  for (;;) {
+    const [{ left }] = (await db.query<{ left: number }>(`SELECT count(*)::int AS left FROM usage_batches WHERE status <> 'verified'`)).rows;
+    process.stdout.write(`  ${fmt(left)} batches not verified yet${' '.repeat(20)}\r`);
+    if (left === 0) {
+      done = true;
+      break;
+    }
+    if (Date.now() > verifyDeadline) break;
+    await sleep(500);
+  }
+  const verifyCpu = meter.lap();
+  process.stdout.write(`  ${done ? 'every batch verified' : `gave up after ${args['verify-timeout']} s`}${' '.repeat(30)}\n`);
+  const [v] = (
+    await db.query<{ batches: number; verified: number; records: number; first: Date; last: Date | null }>(
+      `SELECT count(*)::int AS batches, count(*) FILTER (WHERE status = 'verified')::int AS verified,
+              coalesce(sum(record_count) FILTER (WHERE status = 'verified'), 0)::int AS records,
+              min(received_at) AS first, max(verified_at) AS last
+         FROM usage_batches`,
+    )
+  ).rows;
+  const verdicts = (await db.query<{ verdict: string | null; n: number }>(`SELECT verdict, count(*)::int AS n FROM usage_records GROUP BY 1 ORDER BY 2 DESC`)).rows;
+  const [{ disputes }] = (await db.query<{ disputes: number }>(`SELECT count(*)::int AS disputes FROM disputes`)).rows;
+  const outbox = (
+    await db.query<{ status: string; n: number; retried: number; error: string | null }>(
+      `SELECT status, count(*)::int AS n, count(*) FILTER (WHERE attempts > 1)::int AS retried, max(last_error) AS error
+         FROM outbox WHERE job_name = 'metering.verify-batch' GROUP BY status`,
+    )
+  ).rows;
+  const [money] = (
+    await db.query<{ delivered: string; billable: string }>(
+      `SELECT (SELECT coalesce(sum(delivered_tokens), 0) FROM deliveries)::text AS delivered,
+              (SELECT coalesce(sum(billable_tokens), 0) FROM usage_records)::text AS billable`,
+    )
+  ).rows;
+  const last = v.last ?? ingestEndedAt;
+  return {
+    batches,
+    acceptedRecords,
+    duplicates,
+    rejected,
+    seconds,
+    statuses,
+    latencies: latencies.sort((a, b) => a - b),
+    cpu,
+    stored,
+    backlogAtEnd: backlog,
+    verify: {
+      done,
+      batches: v.batches,
+      verifiedBatches: v.verified,
+      records: v.records,
+      seconds: (last.getTime() - v.first.getTime()) / 1000,
+      drainSeconds: Math.max(0, (last.getTime() - ingestEndedAt.getTime()) / 1000),
+      cpu: verifyCpu,
+      verdicts: verdicts.map((r) => `${r.verdict ?? 'unverified'} ${fmt(r.n)}`).join(', '),
+      disputes,
+      outbox: outbox.map((o) => `${o.status} ${fmt(o.n)}${o.retried ? ` (${fmt(o.retried)} retried${o.error ? `, last error: ${o.error.slice(0, 160)}` : ''})` : ''}`).join('; '),
+      delivered: Number(money.delivered),
+      billable: Number(money.billable),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) Detection
+
+interface Scenario {
+  readonly name: string;
+  readonly inflatePct: number;
+  readonly requests: number;
+  readonly batch: number;
+  /** Rounds: requests of a round, then the scrape, the post and the verification, then the next round. */
+  readonly mode: 'rounds' | 'continuous';
+  readonly round: number;
+}
+
+interface ScenarioResult {
+  readonly scenario: Scenario;
+  readonly sent: number;
+  readonly failed: number;
+  readonly batches: number;
+  readonly seconds: number;
+  readonly disputes: Map<string, number>;
+  readonly disputedTokens: number;
+  readonly flaggedBatches: number;
+  /** Requests sent when the first dispute of that kind was seen in PostgreSQL. */
+  readonly firstCounterSeenAt: number | null;
+  readonly firstAnySeenAt: number | null;
+  /** The last request of the first batch that got a counter_mismatch dispute (its position in the stream). */
+  readonly firstFlaggedBatchEnd: number | null;
+  readonly verdicts: string;
+  readonly reportedCompletion: number;
+  readonly trueCompletion: number;
+  /** Samples the service took of the node's counters during the scenario. */
+  readonly samples: number;
+  /** The first dispute's kind and evidence, as stored. */
+  readonly firstEvidence: string | null;
+}
+
+/** Prompts of 5 to 120 words from a small vocabulary. */
+const PROMPT_WORDS = ['explain', 'the', 'market', 'for', 'inference', 'tokens', 'and', 'how', 'a', 'buyer', 'hedges', 'future', 'costs', 'with', 'spot', 'capacity', 'in', 'plain', 'words', 'please', 'summarise', 'list', 'three', 'reasons', 'why', 'providers', 'sell', 'idle', 'GPU', 'hours'];
+
+/** xorshift32 in [0, 1). */
+function random(seed: number): () => number {
+  let x = seed | 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
+}
+
+/** The stub model server, run in a worker thread of this process: it costs about 2 ms of CPU a request, which would slow the agent's own event loop. */
+interface RemoteStub {
+  readonly url: string;
+  readonly baseUrl: string;
+  close(): Promise<void>;
+}
+
+async function startStubInWorker(model: string, inflateCompletionPct: number): Promise<RemoteStub> {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { stub: { model, inflateCompletionPct } } });
+  const [ready] = (await once(worker, 'message')) as [{ url: string; baseUrl: string }];
+  return {
+    ...ready,
+    close: async () => {
+      const exited = once(worker, 'exit');
+      worker.postMessage('close');
+      await exited;
+    },
+  };
+}
+
+/** The worker thread's side: the stub, until told to close. */
+async function serveStub(): Promise<void> {
+  const { model, inflateCompletionPct } = (workerData as { stub: { model: string; inflateCompletionPct: number } }).stub;
+  const stub = await startStubModelServer({ tokenizer: 'llama3', model, behaviour: { inflateCompletionPct } });
+  parentPort!.on('message', (message) => {
+    if (message !== 'close') return;
+    void stub.close().then(() => parentPort!.close());
+  });
+  parentPort!.postMessage({ url: stub.url, baseUrl: stub.baseUrl });
+}
+
+/** The stub's vLLM counters (its true totals: no scenario under-reports them), read from its /metrics as the service does. */
+async function stubCounters(stub: RemoteStub): Promise<{ prompt: number; generation: number }> {
+  const text = await (await fetch(`${stub.url}/metrics`)).text();
+  const sum = (name: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  return { prompt: sum('vllm:prompt_tokens_total'), generation: sum('vllm:generation_tokens_total') };
+}
+
+class Agent {
+  private readonly next: () => number;
+  sent = 0;
+  failed = 0;
+  reportedCompletion = 0;
+
+  constructor(
+    private readonly stub: RemoteStub,
+    private readonly market: Market,
+    private readonly node: Node,
+    private readonly delivery: Delivery,
+    seed: number,
+  ) {
+    this.next = random(seed);
+  }
+
+  /** One buyer request through the "agent" to the stub, non-streamed: its usage record, or undefined if it failed. */
+  private async request(): Promise<UsageRecord | undefined> {
+    const words = 5 + Math.floor(this.next() * 116);
+    const prompt = Array.from({ length: words }, () => PROMPT_WORDS[Math.floor(this.next() * PROMPT_WORDS.length)]).join(' ');
+    const maxTokens = 20 + Math.floor(this.next() * 181);
+    this.sent++;
+    const startedAt = Date.now();
+    try {
+      const response = await fetch(`${this.stub.baseUrl}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.delivery.token}` },
+        body: JSON.stringify({ model: this.market.modelClassId, messages: [{ role: 'user', content: prompt }], max_tokens: maxTokens, stream: false }),
+      });
+      const body = (await response.json()) as { id: string; model: string; usage: { prompt_tokens: number; completion_tokens: number } };
+      const finishedAt = Date.now();
+      if (!response.ok) throw new Error(`the stub answered ${response.status}`);
+      this.reportedCompletion += body.usage.completion_tokens;
+      return {
+        requestId: body.id,
+        deliveryId: this.delivery.id,
+        keyId: this.delivery.keyId,
+        model: body.model,
+        promptTokens: body.usage.prompt_tokens,
+        completionTokens: body.usage.completion_tokens,
+        startedAt: new Date(startedAt).toISOString(),
+        finishedAt: new Date(finishedAt).toISOString(),
+        ttftMs: finishedAt - startedAt, // non-streamed: the whole answer
+        status: 'ok',
+        stream: false,
+      };
+    } catch {
+      this.failed++;
+      return undefined;
+    }
+  }
+
+  /** Sends `count` requests, CONCURRENCY in flight, handing each record over as it completes. */
+  async send(count: number, onRecord: (record: UsageRecord) => void): Promise<void> {
+    let started = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(CONCURRENCY, count) }, async () => {
+        while (started < count) {
+          started++;
+          const record = await this.request();
+          if (record) onRecord(record);
+        }
+      }),
+    );
+  }
+
+  /** Posts one signed batch; returns its id. */
+  async post(service: Service, records: readonly UsageRecord[]): Promise<string> {
+    const batchId = randomUUID();
+    const signed = signUsageBatch({ batchId, nodeId: this.node.id, createdAt: new Date().toISOString(), records }, this.node.privateKey);
+    const response = await fetch(`${service.url}/v1/metering/usage-batches`, { method: 'POST', headers: signed.headers, body: signed.body });
+    const text = await response.text();
+    if (response.status !== 202) throw new Error(`posting a usage batch: ${response.status} ${text}`);
+    const answer = JSON.parse(text) as { accepted: unknown };
+    if (count(answer.accepted) !== records.length) throw new Error(`a usage batch was not accepted whole: ${text.slice(0, 500)}`);
+    return batchId;
+  }
+}
+
+interface Sample {
+  readonly at: Date;
+  readonly prompt: number;
+  readonly generation: number;
+}
+
+async function latestSample(db: pg.Client, nodeId: string): Promise<Sample | undefined> {
+  const [row] = (
+    await db.query<{ at: Date; prompt: string; generation: string }>(
+      `SELECT scraped_at AS at, prompt_tokens_total::text AS prompt, generation_tokens_total::text AS generation
+         FROM node_counter_samples WHERE node_id = $1 ORDER BY scraped_at DESC LIMIT 1`,
+      [nodeId],
+    )
+  ).rows;
+  return row ? { at: row.at, prompt: Number(row.prompt), generation: Number(row.generation) } : undefined;
+}
+
+/** Waits for a counter sample of the node that `good` accepts; the scraper runs every 500 ms. */
+async function waitForSample(db: pg.Client, nodeId: string, good: (s: Sample) => boolean, what: string): Promise<Sample> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const sample = await latestSample(db, nodeId);
+    if (sample && good(sample)) return sample;
+    if (Date.now() > deadline) throw new Error(`no counter sample ${what} within 60 s (latest: ${sample ? JSON.stringify(sample) : 'none'})`);
+    await sleep(20);
+  }
+}
+
+async function waitVerified(db: pg.Client, batchIds: readonly string[]): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const [{ n }] = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM usage_batches WHERE batch_id = ANY($1::text[]) AND status = 'verified'`, [batchIds])).rows;
+    if (n === batchIds.length) return;
+    if (Date.now() > deadline) throw new Error(`${batchIds.length - n} of ${batchIds.length} batches not verified within 120 s`);
+    await sleep(20);
+  }
+}
+
+async function disputeKinds(db: pg.Client, deliveryId: string): Promise<Map<string, number>> {
+  const rows = (await db.query<{ kind: string; n: number }>(`SELECT kind, count(*)::int AS n FROM disputes WHERE delivery_id = $1 GROUP BY kind`, [deliveryId])).rows;
+  return new Map(rows.map((r) => [r.kind, r.n]));
+}
+
+async function runScenario(service: Service, db: pg.Client, market: Market, scenario: Scenario, index: number, stubs: RemoteStub[]): Promise<ScenarioResult> {
+  // A fresh stub (its counters from zero), node, buyer and delivery.
+  const stub = await startStubInWorker(market.modelClassId, scenario.inflatePct);
+  stubs.push(stub);
+  const provider = await participant(service, 'provider', `bench detection provider ${index}`);
+  const buyer = await participant(service, 'buyer', `bench detection buyer ${index}`);
+  const node = await registerNode(service, market, provider, stub.baseUrl, `${stub.url}/metrics`, `bench detection node ${index} (${scenario.name})`);
+  const delivery = await buyFrom(service, market, buyer, provider);
+  // The scraper only scrapes nodes that owe a delivery: the first sample comes after the fill.
+  const ready = Date.now();
+  await waitForSample(db, node.id, (s) => s.at.getTime() > ready, 'after the delivery opened');
+
+  const agent = new Agent(stub, market, node, delivery, 0x5eed0 + index * 2 + 1);
+  const batchEnds = new Map<string, number>();
+  let posted = 0;
+  let batches = 0;
+  let firstCounterSeenAt: number | null = null;
+  let firstAnySeenAt: number | null = null;
+  const look = async () => {
+    const kinds = await disputeKinds(db, delivery.id);
+    if (firstAnySeenAt === null && kinds.size > 0) firstAnySeenAt = agent.sent;
+    if (firstCounterSeenAt === null && kinds.has('counter_mismatch')) firstCounterSeenAt = agent.sent;
+  };
+  const postBatch = async (records: UsageRecord[]) => {
+    const id = await agent.post(service, records);
+    posted += records.length;
+    batches++;
+    batchEnds.set(id, posted);
+    return id;
+  };
+  const started = performance.now();
+  const label = `${scenario.name} (${scenario.mode})`;
+  const progress = setInterval(() => process.stdout.write(`  ${label}: ${fmt(agent.sent)} requests sent, ${fmt(posted)} reported\r`), 1000);
+  try {
+    if (scenario.mode === 'rounds') {
+      while (agent.sent < scenario.requests) {
+        const round: UsageRecord[] = [];
+        await agent.send(Math.min(scenario.round, scenario.requests - agent.sent), (r) => round.push(r));
+        if (round.length === 0) continue;
+        // A sample newer than the round's last request that shows every token of it.
+        const last = Math.max(...round.map((r) => Date.parse(r.finishedAt)));
+        if (args['sample-rule'] === 'newer') {
+          await waitForSample(db, node.id, (s) => s.at.getTime() > last, 'newer than the round');
+        } else {
+          const truth = await stubCounters(stub);
+          await waitForSample(db, node.id, (s) => s.at.getTime() > last && s.prompt >= truth.prompt && s.generation >= truth.generation, 'covering the round');
+        }
+        const ids: string[] = [];
+        for (let i = 0; i < round.length; i += scenario.batch) ids.push(await postBatch(round.slice(i, i + scenario.batch)));
+        await waitVerified(db, ids);
+        await look();
+      }
+    } else {
+      // Requests never pause; batches are posted in order, each once a sample newer than its last request exists.
+      const pending: UsageRecord[] = [];
+      const ids: string[] = [];
+      let sending = true;
+      let watching = true;
+      const watcher = (async () => {
+        while (watching) {
+          await look();
+          await sleep(100);
+        }
+      })();
+      const traffic = agent.send(scenario.requests, (r) => pending.push(r)).finally(() => (sending = false));
+      while (sending || pending.length > 0) {
+        if (pending.length < scenario.batch && sending) {
+          await sleep(5);
+          continue;
+        }
+        const records = pending.splice(0, scenario.batch);
+        const last = Math.max(...records.map((r) => Date.parse(r.finishedAt)));
+        await waitForSample(db, node.id, (s) => s.at.getTime() > last, 'newer than the batch');
+        ids.push(await postBatch(records));
+      }
+      await traffic;
+      await waitVerified(db, ids);
+      watching = false;
+      await watcher;
+      await look();
+    }
+  } finally {
+    clearInterval(progress);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  process.stdout.write(`  ${label}: ${fmt(agent.sent)} requests in ${seconds.toFixed(1)} s (${fmt(agent.sent / seconds)}/s), ${fmt(batches)} batches${' '.repeat(20)}\n`);
+
+  // Disputes through the admin API (what an admin sees), and the rest from PostgreSQL.
+  const listed: Array<{ kind: string; tokens: number; evidence: { batchId?: string } }> = [];
+  for (let cursor: string | null = null; ; ) {
+    const page: { items: typeof listed; nextCursor: string | null } = await api(service, 'GET', `/v1/admin/disputes?deliveryId=${delivery.id}&limit=1000${cursor ? `&cursor=${cursor}` : ''}`, ADMIN_KEY);
+    listed.push(...page.items);
+    cursor = page.nextCursor;
+    if (!cursor) break;
+  }
+  const disputes = new Map<string, number>();
+  for (const d of listed) disputes.set(d.kind, (disputes.get(d.kind) ?? 0) + 1);
+  const [first] = (
+    await db.query<{ batch: string }>(`SELECT evidence->>'batchId' AS batch FROM disputes WHERE delivery_id = $1 AND kind = 'counter_mismatch' ORDER BY created_at, id LIMIT 1`, [delivery.id])
+  ).rows;
+  const [firstAny] = (await db.query<{ text: string }>(`SELECT kind || ' ' || evidence::text AS text FROM disputes WHERE delivery_id = $1 ORDER BY created_at, id LIMIT 1`, [delivery.id])).rows;
+  const verdicts = (await db.query<{ verdict: string; n: number }>(`SELECT coalesce(verdict, 'unverified') AS verdict, count(*)::int AS n FROM usage_records WHERE node_id = $1 GROUP BY 1 ORDER BY 2 DESC`, [node.id])).rows;
+  const [{ samples }] = (await db.query<{ samples: number }>(`SELECT count(*)::int AS samples FROM node_counter_samples WHERE node_id = $1`, [node.id])).rows;
+  return {
+    scenario,
+    sent: agent.sent,
+    failed: agent.failed,
+    batches,
+    seconds,
+    disputes,
+    disputedTokens: listed.reduce((a, d) => a + Number(d.tokens), 0),
+    flaggedBatches: new Set(listed.filter((d) => d.kind === 'counter_mismatch').map((d) => d.evidence.batchId)).size,
+    firstCounterSeenAt,
+    firstAnySeenAt,
+    firstFlaggedBatchEnd: first ? (batchEnds.get(first.batch) ?? null) : null,
+    verdicts: verdicts.map((r) => `${r.verdict} ${fmt(r.n)}`).join(', '),
+    reportedCompletion: agent.reportedCompletion,
+    trueCompletion: (await stubCounters(stub)).generation,
+    samples,
+    firstEvidence: firstAny?.text ?? null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  console.log(`tokex metering benchmark (parts ${[...PARTS].join(', ')}); load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`- preparing ${args.database}`);
+  await recreateDatabase(args.database!);
+  console.log('- starting the service (node dist/src/main.js all: HTTP and workers)');
+  const service = await startService();
+  const db = new pg.Client({ connectionString: args.database, application_name: 'tokex-bench-metering' });
+  await db.connect();
+  const stubs: RemoteStub[] = [];
+  const metrics = await emptyMetricsServer();
+  let exitCode = 0;
+  try {
+    const market = await setUpMarket(service);
+    const meter = new CpuMeter(service.child.pid!);
+
+    let a: IngestResult | undefined;
+    if (PARTS.has('a')) a = await ingest(service, db, market, meter, metrics);
+
+    const results: ScenarioResult[] = [];
+    if (PARTS.has('b')) {
+      const inflated = Number(args.inflated);
+      const batch = Number(args['detect-batch']);
+      const batch10 = Number(args['detect-batch-10']);
+      const scenarios: Scenario[] = [
+        { name: 'honest', inflatePct: 0, requests: Number(args.honest), batch, mode: 'rounds', round: Number(args['honest-round']) },
+        { name: 'inflating 1 %', inflatePct: 1, requests: inflated, batch, mode: 'rounds', round: batch },
+        { name: 'inflating 10 %', inflatePct: 10, requests: inflated, batch: batch10, mode: 'rounds', round: batch10 },
+      ];
+      const continuous = Number(args.continuous);
+      if (continuous > 0) {
+        scenarios.push(
+          { name: 'honest', inflatePct: 0, requests: continuous, batch, mode: 'continuous', round: 0 },
+          { name: 'inflating 1 %', inflatePct: 1, requests: continuous, batch, mode: 'continuous', round: 0 },
+          { name: 'inflating 10 %', inflatePct: 10, requests: continuous, batch: batch10, mode: 'continuous', round: 0 },
+        );
+      }
+      console.log(`- (b) detection: ${scenarios.length} scenarios, ${CONCURRENCY} requests in flight to a stub model server, counters scraped every ${SCRAPE_INTERVAL_MS} ms`);
+      for (const [i, scenario] of scenarios.entries()) if (scenario.requests > 0) results.push(await runScenario(service, db, market, scenario, i, stubs));
+    }
+
+    // ------------------------------------------------------------------ report
+    if (a) {
+      const rate = a.acceptedRecords / a.seconds;
+      const cpu = (c: { service: number; postgres: number; generator: number }) => `${c.service.toFixed(2)} / ${c.postgres.toFixed(2)} / ${c.generator.toFixed(2)}`;
+      const statuses = [...a.statuses].map(([s, n]) => `${s}×${fmt(n)}`).join(', ');
+      console.log(`\n(a) ingest: ${POSTERS} posters, signed batches of ${fmt(BATCH)} records, ${a.seconds.toFixed(1)} s; CPU in cores of 2 (service / PostgreSQL / bench)`);
+      const row = (k: string, v: string) => console.log(`  ${k.padEnd(34)} ${v}`);
+      row('records accepted (2xx)', `${fmt(a.acceptedRecords)} in ${fmt(a.batches)} batches: ${fmt(rate)} records/s (${fmt(a.batches / a.seconds)} batches/s); duplicates ${fmt(a.duplicates)}, rejected ${fmt(a.rejected)}`);
+      row('answers', statuses);
+      row('batch latency (2xx)', `p50 ${percentile(a.latencies, 50).toFixed(0)} ms, p99 ${percentile(a.latencies, 99).toFixed(0)} ms, max ${(a.latencies.at(-1) ?? NaN).toFixed(0)} ms`);
+      row('CPU during ingest', cpu(a.cpu));
+      row('durable', `${fmt(a.stored)} rows in usage_records (${a.stored === a.acceptedRecords ? 'exactly the accepted count' : `ACCEPTED ${fmt(a.acceptedRecords)}: MISMATCH`})`);
+      row('verification', `${fmt(a.backlogAtEnd)} batches still to verify when ingest stopped; ${a.verify.done ? 'all' : 'NOT all'} verified ${a.verify.drainSeconds.toFixed(1)} s after`);
+      row(
+        'verified records/s',
+        a.verify.done
+          ? `${fmt(a.verify.records / a.verify.seconds)} (${fmt(a.verify.records)} records, first received to last verified ${a.verify.seconds.toFixed(1)} s); ` +
+              `${fmt((a.backlogAtEnd * BATCH) / a.verify.drainSeconds)}/s after ingest stopped (${fmt(a.backlogAtEnd * BATCH)} records left then)`
+          : `not all verified: ${fmt(a.verify.records)} of ${fmt(a.stored)} records after ${args['verify-timeout']} s`,
+      );
+      row('CPU while draining', cpu(a.verify.cpu));
+      row('verdicts', a.verify.verdicts);
+      row('disputes (honest records)', String(a.verify.disputes));
+      row('verify jobs (outbox)', a.verify.outbox || 'none');
+      row('tokens', `${fmt(a.verify.billable)} billable in usage_records, ${fmt(a.verify.delivered)} delivered on the deliveries`);
+      console.log(`  aim: 100,000 records/s accepted (Lago states 10,000 events/s on PostgreSQL): ${rate >= 100_000 ? 'met' : 'not met'}`);
+      if (a.stored !== a.acceptedRecords || !a.verify.done || a.verify.disputes > 0) exitCode = 1;
+    }
+    if (results.length > 0) {
+      console.log(`\n(b) detection: stub model server as the node's upstream and metrics; ${CONCURRENCY} requests in flight, non-streamed, max_tokens 20 to 200`);
+      const row = (c: string[]) =>
+        console.log(`  ${c[0].padEnd(15)} ${c[1].padEnd(11)} ${c[2].padStart(9)} ${c[3].padStart(6)} ${c[4].padStart(8)} ${c[5].padStart(10)} ${c[6].padStart(12)} ${c[7].padStart(13)}  ${c[8]}`);
+      row(['scenario', 'mode', 'requests', 'batch', 'req/s', 'disputes', 'first seen', 'first flagged', 'disputes by kind; verdicts']);
+      for (const r of results) {
+        const kinds = [...r.disputes].map(([k, n]) => `${k} ${fmt(n)}`).join(', ') || 'none';
+        row([
+          r.scenario.name,
+          r.scenario.mode === 'rounds' ? `rounds ${r.scenario.round}` : 'continuous',
+          fmt(r.sent),
+          String(r.scenario.batch),
+          fmt(r.sent / r.seconds),
+          fmt([...r.disputes.values()].reduce((x, y) => x + y, 0)),
+          r.firstAnySeenAt === null ? '-' : `${fmt(r.firstAnySeenAt)}`,
+          r.firstFlaggedBatchEnd === null ? '-' : `${fmt(r.firstFlaggedBatchEnd)}`,
+          `${kinds}; ${r.verdicts}; ${fmt(r.flaggedBatches)} of ${fmt(r.batches)} batches flagged; completion reported ${fmt(r.reportedCompletion)} / true ${fmt(r.trueCompletion)}; ${fmt(r.samples)} samples${r.failed ? `; ${r.failed} requests failed` : ''}`,
+        ]);
+      }
+      console.log('  (first seen: requests sent when the first dispute was seen in PostgreSQL; first flagged: the last request of the first batch with a counter_mismatch)');
+      for (const r of results.filter((x) => x.scenario.inflatePct === 0 && x.firstEvidence)) {
+        console.log(`  FALSE DISPUTE on the honest node (${r.scenario.mode}), first one: ${r.firstEvidence}`);
+      }
+      const rounds = (name: string) => results.find((r) => r.scenario.mode === 'rounds' && r.scenario.name === name);
+      const honest = rounds('honest');
+      const one = rounds('inflating 1 %');
+      const ten = rounds('inflating 10 %');
+      const firstCounter = (r: ScenarioResult | undefined) => r?.firstCounterSeenAt ?? null;
+      const aim = (ok: boolean | undefined) => (ok === undefined ? 'not run' : ok ? 'met' : 'not met');
+      console.log('  aims (rounds):');
+      console.log(`    honest: 0 disputes over 100,000 requests: ${aim(honest && (honest.sent >= 100_000 ? [...honest.disputes.values()].reduce((x, y) => x + y, 0) === 0 : undefined))}${honest && honest.sent < 100_000 ? ` (only ${fmt(honest.sent)} sent: ${[...honest.disputes.values()].reduce((x, y) => x + y, 0)} disputes)` : ''}`);
+      console.log(`    1 % flagged (counter_mismatch) within 1,000 requests: ${aim(one && firstCounter(one) !== null && firstCounter(one)! <= 1_000)}${one ? ` (first at ${firstCounter(one) ?? 'never'})` : ''}`);
+      console.log(`    10 % flagged (counter_mismatch) within 100 requests: ${aim(ten && firstCounter(ten) !== null && firstCounter(ten)! <= 100)}${ten ? ` (first at ${firstCounter(ten) ?? 'never'}, batches of ${ten.scenario.batch})` : ''}`);
+      if (results.some((r) => r.scenario.inflatePct === 0 && r.disputes.size > 0)) exitCode = 1;
+    }
+    console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine shares its two cores)`);
+    const warnings = [...service.warnings].sort((x, y) => y[1] - x[1]).slice(0, 15);
+    console.log(`\nservice log lines (LOG_LEVEL=warn): ${warnings.length ? warnings.map(([k, n]) => `${k} ×${fmt(n)}`).join('; ') : 'none'}`);
+  } finally {
+    await db.end();
+    if (service.child.exitCode === null) {
+      const exited = once(service.child, 'exit');
+      service.child.kill('SIGTERM');
+      await exited;
+    }
+    // After the service: it scrapes the stubs until it stops.
+    for (const stub of stubs) await stub.close();
+    await metrics.close();
+    await forgetQueues(service.queuePrefix);
+  }
+  process.exitCode = exitCode;
+}
+
+if (isMainThread) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else {
+  serveStub().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
