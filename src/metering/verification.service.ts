@@ -155,9 +155,10 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
       }
       const held = verdicts.filter((v) => v.flags.includes('counter_mismatch'));
       const byDelivery = new Map<string, bigint>();
+      const deliveryOfHeld = new Map(records.map((r) => [r.request_id, r.delivery_id]));
       for (const v of held) {
-        const r = records.find((x) => x.request_id === v.requestId)!;
-        byDelivery.set(r.delivery_id, (byDelivery.get(r.delivery_id) ?? 0n) + v.billable);
+        const deliveryId = deliveryOfHeld.get(v.requestId)!;
+        byDelivery.set(deliveryId, (byDelivery.get(deliveryId) ?? 0n) + v.billable);
         v.billable = 0n;
       }
       for (const [deliveryId, tokens] of byDelivery) {
@@ -178,11 +179,12 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
         verdicts.map((v) => JSON.stringify(v.flags)),
       ],
     );
-    for (const v of verdicts) {
-      if (v.billable <= 0n) continue;
-      const r = records.find((x) => x.request_id === v.requestId)!;
-      await this.settlement.recordVerifiedUsage(`usage:${r.node_id}:${r.request_id}`, r.delivery_id, v.billable, manager);
-    }
+    // Verified tokens go to settlement in one statement for the whole batch.
+    const deliveryOf = new Map(records.map((r) => [r.request_id, r.delivery_id]));
+    await this.settlement.recordVerifiedUsages(
+      verdicts.map((v) => ({ id: `usage:${batch.node_id}:${v.requestId}`, deliveryId: deliveryOf.get(v.requestId)!, tokens: v.billable })),
+      manager,
+    );
     await openDisputes(manager, disputes);
     await manager.query(`UPDATE usage_batches SET status = 'verified', verified_at = now() WHERE node_id = $1 AND batch_id = $2`, [payload.nodeId, payload.batchId]);
     if (disputes.length > 0) this.logger.warn({ batch: payload.batchId, disputes: disputes.map((d) => d.kind) }, 'usage disputed');

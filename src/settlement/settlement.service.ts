@@ -100,6 +100,30 @@ export class SettlementService {
    */
   private readonly sweeping = new Set<'payout' | 'close'>();
 
+  /**
+   * Records many verified usages in one statement (a verified usage batch): each id counts once,
+   * and each delivery's `delivered_tokens` grows by what was new. Returns how many were new.
+   */
+  async recordVerifiedUsages(usages: ReadonlyArray<{ id: string; deliveryId: string; tokens: bigint }>, manager: EntityManager): Promise<number> {
+    const positive = usages.filter((u) => u.tokens > 0n);
+    if (positive.length === 0) return 0;
+    const result: unknown[] = await manager.query(
+      `WITH inserted AS (
+         INSERT INTO delivery_usage (id, delivery_id, tokens)
+         SELECT u.id, u.delivery_id, u.tokens FROM unnest($1::text[], $2::uuid[], $3::bigint[]) AS u(id, delivery_id, tokens)
+           JOIN deliveries d ON d.id = u.delivery_id
+         ON CONFLICT (id) DO NOTHING
+         RETURNING delivery_id, tokens
+       ), added AS (
+         SELECT delivery_id, sum(tokens) AS tokens, count(*) AS n FROM inserted GROUP BY delivery_id
+       )
+       UPDATE deliveries d SET delivered_tokens = d.delivered_tokens + a.tokens FROM added a WHERE d.id = a.delivery_id RETURNING a.n::int AS n`,
+      [positive.map((u) => u.id), positive.map((u) => u.deliveryId), positive.map((u) => String(u.tokens))],
+    );
+    const rows = (Array.isArray(result[0]) ? result[0] : result) as Array<{ n: number }>;
+    return rows.reduce((sum, r) => sum + r.n, 0);
+  }
+
   /** Pays out verified usage, a batch of deliveries per transaction, until none is left. Returns deliveries paid. */
   async payOutVerifiedUsage(): Promise<number> {
     return this.exclusive('payout', () => this.payOut());
