@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { Worker } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
@@ -16,7 +16,7 @@ const SCHEDULER_REFRESH_MS = 30_000;
  * Nothing starts in the api role. On shutdown, workers finish their active jobs first.
  */
 @Injectable()
-export class JobWorkers implements OnApplicationBootstrap, OnApplicationShutdown {
+export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(JobWorkers.name);
   private readonly instanceId = randomUUID();
   private workers: Worker[] = [];
@@ -80,7 +80,8 @@ export class JobWorkers implements OnApplicationBootstrap, OnApplicationShutdown
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before any module's shutdown: running jobs finish while the database connections are still open. */
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.schedulerTimer);
     await this.sweeper.stop();
     await Promise.all(this.workers.map((w) => w.close()));

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
@@ -19,7 +19,7 @@ import { BOOK_WRITE_LOCK, type CommittedBatch, InstrumentWriter } from './instru
  * connection) releases its books at once. Writers start on first use, rebuilt from PostgreSQL.
  */
 @Injectable()
-export class OrderBooks implements OnApplicationShutdown {
+export class OrderBooks implements BeforeApplicationShutdown {
   private readonly logger = new Logger(OrderBooks.name);
   private readonly writers = new Map<string, Promise<InstrumentWriter>>();
   private readonly listeners = new Set<(batch: CommittedBatch) => void>();
@@ -155,7 +155,8 @@ export class OrderBooks implements OnApplicationShutdown {
     for (const writer of writers) await (await writer.catch(() => undefined))?.stop();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the database closes: a batch that is committing finishes, and its callers are answered. */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.stopAll();
     const connection = await this.lockConnection?.catch(() => undefined);
     await connection?.end().catch(() => undefined);
