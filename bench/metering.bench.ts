@@ -50,6 +50,7 @@ import { type SignedUsageBatch, signUsageBatch, type UsageRecord } from '../src/
 import { startStubModelServer } from '../test/support/stub-model-server.js';
 import { recreateDatabase } from './bench-database.js';
 import { CpuMeter } from './orders-load.js';
+import { freePort, random } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -94,14 +95,6 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The service
@@ -527,16 +520,6 @@ interface ScenarioResult {
 /** Prompts of 5 to 120 words from a small vocabulary. */
 const PROMPT_WORDS = ['explain', 'the', 'market', 'for', 'inference', 'tokens', 'and', 'how', 'a', 'buyer', 'hedges', 'future', 'costs', 'with', 'spot', 'capacity', 'in', 'plain', 'words', 'please', 'summarise', 'list', 'three', 'reasons', 'why', 'providers', 'sell', 'idle', 'GPU', 'hours'];
 
-/** xorshift32 in [0, 1). */
-function random(seed: number): () => number {
-  let x = seed | 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-}
 
 /** The stub model server, run in a worker thread of this process: it costs about 2 ms of CPU a request, which would slow the agent's own event loop. */
 interface RemoteStub {

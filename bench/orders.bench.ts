@@ -24,12 +24,12 @@ import autocannon from 'autocannon';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { CpuMeter, openLoop, OrderStream, type OrderRequest, type Trader } from './orders-load.js';
 import { recreateDatabase } from './bench-database.js';
+import { freePort } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,14 +50,6 @@ const RATES = args.rates!.split(',').map(Number);
 const ADMIN_KEY = `tkx_bench_admin_${randomUUID().replaceAll('-', '')}`;
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 interface Service {
   readonly child: ChildProcess;

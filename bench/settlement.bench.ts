@@ -37,6 +37,7 @@ import { AccountFlags, type TransferRequest } from '../src/ledger/core/index.js'
 import { postTransfersSql } from '../src/ledger/ledger.repository.js';
 import { recreateDatabase } from './bench-database.js';
 import { CpuMeter } from './orders-load.js';
+import { random } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -190,16 +191,6 @@ async function setUpMarket(db: pg.Client): Promise<Market> {
   return { symbol, modelClassId, buyers, providers };
 }
 
-/** xorshift32 in [0, 1). */
-function random(seed: number): () => number {
-  let x = seed | 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-}
 
 interface GeneratorResult {
   readonly fills: number;

@@ -63,7 +63,9 @@ export class DeliveriesController {
   @Get('.well-known/jwks.json')
   @Public()
   @ApiOperation({ summary: 'The public keys that sign delivery keys (JWKS)' })
-  jwks(): Promise<unknown> {
+  async jwks(): Promise<unknown> {
+    // The signing key exists before the first delivery key does, so nodes can load it at start.
+    await this.keys.signingKeyId();
     return this.keys.jwks();
   }
 
