@@ -105,42 +105,6 @@ export class NodeProber {
     });
   }
 
-  /**
-   * `evidence` for many windows at once (a settlement batch's deliveries): the probes of all their
-   * providers are read in one query, then each window is judged on its own slice of them.
-   */
-  async evidenceMany(
-    windows: ReadonlyArray<{ providerId: string; modelClassId: string; windowStart: Date; windowEnd: Date }>,
-    manager: EntityManager = this.dataSource.manager,
-  ): Promise<ProbeVerdict[]> {
-    if (windows.length === 0) return [];
-    const probeIntervalMs = this.config.jobs.nodeProbeIntervalMs;
-    const freshMs = PROBE_FRESH_INTERVALS * probeIntervalMs;
-    const from = Math.min(...windows.map((w) => w.windowStart.getTime())) - freshMs;
-    const to = Math.max(...windows.map((w) => w.windowEnd.getTime()));
-    const pairs = [...new Map(windows.map((w) => [`${w.providerId}|${w.modelClassId}`, w])).values()];
-    const rows: Array<{ provider_id: string; model_class_id: string; node_id: string; probed_at: Date; ok: boolean }> = await manager.query(
-      `SELECT p.provider_id, p.model_class_id, p.node_id, p.probed_at, p.ok FROM node_probes p
-         JOIN unnest($1::uuid[], $2::text[]) AS w(provider_id, model_class_id) ON w.provider_id = p.provider_id AND w.model_class_id = p.model_class_id
-        WHERE p.probed_at >= $3 AND p.probed_at < $4
-        ORDER BY p.probed_at`,
-      [pairs.map((w) => w.providerId), pairs.map((w) => w.modelClassId), new Date(from), new Date(to)],
-    );
-    const byPair = new Map<string, Array<{ nodeId: string; at: number; ok: boolean }>>();
-    for (const r of rows) {
-      const key = `${r.provider_id}|${r.model_class_id}`;
-      (byPair.get(key) ?? byPair.set(key, []).get(key)!).push({ nodeId: r.node_id, at: r.probed_at.getTime(), ok: r.ok });
-    }
-    return windows.map((w) => {
-      const samples = byPair.get(`${w.providerId}|${w.modelClassId}`) ?? [];
-      const start = w.windowStart.getTime();
-      const end = w.windowEnd.getTime();
-      // Samples are in time order: the window's slice is found by two binary searches.
-      const slice = samples.slice(lowerBound(samples, start - freshMs), lowerBound(samples, end));
-      return probeEvidence({ windowStart: start, windowEnd: end, probeIntervalMs, samples: slice });
-    });
-  }
-
   /** One probe; never throws: every failure is a result. */
   private async probe(node: DueNode): Promise<NodeProbeResult> {
     const timeoutMs = this.config.jobs.nodeProbeTimeoutMs;
@@ -182,16 +146,4 @@ async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
   return results;
-}
-
-/** The first index whose sample is at or after `at`. */
-function lowerBound(samples: ReadonlyArray<{ at: number }>, at: number): number {
-  let lo = 0;
-  let hi = samples.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (samples[mid].at < at) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -36,11 +36,6 @@ const DELIVERY_STATE = `d.id, d.buyer_id, d.provider_id, d.model_class_id, d.qua
   coalesce((SELECT sum(u.tokens) FROM delivery_usage u WHERE u.delivery_id = d.id AND u.payout_id IS NULL), 0)::text AS unpaid_tokens,
   coalesce((SELECT array_agg(u.id) FROM delivery_usage u WHERE u.delivery_id = d.id AND u.payout_id IS NULL), '{}') AS unpaid_ids`;
 
-interface Breach {
-  readonly breach: boolean;
-  readonly evidence: Record<string, unknown>;
-}
-
 /** One settlement step, ready to write: its record, its transfers and the delivery's new totals. */
 interface Step {
   readonly key: string;
@@ -168,17 +163,20 @@ export class SettlementService {
     const due = new Date(now.getTime() - this.config.jobs.settlementCloseGraceMs);
     for (;;) {
       // A delivery with tokens under dispute waits for an admin before it closes (market-rules §7).
-      const settled = await this.settleBatch(
-        `d.status = 'open' AND d.window_end <= $1 AND d.disputed_tokens = 0`,
-        [due],
-        async (d, _manager, breaches) => {
-          const payout = this.payoutStep(d);
-          const { breach, evidence } = breaches!.get(d.id)!;
-          return [payout, this.closeStep(d, payout.update.paidTokens, breach, evidence)];
-        },
-        'close',
-        (deliveries, manager) => this.breaches(deliveries, manager),
-      );
+      const settled = await this.settleBatch(`d.status = 'open' AND d.window_end <= $1 AND d.disputed_tokens = 0`, [due], async (d, manager) => {
+        const payout = this.payoutStep(d);
+        const paidTokens = payout.update.paidTokens;
+        const probes = await this.prober.evidence(d.provider_id, d.model_class_id, d.window_start, d.window_end, manager);
+        // The buyer's requests the node failed or served out of the model class's SLA also count (market-rules §5).
+        const [requests] = await manager.query(
+          `SELECT count(*)::int AS total, count(*) FILTER (WHERE status = 'error' OR within_sla = false)::int AS bad
+             FROM usage_records r LEFT JOIN delivery_keys k ON k.id = r.key_id
+            WHERE r.delivery_id = $1 AND k.kind IS DISTINCT FROM 'audit'`,
+          [d.id],
+        );
+        const breach = probes.breach || slaBreach(requests.bad, requests.total);
+        return [payout, this.closeStep(d, paidTokens, breach, { probes, requests })];
+      }, 'close');
       total += settled;
       if (settled < BATCH) return total;
     }
@@ -191,9 +189,8 @@ export class SettlementService {
   private async settleBatch(
     where: string,
     params: unknown[],
-    plan: (d: DeliveryState, manager: EntityManager, breaches?: Map<string, Breach>) => Promise<Step[]>,
+    plan: (d: DeliveryState, manager: EntityManager) => Promise<Step[]>,
     step: 'payout' | 'close',
-    prepare?: (deliveries: DeliveryState[], manager: EntityManager) => Promise<Map<string, Breach>>,
   ): Promise<number> {
     const started = performance.now();
     const count = await this.ledger.inTransaction(async (manager) => {
@@ -210,8 +207,7 @@ export class SettlementService {
         [locked.map((r) => r.id), ...params],
       );
       const steps: Step[] = [];
-      const breaches = await prepare?.(deliveries, manager);
-      for (const d of deliveries) steps.push(...(await plan(d, manager, breaches)).filter((s) => s.tokens > 0n || s.kind === 'close' || s.usageIds.length > 0));
+      for (const d of deliveries) steps.push(...(await plan(d, manager)).filter((s) => s.tokens > 0n || s.kind === 'close' || s.usageIds.length > 0));
       const transfers: TransferRequest[][] = [];
       for (const s of steps) transfers.push(await this.withAccounts(s, manager));
       await this.ledger.transferOrThrow(manager, transfers.flat());
@@ -223,32 +219,6 @@ export class SettlementService {
       this.metrics.settledDeliveries.inc({ step }, count);
     }
     return count;
-  }
-
-  /**
-   * Whether each delivery's provider was in breach over its window (market-rules §5): the
-   * exchange's probes found it down for more than 1 % of the window, or more than 1 % of the
-   * buyer's requests (and at least 3) failed or missed the SLA. Two queries for the whole batch.
-   */
-  private async breaches(deliveries: DeliveryState[], manager: EntityManager): Promise<Map<string, Breach>> {
-    const probes = await this.prober.evidenceMany(
-      deliveries.map((d) => ({ providerId: d.provider_id, modelClassId: d.model_class_id, windowStart: d.window_start, windowEnd: d.window_end })),
-      manager,
-    );
-    const counts: Array<{ delivery_id: string; total: number; bad: number }> = await manager.query(
-      `SELECT r.delivery_id, count(*)::int AS total, count(*) FILTER (WHERE r.status = 'error' OR r.within_sla = false)::int AS bad
-         FROM usage_records r
-        WHERE r.delivery_id = ANY($1::uuid[]) AND r.verdict IS DISTINCT FROM 'audit'
-        GROUP BY r.delivery_id`,
-      [deliveries.map((d) => d.id)],
-    );
-    const requestsOf = new Map(counts.map((c) => [c.delivery_id, { total: c.total, bad: c.bad }]));
-    return new Map(
-      deliveries.map((d, i) => {
-        const requests = requestsOf.get(d.id) ?? { total: 0, bad: 0 };
-        return [d.id, { breach: probes[i].breach || slaBreach(requests.bad, requests.total), evidence: { probes: probes[i], requests } }];
-      }),
-    );
   }
 
   private terms(d: DeliveryState): DeliveryTerms {

@@ -183,17 +183,5 @@ describe('node health probes', () => {
     expect(await plant([0])).toMatchObject({ downMs: 5_000, breach: false }); // the part before the window does not count
     expect(await plant([50])).toMatchObject({ failedProbes: 1, downMs: 10_000, breach: false });
     expect(await plant([50, 51])).toMatchObject({ failedProbes: 2, downMs: 20_000, breach: true });
-    // A settlement batch asks for many windows at once: each verdict equals the one asked alone.
-    const windows = [
-      { providerId: provider, modelClassId: MODEL, windowStart: new Date(windowStart), windowEnd: new Date(windowEnd) },
-      { providerId: provider, modelClassId: MODEL, windowStart: new Date(windowStart + 400_000), windowEnd: new Date(windowStart + 600_000) },
-      { providerId: provider, modelClassId: MODEL, windowStart: new Date(windowStart + 700_000), windowEnd: new Date(windowEnd + 50_000) },
-      { providerId: provider, modelClassId: OTHER_MODEL, windowStart: new Date(windowStart), windowEnd: new Date(windowEnd) },
-    ];
-    const alone = [];
-    for (const w of windows) alone.push(await tenSeconds.evidence(w.providerId, w.modelClassId, w.windowStart, w.windowEnd));
-    expect(await tenSeconds.evidenceMany(windows)).toEqual(alone);
-    expect(alone[1]).toMatchObject({ failedProbes: 2, breach: true });
-    expect(alone[2]).toMatchObject({ failedProbes: 0, breach: false });
   });
 });
