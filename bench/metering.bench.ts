@@ -44,13 +44,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { loadavg } from 'node:os';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type SignedUsageBatch, signUsageBatch, type UsageRecord } from '../src/metering/usage-batch.js';
 import { startStubModelServer } from '../test/support/stub-model-server.js';
 import { recreateDatabase } from './bench-database.js';
 import { CpuMeter } from './orders-load.js';
-import { freePort, random } from './bench-support.js';
+import { api, forgetQueues, freePort, random } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -159,31 +158,7 @@ async function startService(): Promise<Service> {
   }
 }
 
-async function api(service: Service, method: string, path: string, key: string, body?: unknown): Promise<any> {
-  const response = await fetch(`${service.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
 
-/** Removes the run's queues and job schedulers from Redis, so runs do not pile up there. */
-async function forgetQueues(prefix: string): Promise<void> {
-  const redis = new Redis(args.redis!, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The market, set up through the API
@@ -212,21 +187,21 @@ interface Delivery {
 
 async function setUpMarket(service: Service): Promise<Market> {
   const modelClassId = `bench${randomUUID().slice(0, 8)}-70b`;
-  await api(service, 'POST', '/v1/admin/model-classes', ADMIN_KEY, { id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 });
-  const { symbol } = await api(service, 'POST', '/v1/admin/instruments', ADMIN_KEY, { modelClassId, kind: 'spot' });
+  await api(service.url, 'POST', '/v1/admin/model-classes', ADMIN_KEY, { id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 });
+  const { symbol } = await api(service.url, 'POST', '/v1/admin/instruments', ADMIN_KEY, { modelClassId, kind: 'spot' });
   return { modelClassId, symbol };
 }
 
 async function participant(service: Service, role: 'buyer' | 'provider', name: string): Promise<Participant> {
-  const created = await api(service, 'POST', '/v1/participants', ADMIN_KEY, { name, roles: [role] });
-  await api(service, 'POST', '/v1/admin/deposits', ADMIN_KEY, { participantId: created.participant.id, amount: '100000' });
+  const created = await api(service.url, 'POST', '/v1/participants', ADMIN_KEY, { name, roles: [role] });
+  await api(service.url, 'POST', '/v1/admin/deposits', ADMIN_KEY, { participantId: created.participant.id, amount: '100000' });
   return { id: created.participant.id, key: created.apiKey.key };
 }
 
 /** A node of `provider` with a fresh Ed25519 key (the bench signs with it) and 10M tokens/s declared. */
 async function registerNode(service: Service, market: Market, provider: Participant, baseUrl: string, metricsUrl: string, name: string): Promise<Node> {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const created = await api(service, 'POST', '/v1/nodes', provider.key, {
+  const created = await api(service.url, 'POST', '/v1/nodes', provider.key, {
     modelClassId: market.modelClassId,
     baseUrl,
     metricsUrl,
@@ -244,12 +219,12 @@ async function registerNode(service: Service, market: Market, provider: Particip
  */
 async function buyFrom(service: Service, market: Market, buyer: Participant, provider: Participant): Promise<Delivery> {
   const order = { instrument: market.symbol, type: 'limit', price: '0.500', quantity: DELIVERY_TOKENS };
-  await api(service, 'POST', '/v1/orders', buyer.key, { ...order, side: 'buy' });
-  await api(service, 'POST', '/v1/orders', provider.key, { ...order, side: 'sell' });
-  const { items } = await api(service, 'GET', '/v1/deliveries?limit=1000', buyer.key);
+  await api(service.url, 'POST', '/v1/orders', buyer.key, { ...order, side: 'buy' });
+  await api(service.url, 'POST', '/v1/orders', provider.key, { ...order, side: 'sell' });
+  const { items } = await api(service.url, 'GET', '/v1/deliveries?limit=1000', buyer.key);
   const delivery = (items as Array<{ id: string; providerId: string }>).find((d) => d.providerId === provider.id);
   if (!delivery) throw new Error(`no delivery between buyer ${buyer.id} and provider ${provider.id} after their orders crossed`);
-  const key = await api(service, 'POST', `/v1/deliveries/${delivery.id}/keys`, buyer.key, {});
+  const key = await api(service.url, 'POST', `/v1/deliveries/${delivery.id}/keys`, buyer.key, {});
   return { id: delivery.id, keyId: key.id, token: key.token };
 }
 
@@ -775,7 +750,7 @@ async function runScenario(service: Service, db: pg.Client, market: Market, scen
   // Disputes through the admin API (what an admin sees), and the rest from PostgreSQL.
   const listed: Array<{ kind: string; tokens: number; evidence: { batchId?: string } }> = [];
   for (let cursor: string | null = null; ; ) {
-    const page: { items: typeof listed; nextCursor: string | null } = await api(service, 'GET', `/v1/admin/disputes?deliveryId=${delivery.id}&limit=1000${cursor ? `&cursor=${cursor}` : ''}`, ADMIN_KEY);
+    const page: { items: typeof listed; nextCursor: string | null } = await api(service.url, 'GET', `/v1/admin/disputes?deliveryId=${delivery.id}&limit=1000${cursor ? `&cursor=${cursor}` : ''}`, ADMIN_KEY);
     listed.push(...page.items);
     cursor = page.nextCursor;
     if (!cursor) break;
@@ -926,7 +901,7 @@ async function main(): Promise<void> {
     // After the service: it scrapes the stubs until it stops.
     for (const stub of stubs) await stub.close();
     await metrics.close();
-    await forgetQueues(service.queuePrefix);
+    await forgetQueues(args.redis!, service.queuePrefix);
   }
   process.exitCode = exitCode;
 }

@@ -29,7 +29,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { CpuMeter, openLoop, OrderStream, type OrderRequest, type Trader } from './orders-load.js';
 import { recreateDatabase } from './bench-database.js';
-import { freePort } from './bench-support.js';
+import { api, freePort } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -90,16 +90,6 @@ async function startService(): Promise<Service> {
   }
 }
 
-async function api(service: Service, method: string, path: string, key: string, body?: unknown): Promise<any> {
-  const response = await fetch(`${service.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
 
 /** Runs `work` over `items`, `width` at a time. */
 async function inParallel<T, R>(items: readonly T[], width: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -116,11 +106,11 @@ async function inParallel<T, R>(items: readonly T[], width: number, work: (item:
 /** A model class, its spot instrument, funded buyers, and funded providers with an ample node each. */
 async function setUpMarket(service: Service): Promise<{ symbol: string; buyers: Trader[]; providers: Trader[] }> {
   const modelClassId = `bench${randomUUID().slice(0, 8)}-70b`;
-  await api(service, 'POST', '/v1/admin/model-classes', ADMIN_KEY, { id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 });
-  const { symbol } = await api(service, 'POST', '/v1/admin/instruments', ADMIN_KEY, { modelClassId, kind: 'spot' });
+  await api(service.url, 'POST', '/v1/admin/model-classes', ADMIN_KEY, { id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 });
+  const { symbol } = await api(service.url, 'POST', '/v1/admin/instruments', ADMIN_KEY, { modelClassId, kind: 'spot' });
   const participant = async (role: 'buyer' | 'provider', n: number, cash: string): Promise<Trader> => {
-    const created = await api(service, 'POST', '/v1/participants', ADMIN_KEY, { name: `bench ${role} ${n}`, roles: [role] });
-    await api(service, 'POST', '/v1/admin/deposits', ADMIN_KEY, { participantId: created.participant.id, amount: cash });
+    const created = await api(service.url, 'POST', '/v1/participants', ADMIN_KEY, { name: `bench ${role} ${n}`, roles: [role] });
+    await api(service.url, 'POST', '/v1/admin/deposits', ADMIN_KEY, { participantId: created.participant.id, amount: cash });
     return { id: created.participant.id, key: created.apiKey.key };
   };
   const buyers = await inParallel(Array.from({ length: Number(args.buyers) }), 16, (_, n) => participant('buyer', n, '1000000'));
@@ -128,7 +118,7 @@ async function setUpMarket(service: Service): Promise<{ symbol: string; buyers: 
     const provider = await participant('provider', n, '1000000');
     // 10M tokens/s over the one-day delivery window: capacity never refuses a sell here.
     const publicKey = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
-    await api(service, 'POST', '/v1/nodes', provider.key, {
+    await api(service.url, 'POST', '/v1/nodes', provider.key, {
       modelClassId,
       baseUrl: 'http://127.0.0.1:9/v1',
       metricsUrl: 'http://127.0.0.1:9/metrics',
@@ -294,7 +284,7 @@ async function main(): Promise<void> {
     await db.connect();
     const [{ orders, fills }] = (await db.query(`SELECT (SELECT count(*) FROM orders)::int AS orders, (SELECT count(*) FROM fills)::int AS fills`)).rows;
     await db.end();
-    const audit = await api(service, 'POST', '/v1/admin/ledger/audit', ADMIN_KEY, {});
+    const audit = await api(service.url, 'POST', '/v1/admin/ledger/audit', ADMIN_KEY, {});
     const writer = await writerFigures(service);
 
     const acknowledgedOrders = results.filter((r) => r.name.startsWith('POST')).reduce((a, r) => a + r.acked, 0);

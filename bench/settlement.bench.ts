@@ -37,7 +37,7 @@ import { AccountFlags, type TransferRequest } from '../src/ledger/core/index.js'
 import { postTransfersSql } from '../src/ledger/ledger.repository.js';
 import { recreateDatabase } from './bench-database.js';
 import { CpuMeter } from './orders-load.js';
-import { random } from './bench-support.js';
+import { forgetQueues, random } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -495,24 +495,10 @@ async function main(): Promise<void> {
       worker.child.kill('SIGTERM');
       await exited;
     }
-    await forgetQueues(worker.queuePrefix);
+    await forgetQueues(args.redis!, worker.queuePrefix);
   }
 }
 
-/** Removes the run's queues and job schedulers from Redis, so runs do not pile up there. */
-async function forgetQueues(prefix: string): Promise<void> {
-  const redis = new Redis(args.redis!, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
 
 main().catch((error: unknown) => {
   console.error(error);

@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { DeliveryKeysService } from '../delivery-keys/delivery-keys.service.js';
 import { HandlesJob, type JobHandler } from '../jobs/job-handler.js';
+import { nodeOwesDeliveryAt } from '../probes/node-prober.js';
 import { beyondTolerance } from './core/verification.js';
 import { tokenizerFor } from './tokenizers.js';
 import { openDisputes } from './verification.service.js';
@@ -12,9 +13,7 @@ import { openDisputes } from './verification.service.js';
 /** Nodes that owe a delivery now: enabled, with an open window of their provider and model class. */
 const NODES_OWING_NOW = `SELECT n.id, n.provider_id, n.model_class_id, n.base_url, n.metrics_url, m.tokenizer
    FROM inference_nodes n JOIN model_classes m ON m.id = n.model_class_id
-  WHERE n.status = 'enabled'
-    AND EXISTS (SELECT 1 FROM deliveries d WHERE d.provider_id = n.provider_id AND d.model_class_id = n.model_class_id
-                 AND d.status = 'open' AND d.window_start <= now() AND d.window_end > now())
+  WHERE ${nodeOwesDeliveryAt('now()')}
   ORDER BY n.id`;
 
 interface OwingNode {

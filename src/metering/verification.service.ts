@@ -83,6 +83,7 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
         ORDER BY r.started_at`,
       [payload.nodeId, payload.batchId],
     );
+    const deliveryOf = new Map(records.map((r) => [r.request_id, r.delivery_id]));
     const disputes: NewDispute[] = [];
     const verdicts: Array<{ requestId: string; verdict: string; billable: bigint; withinSla: boolean | null; flags: string[] }> = [];
     for (const r of records) {
@@ -155,9 +156,8 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
       }
       const held = verdicts.filter((v) => v.flags.includes('counter_mismatch'));
       const byDelivery = new Map<string, bigint>();
-      const deliveryOfHeld = new Map(records.map((r) => [r.request_id, r.delivery_id]));
       for (const v of held) {
-        const deliveryId = deliveryOfHeld.get(v.requestId)!;
+        const deliveryId = deliveryOf.get(v.requestId)!;
         byDelivery.set(deliveryId, (byDelivery.get(deliveryId) ?? 0n) + v.billable);
         v.billable = 0n;
       }
@@ -180,7 +180,6 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
       ],
     );
     // Verified tokens go to settlement in one statement for the whole batch.
-    const deliveryOf = new Map(records.map((r) => [r.request_id, r.delivery_id]));
     await this.settlement.recordVerifiedUsages(
       verdicts.map((v) => ({ id: `usage:${batch.node_id}:${v.requestId}`, deliveryId: deliveryOf.get(v.requestId)!, tokens: v.billable })),
       manager,

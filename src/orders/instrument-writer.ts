@@ -25,8 +25,10 @@ import { NO_FILLS } from './core/order-money.js';
 import { type LiveOrder, openLots } from './live-order.js';
 import { rejectionToError } from './order-errors.js';
 
-/** The advisory lock key every batch of a book holds shared while it commits ($1: the symbol). */
-export const BOOK_WRITE_LOCK = `hashtext('tokex:book-write:' || $1)`;
+/** The advisory lock key every batch of a book holds shared while it commits, for a symbol given as SQL. */
+export const bookWriteLock = (symbolSql: string) => `hashtext('tokex:book-write:' || ${symbolSql})`;
+/** The same key with the symbol as parameter $1. */
+export const BOOK_WRITE_LOCK = bookWriteLock('$1');
 
 /** A provider's performance bond on a spot sell (market-rules §4). */
 const BOND_BPS = 1000;
@@ -392,7 +394,7 @@ export class InstrumentWriter {
     try {
       await runScript(this.deps.dataSource, [
         'BEGIN',
-        `SELECT pg_advisory_xact_lock_shared(hashtext(${literal(`tokex:book-write:${this.symbol}`)}))`,
+        `SELECT pg_advisory_xact_lock_shared(${bookWriteLock(literal(this.symbol))})`,
         ...postTransfersSql(transfers),
         this.writeBookSql([...changed.values()], ctx.fills),
         ...(spec.kind === 'spot' ? [createDeliveriesSql(spec, ctx.fills)].filter((sql) => sql !== undefined) : []),

@@ -5,6 +5,16 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { PROBE_FRESH_INTERVALS, probeEvidence, type ProbeVerdict } from './probe-evidence.js';
 
+/**
+ * SQL condition on an inference node `n`: it is enabled and its provider owes a delivery of its
+ * model class at `at` (an open window containing it). The nodes the exchange watches: probes here,
+ * counter scrapes and audits in metering.
+ */
+export const nodeOwesDeliveryAt = (at: string) => `n.status = 'enabled'
+  AND EXISTS (SELECT 1 FROM deliveries d
+               WHERE d.provider_id = n.provider_id AND d.model_class_id = n.model_class_id
+                 AND d.status = 'open' AND d.window_start <= ${at} AND d.window_end > ${at})`;
+
 /** Probes in flight at once: enough for many nodes per round, few enough not to flood the worker. */
 const PROBE_CONCURRENCY = 20;
 const MAX_ERROR_LENGTH = 500;
@@ -53,10 +63,7 @@ export class NodeProber {
     const nodes: DueNode[] = await manager.query(
       `SELECT n.id, n.provider_id, n.model_class_id, n.base_url
          FROM inference_nodes n
-        WHERE n.status = 'enabled'
-          AND EXISTS (SELECT 1 FROM deliveries d
-                       WHERE d.provider_id = n.provider_id AND d.model_class_id = n.model_class_id
-                         AND d.status = 'open' AND d.window_start <= $1 AND d.window_end > $1)
+        WHERE ${nodeOwesDeliveryAt('$1')}
         ORDER BY n.id`,
       [now],
     );

@@ -75,19 +75,7 @@ export class SettlementService {
    */
   async recordVerifiedUsage(usageId: string, deliveryId: string, tokens: bigint, manager: EntityManager = this.dataSource.manager): Promise<boolean> {
     if (tokens <= 0n) throw invalid('VALIDATION_FAILED', 'verified usage is a positive number of tokens', { fields: ['tokens'] });
-    const result: unknown[] = await manager.query(
-      `WITH inserted AS (
-         INSERT INTO delivery_usage (id, delivery_id, tokens)
-         SELECT $1, id, $3 FROM deliveries WHERE id = $2
-         ON CONFLICT (id) DO NOTHING
-         RETURNING delivery_id, tokens
-       )
-       UPDATE deliveries d SET delivered_tokens = d.delivered_tokens + i.tokens FROM inserted i WHERE d.id = i.delivery_id RETURNING d.id`,
-      [usageId, deliveryId, String(tokens)],
-    );
-    // TypeORM answers a statement ending in UPDATE with [rows, count].
-    const updated = Array.isArray(result[0]) ? (result[0] as unknown[]) : result;
-    if (updated.length > 0) return true;
+    if ((await this.recordVerifiedUsages([{ id: usageId, deliveryId, tokens }], manager)) > 0) return true;
     const [exists] = await manager.query(`SELECT 1 FROM deliveries WHERE id = $1`, [deliveryId]);
     if (!exists) throw notFound('DELIVERY_NOT_FOUND', 'no such delivery');
     return false;
