@@ -15,8 +15,8 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../src/database/data-source.js';
-import { ensureMigrated } from '../src/database/migrations.js';
+import { dataSourceOptions } from '../src/app/data-source.js';
+import { ensureMigrated } from '../src/platform/database/migrations.js';
 import { AccountFlags, type AccountId, TransferFlags, type TransferRequest } from '../src/ledger/core/index.js';
 import { LedgerRepository } from '../src/ledger/ledger.repository.js';
 import { recreateDatabase } from './bench-database.js';

@@ -45,7 +45,7 @@ import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { loadavg } from 'node:os';
 import pg from 'pg';
-import { type SignedUsageBatch, signUsageBatch, type UsageRecord } from '../src/metering/usage-batch.js';
+import { type SignedUsageBatch, signUsageBatch, type UsageRecord } from '../src/protocol/usage-batch.js';
 import { startStubModelServer } from '../test/support/stub-model-server.js';
 import { recreateDatabase } from './bench-database.js';
 import { CpuMeter } from './orders-load.js';

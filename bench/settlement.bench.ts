@@ -32,7 +32,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { MIGRATIONS } from '../migrations/index.js';
-import { arrayLiteral, literal } from '../src/database/sql-literals.js';
+import { arrayLiteral, literal } from '../src/platform/database/sql-literals.js';
 import { AccountFlags, type TransferRequest } from '../src/ledger/core/index.js';
 import { postTransfersSql } from '../src/ledger/ledger.repository.js';
 import { recreateDatabase } from './bench-database.js';

@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { type INestApplicationContext, Logger } from '@nestjs/common';
-import { createWorkerContext } from './bootstrap.js';
-import { type AppConfig, loadConfig, type ProcessRole } from './config/app-config.js';
-import { createHttpApp } from './http/http-app.js';
+import { createWorkerContext } from './app/bootstrap.js';
+import { type AppConfig, loadConfig, type ProcessRole } from './platform/config/app-config.js';
+import { createHttpApp } from './app/http-app.js';
 
 /**
  * One build, three ways to run it:

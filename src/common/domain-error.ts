@@ -1,6 +1,6 @@
 /**
  * Errors raised by domain code carry a machine code and a kind; they know nothing about HTTP.
- * The global exception filter (src/http/exception.filter.ts) maps the kind to a status code, so
+ * The global exception filter (src/platform/http/exception.filter.ts) maps the kind to a status code, so
  * workers and services can share the same errors without importing the web framework.
  */
 export type ErrorKind =

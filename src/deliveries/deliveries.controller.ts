@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { DeliveryKeyRevocationList } from '../delivery-keys/delivery-key-verifier.js';
+import type { DeliveryKeyRevocationList } from '../protocol/delivery-key-verifier.js';
 import { DeliveryKeysService } from '../delivery-keys/delivery-keys.service.js';
-import { uuidParam } from '../http/params.js';
-import { CurrentPrincipal, type Principal, Public, Roles } from '../participants/principal.js';
+import { uuidParam } from '../platform/http/params.js';
+import { CurrentPrincipal, type Principal, Public, Roles } from '../platform/http/auth.js';
 import { DeliveryKeyInfo, DeliveryKeyView, DeliveryPage, DeliveryQuery, DeliveryView, IssueDeliveryKeyDto } from './deliveries.dto.js';
 import { DeliveriesService } from './deliveries.service.js';
 

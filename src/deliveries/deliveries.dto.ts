@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
-import { PageOf, PageQuery } from '../http/pagination.js';
+import { PageOf, PageQuery } from '../platform/http/pagination.js';
 import { DELIVERY_OUTCOMES, DELIVERY_STATUSES, type DeliveryOutcome, type DeliveryStatus } from './delivery.entity.js';
 
 export class DeliveryQuery extends PageQuery {

@@ -4,10 +4,10 @@ import { DataSource } from 'typeorm';
 import { notFound, unprocessable } from '../common/domain-error.js';
 import { formatUsd } from '../common/money.js';
 import { DeliveryKeysService } from '../delivery-keys/delivery-keys.service.js';
-import { decodeCursor, type Page, pageLimit, pageOf } from '../http/pagination.js';
+import { decodeCursor, type Page, pageLimit, pageOf } from '../platform/http/pagination.js';
 import { MarketsService } from '../markets/markets.service.js';
 import { formatPrice } from '../markets/price.js';
-import type { Principal } from '../participants/principal.js';
+import type { Principal } from '../platform/http/auth.js';
 import type { DeliveryKeyInfo, DeliveryKeyView, DeliveryQuery, DeliveryView } from './deliveries.dto.js';
 import type { DeliveryOutcome, DeliveryStatus } from './delivery.entity.js';
 

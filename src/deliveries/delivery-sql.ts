@@ -1,4 +1,4 @@
-import { arrayLiteral, literal } from '../database/sql-literals.js';
+import { arrayLiteral, literal } from '../platform/database/sql-literals.js';
 import type { SpotTerms } from '../markets/instrument-terms.js';
 import { lotsToTokens } from '../markets/price.js';
 import type { FillRecord } from '../orders/batch-money.js';

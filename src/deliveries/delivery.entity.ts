@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
-import { bigintColumn } from '../database/bigint.transformer.js';
+import { bigintColumn } from '../platform/database/bigint.transformer.js';
 
 export const DELIVERY_STATUSES = ['open', 'closed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];

@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { DeliveryKeyKind } from './delivery-key-verifier.js';
+import type { DeliveryKeyKind } from '../protocol/delivery-key-verifier.js';
 
 /**
  * A delivery key that was issued: the record behind a signed token (its `jti` is the id), kept

@@ -11,7 +11,7 @@ import {
   DELIVERY_KEY_KINDS,
   type DeliveryKeyKind,
   type DeliveryKeyRevocationList,
-} from './delivery-key-verifier.js';
+} from '../protocol/delivery-key-verifier.js';
 
 export interface DeliveryKeyIssue {
   readonly deliveryId: string;

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
-import { bigintColumn } from '../database/bigint.transformer.js';
+import { bigintColumn } from '../platform/database/bigint.transformer.js';
 import { Participant } from '../participants/participant.entity.js';
 
 /** Cash an admin recorded as received from outside; its ledger transfer is `deposit:<id>`. */

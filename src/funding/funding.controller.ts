@@ -2,10 +2,10 @@ import { Body, Controller, Get, HttpCode, Post, Query, Res } from '@nestjs/commo
 import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { parseUsd } from '../common/money.js';
-import { PageQuery } from '../http/pagination.js';
-import { uuidParam } from '../http/params.js';
-import { IdempotencyKeyHeader, type StoredResponse } from '../idempotency/idempotency.service.js';
-import { CurrentPrincipal, type Principal, Roles } from '../participants/principal.js';
+import { PageQuery } from '../platform/http/pagination.js';
+import { uuidParam } from '../platform/http/params.js';
+import { IdempotencyKeyHeader, type StoredResponse } from '../platform/idempotency/idempotency.service.js';
+import { CurrentPrincipal, type Principal, Roles } from '../platform/http/auth.js';
 import {
   CreateDepositDto,
   CreateWithdrawalDto,

@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength } from 'class-validator';
-import { IsUsdAmount } from '../http/usd-amount.validator.js';
+import { IsUsdAmount } from '../platform/http/usd-amount.validator.js';
 import { WITHDRAWAL_STATUSES, type WithdrawalStatus } from './withdrawal.entity.js';
-import { PageOf, PageQuery } from '../http/pagination.js';
+import { PageOf, PageQuery } from '../platform/http/pagination.js';
 
 export class CreateDepositDto {
   @ApiProperty({ format: 'uuid' })

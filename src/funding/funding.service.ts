@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { AuditTrail } from '../audit/audit-trail.js';
+import { AuditTrail } from '../platform/audit/audit-trail.js';
 import { conflict, notFound } from '../common/domain-error.js';
 import { formatUsd } from '../common/money.js';
-import { decodeCursor, type ListedRow, type Page, pageLimit, pageOf, type PageQuery } from '../http/pagination.js';
-import { IdempotencyService, type StoredResponse } from '../idempotency/idempotency.service.js';
+import { decodeCursor, type ListedRow, type Page, pageLimit, pageOf, type PageQuery } from '../platform/http/pagination.js';
+import { IdempotencyService, type StoredResponse } from '../platform/idempotency/idempotency.service.js';
 import { TransferFlags } from '../ledger/core/index.js';
 import { LedgerService } from '../ledger/ledger.service.js';
-import type { Principal } from '../participants/principal.js';
+import type { Principal } from '../platform/http/auth.js';
 import type { DepositView, WithdrawalView } from './funding.dto.js';
 import type { WithdrawalStatus } from './withdrawal.entity.js';
 

@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
-import { bigintColumn } from '../database/bigint.transformer.js';
+import { bigintColumn } from '../platform/database/bigint.transformer.js';
 import { Participant } from '../participants/participant.entity.js';
 
 export const WITHDRAWAL_STATUSES = ['pending', 'paid', 'rejected'] as const;

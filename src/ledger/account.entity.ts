@@ -1,6 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
-import { bigintColumn } from '../database/bigint.transformer.js';
-import { Participant } from '../participants/participant.entity.js';
+import { bigintColumn } from '../platform/database/bigint.transformer.js';
 
 export const PARTICIPANT_ACCOUNT_KINDS = ['available', 'held', 'escrow', 'margin', 'bond'] as const;
 export type ParticipantAccountKind = (typeof PARTICIPANT_ACCOUNT_KINDS)[number];
@@ -27,9 +26,10 @@ export class AccountRow {
   @Column('uuid', { name: 'participant_id', nullable: true })
   participantId: string | null;
 
-  @ManyToOne(() => Participant, { onDelete: 'RESTRICT' })
+  // Named, not imported: participants/ depends on the ledger, never the other way round.
+  @ManyToOne('Participant', { onDelete: 'RESTRICT' })
   @JoinColumn({ name: 'participant_id' })
-  participant?: Participant;
+  participant?: unknown;
 
   @Column('text')
   kind: AccountKind;

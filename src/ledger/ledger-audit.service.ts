@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { HandlesJob, type JobContext, type JobHandler } from '../jobs/job-handler.js';
-import { MetricsService } from '../observability/metrics.service.js';
+import { HandlesJob, type JobContext, type JobHandler } from '../platform/jobs/job-handler.js';
+import { MetricsService } from '../platform/observability/metrics.service.js';
 import type { AccountKind } from './account.entity.js';
 import { type Totals, TransferFlags } from './core/index.js';
 

@@ -1,8 +1,8 @@
 import { Controller, Get, Post, HttpCode, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { formatUsd } from '../common/money.js';
-import { PageOf, PageQuery } from '../http/pagination.js';
-import { CurrentPrincipal, type Principal, Roles } from '../participants/principal.js';
+import { PageOf, PageQuery } from '../platform/http/pagination.js';
+import { CurrentPrincipal, type Principal, Roles } from '../platform/http/auth.js';
 import { LedgerAuditService, type StoredTrialBalance } from './ledger-audit.service.js';
 import { LedgerService } from './ledger.service.js';
 

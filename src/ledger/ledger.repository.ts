@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type pg from 'pg';
 import type { EntityManager } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
-import { arrayLiteral } from '../database/sql-literals.js';
+import { arrayLiteral } from '../platform/database/sql-literals.js';
 import {
   type Account,
   type AccountId,

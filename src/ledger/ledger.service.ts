@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { formatUsd } from '../common/money.js';
-import { decodeCursor, type Page, pageLimit, pageOf, type PageQuery } from '../http/pagination.js';
+import { decodeCursor, type Page, pageLimit, pageOf, type PageQuery } from '../platform/http/pagination.js';
 import {
   AccountFlags,
   type AccountId,

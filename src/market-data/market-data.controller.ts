@@ -1,8 +1,8 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { PageQuery } from '../http/pagination.js';
+import { PageQuery } from '../platform/http/pagination.js';
 import { modelClassIdParam, symbolParam } from '../markets/markets.params.js';
-import { Public } from '../participants/principal.js';
+import { Public } from '../platform/http/auth.js';
 import { BookQuery, CandleList, CandlesQuery, IndexQuery, IndexView, OrderBookView, TickerView, TradePage } from './market-data.dto.js';
 import { MarketDataService } from './market-data.service.js';
 

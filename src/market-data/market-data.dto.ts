@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, Matches, Max, Min } from 'class-validator';
-import { PageOf } from '../http/pagination.js';
+import { PageOf } from '../platform/http/pagination.js';
 import { CANDLE_INTERVALS, type CandleInterval, MAX_CANDLES } from './candle-window.js';
 
 export const MAX_BOOK_DEPTH = 1000;

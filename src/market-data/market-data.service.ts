@@ -1,6 +1,6 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { DomainError, invalid, notFound } from '../common/domain-error.js';
-import { decodeCursor, type Page, pageLimit, pageOf, type PageQuery } from '../http/pagination.js';
+import { decodeCursor, type Page, pageLimit, pageOf, type PageQuery } from '../platform/http/pagination.js';
 import { type InstrumentSpec, instrumentSymbol } from '../markets/instrument-terms.js';
 import { MarketsService } from '../markets/markets.service.js';
 import { formatPrice, lotsToTokens } from '../markets/price.js';

@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws';
-import type { Principal } from '../participants/principal.js';
+import type { Principal } from '../platform/http/auth.js';
 
 /** A client that lets this much pile up unsent is too slow for the stream: it is cut off, and resubscribes. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;

@@ -7,7 +7,7 @@ import { StreamHub } from './stream-hub.js';
 const MAX_MESSAGE_BYTES = 16 * 1024;
 
 /**
- * `WS /v1/stream` on the API's own HTTP server (WsAdapter, see src/http/http-app.ts). Only wires
+ * `WS /v1/stream` on the API's own HTTP server (WsAdapter, see src/app/http-app.ts). Only wires
  * sockets to the hub: the protocol is ours (`{"op": ...}`), not Nest's `{event, data}` messages.
  */
 @WebSocketGateway({ path: '/v1/stream', maxPayload: MAX_MESSAGE_BYTES })

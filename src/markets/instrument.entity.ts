@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
-import { bigintColumn } from '../database/bigint.transformer.js';
+import { bigintColumn } from '../platform/database/bigint.transformer.js';
 import type { InstrumentKind, InstrumentStatus } from './instrument-terms.js';
 import { ModelClass } from './model-class.entity.js';
 

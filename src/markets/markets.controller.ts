@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { PageQuery } from '../http/pagination.js';
-import { CurrentPrincipal, type Principal, Public, Roles } from '../participants/principal.js';
+import { PageQuery } from '../platform/http/pagination.js';
+import { CurrentPrincipal, type Principal, Public, Roles } from '../platform/http/auth.js';
 import type { InstrumentRequest } from './instrument-terms.js';
 import {
   ChangeInstrumentStatusDto,

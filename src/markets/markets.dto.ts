@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { PageOf, PageQuery } from '../http/pagination.js';
+import { PageOf, PageQuery } from '../platform/http/pagination.js';
 import {
   DELIVERY_PERIOD_PATTERN,
   INSTRUMENT_DEFAULTS,

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { AuditTrail } from '../audit/audit-trail.js';
+import { AuditTrail } from '../platform/audit/audit-trail.js';
 import { conflict, invalid, notFound } from '../common/domain-error.js';
-import { decodeCursor, type ListedRow, type Page, pageLimit, pageOf, type PageQuery } from '../http/pagination.js';
-import type { Principal } from '../participants/principal.js';
+import { decodeCursor, type ListedRow, type Page, pageLimit, pageOf, type PageQuery } from '../platform/http/pagination.js';
+import type { Principal } from '../platform/http/auth.js';
 import {
   type InstrumentKind,
   type InstrumentRequest,

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { AuditTrail } from '../audit/audit-trail.js';
+import { AuditTrail } from '../platform/audit/audit-trail.js';
 import { invalid, notFound, unprocessable } from '../common/domain-error.js';
-import { decodeCursor, type Page, pageLimit, pageOf } from '../http/pagination.js';
-import type { Principal } from '../participants/principal.js';
+import { decodeCursor, type Page, pageLimit, pageOf } from '../platform/http/pagination.js';
+import type { Principal } from '../platform/http/auth.js';
 import { SettlementService } from '../settlement/settlement.service.js';
 import type { DisputeQuery, DisputeView, ResolveDisputeDto } from './metering.dto.js';
 

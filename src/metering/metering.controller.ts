@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Headers, HttpCode, Post, Query, type RawBodyRequest, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { uuidParam } from '../http/params.js';
-import { CurrentPrincipal, type Principal, Public, Roles } from '../participants/principal.js';
+import { uuidParam } from '../platform/http/params.js';
+import { CurrentPrincipal, type Principal, Public, Roles } from '../platform/http/auth.js';
 import { DisputesService } from './disputes.service.js';
 import { BuyerReportAnswer, BuyerReportDto, DisputePage, DisputeQuery, DisputeView, ResolveDisputeDto, UsageBatchAnswer } from './metering.dto.js';
 import { MeteringService } from './metering.service.js';

@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
-import { bigintColumn } from '../database/bigint.transformer.js';
+import { bigintColumn } from '../platform/database/bigint.transformer.js';
 
 /**
  * A signed usage batch as a node sent it (market-rules §7): stored raw, with its signature, before

@@ -2,11 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainError, invalid, notFound } from '../common/domain-error.js';
-import { Outbox } from '../jobs/outbox.js';
-import type { Principal } from '../participants/principal.js';
+import { Outbox } from '../platform/jobs/outbox.js';
+import type { Principal } from '../platform/http/auth.js';
 import { billableTokens } from './core/verification.js';
 import type { BuyerReportDto } from './metering.dto.js';
-import { parseUsageBatch, type RejectedRecord, UsageBatchError, verifyUsageBatchSignature } from './usage-batch.js';
+import { parseUsageBatch, type RejectedRecord, UsageBatchError, verifyUsageBatchSignature } from '../protocol/usage-batch.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { HandlesJob, type JobContext, type JobHandler } from '../jobs/job-handler.js';
+import { HandlesJob, type JobContext, type JobHandler } from '../platform/jobs/job-handler.js';
 import { SettlementService } from '../settlement/settlement.service.js';
 import { beyondTolerance, billableTokens, checkRecord, counterIncrease, countersDisagree } from './core/verification.js';
 

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { type SignedUsageBatch, signUsageBatch } from '../metering/usage-batch.js';
+import { type SignedUsageBatch, signUsageBatch } from '../protocol/usage-batch.js';
 import type { AgentLog } from './proxy.js';
 import { errorText, type UsageSpool } from './spool.js';
 

@@ -2,8 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { type DeliveryKeyClaims, DeliveryKeyError } from '../delivery-keys/delivery-key-verifier.js';
-import type { UsageRecord } from '../metering/usage-batch.js';
+import { type DeliveryKeyClaims, DeliveryKeyError } from '../protocol/delivery-key-verifier.js';
+import type { UsageRecord } from '../protocol/usage-batch.js';
 
 /**
  * The node agent's reverse proxy: buyers send OpenAI requests with their delivery key as the API

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { UsageBatch, UsageRecord } from '../metering/usage-batch.js';
-import { MAX_RECORDS_PER_BATCH, parseUsageBatch } from '../metering/usage-batch.js';
+import type { UsageBatch, UsageRecord } from '../protocol/usage-batch.js';
+import { MAX_RECORDS_PER_BATCH, parseUsageBatch } from '../protocol/usage-batch.js';
 import type { AgentLog } from './proxy.js';
 
 /**

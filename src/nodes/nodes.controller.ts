@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { PageQuery } from '../http/pagination.js';
-import { uuidParam } from '../http/params.js';
-import { CurrentPrincipal, type Principal, Roles } from '../participants/principal.js';
+import { PageQuery } from '../platform/http/pagination.js';
+import { uuidParam } from '../platform/http/params.js';
+import { CurrentPrincipal, type Principal, Roles } from '../platform/http/auth.js';
 import { NodePage, NodeView, RegisterNodeDto, UpdateNodeDto } from './nodes.dto.js';
 import { NodesService } from './nodes.service.js';
 

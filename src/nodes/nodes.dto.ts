@@ -1,6 +1,6 @@
 import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEmpty, IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { PageOf } from '../http/pagination.js';
+import { PageOf } from '../platform/http/pagination.js';
 import { MODEL_CLASS_ID_PATTERN, MODEL_CLASS_ID_RULE } from '../markets/instrument-terms.js';
 import { NODE_STATUSES, type NodeStatus } from './inference-node.entity.js';
 import { IsEd25519PublicKey } from './public-key.validator.js';

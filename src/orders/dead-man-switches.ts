@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import type { Principal } from '../participants/principal.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import type { Principal } from '../platform/http/auth.js';
 import { OrdersService } from './orders.service.js';
 
 const CHECK_EVERY_MS = 250;

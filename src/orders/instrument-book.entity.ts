@@ -1,5 +1,5 @@
 import { Column, Entity, JoinColumn, OneToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import { bigintColumn } from '../database/bigint.transformer.js';
+import { bigintColumn } from '../platform/database/bigint.transformer.js';
 import { Instrument } from '../markets/instrument.entity.js';
 
 /** Where an instrument's book stands: its last applied command and its collar reference price. */

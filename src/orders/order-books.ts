@@ -3,13 +3,13 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { type InstrumentSpec, instrumentSymbol } from '../markets/instrument-terms.js';
 import { INSTRUMENT_CHANNEL, MarketsService } from '../markets/markets.service.js';
 import { spotIndexPrice } from '../markets/spot-index.js';
 import { NodesService } from '../nodes/nodes.service.js';
-import { MetricsService } from '../observability/metrics.service.js';
+import { MetricsService } from '../platform/observability/metrics.service.js';
 import { BOOK_WRITE_LOCK, type CommittedBatch, InstrumentWriter } from './instrument-writer.js';
 
 /**

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { HandlesJob, type JobHandler } from '../jobs/job-handler.js';
+import { HandlesJob, type JobHandler } from '../platform/jobs/job-handler.js';
 import { OrderBooks } from './order-books.js';
 
 /**

@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import { bigintColumn } from '../database/bigint.transformer.js';
+import { bigintColumn } from '../platform/database/bigint.transformer.js';
 import { Instrument } from '../markets/instrument.entity.js';
 import { Participant } from '../participants/participant.entity.js';
 

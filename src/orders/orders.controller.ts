@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { CurrentPrincipal, type Principal, Roles } from '../participants/principal.js';
+import { CurrentPrincipal, type Principal, Roles } from '../platform/http/auth.js';
 import { AmendOrderDto, CancelAllAfterDto, CancelAllAfterView, FillPage, MassCancelQuery, MassCancelView, OrderPage, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
 import { DeadManSwitches } from './dead-man-switches.js';
 import { OrdersService } from './orders.service.js';

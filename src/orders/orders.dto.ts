@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, Min, ValidateIf } from 'class-validator';
-import { PageOf, PageQuery } from '../http/pagination.js';
+import { PageOf, PageQuery } from '../platform/http/pagination.js';
 import { ORDER_STATUSES } from './order.entity.js';
 
 const SIDES = ['buy', 'sell'] as const;

@@ -2,10 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainError, forbidden } from '../common/domain-error.js';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { hashApiKey } from './api-key-secret.js';
 import type { ParticipantStatus, Role } from './participant.entity.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../platform/http/auth.js';
 
 interface CachedKey {
   readonly principal: Principal;

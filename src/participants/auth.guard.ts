@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { DomainError, forbidden } from '../common/domain-error.js';
 import type { Role } from './participant.entity.js';
 import { ApiKeyAuthenticator } from './api-key-authenticator.js';
-import { type Principal, PUBLIC_ROUTE, REQUIRED_ROLES } from './principal.js';
+import { type Principal, PUBLIC_ROUTE, REQUIRED_ROLES } from '../platform/http/auth.js';
 
 /**
  * Every route needs `Authorization: Bearer <api key>` unless marked @Public(). An unknown or

@@ -1,7 +1,8 @@
 import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
-export const ROLES = ['provider', 'buyer', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+import { ROLES, type Role } from '../platform/http/auth.js';
+
+export { ROLES, type Role };
 export const PARTICIPANT_STATUSES = ['active', 'suspended'] as const;
 export type ParticipantStatus = (typeof PARTICIPANT_STATUSES)[number];
 

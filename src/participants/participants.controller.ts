@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { PageQuery } from '../http/pagination.js';
-import { uuidParam } from '../http/params.js';
+import { PageQuery } from '../platform/http/pagination.js';
+import { uuidParam } from '../platform/http/params.js';
 import { formatBalances, LedgerService } from '../ledger/ledger.service.js';
 import {
   ApiKeyPage,
@@ -16,7 +16,7 @@ import {
   UpdateParticipantDto,
 } from './participants.dto.js';
 import { ParticipantsService } from './participants.service.js';
-import { CurrentPrincipal, type Principal, Roles } from './principal.js';
+import { CurrentPrincipal, type Principal, Roles } from '../platform/http/auth.js';
 
 @ApiTags('participants')
 @ApiBearerAuth()

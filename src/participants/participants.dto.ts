@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
-import { PageOf } from '../http/pagination.js';
+import { PageOf } from '../platform/http/pagination.js';
 import { PARTICIPANT_STATUSES, type ParticipantStatus, type Role, ROLES } from './participant.entity.js';
 
 export class CreateParticipantDto {

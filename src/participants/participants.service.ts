@@ -1,16 +1,16 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { AuditTrail } from '../audit/audit-trail.js';
+import { AuditTrail } from '../platform/audit/audit-trail.js';
 import { conflict, notFound } from '../common/domain-error.js';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { decodeCursor, type ListedRow, type Page, pageLimit, pageOf, type PageQuery } from '../http/pagination.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { decodeCursor, type ListedRow, type Page, pageLimit, pageOf, type PageQuery } from '../platform/http/pagination.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { ApiKeyAuthenticator } from './api-key-authenticator.js';
 import { describeApiKey, generateApiKey, type NewApiKey } from './api-key-secret.js';
 import type { ApiKeyView, CreatedParticipantView, NewApiKeyView, ParticipantView } from './participants.dto.js';
 import type { ParticipantStatus, Role } from './participant.entity.js';
-import { isAdmin, type Principal } from './principal.js';
+import { isAdmin, type Principal } from '../platform/http/auth.js';
 
 interface ParticipantRecord {
   id: string;

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { HandlesJob, type JobContext, type JobHandler } from '../jobs/job-handler.js';
+import { HandlesJob, type JobContext, type JobHandler } from '../platform/jobs/job-handler.js';
 import { NodeProber } from './node-prober.js';
 
 /** The scheduled probe round (`nodes.probe`, every NODE_PROBE_INTERVAL_MS). */

@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
-import { bigintColumn } from '../database/bigint.transformer.js';
+import { bigintColumn } from '../platform/database/bigint.transformer.js';
 
 export const SETTLEMENT_KINDS = ['escrow', 'payout', 'close'] as const;
 export type SettlementKind = (typeof SETTLEMENT_KINDS)[number];

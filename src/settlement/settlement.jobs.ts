@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { HandlesJob, type JobHandler } from '../jobs/job-handler.js';
+import { HandlesJob, type JobHandler } from '../platform/jobs/job-handler.js';
 import { SettlementService } from './settlement.service.js';
 
 /**

@@ -3,8 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { formatUsd } from '../common/money.js';
-import { decodeCursor, type Page, pageLimit, pageOf } from '../http/pagination.js';
-import { CurrentPrincipal, type Principal, Roles } from '../participants/principal.js';
+import { decodeCursor, type Page, pageLimit, pageOf } from '../platform/http/pagination.js';
+import { CurrentPrincipal, type Principal, Roles } from '../platform/http/auth.js';
 import { AdminSettlementQuery, SettlementPage, SettlementQuery, type SettlementView } from './settlements.dto.js';
 
 interface SettlementRecord {

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsUUID } from 'class-validator';
-import { PageOf, PageQuery } from '../http/pagination.js';
+import { PageOf, PageQuery } from '../platform/http/pagination.js';
 import { SETTLEMENT_KINDS, SETTLEMENT_STATUSES, type SettlementKind, type SettlementStatus } from './settlement.entity.js';
 
 export class SettlementQuery extends PageQuery {

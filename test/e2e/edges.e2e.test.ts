@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { QUEUE_NAMES } from '../../src/jobs/job-definitions.js';
+import { QUEUE_NAMES } from '../../src/platform/jobs/job-definitions.js';
 import { bearer, createParticipant, startTestApp, type TestApp } from '../support/test-app.js';
 
 let t: TestApp;

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { VerifyBatchJob } from '../../src/metering/verification.service.js';
-import { signUsageBatch, type UsageRecord } from '../../src/metering/usage-batch.js';
+import { signUsageBatch, type UsageRecord } from '../../src/protocol/usage-batch.js';
 import { SettlementService } from '../../src/settlement/settlement.service.js';
 import { fundedBuyer, listSpotInstrument } from '../support/market-fixtures.js';
 import { balancesOf, bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { randomUUID } from 'node:crypto';
-import { DeliveryKeyError, verifyDeliveryKey } from '../../src/delivery-keys/delivery-key-verifier.js';
+import { DeliveryKeyError, verifyDeliveryKey } from '../../src/protocol/delivery-key-verifier.js';
 import { SettlementService } from '../../src/settlement/settlement.service.js';
 import { fundedBuyer, fundedProvider, listSpotInstrument } from '../support/market-fixtures.js';
 import { balancesOf, bearer, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';

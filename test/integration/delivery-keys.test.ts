@@ -3,7 +3,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { DomainError } from '../../src/common/domain-error.js';
-import { DeliveryKeyError, type DeliveryKeyErrorReason, verifyDeliveryKey } from '../../src/delivery-keys/delivery-key-verifier.js';
+import { DeliveryKeyError, type DeliveryKeyErrorReason, verifyDeliveryKey } from '../../src/protocol/delivery-key-verifier.js';
 import { type DeliveryKeyIssue, DeliveryKeysService } from '../../src/delivery-keys/delivery-keys.service.js';
 import { openTestDataSource } from '../support/database.js';
 

@@ -15,7 +15,7 @@ import {
   UsageBatchError,
   type UsageRecord,
   verifyUsageBatchSignature,
-} from '../../src/metering/usage-batch.js';
+} from '../../src/protocol/usage-batch.js';
 import { type NodeAgent, type NodeAgentConfig, startNodeAgent } from '../../src/node-agent/main.js';
 import { OutputText, withVllmTokenCounters } from '../../src/node-agent/proxy.js';
 import { MonotonicUuidV7 } from '../../src/node-agent/spool.js';

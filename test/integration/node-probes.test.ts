@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DataSource } from 'typeorm';
-import { loadConfig } from '../../src/config/app-config.js';
+import { loadConfig } from '../../src/platform/config/app-config.js';
 import { NodeProbeJob } from '../../src/probes/node-probe.job.js';
 import { NodeProber } from '../../src/probes/node-prober.js';
 import { openTestDataSource } from '../support/database.js';

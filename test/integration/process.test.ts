@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
-import { UnmigratedDatabaseError } from '../../src/database/migrations.js';
+import { UnmigratedDatabaseError } from '../../src/platform/database/migrations.js';
 import { spawnService } from '../support/child-service.js';
 import { startTestApp, TEST_DATABASE_URL, TEST_REDIS_URL } from '../support/test-app.js';
 

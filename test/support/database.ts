@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../src/database/data-source.js';
-import { ensureMigrated } from '../../src/database/migrations.js';
+import { dataSourceOptions } from '../../src/app/data-source.js';
+import { ensureMigrated } from '../../src/platform/database/migrations.js';
 import { TEST_DATABASE_URL } from './test-app.js';
 
 /** A migrated DataSource on the test database, for integration tests below the HTTP layer. */

@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
 import { DataSource } from 'typeorm';
-import { loadConfig, type AppConfig, type ProcessRole } from '../../src/config/app-config.js';
-import { createHttpApp } from '../../src/http/http-app.js';
+import { loadConfig, type AppConfig, type ProcessRole } from '../../src/platform/config/app-config.js';
+import { createHttpApp } from '../../src/app/http-app.js';
 
 /** The real servers (never mocks); the defaults are the ones CI and the README use. */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/tokex_test';

@@ -1,7 +1,10 @@
 import { createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
-import type { Role } from './participant.entity.js';
 
-/** Who is calling: set on the request by the AuthGuard. */
+/** What a participant may do (api.md): every route names the roles it admits. */
+export const ROLES = ['provider', 'buyer', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Who is calling: set on the request by the auth guard (participants/). */
 export interface Principal {
   readonly participantId: string;
   readonly roles: readonly Role[];

@@ -1,6 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { Public } from '../participants/principal.js';
+import { Public } from '../http/auth.js';
 import { MetricsService } from './metrics.service.js';
 
 @ApiExcludeController()

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { BadRequestException, HttpException } from '@nestjs/common';
-import { DomainError } from '../common/domain-error.js';
+import { DomainError } from '../../common/domain-error.js';
 import { toErrorBody } from './exception.filter.js';
 
 describe('error bodies', () => {

@@ -1,7 +1,7 @@
 import { createParamDecorator, type ExecutionContext, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { conflict, invalid } from '../common/domain-error.js';
+import { conflict, invalid } from '../../common/domain-error.js';
 
 export interface StoredResponse<T = unknown> {
   readonly statusCode: number;

@@ -3,7 +3,7 @@
  * these, with the same options as the service.
  */
 import dataSource from './data-source.js';
-import { ensureMigrated, pendingMigrations } from './migrations.js';
+import { ensureMigrated, pendingMigrations } from '../platform/database/migrations.js';
 
 const command = process.argv[2];
 

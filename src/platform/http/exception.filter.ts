@@ -1,7 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-import { DomainError, type ErrorKind } from '../common/domain-error.js';
+import { DomainError, type ErrorKind } from '../../common/domain-error.js';
 
 const STATUS_OF_KIND: Record<ErrorKind, number> = {
   invalid: 400,

@@ -2,7 +2,7 @@ import type { Type as Class } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { invalid } from '../common/domain-error.js';
+import { invalid } from '../../common/domain-error.js';
 
 /** `?limit=&cursor=` on every list (api.md): default 100, at most 1000. */
 export class PageQuery {

@@ -5,11 +5,11 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { AppModule } from '../app.module.js';
-import { beforeBoot } from '../bootstrap.js';
-import type { AppConfig } from '../config/app-config.js';
-import { createRootLogger, NestPinoLogger, REQUEST_ID_HEADER, requestIdOf } from '../observability/logging.js';
-import { MetricsService } from '../observability/metrics.service.js';
+import { AppModule } from './app.module.js';
+import { beforeBoot } from './bootstrap.js';
+import type { AppConfig } from '../platform/config/app-config.js';
+import { createRootLogger, NestPinoLogger, REQUEST_ID_HEADER, requestIdOf } from '../platform/observability/logging.js';
+import { MetricsService } from '../platform/observability/metrics.service.js';
 
 /**
  * Builds the HTTP application (api role) on Fastify: request ids, security headers, latency

@@ -1,5 +1,5 @@
 import { Param, ParseUUIDPipe } from '@nestjs/common';
-import { invalid } from '../common/domain-error.js';
+import { invalid } from '../../common/domain-error.js';
 
 /** A UUID path parameter; anything else is a 400 naming the parameter. */
 export const uuidParam = (name: string) =>

@@ -1,11 +1,11 @@
-import { AuditEvent } from '../audit/audit-event.entity.js';
+import { AuditEvent } from '../platform/audit/audit-event.entity.js';
 import { DeliveryRow } from '../deliveries/delivery.entity.js';
 import { DeliveryKeyRow } from '../delivery-keys/delivery-key.entity.js';
 import { SigningKeyRow } from '../delivery-keys/signing-key.entity.js';
 import { Deposit } from '../funding/deposit.entity.js';
 import { Withdrawal } from '../funding/withdrawal.entity.js';
-import { IdempotencyKey } from '../idempotency/idempotency-key.entity.js';
-import { OutboxRow } from '../jobs/outbox.entity.js';
+import { IdempotencyKey } from '../platform/idempotency/idempotency-key.entity.js';
+import { OutboxRow } from '../platform/jobs/outbox.entity.js';
 import { AccountRow } from '../ledger/account.entity.js';
 import { TransferRow } from '../ledger/transfer.entity.js';
 import { Instrument } from '../markets/instrument.entity.js';

@@ -1,8 +1,8 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError } from '../common/domain-error.js';
+import { DomainError } from '../../common/domain-error.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import type { Principal } from '../participants/principal.js';
+import type { Principal } from './auth.js';
 import { RedisConnections } from '../redis/redis.module.js';
 
 const WINDOW_MS = 1000;

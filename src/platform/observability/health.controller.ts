@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { JobQueues, type QueueDepth } from '../jobs/job-queues.js';
-import { Public } from '../participants/principal.js';
+import { Public } from '../http/auth.js';
 import { RedisConnections } from '../redis/redis.module.js';
 
 class CheckView {

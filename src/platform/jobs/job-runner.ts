@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { DataSource } from 'typeorm';
-import { DomainError } from '../common/domain-error.js';
+import { DomainError } from '../../common/domain-error.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import type { JobName } from './job-definitions.js';
 import type { JobData } from './job-queues.js';

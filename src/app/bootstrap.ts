@@ -1,10 +1,10 @@
 import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
 import { AppModule } from './app.module.js';
-import type { AppConfig } from './config/app-config.js';
-import { dataSourceOptions } from './database/data-source.js';
-import { prepareSchema } from './database/migrations.js';
-import { createRootLogger, NestPinoLogger } from './observability/logging.js';
+import type { AppConfig } from '../platform/config/app-config.js';
+import { dataSourceOptions } from './data-source.js';
+import { prepareSchema } from '../platform/database/migrations.js';
+import { createRootLogger, NestPinoLogger } from '../platform/observability/logging.js';
 
 /** Everything a process does before its modules boot, whatever its role. */
 export async function beforeBoot(config: AppConfig): Promise<void> {

@@ -1,5 +1,5 @@
 import { registerDecorator, type ValidationArguments } from 'class-validator';
-import { parseUsd } from '../common/money.js';
+import { parseUsd } from '../../common/money.js';
 
 /** A positive USD amount as a decimal string ("12.500000"); never a JSON number, never a float. */
 export function IsUsdAmount(): PropertyDecorator {

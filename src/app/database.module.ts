@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { dataSourceOptions } from './data-source.js';
 
 /** PostgreSQL through TypeORM. The schema was checked (or migrated) by `prepareSchema` before boot. */

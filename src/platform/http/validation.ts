@@ -1,5 +1,5 @@
 import { ValidationPipe, type ValidationError } from '@nestjs/common';
-import { invalid } from '../common/domain-error.js';
+import { invalid } from '../../common/domain-error.js';
 
 /** Flattens class-validator errors into "field: reason" strings, nested fields as dotted paths. */
 export function describeValidationErrors(errors: ValidationError[], parent = ''): string[] {
