@@ -5,6 +5,7 @@ import { DomainError } from '../common/domain-error.js';
 import { arrayLiteral } from '../platform/database/sql-literals.js';
 import {
   type Account,
+  AccountFlags,
   type AccountId,
   hasFlag,
   LedgerState,
@@ -196,23 +197,53 @@ const UNIQUE_VIOLATION = '23505';
 /**
  * Posts simple transfers (no holds, no linked chains) as statements for a caller's script that
  * runs in one round trip (the order writer's group commit): lock the accounts in ascending id
- * order, then insert the transfers and add their amounts to the accounts' totals. Nothing is read
- * back: the CHECK constraints refuse any overdraft (SQLSTATE 23514) and the primary key any id
- * already used (23505), either of which fails the whole script, and the caller retries from fresh
- * balances. The caller has checked every transfer against balances read before the script.
+ * order, then insert the transfers and add their amounts to the accounts' totals. The core does
+ * not run here and nothing is read back, yet the outcome is the core's (`applyTransfers` on the
+ * same balances: test/integration/ledger-differential.test.ts holds the two equal): the batch
+ * commits if and only if the core would create every one of its transfers, in order, and else
+ * nothing of it does.
+ *
+ * The overdraft rule is applied to each account at the worst point the batch takes it to, not only
+ * to its totals after the whole batch: transfers apply in order, so a batch that overdraws an
+ * account and then refills it is refused, as by the core. Here, each account's peak (the most it
+ * is debited beyond what it was credited so far in the batch, and the reverse) is computed; in the
+ * database, under the lock, an account whose flag that peak breaks is written with the peak
+ * instead of its batch totals, which fails its CHECK constraint (`accounts_debits_within_credits`
+ * or `accounts_credits_within_debits`). Any other account passes its CHECK at its final totals.
+ * So every refusal is a database error that fails the whole script: SQLSTATE 23514 (a CHECK
+ * violation) for an overdraft at any point of the batch or a transfer with the same account on
+ * both sides (`transfers_accounts_differ`), 23505 (the primary key) for a transfer id already
+ * used. The caller retries from fresh balances.
+ *
+ * Not checked here, because the caller guarantees them: that the accounts exist (there is no
+ * foreign key; the caller names accounts it read from the table, and accounts are never deleted),
+ * ids of at most 160 characters and non-empty codes, and totals within BIGINT (an overflow would
+ * fail the script with 22003, not 23514).
  */
 export function postTransfersSql(transfers: readonly TransferRequest[]): string[] {
   if (transfers.length === 0) return [];
-  const totals = new Map<AccountId, { debits: bigint; credits: bigint }>();
-  const total = (id: AccountId) => totals.get(id) ?? totals.set(id, { debits: 0n, credits: 0n }).get(id)!;
+  // Per account: its debits and credits in the batch, and its peaks, both from its totals before.
+  const totals = new Map<AccountId, BatchTotals>();
+  const total = (id: AccountId) => totals.get(id) ?? totals.set(id, { debits: 0n, credits: 0n, peakDebits: 0n, peakCredits: 0n }).get(id)!;
   for (const t of transfers) {
     if (t.amount === undefined || t.amount <= 0n || t.flags || t.pendingId || t.debitAccountId === undefined || t.creditAccountId === undefined) {
       throw new Error(`transfer ${t.id} is not a simple posted transfer`);
     }
-    total(t.debitAccountId).debits += t.amount;
-    total(t.creditAccountId).credits += t.amount;
+    const debit = total(t.debitAccountId);
+    debit.debits += t.amount;
+    if (debit.debits - debit.credits > debit.peakDebits) debit.peakDebits = debit.debits - debit.credits;
+    const credit = total(t.creditAccountId);
+    credit.credits += t.amount;
+    if (credit.credits - credit.debits > credit.peakCredits) credit.peakCredits = credit.credits - credit.debits;
   }
   const ids = [...totals.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const column = (f: (t: BatchTotals) => bigint) =>
+    arrayLiteral(ids.map((id) => f(totals.get(id)!)), 'bigint');
+  // The core's rules, at the account's worst point (AccountFlags; the CHECK constraints say the same).
+  const overDebited =
+    `(a.flags & ${AccountFlags.DebitsMustNotExceedCredits}) <> 0 AND a.debits_posted + a.debits_pending + v.peak_debits > a.credits_posted`;
+  const overCredited =
+    `(a.flags & ${AccountFlags.CreditsMustNotExceedDebits}) <> 0 AND a.credits_posted + a.credits_pending + v.peak_credits > a.debits_posted`;
   return [
     `SELECT count(*) FROM (SELECT 1 FROM accounts WHERE id = ANY(${arrayLiteral(ids, 'bigint')}) ORDER BY id FOR NO KEY UPDATE) AS locked`,
     `WITH inserted AS (
@@ -224,11 +255,21 @@ export function postTransfersSql(transfers: readonly TransferRequest[]): string[
        RETURNING 1
      )
      UPDATE accounts a
-        SET debits_posted = a.debits_posted + v.debits, credits_posted = a.credits_posted + v.credits
-       FROM unnest(${arrayLiteral(ids, 'bigint')}, ${arrayLiteral(ids.map((id) => totals.get(id)!.debits), 'bigint')},
-                   ${arrayLiteral(ids.map((id) => totals.get(id)!.credits), 'bigint')}) AS v(id, debits, credits)
+        SET debits_posted = a.debits_posted + CASE WHEN ${overDebited} THEN v.peak_debits WHEN ${overCredited} THEN 0 ELSE v.debits END,
+            credits_posted = a.credits_posted + CASE WHEN ${overDebited} THEN 0 WHEN ${overCredited} THEN v.peak_credits ELSE v.credits END
+       FROM unnest(${arrayLiteral(ids, 'bigint')}, ${column((t) => t.debits)}, ${column((t) => t.credits)},
+                   ${column((t) => t.peakDebits)}, ${column((t) => t.peakCredits)}) AS v(id, debits, credits, peak_debits, peak_credits)
       WHERE a.id = v.id`,
   ];
+}
+
+interface BatchTotals {
+  debits: bigint;
+  credits: bigint;
+  /** The most the account is debited beyond what it was credited, at any point of the batch (at least 0). */
+  peakDebits: bigint;
+  /** The most it is credited beyond what it was debited, at any point of the batch (at least 0). */
+  peakCredits: bigint;
 }
 
 /**
