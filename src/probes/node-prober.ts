@@ -3,7 +3,10 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { performance } from 'node:perf_hooks';
 import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
-import { PROBE_FRESH_INTERVALS, probeEvidence, type ProbeVerdict } from './probe-evidence.js';
+import { type NodeProbeResult, NodeProbesRepository } from './node-probes.repository.js';
+import type { ProbeVerdict } from './probe-evidence.js';
+
+export type { NodeProbeResult } from './node-probes.repository.js';
 
 /**
  * SQL condition on an inference node `n`: it is enabled and its provider owes a delivery of its
@@ -19,19 +22,6 @@ export const nodeOwesDeliveryAt = (at: string) => `n.status = 'enabled'
 const PROBE_CONCURRENCY = 20;
 const MAX_ERROR_LENGTH = 500;
 
-export interface NodeProbeResult {
-  readonly nodeId: string;
-  readonly providerId: string;
-  readonly modelClassId: string;
-  /** When the probe was sent. */
-  readonly probedAt: Date;
-  /** HTTP 2xx within the timeout. */
-  readonly ok: boolean;
-  readonly statusCode: number | null;
-  readonly latencyMs: number | null;
-  readonly error: string | null;
-}
-
 interface DueNode {
   readonly id: string;
   readonly provider_id: string;
@@ -42,14 +32,16 @@ interface DueNode {
 /**
  * The exchange's health probes of inference nodes (market-rules §5): while a provider owes a
  * delivery, each of its enabled nodes of that model class is asked `GET <origin>/health` (vLLM,
- * TGI and llama.cpp's server answer 200 when ready), and every answer is stored as evidence. At
- * the window's close, `evidence` turns the stored probes into the breach verdict (probe-evidence.ts).
+ * TGI and llama.cpp's server answer 200 when ready), and every answer is stored as evidence
+ * (node-probes.repository.ts). At a window's close, settlement reads the verdict from the stored
+ * probes through that repository (the pure rule is probe-evidence.ts); it never calls the prober.
  */
 @Injectable()
 export class NodeProber {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly records: NodeProbesRepository = new NodeProbesRepository(),
   ) {}
 
   /**
@@ -69,28 +61,11 @@ export class NodeProber {
     );
     if (nodes.length === 0) return [];
     const results = await mapBounded(nodes, PROBE_CONCURRENCY, (node) => this.probe(node));
-    // unnest: one INSERT for any number of rows, with no limit on bind parameters.
-    await manager.query(
-      `INSERT INTO node_probes (node_id, provider_id, model_class_id, probed_at, ok, status_code, latency_ms, error)
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::boolean[], $6::integer[], $7::integer[], $8::text[])`,
-      [
-        results.map((r) => r.nodeId),
-        results.map((r) => r.providerId),
-        results.map((r) => r.modelClassId),
-        results.map((r) => r.probedAt.toISOString()),
-        results.map((r) => r.ok),
-        results.map((r) => r.statusCode),
-        results.map((r) => r.latencyMs),
-        results.map((r) => r.error),
-      ],
-    );
+    await this.records.insert(manager, results);
     return results;
   }
 
-  /**
-   * The breach verdict for a provider's nodes of one model class over [windowStart, windowEnd).
-   * Probes from up to two intervals before the window are read too: they cover its first instants.
-   */
+  /** The breach verdict for a provider's nodes of one model class over [windowStart, windowEnd), from the stored probes. */
   async evidence(
     providerId: string,
     modelClassId: string,
@@ -98,18 +73,7 @@ export class NodeProber {
     windowEnd: Date,
     manager: EntityManager = this.dataSource.manager,
   ): Promise<ProbeVerdict> {
-    const probeIntervalMs = this.config.jobs.nodeProbeIntervalMs;
-    const rows: Array<{ node_id: string; probed_at: Date; ok: boolean }> = await manager.query(
-      `SELECT node_id, probed_at, ok FROM node_probes
-        WHERE provider_id = $1 AND model_class_id = $2 AND probed_at >= $3 AND probed_at < $4`,
-      [providerId, modelClassId, new Date(windowStart.getTime() - PROBE_FRESH_INTERVALS * probeIntervalMs), windowEnd],
-    );
-    return probeEvidence({
-      windowStart: windowStart.getTime(),
-      windowEnd: windowEnd.getTime(),
-      probeIntervalMs,
-      samples: rows.map((r) => ({ nodeId: r.node_id, at: r.probed_at.getTime(), ok: r.ok })),
-    });
+    return this.records.verdict(manager, providerId, modelClassId, windowStart, windowEnd, this.config.jobs.nodeProbeIntervalMs);
   }
 
   /** One probe; never throws: every failure is a result. */

@@ -1,0 +1,69 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { PROBE_FRESH_INTERVALS, probeEvidence, type ProbeVerdict } from './probe-evidence.js';
+
+/** One probe's answer, as stored. */
+export interface NodeProbeResult {
+  readonly nodeId: string;
+  readonly providerId: string;
+  readonly modelClassId: string;
+  /** When the probe was sent. */
+  readonly probedAt: Date;
+  /** HTTP 2xx within the timeout. */
+  readonly ok: boolean;
+  readonly statusCode: number | null;
+  readonly latencyMs: number | null;
+  readonly error: string | null;
+}
+
+/**
+ * `node_probes`: the prober writes every answer; whoever needs breach evidence (settlement, at a
+ * window's close) reads it here, as a verdict over the stored records, without the prober.
+ */
+@Injectable()
+export class NodeProbesRepository {
+  /** Stores a round's results; unnest: one INSERT for any number of rows, no limit on bind parameters. */
+  async insert(manager: EntityManager, results: readonly NodeProbeResult[]): Promise<void> {
+    if (results.length === 0) return;
+    await manager.query(
+      `INSERT INTO node_probes (node_id, provider_id, model_class_id, probed_at, ok, status_code, latency_ms, error)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::boolean[], $6::integer[], $7::integer[], $8::text[])`,
+      [
+        results.map((r) => r.nodeId),
+        results.map((r) => r.providerId),
+        results.map((r) => r.modelClassId),
+        results.map((r) => r.probedAt.toISOString()),
+        results.map((r) => r.ok),
+        results.map((r) => r.statusCode),
+        results.map((r) => r.latencyMs),
+        results.map((r) => r.error),
+      ],
+    );
+  }
+
+  /**
+   * The breach verdict for a provider's nodes of one model class over [windowStart, windowEnd),
+   * from the stored probes (probe-evidence.ts decides). Probes from up to two intervals before the
+   * window are read too: they cover its first instants.
+   */
+  async verdict(
+    manager: EntityManager,
+    providerId: string,
+    modelClassId: string,
+    windowStart: Date,
+    windowEnd: Date,
+    probeIntervalMs: number,
+  ): Promise<ProbeVerdict> {
+    const rows: Array<{ node_id: string; probed_at: Date; ok: boolean }> = await manager.query(
+      `SELECT node_id, probed_at, ok FROM node_probes
+        WHERE provider_id = $1 AND model_class_id = $2 AND probed_at >= $3 AND probed_at < $4`,
+      [providerId, modelClassId, new Date(windowStart.getTime() - PROBE_FRESH_INTERVALS * probeIntervalMs), windowEnd],
+    );
+    return probeEvidence({
+      windowStart: windowStart.getTime(),
+      windowEnd: windowEnd.getTime(),
+      probeIntervalMs,
+      samples: rows.map((r) => ({ nodeId: r.node_id, at: r.probed_at.getTime(), ok: r.ok })),
+    });
+  }
+}
