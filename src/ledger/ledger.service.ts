@@ -83,6 +83,33 @@ export class LedgerService {
     return accounts;
   }
 
+  /** Accounts of many participants at once (one query for those not cached yet). */
+  async accountsOfMany(participantIds: readonly string[]): Promise<Map<string, ParticipantAccounts>> {
+    const missing = [...new Set(participantIds)].filter((id) => !this.participantAccounts.has(id));
+    if (missing.length > 0) {
+      const rows: Array<{ id: string; participant_id: string; kind: ParticipantAccountKind }> = await this.dataSource.query(
+        `SELECT id, participant_id, kind FROM accounts WHERE participant_id = ANY($1::uuid[])`,
+        [missing],
+      );
+      const found = new Map<string, Record<string, AccountId>>();
+      for (const r of rows) (found.get(r.participant_id) ?? found.set(r.participant_id, {}).get(r.participant_id)!)[r.kind] = BigInt(r.id);
+      for (const [id, accounts] of found) {
+        if (Object.keys(accounts).length === PARTICIPANT_ACCOUNT_KINDS.length) this.participantAccounts.set(id, accounts as ParticipantAccounts);
+      }
+    }
+    return new Map(participantIds.map((id) => [id, this.participantAccounts.get(id) ?? fail(`participant ${id} has no ledger accounts`)]));
+  }
+
+  /** What each account may spend now: posted credits less posted and pending debits (no lock: a pre-read). */
+  async spendable(accountIds: readonly AccountId[]): Promise<Map<AccountId, bigint>> {
+    if (accountIds.length === 0) return new Map();
+    const rows: Array<{ id: string; spendable: string }> = await this.dataSource.query(
+      `SELECT id::text, (credits_posted - debits_posted - debits_pending)::text AS spendable FROM accounts WHERE id = ANY($1::bigint[])`,
+      [accountIds.map(String)],
+    );
+    return new Map(rows.map((r) => [BigInt(r.id), BigInt(r.spendable)]));
+  }
+
   async systemAccount(kind: SystemAccountKind): Promise<AccountId> {
     if (!this.systemAccounts) {
       const rows: Array<{ id: string; kind: SystemAccountKind }> = await this.dataSource.query(
@@ -204,4 +231,8 @@ export interface StatementLine {
   amount: string;
   phase: 'posted' | 'pending' | 'voided';
   createdAt: string;
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }

@@ -1,6 +1,6 @@
 import { formatUsd } from '../common/money.js';
 import { formatPrice, lotsToTokens, type PriceGrid } from '../markets/price.js';
-import type { BookView, CommittedBatch } from '../orders/instrument-writer.js';
+import type { BookView, CommittedBatch } from '../orders/book-events.js';
 import type { BookLevel, CandleView, OrderBookView, TickerView, TradeView } from './market-data.dto.js';
 
 /**

@@ -41,12 +41,6 @@ export type PublicTrade = Pick<FillRecord, 'id' | 'seq' | 'priceTicks' | 'lots' 
 export class MarketDataRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** The book sequence PostgreSQL holds: what the writer has committed. */
-  async committedSeq(instrument: string): Promise<number | undefined> {
-    const [row]: Array<{ last_seq: string }> = await this.dataSource.query(`SELECT last_seq FROM instrument_books WHERE instrument = $1`, [instrument]);
-    return row && Number(row.last_seq);
-  }
-
   /** Public trades, newest first, strictly before the cursor `(seq, n)`; `limit + 1` rows for pageOf. */
   async trades(instrument: string, before: { seq: number; n: number } | null, limit: number): Promise<PublicTrade[]> {
     const rows: Array<{ id: string; seq: string; n: number; taker_side: 'buy' | 'sell'; price_ticks: string; quantity_lots: string; created_at: Date }> =

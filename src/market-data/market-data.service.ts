@@ -1,11 +1,11 @@
-import { Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { DomainError, invalid, notFound } from '../common/domain-error.js';
+import { Injectable } from '@nestjs/common';
+import { invalid, notFound } from '../common/domain-error.js';
 import { decodeCursor, type Page, pageLimit, pageOf, type PageQuery } from '../platform/http/pagination.js';
 import { type InstrumentSpec, instrumentSymbol } from '../markets/instrument-terms.js';
 import { MarketsService } from '../markets/markets.service.js';
 import { formatPrice, lotsToTokens } from '../markets/price.js';
-import type { BookView, CommittedBatch, InstrumentWriter } from '../orders/instrument-writer.js';
-import { OrderBooks } from '../orders/order-books.js';
+import type { BookView } from '../orders/book-events.js';
+import { BookGateway } from '../orders/book-gateway.js';
 import { candleWindow } from './candle-window.js';
 import type { BookQuery, CandleList, CandlesQuery, IndexQuery, IndexView, OrderBookView, TickerView, TradeView } from './market-data.dto.js';
 import { bookView, candleView, tickerView, tradeView } from './market-data.format.js';
@@ -14,66 +14,29 @@ import { MarketDataRepository } from './market-data.repository.js';
 const DEFAULT_DEPTH = 50;
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
-/** How long a snapshot waits for a busy writer to commit before giving up with a 503. */
-const COMMIT_WAIT_MS = 5_000;
-/** How often a waiting snapshot re-checks PostgreSQL, in case the batch in flight rolled back. */
-const RECHECK_MS = 100;
 
 /**
- * Public market data of one process: books from the instrument writers' memory, trades, tickers
- * and candles from `fills`.
- *
- * A writer's book runs ahead of PostgreSQL while a batch is being committed (it matches first,
- * then commits), so `view()` may show a state that could still be rolled back. `committedView`
- * returns only views of a committed sequence, which is also what makes a stream snapshot line up
- * with the deltas published after it.
+ * Public market data: books from their owners' memory as of a committed sequence (through the
+ * book gateway, whichever process owns the book), trades, tickers and candles from `fills`.
  */
 @Injectable()
-export class MarketDataService implements OnModuleDestroy {
-  /** The last sequence published per book (published only after its commit). */
-  private readonly published = new Map<string, number>();
-  private readonly waiters = new Map<string, Set<(batch: CommittedBatch) => void>>();
-  private readonly unsubscribe: () => void;
-
+export class MarketDataService {
   constructor(
-    private readonly books: OrderBooks,
+    private readonly books: BookGateway,
     private readonly markets: MarketsService,
     private readonly repository: MarketDataRepository,
-  ) {
-    this.unsubscribe = books.onCommitted((batch) => {
-      this.published.set(batch.instrument, batch.seq);
-      const waiting = this.waiters.get(batch.instrument);
-      this.waiters.delete(batch.instrument);
-      waiting?.forEach((wake) => wake(batch));
-    });
-  }
-
-  onModuleDestroy(): void {
-    this.unsubscribe();
-  }
+  ) {}
 
   instrument(symbol: string): Promise<InstrumentSpec> {
     return this.markets.requireInstrument(symbol);
   }
 
   /**
-   * The book as of a committed sequence. An idle writer's memory is committed when its sequence
-   * is the last one published, or the one PostgreSQL holds (read first). Otherwise a batch is in
-   * flight: the view is taken the moment it is published, synchronously, before the writer can
-   * start the next one; a batch that rolls back publishes nothing, hence the re-check.
+   * The book as of a committed sequence: its owner answers between batches, never while one is
+   * being committed, which is also what makes a stream snapshot line up with the deltas after it.
    */
-  async committedView(symbol: string, maxLevels?: number): Promise<BookView> {
-    const writer = await this.books.writerFor(symbol);
-    const quick = writer.view(maxLevels);
-    if (this.published.get(symbol) === quick.seq) return quick;
-    for (const deadline = Date.now() + COMMIT_WAIT_MS; Date.now() < deadline; ) {
-      const durable = await this.repository.committedSeq(symbol);
-      const view = writer.view(maxLevels);
-      if (view.seq === durable || this.published.get(symbol) === view.seq) return view;
-      const published = await this.nextCommittedView(symbol, writer, maxLevels);
-      if (published) return published;
-    }
-    throw new DomainError('ORDER_BOOK_BUSY', `the ${symbol} book is busy; retry`, 'unavailable', { retryAfterSeconds: 1 });
+  committedView(symbol: string, maxLevels?: number): Promise<BookView> {
+    return this.books.view(symbol, maxLevels);
   }
 
   async book(symbol: string, query: BookQuery): Promise<OrderBookView> {
@@ -109,23 +72,6 @@ export class MarketDataService implements OnModuleDestroy {
     const window = candleWindow(query.interval, query, now);
     const rows = await this.repository.candles(symbol, window.seconds, window.from, window.to, window.limit);
     return { instrument: symbol, interval: query.interval, items: rows.map((r) => candleView(r.time, r.stats, spec)) };
-  }
-
-  /** The view right after the book's next commit, or undefined if none comes within RECHECK_MS. */
-  private nextCommittedView(symbol: string, writer: InstrumentWriter, maxLevels?: number): Promise<BookView | undefined> {
-    return new Promise((resolve) => {
-      const waiting = this.waiters.get(symbol) ?? new Set();
-      this.waiters.set(symbol, waiting);
-      const wake = () => {
-        clearTimeout(timer);
-        resolve(writer.view(maxLevels));
-      };
-      const timer = setTimeout(() => {
-        waiting.delete(wake);
-        resolve(undefined);
-      }, RECHECK_MS);
-      waiting.add(wake);
-    });
   }
 
   /**

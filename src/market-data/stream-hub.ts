@@ -2,8 +2,8 @@ import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { DomainError } from '../common/domain-error.js';
 import type { PriceGrid } from '../markets/price.js';
-import type { CommittedBatch } from '../orders/instrument-writer.js';
-import { OrderBooks } from '../orders/order-books.js';
+import type { CommittedBatch } from '../orders/book-events.js';
+import { BookGateway } from '../orders/book-gateway.js';
 import { ApiKeyAuthenticator } from '../participants/api-key-authenticator.js';
 import { bookDelta, bookView, ownFillView, ownOrderView, tradeView } from './market-data.format.js';
 import { MarketDataService } from './market-data.service.js';
@@ -22,8 +22,8 @@ interface Follower {
 }
 
 /**
- * The stream's subscriptions and their fan-out. Every committed batch of a book this process
- * serves (`OrderBooks.onCommitted`) is formatted once per topic and sent to its followers: book
+ * The stream's subscriptions and their fan-out. Every committed batch of every book, whichever
+ * process owns it (`BookGateway.onCommitted`, through Redis), is formatted once per topic and sent to its followers: book
  * deltas, trades, a fresh ticker, and each owner's changed orders and fills on its own topics.
  * Batches of one instrument are dispatched through one promise chain, so followers receive them
  * in commit order even when a lookup has to wait.
@@ -41,7 +41,7 @@ export class StreamHub implements OnModuleDestroy {
   private readonly unsubscribe: () => void;
 
   constructor(
-    books: OrderBooks,
+    books: BookGateway,
     private readonly marketData: MarketDataService,
     private readonly authenticator: ApiKeyAuthenticator,
   ) {

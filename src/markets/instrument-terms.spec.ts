@@ -104,6 +104,7 @@ describe('resolving a requested instrument', () => {
         takerFeeBps: 10,
         collarBps: 1000,
         spotWindowSeconds: 86_400,
+        bondBps: 1000,
       },
     });
   });
@@ -144,7 +145,7 @@ describe('resolving a requested instrument', () => {
 
 describe('trading state', () => {
   const base = { modelClassId: 'x', tickMicroUsdPerMTok: 1000, lotTokens: 1000, makerFeeBps: 0, takerFeeBps: 10, collarBps: 1000, status: 'active' } as const;
-  const spot: InstrumentSpec = { ...base, kind: 'spot', symbol: 'X-SPOT', spotWindowSeconds: 86_400 };
+  const spot: InstrumentSpec = { ...base, kind: 'spot', symbol: 'X-SPOT', spotWindowSeconds: 86_400, bondBps: 1000 };
   const forward: InstrumentSpec = {
     ...base,
     kind: 'forward',

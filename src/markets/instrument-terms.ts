@@ -27,6 +27,7 @@ export const INSTRUMENT_DEFAULTS = {
   takerFeeBps: 10,
   collarBps: 1000,
   spotWindowSeconds: 86_400,
+  bondBps: 1000,
 } as const;
 
 interface InstrumentBase extends PriceGrid {
@@ -42,6 +43,8 @@ export interface SpotTerms extends InstrumentBase {
   readonly kind: 'spot';
   /** A fill may be consumed within this many seconds of the fill. */
   readonly spotWindowSeconds: number;
+  /** The provider's performance bond on a sell, in bps of its notional (market-rules §4). */
+  readonly bondBps: number;
 }
 
 export interface ForwardTerms extends InstrumentBase {
@@ -108,6 +111,7 @@ export interface InstrumentRequest {
   readonly takerFeeBps?: number;
   readonly collarBps?: number;
   readonly spotWindowSeconds?: number;
+  readonly bondBps?: number;
   readonly lastTradeAt?: Date;
 }
 
@@ -155,11 +159,13 @@ export function resolveInstrumentTerms(request: InstrumentRequest, now: Date): {
         kind: 'spot',
         symbol: instrumentSymbol(request.modelClassId),
         spotWindowSeconds: request.spotWindowSeconds ?? INSTRUMENT_DEFAULTS.spotWindowSeconds,
+        bondBps: request.bondBps ?? INSTRUMENT_DEFAULTS.bondBps,
       },
     };
   }
 
   if (request.spotWindowSeconds !== undefined) return refusal(['spotWindowSeconds'], 'spotWindowSeconds applies to spot instruments only');
+  if (request.bondBps !== undefined) return refusal(['bondBps'], 'bondBps applies to spot instruments only');
   if (request.deliveryPeriod === undefined) return refusal(['deliveryPeriod'], 'deliveryPeriod is required for a forward, e.g. "2027-01" or "2027-W03"');
   const period = parseDeliveryPeriod(request.deliveryPeriod);
   if (!period.ok) return refusal(['deliveryPeriod'], `deliveryPeriod ${period.reason}`);

@@ -27,6 +27,10 @@ import { ModelClass } from './model-class.entity.js';
      AND delivery_period IS NOT NULL AND delivery_start IS NOT NULL AND delivery_end IS NOT NULL AND last_trade_at IS NOT NULL
      AND delivery_start < delivery_end AND last_trade_at <= delivery_start)`,
 )
+@Check(
+  'instruments_bond_of_kind',
+  `(kind = 'spot' AND bond_bps IS NOT NULL AND bond_bps BETWEEN 0 AND 10000) OR (kind = 'forward' AND bond_bps IS NULL)`,
+)
 @Check('instruments_halt_recorded', `(status = 'halted') = (halted_at IS NOT NULL AND halt_reason IS NOT NULL)`)
 export class Instrument {
   /** `<MODEL>-SPOT`, `<MODEL>-<YYYY>-<MM>` or `<MODEL>-<YYYY>-W<ww>`. */
@@ -62,6 +66,10 @@ export class Instrument {
   /** Spot only: how long after a fill the buyer may consume it. */
   @Column('integer', { name: 'spot_window_seconds', nullable: true })
   spotWindowSeconds: number | null;
+
+  /** Spot only: the provider's performance bond on a sell, in bps of notional. */
+  @Column('integer', { name: 'bond_bps', nullable: true })
+  bondBps: number | null;
 
   /** Forward only: `2027-01` or `2027-W03`; delivery runs [delivery_start, delivery_end). */
   @Column('text', { name: 'delivery_period', nullable: true })

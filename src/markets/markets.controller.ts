@@ -27,6 +27,7 @@ const instrumentRequest = (dto: CreateInstrumentDto): InstrumentRequest => ({
   takerFeeBps: dto.takerFeeBps ?? undefined,
   collarBps: dto.collarBps ?? undefined,
   spotWindowSeconds: dto.spotWindowSeconds ?? undefined,
+  bondBps: dto.bondBps ?? undefined,
   lastTradeAt: dto.lastTradeAt == null ? undefined : new Date(dto.lastTradeAt),
 });
 

@@ -95,6 +95,10 @@ export class CreateInstrumentDto {
   @IsOptional() @IsInt() @Min(60) @Max(MAX_SPOT_WINDOW_SECONDS)
   spotWindowSeconds?: number;
 
+  @ApiPropertyOptional({ default: INSTRUMENT_DEFAULTS.bondBps, minimum: 0, maximum: 10_000, description: "Spot only: the provider's performance bond on a sell, in bps of notional" })
+  @IsOptional() @IsInt() @Min(0) @Max(10_000)
+  bondBps?: number;
+
   @ApiPropertyOptional({ example: '2026-12-31T12:00:00Z', description: 'Forwards only: when trading stops; at or before the delivery start (the default)' })
   @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'lastTradeAt must be an ISO 8601 timestamp' })
   @Matches(/T.*(Z|[+-]\d\d:\d\d)$/, { message: 'lastTradeAt must carry a time zone, e.g. "2026-12-31T12:00:00Z"' })
@@ -131,6 +135,7 @@ export class InstrumentView {
   @ApiProperty({ example: 10 }) takerFeeBps: number;
   @ApiProperty({ example: 1000 }) collarBps: number;
   @ApiProperty({ nullable: true, type: Number, example: 86_400, description: 'Spot only' }) spotWindowSeconds: number | null;
+  @ApiProperty({ nullable: true, type: Number, example: 1000, description: "Spot only: the provider's bond on a sell, in bps of notional" }) bondBps: number | null;
   @ApiProperty({ nullable: true, type: String, example: '2027-01', description: 'Forwards only' }) deliveryPeriod: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'Forwards only: delivery starts (inclusive)' }) deliveryStart: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'Forwards only: delivery ends (exclusive)' }) deliveryEnd: string | null;

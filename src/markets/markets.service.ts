@@ -43,6 +43,7 @@ interface InstrumentRecord {
   taker_fee_bps: number;
   collar_bps: number;
   spot_window_seconds: number | null;
+  bond_bps: number | null;
   delivery_period: string | null;
   delivery_start: Date | null;
   delivery_end: Date | null;
@@ -55,7 +56,7 @@ interface InstrumentRecord {
 
 const MODEL_CLASS_COLUMNS = 'id, tokenizer, input_weight_bps, min_tokens_per_second, max_ttft_ms, created_at';
 const INSTRUMENT_COLUMNS = `symbol, kind, model_class_id, tick_micro_usd_per_mtok, lot_tokens, maker_fee_bps, taker_fee_bps,
-  collar_bps, spot_window_seconds, delivery_period, delivery_start, delivery_end, last_trade_at, status, halt_reason,
+  collar_bps, spot_window_seconds, bond_bps, delivery_period, delivery_start, delivery_end, last_trade_at, status, halt_reason,
   halted_at, created_at`;
 
 /** NOTIFY channel: an instrument was listed, halted or resumed (payload: its symbol), on commit. */
@@ -87,7 +88,7 @@ function instrumentSpec(r: InstrumentRecord): InstrumentSpec {
     status: r.status,
   };
   // CHECK instruments_terms_of_kind guarantees the terms of the row's kind are present.
-  if (r.kind === 'spot') return { ...base, kind: 'spot', spotWindowSeconds: r.spot_window_seconds! };
+  if (r.kind === 'spot') return { ...base, kind: 'spot', spotWindowSeconds: r.spot_window_seconds!, bondBps: r.bond_bps! };
   return {
     ...base,
     kind: 'forward',
@@ -108,6 +109,7 @@ const instrumentView = (r: InstrumentRecord): InstrumentView => ({
   takerFeeBps: r.taker_fee_bps,
   collarBps: r.collar_bps,
   spotWindowSeconds: r.spot_window_seconds,
+  bondBps: r.bond_bps,
   deliveryPeriod: r.delivery_period,
   deliveryStart: r.delivery_start?.toISOString() ?? null,
   deliveryEnd: r.delivery_end?.toISOString() ?? null,
@@ -181,8 +183,8 @@ export class MarketsService {
       if (!(await this.modelClassRecord(manager, terms.modelClassId))) throw MODEL_CLASS_NOT_FOUND();
       const [row]: InstrumentRecord[] = await manager.query(
         `INSERT INTO instruments (symbol, kind, model_class_id, tick_micro_usd_per_mtok, lot_tokens, maker_fee_bps, taker_fee_bps,
-           collar_bps, spot_window_seconds, delivery_period, delivery_start, delivery_end, last_trade_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           collar_bps, spot_window_seconds, bond_bps, delivery_period, delivery_start, delivery_end, last_trade_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          ON CONFLICT (symbol) DO NOTHING RETURNING ${INSTRUMENT_COLUMNS}`,
         [
           terms.symbol,
@@ -194,6 +196,7 @@ export class MarketsService {
           terms.takerFeeBps,
           terms.collarBps,
           terms.kind === 'spot' ? terms.spotWindowSeconds : null,
+          terms.kind === 'spot' ? terms.bondBps : null,
           forward?.deliveryPeriod ?? null,
           forward?.deliveryStart ?? null,
           forward?.deliveryEnd ?? null,

@@ -483,6 +483,20 @@ function describeOrderBook(name: string, factory: OrderBookFactory): void {
         expect([...ids(e.book, 'buy'), ...ids(e.book, 'sell')]).toEqual([4, 5]);
       });
 
+      test('nextExpiry is the earliest resting GTD expiry, and follows cancels, fills and expiry', () => {
+        const e = newDriver();
+        const t = e.now;
+        expect(e.book.nextExpiry()).toBeUndefined();
+        e.sell(110, 1, { expiresAt: t + 30 });
+        e.sell(111, 1, { expiresAt: t + 10 });
+        e.buy(90, 1);
+        expect(e.book.nextExpiry()).toBe(t + 10);
+        e.cancel(2, 'alice');
+        expect(e.book.nextExpiry()).toBe(t + 30);
+        e.expire(t + 30);
+        expect(e.book.nextExpiry()).toBeUndefined();
+      });
+
       test('a taker expires makers past their time instead of trading with them', () => {
         const e = newDriver();
         e.sell(100, 5, { owner: 'carol', expiresAt: e.now + 10 });

@@ -19,6 +19,8 @@ export interface OrderBook {
   /** Set by every trade and by `set_reference_price`; anchors the market order collar. */
   readonly referencePriceTicks: number | undefined;
 
+  /** When the earliest resting GTD order expires (ms), or undefined: what the writer's expiry timer waits for. */
+  nextExpiry(): number | undefined;
   /** Best bid or ask price, in O(1). */
   bestPrice(side: Side): number | undefined;
   /** The worst price a market order on `side` may fill at now; undefined without a reference price. */

@@ -173,6 +173,17 @@ export class NodesService {
     return { activeNodes: row.nodes, tokensPerSecond: BigInt(row.tokens_per_second) };
   }
 
+  /** `capacityOf` for several providers in one query; providers without an enabled node are absent. */
+  async enabledCapacities(providerIds: readonly string[], modelClassId: string): Promise<Map<string, NodeCapacity>> {
+    if (providerIds.length === 0) return new Map();
+    const rows: Array<{ provider_id: string; nodes: number; tokens_per_second: string }> = await this.dataSource.query(
+      `SELECT provider_id, count(*)::int AS nodes, sum(tokens_per_second)::text AS tokens_per_second FROM inference_nodes
+        WHERE provider_id = ANY($1::uuid[]) AND model_class_id = $2 AND status = 'enabled' GROUP BY provider_id`,
+      [providerIds, modelClassId],
+    );
+    return new Map(rows.map((r) => [r.provider_id, { activeNodes: r.nodes, tokensPerSecond: BigInt(r.tokens_per_second) }]));
+  }
+
   /**
    * Any node, enabled or not, whoever owns it: for metering, which checks the owner itself. An id
    * that is not a UUID (a forged X-Tokex-Node header) is simply unknown.

@@ -2,12 +2,13 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { HandlesJob, type JobHandler } from '../platform/jobs/job-handler.js';
-import { OrderBooks } from './order-books.js';
+import { BookGateway } from './book-gateway.js';
 
 /**
  * GTD orders expire in their book's writer, on time, while a process serves the book. A book no
  * process serves (no traffic since a restart) would keep its overdue orders and their holds:
- * this sweep finds them and expires them, borrowing the book only if nobody holds it.
+ * this sweep finds them and sends the book an expire command through its gateway, which takes
+ * the book if nobody holds it, and gives it back afterwards unless it was serving it already.
  */
 @Injectable()
 @HandlesJob('orders.expire-overdue')
@@ -16,7 +17,7 @@ export class OrderExpiryJob implements JobHandler<'orders.expire-overdue'> {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly books: OrderBooks,
+    private readonly books: BookGateway,
   ) {}
 
   async handle(payload: { reason: string }): Promise<void> {
@@ -24,7 +25,9 @@ export class OrderExpiryJob implements JobHandler<'orders.expire-overdue'> {
       `SELECT DISTINCT instrument FROM orders WHERE status = 'open' AND time_in_force = 'GTD' AND expires_at < now() - interval '2 seconds'`,
     );
     for (const { instrument } of rows) {
-      const expired = await this.books.expireOverdue(instrument);
+      const served = this.books.serves(instrument);
+      const expired = (await this.books.submit(instrument, { kind: 'expire' })).closed.length;
+      if (!served && this.books.serves(instrument)) await this.books.release(instrument);
       if (expired > 0) this.logger.log({ reason: payload.reason, instrument, expired }, 'overdue GTD orders expired');
     }
   }

@@ -1,10 +1,10 @@
 import { formatUsd } from '../common/money.js';
 import { formatPrice, lotsToTokens, type PriceGrid } from '../markets/price.js';
-import type { FillRecord } from './batch-money.js';
+import type { FillRecord } from './core/batch-money.js';
 
 /** A fill as its parties see it (the bond that backs its delivery is the delivery's business). */
 export type FillFacts = Omit<FillRecord, 'bond'>;
-import type { LiveOrder } from './live-order.js';
+import type { LiveOrder } from './core/live-order.js';
 import type { FillView, OrderView } from './orders.dto.js';
 
 /** An order as its owner sees it (REST and the private stream channel), without its fills. */

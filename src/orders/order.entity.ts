@@ -3,8 +3,9 @@ import { bigintColumn } from '../platform/database/bigint.transformer.js';
 import { Instrument } from '../markets/instrument.entity.js';
 import { Participant } from '../participants/participant.entity.js';
 
-export const ORDER_STATUSES = ['open', 'filled', 'cancelled', 'expired'] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
+import { ORDER_STATUSES, type OrderStatus } from './core/live-order.js';
+
+export { ORDER_STATUSES, type OrderStatus };
 
 /**
  * An accepted order and where it stands. Written only by its instrument's writer, in the same

@@ -3,15 +3,18 @@ import { LedgerModule } from '../ledger/ledger.module.js';
 import { MarketsModule } from '../markets/markets.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { DeadManSwitches } from './dead-man-switches.js';
-import { OrderBooks } from './order-books.js';
+import { BookGateway } from './book-gateway.js';
+import { BookOwnership } from './book-ownership.js';
+import { BookRelay } from './book-relay.js';
 import { OrderExpiryJob } from './order-expiry.job.js';
 import { OrdersController } from './orders.controller.js';
 import { OrdersService } from './orders.service.js';
+import { RedisBookEvents } from './redis-book-events.js';
 
 @Module({
   imports: [LedgerModule, MarketsModule, NodesModule],
   controllers: [OrdersController],
-  providers: [OrderBooks, OrdersService, DeadManSwitches, OrderExpiryJob],
-  exports: [OrderBooks],
+  providers: [BookOwnership, BookRelay, RedisBookEvents, BookGateway, OrdersService, DeadManSwitches, OrderExpiryJob],
+  exports: [BookGateway],
 })
 export class OrdersModule {}

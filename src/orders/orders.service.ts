@@ -4,13 +4,11 @@ import { DataSource } from 'typeorm';
 import { forbidden, invalid, notFound } from '../common/domain-error.js';
 import { decodeCursor, type Page, pageLimit, pageOf } from '../platform/http/pagination.js';
 import type { InstrumentSpec } from '../markets/instrument-terms.js';
-import { MarketsService } from '../markets/markets.service.js';
 import { parsePrice, tokensToLots } from '../markets/price.js';
 import type { Principal } from '../platform/http/auth.js';
-import type { WriterResult } from './instrument-writer.js';
-import { ORDER_COLUMNS, type OrderRecord, toLiveOrder } from './instrument-writer.js';
-import type { LiveOrder } from './live-order.js';
-import { OrderBooks } from './order-books.js';
+import { BookGateway } from './book-gateway.js';
+import type { LiveOrder } from './core/live-order.js';
+import { ORDER_COLUMNS, type OrderRecord, toLiveOrder } from './order-records.js';
 import { type FillFacts, fillView, orderView } from './order-views.js';
 import type { AmendOrderDto, FillView, MassCancelView, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
 
@@ -35,23 +33,21 @@ interface FillRow {
 
 /**
  * Order entry: turns API requests (tokens, decimal prices) into engine units (lots, ticks) on the
- * instrument's grid, checks who may do what, and hands commands to the instrument's writer, which
+ * instrument's grid, checks who may do what, and hands commands to the book's gateway, which
  * answers only once the result is committed.
  */
 @Injectable()
 export class OrdersService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly books: OrderBooks,
-    private readonly markets: MarketsService,
+    private readonly books: BookGateway,
   ) {}
 
   async place(actor: Principal, dto: PlaceOrderDto): Promise<{ created: boolean; order: OrderView }> {
     // Providers sell capacity (and only they may be short, market-rules §4); buyers buy.
     const role = dto.side === 'sell' ? 'provider' : 'buyer';
     if (!actor.roles.includes(role)) throw forbidden('ROLE_REQUIRED', `${dto.side} orders need the ${role} role`);
-    const writer = await this.books.writerFor(dto.instrument);
-    const spec = writer.spec;
+    const spec = await this.books.instrument(dto.instrument);
     const lots = tokensToLots(dto.quantity, spec);
     if (!lots.ok) throw invalid('VALIDATION_FAILED', `quantity ${lots.reason}`, { fields: ['quantity'] });
     let priceTicks: number | undefined;
@@ -66,7 +62,7 @@ export class OrdersService {
     const expiresAt = dto.expiresAt === undefined ? undefined : Date.parse(dto.expiresAt);
     if (expiresAt !== undefined && expiresAt <= Date.now()) throw invalid('VALIDATION_FAILED', 'expiresAt must be in the future', { fields: ['expiresAt'] });
 
-    const result = await writer.submit({
+    const result = await this.books.submit(dto.instrument, {
       kind: 'place',
       participantId: actor.participantId,
       side: dto.side,
@@ -101,16 +97,14 @@ export class OrdersService {
       if (!parsed.ok) throw invalid('VALIDATION_FAILED', `quantity ${parsed.reason}`, { fields: ['quantity'] });
       lots = parsed.value;
     }
-    const writer = await this.books.writerFor(order.instrument);
-    const result = await writer.submit({ kind: 'amend', participantId: actor.participantId, orderId: order.id, priceTicks, lots });
+    const result = await this.books.submit(order.instrument, { kind: 'amend', participantId: actor.participantId, orderId: order.id, priceTicks, lots });
     return orderView(result.order!, spec, result.fills);
   }
 
   async cancel(actor: Principal, id: string): Promise<OrderView> {
     const order = await this.owned(actor, id);
     const spec = await this.instrument(order.instrument);
-    const writer = await this.books.writerFor(order.instrument);
-    const result: WriterResult = await writer.submit({ kind: 'cancel', participantId: actor.participantId, orderId: order.id });
+    const result = await this.books.submit(order.instrument, { kind: 'cancel', participantId: actor.participantId, orderId: order.id });
     return orderView(result.order!, spec, []);
   }
 
@@ -123,8 +117,7 @@ export class OrdersService {
     const cancelled: OrderView[] = [];
     for (const { instrument: symbol } of rows) {
       const spec = await this.instrument(symbol);
-      const writer = await this.books.writerFor(symbol);
-      const result = await writer.submit({ kind: 'cancel_all', participantId: actor.participantId });
+      const result = await this.books.submit(symbol, { kind: 'cancel_all', participantId: actor.participantId });
       cancelled.push(...result.closed.map((o) => orderView(o, spec, [])));
     }
     return { cancelled };
@@ -171,7 +164,7 @@ export class OrdersService {
   }
 
   private instrument(symbol: string): Promise<InstrumentSpec> {
-    return this.markets.requireInstrument(symbol);
+    return this.books.instrument(symbol);
   }
 
   /** The caller's order; anyone else's is not found. */

@@ -144,6 +144,7 @@ describe('instruments', () => {
       takerFeeBps: 10,
       collarBps: 1000,
       spotWindowSeconds: 86_400,
+      bondBps: 1000,
       deliveryPeriod: null,
       deliveryStart: null,
       deliveryEnd: null,

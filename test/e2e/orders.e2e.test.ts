@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import { OrderBooks } from '../../src/orders/order-books.js';
+import { BookGateway } from '../../src/orders/book-gateway.js';
 import { OrderExpiryJob } from '../../src/orders/order-expiry.job.js';
 import { fundedBuyer, fundedProvider, listSpotInstrument } from '../support/market-fixtures.js';
 import { balancesOf, bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
@@ -259,7 +259,7 @@ describe('placing and matching', () => {
     const b = await buyer('10');
     const expiresAt = new Date(Date.now() + 1000).toISOString();
     const placed = await order(b, { side: 'buy', type: 'limit', price: '0.100', quantity: 1_000_000, timeInForce: 'GTD', expiresAt }).expect(201);
-    const books = t.app.get(OrderBooks);
+    const books = t.app.get(BookGateway);
     await books.release(symbol); // as after a restart with no traffic on this book: no writer, no timer
     // Time itself is what is tested here: the order must be past its expiry (plus the sweep's 2 s margin).
     await new Promise((resolve) => setTimeout(resolve, Date.parse(expiresAt) + 2_100 - Date.now()));
@@ -293,17 +293,24 @@ describe('placing and matching', () => {
     await t.http.delete('/v1/orders').set(bearer(first.key)).expect(200);
   });
 
-  test('only one process serves a book: another asking for it is refused, not a second matcher', async () => {
+  test('any process accepts any order: another process relays it to the one that serves the book', async () => {
     const b = await buyer('10');
+    const p = await provider();
     await order(b, { side: 'buy', type: 'limit', price: '0.010', quantity: 1_000_000 }).expect(201); // this app now owns the book
-    const other = await startTestApp();
+    const other = await startTestApp({ QUEUE_PREFIX: t.config.redis.queuePrefix }); // same Redis channels, as processes of one deployment
     try {
-      const refused = await other.http
+      const sold = await other.http
         .post('/v1/orders')
-        .set(bearer(b.key))
-        .send({ instrument: symbol, side: 'buy', type: 'limit', price: '0.010', quantity: 1_000_000 })
-        .expect(503);
-      expect(refused.body.code).toBe('NOT_BOOK_OWNER');
+        .set(bearer(p.key))
+        .send({ instrument: symbol, side: 'sell', type: 'limit', price: '0.010', quantity: 1_000_000 })
+        .expect(201);
+      expect(sold.body.fills).toEqual([expect.objectContaining({ price: '0.010', quantity: 1_000_000 })]);
+      // One matcher: the book stayed with its owner, and the other process only relayed.
+      expect(t.app.get(BookGateway).serves(symbol)).toBe(true);
+      expect(other.app.get(BookGateway).serves(symbol)).toBe(false);
+      const book = await other.http.get(`/v1/markets/${symbol}/book`).expect(200);
+      const own = await t.http.get(`/v1/markets/${symbol}/book`).expect(200);
+      expect(book.body).toEqual(own.body);
     } finally {
       await other.close();
     }

@@ -4,9 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { OrderBooks } from '../../src/orders/order-books.js';
+import { BookGateway } from '../../src/orders/book-gateway.js';
 import { closeDelivery, payoutBetween } from '../../src/settlement/core/delivery-money.js';
-import { SettlementService } from '../../src/settlement/settlement.service.js';
+import { VerifiedUsageRepository } from '../../src/metering/verified-usage.repository.js';
 import { type ChildService, spawnService } from '../support/child-service.js';
 import { fundedBuyer, fundedProvider } from '../support/market-fixtures.js';
 import { bearer, startTestApp, TEST_DATABASE_URL, TEST_REDIS_URL, type TestApp, type TestParticipant } from '../support/test-app.js';
@@ -88,11 +88,11 @@ async function balances(): Promise<Balances> {
 
 /** 10,000 one-lot buys rest; each provider's sells sweep its share of them: one fill, one delivery each. */
 async function makeFills(): Promise<void> {
-  const writer = await t.app.get(OrderBooks).writerFor(symbol);
+  const books = t.app.get(BookGateway);
   for (let start = 0; start < FILLS; start += 1_000) {
     await Promise.all(
       Array.from({ length: 1_000 }, (_, i) =>
-        writer.submit({
+        books.submit(symbol, {
           kind: 'place',
           participantId: buyers[(start + i) % BUYERS].id,
           side: 'buy',
@@ -107,7 +107,7 @@ async function makeFills(): Promise<void> {
     );
   }
   for (const provider of providers) {
-    const result = await writer.submit({
+    const result = await books.submit(symbol, {
       kind: 'place',
       participantId: provider.id,
       side: 'sell',
@@ -142,7 +142,7 @@ describe('settlement survives SIGKILL and a Redis flush', () => {
     expect(deliveries).toHaveLength(FILLS);
 
     // Verified usage for most deliveries, sometimes in two records, sometimes beyond the quantity.
-    const settlement = t.app.get(SettlementService);
+    const verifiedUsage = t.app.get(VerifiedUsageRepository);
     const usage = new Map<string, bigint>();
     const records: Array<[string, string, bigint]> = [];
     for (const d of deliveries) {
@@ -153,7 +153,7 @@ describe('settlement survives SIGKILL and a Redis flush', () => {
         usage.set(d.id, (usage.get(d.id) ?? 0n) + tokens);
       }
     }
-    for (let i = 0; i < records.length; i += 50) await Promise.all(records.slice(i, i + 50).map(([id, d, n]) => settlement.recordVerifiedUsage(id, d, n)));
+    for (let i = 0; i < records.length; i += 50) await Promise.all(records.slice(i, i + 50).map(([id, d, n]) => verifiedUsage.record(id, d, n)));
     const afterFills = await balances();
 
     // The worker probes the nodes while their windows are open: the first provider's node never

@@ -305,6 +305,10 @@ export class FastOrderBook implements OrderBook {
     return side === 'buy' ? this.bids : this.asks;
   }
 
+  nextExpiry(): number | undefined {
+    return this.expiries.peek()?.expiresAt;
+  }
+
   bestPrice(side: Side): number | undefined {
     return this.sideOf(side).best?.priceTicks;
   }

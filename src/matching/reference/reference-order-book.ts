@@ -252,6 +252,11 @@ export class ReferenceOrderBook implements OrderBook {
     return this.resting.filter((o) => o.side === side).sort((a, b) => better(a, b) || a.arrival - b.arrival);
   }
 
+  nextExpiry(): number | undefined {
+    const earliest = Math.min(...this.resting.map((o) => o.expiresAt));
+    return earliest === NO_EXPIRY ? undefined : earliest;
+  }
+
   bestPrice(side: Side): number | undefined {
     return this.queue(side)[0]?.priceTicks;
   }

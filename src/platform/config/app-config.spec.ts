@@ -31,7 +31,7 @@ describe('configuration', () => {
 
   test('.env.example lists every variable with its default', () => {
     const example = Object.fromEntries(
-      readFileSync(new URL('../../.env.example', import.meta.url), 'utf8')
+      readFileSync(new URL('../../../.env.example', import.meta.url), 'utf8')
         .split('\n')
         .filter((line) => /^[A-Z_]+=/.test(line))
         .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),

@@ -1,6 +1,8 @@
-import type { Side, StpMode, TimeInForce } from '../matching/index.js';
-import type { FeeState } from './core/order-money.js';
-import type { OrderStatus } from './order.entity.js';
+import type { Side, StpMode, TimeInForce } from '../../matching/index.js';
+import type { FeeState } from './order-money.js';
+
+export const ORDER_STATUSES = ['open', 'filled', 'cancelled', 'expired'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /**
  * An order as its instrument writer keeps it in memory while it can still change: the engine's

@@ -1,5 +1,5 @@
-import { DomainError, invalid, notFound, unprocessable } from '../common/domain-error.js';
-import { RejectCode } from '../matching/index.js';
+import { DomainError, invalid, notFound, unprocessable } from '../../common/domain-error.js';
+import { RejectCode } from '../../matching/index.js';
 
 /**
  * What an engine rejection means to the client. Input problems the DTO could not see are 400s

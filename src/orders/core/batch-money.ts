@@ -1,7 +1,15 @@
-import type { AccountId, TransferRequest } from '../ledger/core/index.js';
-import type { ParticipantAccounts } from '../ledger/ledger.service.js';
-import { buyHoldRequired, fill as fillMoney, type InstrumentMoney, sellBond } from './core/order-money.js';
+import type { AccountId, TransferRequest } from '../../ledger/core/index.js';
 import { type LiveOrder, openLots } from './live-order.js';
+import { fill as fillMoney, type InstrumentMoney } from './order-money.js';
+import type { ProductRules } from './product-rules.js';
+
+/** A participant's ledger accounts that orders move money between (ids never change once opened). */
+export interface OrderAccounts {
+  readonly available: AccountId;
+  readonly held: AccountId;
+  readonly escrow: AccountId;
+  readonly bond: AccountId;
+}
 
 /** One trade as the writer records it in `fills`. */
 export interface FillRecord {
@@ -33,16 +41,20 @@ export class BatchMoney {
   /** Orders created or changed in this batch. */
   readonly changed = new Map<number, LiveOrder>();
 
+  /** What each account may still spend in this batch; starts as the balances read before it. */
+  private readonly spendable: Map<AccountId, bigint>;
+
   constructor(
     private readonly money: InstrumentMoney,
+    private readonly rules: ProductRules,
     private readonly feesAccount: AccountId,
-    private readonly accounts: Map<string, ParticipantAccounts>,
-    private readonly spendable: Map<AccountId, bigint>,
-    /** Spot fills become deliveries, and the bond of the filled lots goes with them. */
-    private readonly bondsFollowFills = false,
-  ) {}
+    private readonly accounts: ReadonlyMap<string, OrderAccounts>,
+    spendable: ReadonlyMap<AccountId, bigint>,
+  ) {
+    this.spendable = new Map(spendable);
+  }
 
-  accountsOf(participantId: string): ParticipantAccounts {
+  accountsOf(participantId: string): OrderAccounts {
     const accounts = this.accounts.get(participantId);
     if (!accounts) throw new Error(`accounts of ${participantId} were not loaded for this batch`);
     return accounts;
@@ -63,33 +75,31 @@ export class BatchMoney {
   }
 
   /**
-   * What a buy must hold now: its open notional at its limit plus the fees it could still pay
-   * while open; nothing once closed.
+   * What an open order must hold for its open lots at its limit (the product's rule; spot: a buy's
+   * open notional plus the most fee it could still pay, a sell's bond); nothing once closed.
    */
-  buyHold(order: LiveOrder): bigint {
-    return order.status === 'open' ? buyHoldRequired(this.money, order.priceTicks, openLots(order), order.fees) : 0n;
-  }
-
-  /** The bond of a sell's open lots: 10 % of their notional at its current limit. */
-  openBond(order: LiveOrder): bigint {
-    return order.status === 'open' ? sellBond(this.money, order.priceTicks, openLots(order)) : 0n;
-  }
-
-  /** What a new order must take: a buy's hold, or a sell's bond on its whole quantity. */
-  initialHold(order: LiveOrder): bigint {
-    return order.side === 'buy' ? this.buyHold(order) : this.openBond(order);
+  openHold(order: LiveOrder): bigint {
+    return this.rules.openHold(this.money, order);
   }
 
   /**
-   * Applies `change` (an amend, or the order leaving the book) and moves the order's hold or bond
-   * to what it must be after it. A sell's bond has two parts: the bond of its filled lots, fixed
-   * when they filled (it stays for their delivery, whatever the order's limit becomes later), and
-   * the bond of its open lots at its current limit; only the open part follows the change.
+   * What an amend must hold: the hold it keeps for lots that already filled (a spot sell's bond
+   * that stayed on the order) plus the open hold of the amended order.
+   */
+  amendedHold(order: LiveOrder, amended: LiveOrder): bigint {
+    return order.hold - this.openHold(order) + this.openHold(amended);
+  }
+
+  /**
+   * Applies `change` (an amend, or the order leaving the book) and moves the order's hold to what
+   * it must be after it. A hold has two parts: what it keeps for lots that already filled (fixed
+   * when they filled, whatever the order's limit becomes later) and the open hold at its current
+   * limit; only the open part follows the change.
    */
   rehold(order: LiveOrder, tag: string, change: () => void): void {
-    const filledBond = order.side === 'sell' ? order.hold - this.openBond(order) : 0n;
+    const kept = order.hold - this.openHold(order);
     change();
-    this.adjustHold(order, tag, order.side === 'buy' ? this.buyHold(order) : filledBond + this.openBond(order));
+    this.adjustHold(order, tag, kept + this.openHold(order));
   }
 
   /**
@@ -98,8 +108,9 @@ export class BatchMoney {
    */
   adjustHold(order: LiveOrder, tag: string, required: bigint): void {
     const accounts = this.accountsOf(order.participantId);
-    const pot = order.side === 'buy' ? accounts.held : accounts.bond;
-    const code = order.side === 'buy' ? 'order-hold' : 'order-bond';
+    const potKind = this.rules.holdPot(order.side);
+    const pot = accounts[potKind];
+    const code = potKind === 'held' ? 'order-hold' : 'order-bond';
     if (required > order.hold) {
       this.move(`order:${order.id}:${tag}`, accounts.available, pot, required - order.hold, code, String(order.id));
     } else if (required < order.hold) {
@@ -121,7 +132,7 @@ export class BatchMoney {
     const [buyer, seller] = taker.side === 'buy' ? [taker, maker] : [maker, taker];
     const bought = fillMoney(this.money, buyer.fees, priceTicks, lots, buyer === taker ? 'taker' : 'maker');
     const sold = fillMoney(this.money, seller.fees, priceTicks, lots, seller === taker ? 'taker' : 'maker');
-    const sellerBondBefore = this.openBond(seller);
+    const sellerHoldBefore = this.openHold(seller);
     const accounts = this.accountsOf(buyer.participantId);
     this.move(`fill:${id}:escrow`, accounts.held, accounts.escrow, bought.notional, 'fill-escrow', id);
     this.move(`fill:${id}:buyer-fee`, accounts.held, this.feesAccount, bought.fee, 'fill-fee', id);
@@ -137,8 +148,8 @@ export class BatchMoney {
     }
     // The buyer's hold shrinks to what its open lots need. The seller's bond stays whole on its
     // account: the part for the lots that filled now backs their delivery.
-    this.adjustHold(buyer, `fill:${id}`, this.buyHold(buyer));
-    const bond = this.bondsFollowFills ? sellerBondBefore - this.openBond(seller) : 0n;
+    this.adjustHold(buyer, `fill:${id}`, this.openHold(buyer));
+    const bond = this.rules.sellHoldFollowsFill ? sellerHoldBefore - this.openHold(seller) : 0n;
     seller.hold -= bond;
     return {
       id,

@@ -1,0 +1,231 @@
+import { Logger } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import { DomainError } from '../common/domain-error.js';
+import type { InstrumentSpec } from '../markets/instrument-terms.js';
+import { BalanceMovedError, commitPlan } from './batch-commit.js';
+import type { BookEvents, BookView, CommittedBatch } from './book-events.js';
+import type { BookFacts } from './book-facts.js';
+import { loadBook } from './book-loader.js';
+import type { BookCommand, CommandResult } from './core/book-commands.js';
+import { type BookState, planBatch } from './core/plan-batch.js';
+import { productRules } from './core/product-rules.js';
+
+/** Commands taken into one transaction at most (group commit). */
+const MAX_BATCH = 500;
+/** Commands waiting at most; beyond, new ones are refused with 503 and a retry hint. */
+export const MAX_QUEUE = 10_000;
+/** A batch whose balances moved under it, or that lost a race, runs again at most this often. */
+const ATTEMPTS = 3;
+
+/** An instrument as the writer uses it: its terms, halt status and bond rate. */
+export type WriterSpec = InstrumentSpec & { readonly bondBps: number };
+
+export interface BookWriterDependencies {
+  readonly dataSource: DataSource;
+  readonly facts: BookFacts;
+  /** The instrument as PostgreSQL has it now (404 if it is gone). */
+  readonly instrument: () => Promise<WriterSpec>;
+  /** Called after every committed batch that changed the book, in sequence order. */
+  readonly published: BookEvents['publish'];
+  /** Measures every group commit: its size, and how long preparing and committing took. */
+  readonly measured?: (commands: number, prepareSeconds: number, commitSeconds: number) => void;
+}
+
+interface Queued {
+  readonly command: BookCommand;
+  readonly resolve: (result: CommandResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * The one writer of a book, in the process that owns it. Commands queue here; a loop takes all
+ * that wait (up to MAX_BATCH), reads the facts they need, plans them with the pure planner, and
+ * commits the plan in one transaction (group commit). Only then are the callers answered and the
+ * batch published. While a batch commits, new commands queue up, so batches grow with load.
+ *
+ * Funds are checked optimistically against balances read before the batch; the database refuses
+ * an overdraft at commit (see commitPlan). If a balance moved meanwhile, or the commit fails,
+ * the book is rebuilt from PostgreSQL and the batch runs again: memory never gets ahead of what is
+ * durable. GTD orders expire on a timer set for the book's next expiry.
+ */
+export class BookWriter {
+  private readonly logger: Logger;
+  private readonly queue: Queued[] = [];
+  private state!: BookState;
+  private latestSpec!: WriterSpec;
+  private running = false;
+  private stopped = false;
+  /** Set when a batch failed and the book could not yet be rebuilt from PostgreSQL. */
+  private needsLoad = false;
+  private specStale = false;
+  private idleWaiters: Array<() => void> = [];
+  private expiryTimer?: NodeJS.Timeout;
+  private expiryAt?: number;
+
+  constructor(
+    readonly symbol: string,
+    private readonly deps: BookWriterDependencies,
+  ) {
+    this.logger = new Logger(`BookWriter:${symbol}`);
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * The instrument as last read: at load, and again after every halt or resume. Its grid and fees
+   * never change after listing, so callers may convert prices with it.
+   */
+  get spec(): WriterSpec {
+    return this.latestSpec;
+  }
+
+  /** A halt or resume: read the instrument again before the next batch. */
+  instrumentChanged(): void {
+    this.specStale = true;
+  }
+
+  /** Rebuilds the book from PostgreSQL: the open orders in price-time priority, and the book position. */
+  async load(): Promise<void> {
+    this.latestSpec = await this.deps.instrument();
+    this.state = await loadBook(this.deps.dataSource, this.latestSpec);
+    await this.deps.facts.reset(this.state.orders.values());
+    this.scheduleExpiry();
+  }
+
+  /** The aggregated book as of the last committed batch: answered between batches, never mid-batch. */
+  async view(maxLevels?: number): Promise<BookView> {
+    while (this.running || this.needsLoad) {
+      if (this.needsLoad && !this.running) await this.load().then(() => (this.needsLoad = false));
+      else await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+    const { book } = this.state;
+    return { seq: book.lastSequence, bids: book.depth('buy', maxLevels), asks: book.depth('sell', maxLevels), referencePriceTicks: book.referencePriceTicks };
+  }
+
+  submit(command: BookCommand): Promise<CommandResult> {
+    if (this.stopped) return Promise.reject(unavailable('the exchange is shutting down; retry'));
+    if (this.queue.length >= MAX_QUEUE) {
+      return Promise.reject(new DomainError('QUEUE_FULL', `too many orders waiting for ${this.symbol}; retry shortly`, 'unavailable', { retryAfterSeconds: 1 }));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ command, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.expiryTimer);
+    while (this.running) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    for (const item of this.queue.splice(0)) item.reject(unavailable('the exchange is shutting down; retry'));
+  }
+
+  /** Commits batch after batch until the queue is empty. */
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) await this.commitBatch(this.queue.splice(0, MAX_BATCH));
+    } finally {
+      this.running = false;
+      for (const wake of this.idleWaiters.splice(0)) wake();
+      this.scheduleExpiry();
+    }
+  }
+
+  private async commitBatch(batch: Queued[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const results = await this.runBatch(batch.map((item) => item.command));
+        batch.forEach((item, i) => {
+          const result = results[i];
+          if (result instanceof DomainError) item.reject(result);
+          else item.resolve(result);
+        });
+        return;
+      } catch (error) {
+        // Memory may be ahead of PostgreSQL now: rebuild it from what is durable, then try again.
+        // Until a rebuild succeeds, no batch runs on memory that may hold uncommitted effects.
+        this.needsLoad = true;
+        await this.load().then(
+          () => (this.needsLoad = false),
+          (e) => this.logger.error({ err: e }, 'could not reload the book; the next batch tries again'),
+        );
+        const retryable = error instanceof BalanceMovedError || isSerializationProblem(error);
+        if (!retryable || attempt === ATTEMPTS) {
+          if (!retryable) this.logger.error({ err: error }, 'order batch failed');
+          for (const item of batch) item.reject(retryable ? unavailable('the order book is busy; retry') : error);
+          return;
+        }
+      }
+    }
+  }
+
+  /** One group commit: facts, plan, commit, publish. Returns each command's result or refusal. */
+  private async runBatch(commands: BookCommand[]): Promise<Array<CommandResult | DomainError>> {
+    const started = performance.now();
+    if (this.needsLoad) {
+      await this.load().catch(() => {
+        throw unavailable('the order book is being rebuilt; retry');
+      });
+      this.needsLoad = false;
+    }
+    if (this.specStale) {
+      this.specStale = false;
+      this.latestSpec = await this.deps.instrument();
+    }
+    const spec = this.latestSpec;
+    const rules = productRules(spec.kind);
+    const now = Date.now();
+    const facts = await this.deps.facts.read(this.state, spec, rules, commands, now);
+    const plan = planBatch(this.state, rules, facts, commands);
+    const prepared = performance.now();
+    await commitPlan(this.deps.dataSource, spec, plan);
+    this.deps.measured?.(commands.length, (prepared - started) / 1000, (performance.now() - prepared) / 1000);
+
+    this.deps.facts.committed(plan.fills, now);
+    for (const order of plan.orders) if (order.status !== 'open') this.state.orders.delete(order.id);
+    if (plan.seq !== plan.previousSeq) {
+      const batch: CommittedBatch = {
+        instrument: this.symbol,
+        seq: plan.seq,
+        previousSeq: plan.previousSeq,
+        fills: plan.fills,
+        levels: plan.levels,
+        orders: plan.orders.map((o) => ({ ...o })),
+        committedAt: new Date(),
+      };
+      this.deps.published(batch);
+    }
+    return plan.results as Array<CommandResult | DomainError>;
+  }
+
+  /** Sets the timer for the book's earliest GTD expiry (the engine's expiry queue knows it). */
+  private scheduleExpiry(): void {
+    const next = this.state?.book.nextExpiry();
+    if (this.stopped || next === this.expiryAt) return;
+    clearTimeout(this.expiryTimer);
+    this.expiryAt = next;
+    if (next === undefined) return;
+    this.expiryTimer = setTimeout(() => {
+      this.expiryAt = undefined;
+      void this.submit({ kind: 'expire' }).catch(() => undefined);
+    }, Math.max(0, next - Date.now()) + 1);
+    this.expiryTimer.unref();
+  }
+}
+
+function unavailable(message: string): DomainError {
+  return new DomainError('ORDER_BOOK_BUSY', message, 'unavailable', { retryAfterSeconds: 1 });
+}
+
+/**
+ * Failures that a fresh attempt resolves: a deadlock or serialization failure, or a unique
+ * violation (the same clientOrderId committed meanwhile on another instrument: the next attempt's
+ * pre-read finds it and answers with that order).
+ */
+function isSerializationProblem(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return code === '40P01' || code === '40001' || code === '23505';
+}

@@ -1,0 +1,43 @@
+import type { StpMode, TimeInForce } from '../../matching/index.js';
+import type { FillRecord } from './batch-money.js';
+import type { LiveOrder } from './live-order.js';
+
+/**
+ * What a client (or the exchange itself) asks of one book. Every command that touches a book goes
+ * through its gateway as one of these, so they are plain data: they cross processes as JSON.
+ */
+export type BookCommand =
+  | {
+      readonly kind: 'place';
+      readonly participantId: string;
+      readonly side: 'buy' | 'sell';
+      readonly type: 'limit' | 'market';
+      readonly timeInForce: TimeInForce;
+      readonly priceTicks?: number;
+      readonly lots: number;
+      readonly expiresAt?: number;
+      readonly postOnly: boolean;
+      readonly stp: StpMode;
+      readonly clientOrderId?: string;
+    }
+  | { readonly kind: 'amend'; readonly participantId: string; readonly orderId: number; readonly priceTicks?: number; readonly lots?: number }
+  | { readonly kind: 'cancel'; readonly participantId: string; readonly orderId: number }
+  | { readonly kind: 'cancel_all'; readonly participantId: string }
+  | { readonly kind: 'expire' };
+
+export type PlaceCommand = Extract<BookCommand, { kind: 'place' }>;
+export type AmendCommand = Extract<BookCommand, { kind: 'amend' }>;
+
+/** What one command did, once committed. */
+export interface CommandResult {
+  /** The order the command was about (for cancel_all and expire: none). */
+  readonly order?: LiveOrder;
+  /** Orders it closed (cancel_all, expire). */
+  readonly closed: LiveOrder[];
+  readonly fills: FillRecord[];
+  /** The command repeated a clientOrderId: the first order's id, to be read back. */
+  readonly duplicateOf?: bigint;
+}
+
+/** The key of a participant's clientOrderId in the batch's facts. */
+export const clientOrderKey = (participantId: string, clientOrderId: string) => `${participantId}\u0000${clientOrderId}`;

@@ -1,0 +1,335 @@
+import { DomainError, invalid, notFound, unprocessable } from '../../common/domain-error.js';
+import type { AccountId, TransferRequest } from '../../ledger/core/index.js';
+import { type InstrumentSpec, tradingState } from '../../markets/instrument-terms.js';
+import type { BookEvent, Command, OrderBook } from '../../matching/index.js';
+import { BatchMoney, type FillRecord, type OrderAccounts } from './batch-money.js';
+import { type AmendCommand, type BookCommand, clientOrderKey, type CommandResult, type PlaceCommand } from './book-commands.js';
+import { NO_CAPACITY, type ProviderCapacity } from './capacity.js';
+import { type LevelChange, levelChanges } from './level-changes.js';
+import { type LiveOrder, openLots } from './live-order.js';
+import { NO_FILLS } from './order-money.js';
+import { rejectionToError } from './order-errors.js';
+import type { ProductRules } from './product-rules.js';
+
+/** A book as its writer keeps it: the engine, and the live orders with their money. Planning mutates it. */
+export interface BookState {
+  readonly symbol: string;
+  readonly book: OrderBook;
+  readonly orders: Map<number, LiveOrder>;
+}
+
+/** Everything a batch needs from outside, read by the shell before planning. */
+export interface BatchFacts {
+  /** The batch's clock: every command of the batch happens at this instant. */
+  readonly now: number;
+  readonly terms: InstrumentSpec;
+  /** The instrument's spot bond rate and the rest of its money terms. */
+  readonly bondBps: number;
+  readonly feesAccount: AccountId;
+  /** Accounts of everyone the batch may touch: its callers and the owners of resting orders. */
+  readonly accounts: ReadonlyMap<string, OrderAccounts>;
+  /** What each caller's available account may spend, as read before the batch. */
+  readonly spendable: ReadonlyMap<AccountId, bigint>;
+  /** clientOrderIds already committed (`clientOrderKey`), with their order ids. */
+  readonly knownClientOrderIds: ReadonlyMap<string, bigint>;
+  /** Fresh order ids, ascending, at least one per place command. */
+  readonly orderIds: readonly number[];
+  /** Capacity of every provider adding sell quantity in the batch. */
+  readonly capacity: ReadonlyMap<string, ProviderCapacity>;
+  /** The model class's spot index on this book's grid, when the book has no reference price yet. */
+  readonly indexPriceTicks?: number;
+}
+
+/** What the shell commits, in one transaction, and then answers and publishes. */
+export interface BatchPlan {
+  /** Per command, in order: its result, or the error that refused it (nothing of it is in the plan). */
+  readonly results: ReadonlyArray<CommandResult | DomainError>;
+  readonly transfers: readonly TransferRequest[];
+  /** Orders created or changed. */
+  readonly orders: readonly LiveOrder[];
+  readonly fills: readonly FillRecord[];
+  /** Product effects committed with the batch by their owning modules (spot: a delivery per fill). */
+  readonly deliveries: readonly FillRecord[];
+  readonly previousSeq: number;
+  readonly seq: number;
+  readonly referencePriceTicks: number | undefined;
+  /** L2 changes for market data, published with `seq` after the commit. */
+  readonly levels: readonly LevelChange[];
+}
+
+type EngineCommand = Command extends infer C ? (C extends unknown ? Omit<C, 'seq' | 'timestamp'> : never) : never;
+
+/**
+ * Plans one group commit: runs the batch's commands through the engine and the product's rules,
+ * in order, on the book in memory, and returns what must be committed. No I/O and no clock of its
+ * own: the same book, facts and commands always give the same plan. A command refused by a rule
+ * leaves no trace in the plan; an unexpected error (a bug) throws, and the shell rebuilds the book.
+ */
+export function planBatch(state: BookState, rules: ProductRules, facts: BatchFacts, commands: readonly BookCommand[]): BatchPlan {
+  return new BatchPlanner(state, rules, facts).plan(commands);
+}
+
+class BatchPlanner {
+  private readonly money: BatchMoney;
+  private readonly fills: FillRecord[] = [];
+  private readonly batchClientIds = new Map<string, bigint>();
+  private nextOrderId = 0;
+  /** Open sell lots per provider, counted at the batch's first added sell, plus sells added since. */
+  private openSells?: Map<string, number>;
+
+  constructor(
+    private readonly state: BookState,
+    private readonly rules: ProductRules,
+    private readonly facts: BatchFacts,
+  ) {
+    const { terms } = facts;
+    const money = { grid: terms, makerFeeBps: terms.makerFeeBps, takerFeeBps: terms.takerFeeBps, bondBps: facts.bondBps };
+    this.money = new BatchMoney(money, rules, facts.feesAccount, facts.accounts, facts.spendable);
+  }
+
+  plan(commands: readonly BookCommand[]): BatchPlan {
+    const { book } = this.state;
+    const previousSeq = book.lastSequence;
+    const before = { bids: book.depth('buy'), asks: book.depth('sell') };
+    const results = commands.map((command) => {
+      try {
+        return this.execute(command);
+      } catch (error) {
+        if (error instanceof DomainError) return error;
+        throw error;
+      }
+    });
+    const levels = book.lastSequence === previousSeq ? [] : [...levelChanges('buy', before.bids, book.depth('buy')), ...levelChanges('sell', before.asks, book.depth('sell'))];
+    return {
+      results,
+      transfers: this.money.transfers,
+      orders: [...this.money.changed.values()],
+      fills: this.fills,
+      deliveries: this.rules.fillsAreDeliveries ? this.fills : [],
+      previousSeq,
+      seq: book.lastSequence,
+      referencePriceTicks: book.referencePriceTicks,
+      levels,
+    };
+  }
+
+  private execute(command: BookCommand): CommandResult {
+    switch (command.kind) {
+      case 'place':
+        return this.place(command);
+      case 'amend':
+        return this.amend(command);
+      case 'cancel': {
+        const order = this.openOrderOf(command.participantId, command.orderId);
+        this.run({ type: 'cancel', orderId: order.id, owner: order.participantId });
+        return { order, closed: [], fills: [] };
+      }
+      case 'cancel_all':
+      case 'expire': {
+        const events: BookEvent[] = [];
+        this.run(command.kind === 'cancel_all' ? { type: 'cancel_all', owner: command.participantId } : { type: 'expire' }, {}, events);
+        const closed = events.flatMap((e) => (e.type === 'cancelled' || e.type === 'expired' ? [this.state.orders.get(e.orderId)!] : []));
+        return { closed, fills: [] };
+      }
+    }
+  }
+
+  private place(command: PlaceCommand): CommandResult {
+    const { book, orders, symbol } = this.state;
+    const orderId = this.facts.orderIds[this.nextOrderId++];
+    if (orderId === undefined) throw new Error('the batch has fewer order ids than place commands');
+    const clientKey = command.clientOrderId === undefined ? undefined : clientOrderKey(command.participantId, command.clientOrderId);
+    const first = clientKey === undefined ? undefined : (this.facts.knownClientOrderIds.get(clientKey) ?? this.batchClientIds.get(clientKey));
+    if (first !== undefined) return { closed: [], fills: [], duplicateOf: first };
+
+    this.refuseUnlessTrading();
+    if (command.expiresAt !== undefined && command.expiresAt <= this.facts.now) {
+      throw invalid('VALIDATION_FAILED', 'expiresAt must be in the future', { fields: ['expiresAt'] });
+    }
+    // A market order is held at its collar limit: the worst price it could fill at.
+    let limit = command.type === 'limit' ? command.priceTicks! : book.collarLimit(command.side);
+    const index = this.facts.indexPriceTicks;
+    if (limit === undefined && index !== undefined && index > 0) {
+      // A book that has never traded takes the spot index as its reference (kept from then on).
+      this.run({ type: 'set_reference_price', priceTicks: index });
+      limit = book.collarLimit(command.side);
+    }
+    if (limit === undefined) throw unprocessable('NO_REFERENCE_PRICE', 'a market order needs a last trade or index price to set its price collar');
+    this.refuseAdded(command.participantId, command.side, command.lots);
+
+    const order: LiveOrder = {
+      id: orderId,
+      participantId: command.participantId,
+      instrument: symbol,
+      clientOrderId: command.clientOrderId ?? null,
+      side: command.side,
+      type: command.type,
+      timeInForce: command.timeInForce,
+      postOnly: command.postOnly,
+      stp: command.stp,
+      expiresAt: command.expiresAt ?? null,
+      priceTicks: limit,
+      quantity: command.lots,
+      filled: 0,
+      status: 'open',
+      closeReason: null,
+      hold: 0n,
+      fees: NO_FILLS,
+      feesPaid: 0n,
+      acceptedSeq: 0,
+      prioritySeq: 0,
+      createdAt: new Date(this.facts.now),
+    };
+    const needed = this.money.openHold(order);
+    if (!this.money.reserve(command.participantId, needed)) {
+      const what = this.rules.holdPot(command.side) === 'held' ? 'the order and its fee' : 'the performance bond';
+      throw unprocessable('INSUFFICIENT_FUNDS', `available cash does not cover ${what}`);
+    }
+    const fills = this.run(
+      {
+        type: 'place',
+        orderId,
+        owner: command.participantId,
+        side: command.side,
+        orderType: command.type,
+        ...(command.type === 'limit' ? { priceTicks: command.priceTicks } : {}),
+        quantity: command.lots,
+        timeInForce: command.timeInForce,
+        ...(command.expiresAt !== undefined ? { expiresAt: command.expiresAt } : {}),
+        postOnly: command.postOnly,
+        stp: command.stp,
+      },
+      {
+        // Accepted: the order goes live and takes its hold in full before its fills use it.
+        accepted: (seq) => {
+          order.acceptedSeq = order.prioritySeq = seq;
+          orders.set(orderId, order);
+          this.money.adjustHold(order, 'hold', needed);
+          if (clientKey !== undefined) this.batchClientIds.set(clientKey, BigInt(orderId));
+          if (order.side === 'sell') this.addOpenSells(order.participantId, order.quantity);
+        },
+        rejected: () => this.money.unreserve(command.participantId, needed),
+      },
+    );
+    return { order, closed: [], fills };
+  }
+
+  private amend(command: AmendCommand): CommandResult {
+    const order = this.openOrderOf(command.participantId, command.orderId);
+    const quantity = command.lots ?? order.quantity;
+    // While halted or closed, an order may only shrink: a new price or more quantity could trade.
+    if (command.priceTicks !== undefined || quantity >= order.quantity) this.refuseUnlessTrading(': orders may only be reduced or cancelled');
+    const added = quantity - order.quantity;
+    if (added > 0) this.refuseAdded(order.participantId, order.side, added);
+    // Reserve what the amended order could need beyond its hold before the engine sees it.
+    const needed = this.money.amendedHold(order, { ...order, priceTicks: command.priceTicks ?? order.priceTicks, quantity });
+    const more = needed > order.hold ? needed - order.hold : 0n;
+    if (!this.money.reserve(order.participantId, more)) throw unprocessable('INSUFFICIENT_FUNDS', 'available cash does not cover the amended order');
+    const fills = this.run(
+      {
+        type: 'amend',
+        orderId: order.id,
+        owner: order.participantId,
+        ...(command.priceTicks !== undefined ? { priceTicks: command.priceTicks } : {}),
+        ...(command.lots !== undefined ? { quantity: command.lots } : {}),
+      },
+      { rejected: () => this.money.unreserve(order.participantId, more) },
+    );
+    if (order.side === 'sell' && added > 0) this.addOpenSells(order.participantId, added);
+    return { order, closed: [], fills };
+  }
+
+  /** Refuses what could trade while the instrument is halted, or a forward past its last trade. */
+  private refuseUnlessTrading(detail = ''): void {
+    const state = tradingState(this.facts.terms, new Date(this.facts.now));
+    if (state === 'halted') throw unprocessable('INSTRUMENT_HALTED', `${this.state.symbol} is halted${detail}`);
+    if (state === 'closed') throw unprocessable('INSTRUMENT_CLOSED', `${this.state.symbol} is closed for trading${detail}`);
+  }
+
+  private refuseAdded(participantId: string, side: 'buy' | 'sell', lots: number): void {
+    const refusal = this.rules.refuseAdded(
+      { participantId, side, lots },
+      {
+        terms: this.facts.terms,
+        capacity: (provider) => this.facts.capacity.get(provider) ?? NO_CAPACITY,
+        openSellLots: (provider) => this.openSellLots().get(provider) ?? 0,
+      },
+    );
+    if (refusal) throw refusal;
+  }
+
+  /**
+   * Open sells are counted once per batch; sells added in the batch are added as they come, and
+   * fills only move lots from open to sold, so the sum stays an upper bound (cancels only lower it).
+   */
+  private openSellLots(): Map<string, number> {
+    if (!this.openSells) {
+      this.openSells = new Map();
+      for (const o of this.state.orders.values()) {
+        if (o.side === 'sell' && o.status === 'open') this.openSells.set(o.participantId, (this.openSells.get(o.participantId) ?? 0) + openLots(o));
+      }
+    }
+    return this.openSells;
+  }
+
+  private addOpenSells(providerId: string, lots: number): void {
+    if (this.openSells) this.openSells.set(providerId, (this.openSells.get(providerId) ?? 0) + lots);
+  }
+
+  private openOrderOf(participantId: string, orderId: number): LiveOrder {
+    const order = this.state.orders.get(orderId);
+    if (!order || order.participantId !== participantId || order.status !== 'open') throw notFound('ORDER_NOT_FOUND', 'no open order with that id');
+    return order;
+  }
+
+  /**
+   * Runs one command through the engine (next sequence, the batch's clock) and applies its events
+   * to the live orders and the batch's money. A rejection becomes the client's error. Returns the
+   * fills the command made; `events` receives a copy of its events (the engine reuses its own).
+   */
+  private run(command: EngineCommand, hooks: { accepted?: (seq: number) => void; rejected?: () => void } = {}, events: BookEvent[] = []): FillRecord[] {
+    const { book, orders, symbol } = this.state;
+    const seq = book.lastSequence + 1;
+    const now = this.facts.now;
+    events.push(...book.execute({ ...command, seq, timestamp: now } as Command).map((e) => ({ ...e })));
+    const rejection = events.find((e) => e.type === 'rejected');
+    if (rejection?.type === 'rejected') {
+      hooks.rejected?.();
+      throw rejectionToError(rejection.code);
+    }
+    const fills: FillRecord[] = [];
+    for (const event of events) {
+      switch (event.type) {
+        case 'accepted':
+          hooks.accepted?.(seq);
+          break;
+        case 'trade': {
+          const id = `${symbol}:${seq}:${fills.length}`;
+          const fill = this.money.trade(id, seq, orders.get(event.makerOrderId)!, orders.get(event.takerOrderId)!, event.priceTicks, event.quantity, new Date(now));
+          fills.push(fill);
+          this.fills.push(fill);
+          break;
+        }
+        case 'cancelled':
+        case 'expired': {
+          const order = orders.get(event.orderId)!;
+          this.money.rehold(order, `close:${seq}`, () => {
+            order.status = event.type;
+            order.closeReason = event.type === 'expired' ? 'expired' : event.reason;
+          });
+          break;
+        }
+        case 'amended': {
+          const order = orders.get(event.orderId)!;
+          this.money.rehold(order, `amend:${seq}`, () => {
+            order.priceTicks = event.priceTicks;
+            order.quantity = event.quantity;
+            if (!event.priorityKept) order.prioritySeq = seq;
+          });
+          break;
+        }
+      }
+    }
+    return fills;
+  }
+}

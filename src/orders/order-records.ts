@@ -1,0 +1,58 @@
+import type { StpMode, TimeInForce } from '../matching/index.js';
+import type { LiveOrder } from './core/live-order.js';
+
+/** An `orders` row as SQL returns it (bigints as text), and the columns that make one. */
+export interface OrderRecord {
+  id: string;
+  participant_id: string;
+  instrument: string;
+  client_order_id: string | null;
+  side: 'buy' | 'sell';
+  type: 'limit' | 'market';
+  time_in_force: TimeInForce;
+  price_ticks: string;
+  quantity_lots: string;
+  filled_lots: string;
+  status: LiveOrder['status'];
+  close_reason: string | null;
+  post_only: boolean;
+  self_trade_prevention: StpMode;
+  expires_at: Date | null;
+  hold_micros: string;
+  taker_notional_micros: string;
+  maker_notional_micros: string;
+  fees_micros: string;
+  accepted_seq: string;
+  priority_seq: string;
+  created_at: Date;
+}
+
+export const ORDER_COLUMNS = `id, participant_id, instrument, client_order_id, side, type, time_in_force, price_ticks, quantity_lots,
+  filled_lots, status, close_reason, post_only, self_trade_prevention, expires_at, hold_micros, taker_notional_micros,
+  maker_notional_micros, fees_micros, accepted_seq, priority_seq, created_at`;
+
+export function toLiveOrder(r: OrderRecord): LiveOrder {
+  return {
+    id: Number(r.id),
+    participantId: r.participant_id,
+    instrument: r.instrument,
+    clientOrderId: r.client_order_id,
+    side: r.side,
+    type: r.type,
+    timeInForce: r.time_in_force,
+    postOnly: r.post_only,
+    stp: r.self_trade_prevention,
+    expiresAt: r.expires_at === null ? null : r.expires_at.getTime(),
+    priceTicks: Number(r.price_ticks),
+    quantity: Number(r.quantity_lots),
+    filled: Number(r.filled_lots),
+    status: r.status,
+    closeReason: r.close_reason,
+    hold: BigInt(r.hold_micros),
+    fees: { takerNotional: BigInt(r.taker_notional_micros), makerNotional: BigInt(r.maker_notional_micros) },
+    feesPaid: BigInt(r.fees_micros),
+    acceptedSeq: Number(r.accepted_seq),
+    prioritySeq: Number(r.priority_seq),
+    createdAt: r.created_at,
+  };
+}
