@@ -23,6 +23,7 @@ import { ParticipantsModule } from '../participants/participants.module.js';
 import { ProbesModule } from '../probes/probes.module.js';
 import { RedisModule } from '../platform/redis/redis.module.js';
 import { SettlementModule } from '../settlement/settlement.module.js';
+import { HealthController } from './health.controller.js';
 
 /**
  * The whole service. The same module boots both roles: the api role serves HTTP, the worker role
@@ -53,6 +54,8 @@ export class AppModule {
         SettlementModule,
         MeteringModule,
       ],
+      // Readiness of the whole service (database, Redis, queues): composed here, above the platform's pieces.
+      controllers: [HealthController],
       providers: [
         // Guards run in this order: who is calling, then how often.
         { provide: APP_GUARD, useExisting: AuthGuard },

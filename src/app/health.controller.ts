@@ -3,9 +3,9 @@ import { ApiOkResponse, ApiOperation, ApiProperty, ApiServiceUnavailableResponse
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
-import { JobQueues, type QueueDepth } from '../jobs/job-queues.js';
-import { Public } from '../http/auth.js';
-import { RedisConnections } from '../redis/redis.module.js';
+import { JobQueues, type QueueDepth } from '../platform/jobs/job-queues.js';
+import { Public } from '../platform/http/auth.js';
+import { RedisConnections } from '../platform/redis/redis.module.js';
 
 class CheckView {
   @ApiProperty() ok: boolean;
