@@ -10,6 +10,7 @@ import { AccountRow } from '../ledger/account.entity.js';
 import { TransferRow } from '../ledger/transfer.entity.js';
 import { Instrument } from '../markets/instrument.entity.js';
 import { ModelClass } from '../markets/model-class.entity.js';
+import { DeliveryUsageRow } from '../metering/delivery-usage.entity.js';
 import { BuyerReportRow, DisputeRow, NodeAuditRow, NodeCounterSampleRow, UsageBatchRow, UsageRecordRow } from '../metering/metering.entities.js';
 import { InferenceNode } from '../nodes/inference-node.entity.js';
 import { DeadManSwitchRow } from '../orders/dead-man-switch.entity.js';
@@ -19,7 +20,6 @@ import { OrderRow } from '../orders/order.entity.js';
 import { ApiKey } from '../participants/api-key.entity.js';
 import { Participant } from '../participants/participant.entity.js';
 import { NodeProbeRow } from '../probes/node-probe.entity.js';
-import { DeliveryUsageRow } from '../settlement/delivery-usage.entity.js';
 import { SettlementRow } from '../settlement/settlement.entity.js';
 
 /** Every entity, listed explicitly: no globs, so the same list works in dist/, Jest and the CLI. */

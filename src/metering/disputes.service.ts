@@ -5,8 +5,10 @@ import { AuditTrail } from '../platform/audit/audit-trail.js';
 import { invalid, notFound, unprocessable } from '../common/domain-error.js';
 import { decodeCursor, type Page, pageLimit, pageOf } from '../platform/http/pagination.js';
 import type { Principal } from '../platform/http/auth.js';
-import { SettlementService } from '../settlement/settlement.service.js';
+import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
+import { DisputesRepository } from './disputes.repository.js';
 import type { DisputeQuery, DisputeView, ResolveDisputeDto } from './metering.dto.js';
+import { VerifiedUsageRepository } from './verified-usage.repository.js';
 
 interface DisputeRecord {
   id: string;
@@ -36,7 +38,9 @@ interface DisputeRecord {
 export class DisputesService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly settlement: SettlementService,
+    private readonly disputes: DisputesRepository,
+    private readonly deliveries: DeliveriesRepository,
+    private readonly usage: VerifiedUsageRepository,
     private readonly audit: AuditTrail,
   ) {}
 
@@ -64,12 +68,13 @@ export class DisputesService {
       const tokens = BigInt(d.tokens);
       const toProvider = dto.resolution === 'provider' ? tokens : dto.resolution === 'buyer' ? 0n : BigInt(dto.providerTokens!);
       if (toProvider > tokens) throw invalid('VALIDATION_FAILED', `providerTokens must be at most the ${tokens} disputed tokens`, { fields: ['providerTokens'] });
-      await manager.query(`UPDATE deliveries SET disputed_tokens = disputed_tokens - $2 WHERE id = $1`, [d.delivery_id, d.tokens]);
-      if (toProvider > 0n) await this.settlement.recordVerifiedUsage(`dispute:${d.id}`, d.delivery_id, toProvider, manager);
-      const [resolved]: DisputeRecord[] = await manager.query(
-        `UPDATE disputes SET status = 'resolved', resolution = $2, provider_tokens = $3, reason = $4, resolved_by = $5, resolved_at = now()
-          WHERE id = $1 RETURNING *, created_at::text AS cursor_at`,
-        [id, dto.resolution, String(toProvider), dto.reason, actor.participantId],
+      await this.deliveries.releaseDisputedTokens(manager, d.delivery_id, d.tokens);
+      if (toProvider > 0n) await this.usage.record(`dispute:${d.id}`, d.delivery_id, toProvider, manager);
+      const resolved = await this.disputes.resolve<DisputeRecord>(
+        manager,
+        id,
+        { resolution: dto.resolution, providerTokens: toProvider, reason: dto.reason, resolvedBy: actor.participantId },
+        '*, created_at::text AS cursor_at',
       );
       await this.audit.record(manager, {
         actorId: actor.participantId,
@@ -78,7 +83,7 @@ export class DisputesService {
         subjectId: id,
         details: { resolution: dto.resolution, providerTokens: String(toProvider), tokens: d.tokens, reason: dto.reason },
       });
-      return view(Array.isArray(resolved) ? (resolved as unknown as DisputeRecord[])[0] : resolved);
+      return view(resolved);
     });
   }
 }

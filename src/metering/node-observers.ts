@@ -8,7 +8,7 @@ import { HandlesJob, type JobHandler } from '../platform/jobs/job-handler.js';
 import { nodeOwesDeliveryAt } from '../probes/node-prober.js';
 import { beyondTolerance } from './core/verification.js';
 import { tokenizerFor } from './tokenizers.js';
-import { openDisputes } from './verification.service.js';
+import { DisputesRepository } from './disputes.repository.js';
 
 /** Nodes that owe a delivery now: enabled, with an open window of their provider and model class. */
 const NODES_OWING_NOW = `SELECT n.id, n.provider_id, n.model_class_id, n.base_url, n.metrics_url, m.tokenizer
@@ -105,6 +105,7 @@ export class NodeAuditJob implements JobHandler<'metering.audit-nodes'> {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly keys: DeliveryKeysService,
+    private readonly disputes: DisputesRepository,
   ) {}
 
   async handle(): Promise<void> {
@@ -162,7 +163,7 @@ export class NodeAuditJob implements JobHandler<'metering.audit-nodes'> {
       );
       // The node's own answer already disagrees with the text it returned.
       if (answered && recounted !== null && beyondTolerance(BigInt(answered.completion), BigInt(recounted))) {
-        await openDisputes(manager, [
+        await this.disputes.open(manager, [
           {
             key: `audit-answer:${node.id}:${requestId ?? randomUUID()}`,
             deliveryId: delivery.id,

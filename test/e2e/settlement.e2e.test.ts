@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/gl
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { DeliveryKeyError, verifyDeliveryKey } from '../../src/protocol/delivery-key-verifier.js';
+import { VerifiedUsageRepository } from '../../src/metering/verified-usage.repository.js';
 import { SettlementService } from '../../src/settlement/settlement.service.js';
 import { fundedBuyer, fundedProvider, listSpotInstrument } from '../support/market-fixtures.js';
 import { balancesOf, bearer, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
@@ -12,12 +13,14 @@ import { waitFor } from '../support/wait-for.js';
 // 1,000,000 tokens at 0.500 USD/MTok = 0.500000 USD notional, seller fee 0.000500, bond 0.050000.
 let t: TestApp;
 let settlement: SettlementService;
+let usage: VerifiedUsageRepository;
 let modelClassId: string;
 let symbol: string;
 
 beforeAll(async () => {
   t = await startTestApp();
   settlement = t.app.get(SettlementService);
+  usage = t.app.get(VerifiedUsageRepository);
   ({ symbol, modelClassId } = await listSpotInstrument(t, 'stl', { spotWindowSeconds: 60 }));
 });
 afterAll(async () => {
@@ -92,15 +95,15 @@ describe('the spot path: fill, escrow, verified usage, payout, window close', ()
   test('fully used: verified usage is paid out in batches, each token once, and the close releases the bond', async () => {
     const fees = await feesBalance();
     const { buyer, provider, delivery } = await trade();
-    expect(await settlement.recordVerifiedUsage(`u1-${delivery.id}`, delivery.id, 300_000n)).toBe(true);
-    expect(await settlement.recordVerifiedUsage(`u2-${delivery.id}`, delivery.id, 100_000n)).toBe(true);
-    expect(await settlement.recordVerifiedUsage(`u2-${delivery.id}`, delivery.id, 100_000n)).toBe(false); // the same record again
+    expect(await usage.record(`u1-${delivery.id}`, delivery.id, 300_000n)).toBe(true);
+    expect(await usage.record(`u2-${delivery.id}`, delivery.id, 100_000n)).toBe(true);
+    expect(await usage.record(`u2-${delivery.id}`, delivery.id, 100_000n)).toBe(false); // the same record again
     await settlement.payOutVerifiedUsage();
     // 400,000 of 1,000,000 tokens: floor(0.4 × 499,500) = 199,800 to the provider, floor(0.4 × 500) = 200 fee.
     expect(await totals(provider)).toEqual({ available: '100.149800', escrow: '0.000000', bond: '0.050000' });
     expect(await totals(buyer)).toMatchObject({ escrow: '0.300000' });
     expect(await feesBalance()).toBe(fees + 200n);
-    await settlement.recordVerifiedUsage(`u3-${delivery.id}`, delivery.id, 700_000n); // more than is left: capped
+    await usage.record(`u3-${delivery.id}`, delivery.id, 700_000n); // more than is left: capped
     await settlement.payOutVerifiedUsage();
     expect(await totals(provider)).toEqual({ available: '100.449500', escrow: '0.000000', bond: '0.050000' });
     await closeWindows();
@@ -123,7 +126,7 @@ describe('the spot path: fill, escrow, verified usage, payout, window close', ()
 
   test('unused: take-or-pay pays the provider for the reserved capacity at the close', async () => {
     const { buyer, provider, delivery } = await trade();
-    await settlement.recordVerifiedUsage(`u1-${delivery.id}`, delivery.id, 250_000n);
+    await usage.record(`u1-${delivery.id}`, delivery.id, 250_000n);
     await closeWindows(); // pays the usage first, then the rest
     const closed = (await t.http.get(`/v1/deliveries/${delivery.id}`).set(bearer(buyer.key)).expect(200)).body;
     expect(closed).toMatchObject({ status: 'closed', outcome: 'take_or_pay', delivered: 250_000, paid: 1_000_000, escrow: '0.000000', providerPaid: '0.499500', refunded: '0.000000' });
@@ -136,7 +139,7 @@ describe('the spot path: fill, escrow, verified usage, payout, window close', ()
 
   test("provider breach: the node failed the exchange's probes, so the buyer is refunded and paid a penalty from the bond", async () => {
     const { buyer, provider, delivery } = await trade();
-    await settlement.recordVerifiedUsage(`u1-${delivery.id}`, delivery.id, 400_000n);
+    await usage.record(`u1-${delivery.id}`, delivery.id, 400_000n);
     await settlement.payOutVerifiedUsage();
     // The provider's only node failed every probe through the window.
     const [node] = await t.dataSource.query(`SELECT id FROM inference_nodes WHERE provider_id = $1`, [provider.id]);
@@ -157,7 +160,7 @@ describe('the spot path: fill, escrow, verified usage, payout, window close', ()
 
   test('every step run twice and out of order changes nothing the second time', async () => {
     const { provider, delivery } = await trade();
-    await settlement.recordVerifiedUsage(`u1-${delivery.id}`, delivery.id, 100_000n);
+    await usage.record(`u1-${delivery.id}`, delivery.id, 100_000n);
     const snapshot = async () => ({
       provider: await totals(provider),
       transfers: (await t.dataSource.query(`SELECT count(*)::int AS n FROM transfers`))[0].n,
@@ -242,7 +245,7 @@ describe('the settlement worker', () => {
     const worker = await startTestApp({ SETTLEMENT_PAYOUT_INTERVAL_MS: '100', LEDGER_CHECK_INTERVAL_MS: '3600000' }, 'all');
     try {
       const { provider, delivery } = await trade();
-      await worker.app.get(SettlementService).recordVerifiedUsage(`u1-${delivery.id}`, delivery.id, 1_000_000n);
+      await worker.app.get(VerifiedUsageRepository).record(`u1-${delivery.id}`, delivery.id, 1_000_000n);
       await waitFor('the payout', async () => ((await totals(provider)).available === '100.449500' ? true : undefined));
     } finally {
       await worker.close();
