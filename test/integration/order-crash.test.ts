@@ -352,7 +352,7 @@ async function checkMoney(orders: OrderRow[], fills: FillRow[]): Promise<string[
   return violations;
 }
 
-/** The dead process's book lock (order-books.ts) is free once PostgreSQL has ended its sessions. */
+/** The dead process's book lock (book-ownership.ts) is free once PostgreSQL has ended its sessions. */
 async function bookLockReleased(): Promise<void> {
   await waitFor('the killed service to release its book lock', async () => {
     const { rows } = await db.query(`SELECT pg_try_advisory_lock(hashtext('tokex:book:' || $1)) AS free`, [symbol]);
