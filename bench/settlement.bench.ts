@@ -8,7 +8,7 @@
  *                real spot fill leaves it (buyer available -> escrow, provider available -> bond)
  *                and its `escrow` settlement record, in one transaction per tick
  *   usage        for each delivery created a second earlier, one verified usage record and the
- *                delivery's delivered_tokens bumped (what SettlementService.recordVerifiedUsage does)
+ *                delivery's delivered_tokens bumped (what metering's VerifiedUsageRepository.record does)
  *
  * Only the worker is measured: its payout sweep (`settlement.payouts`, every
  * SETTLEMENT_PAYOUT_INTERVAL_MS) and its close sweep (`settlement.close-windows`, every 200 ms with
@@ -248,7 +248,7 @@ async function generate(db: pg.Client, market: Market, run: string): Promise<Gen
     const batch: Array<{ id: string; fill: string; buyer: Market['buyers'][number]; provider: Market['providers'][number] }> = [];
     for (let n = fills; n < due; n++) batch.push({ id: randomUUID(), fill: `${run}-${n}`, buyer: pick(market.buyers), provider: pick(market.providers) });
     if (batch.length > 0) {
-      // As createDeliveriesSql: the delivery, and its escrow step recorded as a settlement.
+      // As insertDeliveriesSql and recordEscrowSql: the delivery, and its escrow step recorded as a settlement.
       statements.push(`WITH f AS (
           SELECT f.*, clock_timestamp() AS at
             FROM unnest(${arrayLiteral(batch.map((b) => b.id), 'uuid')}, ${arrayLiteral(batch.map((b) => b.fill), 'text')},

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { createDeliveriesSql, insertDeliveriesSql, type NewDeliveryFill } from '../../src/deliveries/delivery-sql.js';
+import { insertDeliveriesSql, type NewDeliveryFill } from '../../src/deliveries/delivery-sql.js';
 import type { SpotTerms } from '../../src/markets/instrument-terms.js';
 import { runScript } from '../../src/platform/database/sql-script.js';
 import { recordEscrowSql } from '../../src/settlement/settlement-sql.js';
@@ -28,54 +28,74 @@ const terms = (symbol: string): SpotTerms => ({
   bondBps: 1000,
 });
 
-function fills(prefix: string): NewDeliveryFill[] {
+/**
+ * The order commit's two statements for a batch's spot fills, run as one script the way it runs
+ * them: the deliveries (deliveries' statement), then their escrow records (settlement's), which
+ * find each delivery by its fill. (Checked, when it was written, to write exactly what the single
+ * statement they replace wrote.)
+ */
+test('a batch of fills becomes deliveries and their escrow settlement records, in one script', async () => {
+  const symbol = `ESC${Date.now()}`;
   const buyer = randomUUID();
   const seller = randomUUID();
-  return [1, 2, 3].map((i) => ({
-    id: `${prefix}-${i}`,
-    buyerId: i === 3 ? randomUUID() : buyer,
+  const fills: NewDeliveryFill[] = [1, 2, 3].map((i) => ({
+    id: `${symbol}-${i}`,
+    buyerId: buyer,
     sellerId: seller,
     lots: 100 * i,
     priceTicks: 500 + i,
     notional: 50_000n * BigInt(i),
-    buyerFee: i === 2 ? 0n : 50n * BigInt(i), // a fill without a buyer fee has no fee transfer
+    buyerFee: i === 2 ? 0n : 50n * BigInt(i), // no buyer fee, no fee transfer
     sellerFee: 5n * BigInt(i),
     bond: 5_000n * BigInt(i),
     createdAt: new Date(Date.UTC(2026, 0, 1, 12, 0, i)),
   }));
-}
+  await runScript(dataSource, `BEGIN; ${insertDeliveriesSql(terms(symbol), fills)}; ${recordEscrowSql(fills)}; COMMIT;`);
 
-/** What a batch wrote, without the generated ids and clocks, keyed by its fills' position. */
-async function written(prefix: string) {
   const deliveries = await dataSource.query(
-    `SELECT replace(fill_id, $1, '') AS fill, instrument, model_class_id, buyer_id, provider_id, quantity_tokens::text, price_ticks::text, notional_micros::text,
-            seller_fee_micros::text, bond_micros::text, window_start, window_end, delivered_tokens::text, paid_tokens::text, disputed_tokens::text, status, outcome
-       FROM deliveries WHERE fill_id LIKE $1 || '-%' ORDER BY fill_id`,
-    [prefix],
+    `SELECT id, fill_id, instrument, model_class_id, buyer_id, provider_id, quantity_tokens::text, price_ticks::text, notional_micros::text,
+            seller_fee_micros::text, bond_micros::text, window_start, window_end, delivered_tokens::text, paid_tokens::text, status
+       FROM deliveries WHERE instrument = $1 ORDER BY fill_id`,
+    [symbol],
+  );
+  expect(deliveries).toEqual(
+    fills.map((f, i) => ({
+      id: expect.any(String),
+      fill_id: f.id,
+      instrument: symbol,
+      model_class_id: 'escrow-sql-test',
+      buyer_id: buyer,
+      provider_id: seller,
+      quantity_tokens: String(100_000 * (i + 1)),
+      price_ticks: String(501 + i),
+      notional_micros: String(f.notional),
+      seller_fee_micros: String(f.sellerFee),
+      bond_micros: String(f.bond),
+      window_start: f.createdAt,
+      window_end: new Date(f.createdAt.getTime() + 3_600_000),
+      delivered_tokens: '0',
+      paid_tokens: '0',
+      status: 'open',
+    })),
   );
   const settlements = await dataSource.query(
-    `SELECT replace(s.key, $1, '') AS key, s.kind, d.fill_id = replace(s.key, 'escrow:', '') AS own_delivery, s.buyer_id, s.provider_id, s.tokens::text,
-            s.amounts, array_to_string(ARRAY(SELECT replace(t, $1, '') FROM unnest(s.transfer_ids) t), ' ') AS transfers, s.status
-       FROM settlements s JOIN deliveries d ON d.id = s.delivery_id WHERE s.key LIKE 'escrow:' || $1 || '-%' ORDER BY s.key`,
-    [prefix],
+    `SELECT key, kind, delivery_id, buyer_id, provider_id, tokens::text, amounts, transfer_ids, status
+       FROM settlements WHERE key LIKE 'escrow:' || $1 || '-%' ORDER BY key`,
+    [symbol],
   );
-  return { deliveries: deliveries.map((d: { instrument: string }) => ({ ...d, instrument: d.instrument.replace(prefix, '') })), settlements };
-}
-
-test('the deliveries insert and the escrow records, run as one script, write what the combined statement wrote', async () => {
-  const old = `OLD${Date.now()}`;
-  const split = `NEW${Date.now()}`;
-  const oldFills = fills(old);
-  const newFills = oldFills.map((f) => ({ ...f, id: f.id.replace(old, split) }));
-  await runScript(dataSource, createDeliveriesSql(terms(old), oldFills)!);
-  await runScript(dataSource, `BEGIN; ${insertDeliveriesSql(terms(split), newFills)}; ${recordEscrowSql(newFills)}; COMMIT;`);
-
-  const before = await written(old);
-  const after = await written(split);
-  expect(before.deliveries).toHaveLength(3);
-  expect(before.settlements).toHaveLength(3);
-  expect(after).toEqual(before);
-  expect(after.settlements[1]).toMatchObject({ own_delivery: true, transfers: 'fill:-2:escrow', amounts: { escrow: '100000', buyerFee: '0' } });
+  expect(settlements).toEqual(
+    fills.map((f, i) => ({
+      key: `escrow:${f.id}`,
+      kind: 'escrow',
+      delivery_id: deliveries[i].id,
+      buyer_id: buyer,
+      provider_id: seller,
+      tokens: deliveries[i].quantity_tokens,
+      amounts: { escrow: String(f.notional), buyerFee: String(f.buyerFee) },
+      transfer_ids: f.buyerFee > 0n ? [`fill:${f.id}:escrow`, `fill:${f.id}:buyer-fee`] : [`fill:${f.id}:escrow`],
+      status: 'done',
+    })),
+  );
 });
 
 test('no fills, no statements', () => {
