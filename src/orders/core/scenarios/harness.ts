@@ -68,6 +68,10 @@ export class Harness {
   capacity: ReadonlyMap<string, ProviderCapacity>;
   indexPriceTicks?: number;
   now = NOW;
+  /** The lowest balance any debited account reached while the last batch's transfers were applied. */
+  lowest = 0n;
+  /** Order ids the last batch was given, one per place command in order. */
+  lastOrderIds: readonly number[] = [];
   private nextOrderId = 1;
 
   constructor(options: HarnessOptions) {
@@ -108,7 +112,8 @@ export class Harness {
     const facts = this.facts(commands);
     this.nextOrderId += facts.orderIds.length;
     const plan = planBatch(this.state, this.rules, facts, commands);
-    applyTransfers(this.balances, plan.transfers);
+    this.lastOrderIds = facts.orderIds;
+    this.lowest = applyTransfers(this.balances, plan.transfers);
     for (const o of plan.orders) {
       if (o.clientOrderId !== null) this.known.set(clientOrderKey(o.participantId, o.clientOrderId), BigInt(o.id));
       if (o.status !== 'open') this.state.orders.delete(o.id);
