@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { insertDeliveriesSql, type NewDeliveryFill } from '../../src/deliveries/delivery-sql.js';
 import type { SpotTerms } from '../../src/markets/instrument-terms.js';
-import { runScript } from '../../src/platform/database/sql-script.js';
 import { recordEscrowSql } from '../../src/settlement/settlement-sql.js';
 import { openTestDataSource } from '../support/database.js';
 
@@ -29,12 +28,24 @@ const terms = (symbol: string): SpotTerms => ({
 });
 
 /**
- * The order commit's two statements for a batch's spot fills, run as one script the way it runs
- * them: the deliveries (deliveries' statement), then their escrow records (settlement's), which
- * find each delivery by its fill. (Checked, when it was written, to write exactly what the single
- * statement they replace wrote.)
+ * The order commit's two statements for a batch's spot fills, sent as one multi-statement query
+ * the way it sends them: the deliveries (deliveries' statement), then their escrow records
+ * (settlement's), which find each delivery by its fill. (Checked, when it was written, to write
+ * exactly what the single statement they replace wrote.) Rolled back at the end: other suites in
+ * the run close every due delivery, and these have no ledger accounts.
  */
 test('a batch of fills becomes deliveries and their escrow settlement records, in one script', async () => {
+  const runner = dataSource.createQueryRunner();
+  await runner.startTransaction();
+  try {
+    await batchOfFills(runner.manager);
+  } finally {
+    await runner.rollbackTransaction();
+    await runner.release();
+  }
+});
+
+async function batchOfFills(manager: EntityManager): Promise<void> {
   const symbol = `ESC${Date.now()}`;
   const buyer = randomUUID();
   const seller = randomUUID();
@@ -50,9 +61,10 @@ test('a batch of fills becomes deliveries and their escrow settlement records, i
     bond: 5_000n * BigInt(i),
     createdAt: new Date(Date.UTC(2026, 0, 1, 12, 0, i)),
   }));
-  await runScript(dataSource, `BEGIN; ${insertDeliveriesSql(terms(symbol), fills)}; ${recordEscrowSql(fills)}; COMMIT;`);
+  // No bound parameters: the simple query protocol, several statements in one round trip.
+  await manager.query(`${insertDeliveriesSql(terms(symbol), fills)}; ${recordEscrowSql(fills)}`);
 
-  const deliveries = await dataSource.query(
+  const deliveries = await manager.query(
     `SELECT id, fill_id, instrument, model_class_id, buyer_id, provider_id, quantity_tokens::text, price_ticks::text, notional_micros::text,
             seller_fee_micros::text, bond_micros::text, window_start, window_end, delivered_tokens::text, paid_tokens::text, status
        FROM deliveries WHERE instrument = $1 ORDER BY fill_id`,
@@ -78,7 +90,7 @@ test('a batch of fills becomes deliveries and their escrow settlement records, i
       status: 'open',
     })),
   );
-  const settlements = await dataSource.query(
+  const settlements = await manager.query(
     `SELECT key, kind, delivery_id, buyer_id, provider_id, tokens::text, amounts, transfer_ids, status
        FROM settlements WHERE key LIKE 'escrow:' || $1 || '-%' ORDER BY key`,
     [symbol],
@@ -96,7 +108,7 @@ test('a batch of fills becomes deliveries and their escrow settlement records, i
       status: 'done',
     })),
   );
-});
+}
 
 test('no fills, no statements', () => {
   expect(insertDeliveriesSql(terms('X'), [])).toBeUndefined();
