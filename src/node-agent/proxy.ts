@@ -1,9 +1,12 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { type DeliveryKeyClaims, DeliveryKeyError } from '../protocol/delivery-key-verifier.js';
 import type { UsageRecord } from '../protocol/usage-batch.js';
+import { drained, readBody, sendError, sendJson } from './http-replies.js';
+import { hasContent, isObject, modelOf, OutputText, requestIdOf, type Usage, usageOf } from './openai-answer.js';
+import { type SseEvent, SseSplitter } from './sse.js';
+import { withVllmTokenCounters } from './upstream-metrics.js';
 
 /**
  * The node agent's reverse proxy: buyers send OpenAI requests with their delivery key as the API
@@ -24,10 +27,6 @@ const PROXIED_PATHS = new Set(['/v1/chat/completions', '/v1/completions']);
 const HEALTH_TIMEOUT_MS = 2_000;
 const METRICS_TIMEOUT_MS = 5_000;
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
-// UsageRecord limits (usage-batch.ts): anything outside them is not a usable count or id.
-const MAX_REQUEST_ID_LENGTH = 128;
-const MAX_MODEL_LENGTH = 200;
-const MAX_TOKEN_COUNT = 10_000_000;
 
 /** What the proxy needs of RemoteDeliveryKeys. */
 export interface DeliveryKeySource {
@@ -64,11 +63,6 @@ export function createProxyServer(options: ProxyOptions): Server {
       else res.destroy();
     });
   });
-}
-
-interface Usage {
-  readonly promptTokens: number;
-  readonly completionTokens: number;
 }
 
 /** What one forwarded request learned, for its UsageRecord. */
@@ -373,234 +367,3 @@ function toRecord(exchange: Exchange, claims: DeliveryKeyClaims, request: Record
   };
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-function requestIdOf(id: unknown): string | null {
-  return typeof id === 'string' && id.length > 0 && id.length <= MAX_REQUEST_ID_LENGTH ? id : null;
-}
-
-function modelOf(model: unknown): string | null {
-  return typeof model === 'string' ? model.slice(0, MAX_MODEL_LENGTH) : null;
-}
-
-function usageOf(usage: unknown): Usage | null {
-  if (!isObject(usage)) return null;
-  const count = (v: unknown) => (Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= MAX_TOKEN_COUNT ? (v as number) : null);
-  const promptTokens = count(usage.prompt_tokens);
-  const completionTokens = count(usage.completion_tokens);
-  return promptTokens === null || completionTokens === null ? null : { promptTokens, completionTokens };
-}
-
-/** A choice of a chunk that carries generated output (not just the role, not empty). */
-function hasContent(choice: unknown): boolean {
-  if (!isObject(choice)) return false;
-  if (typeof choice.text === 'string' && choice.text !== '') return true; // /v1/completions
-  const delta = choice.delta;
-  if (!isObject(delta)) return false;
-  const nonEmpty = (v: unknown) => typeof v === 'string' && v !== '';
-  return nonEmpty(delta.content) || nonEmpty(delta.reasoning_content) || nonEmpty(delta.reasoning) || (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0);
-}
-
-/** The body, or null if it is larger than `max` (the rest is then drained, not kept). */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length']) > max) {
-      req.resume();
-      resolve(null);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      if (tooLarge) return;
-      size += chunk.length;
-      if (size > max) {
-        tooLarge = true;
-        chunks.length = 0;
-        resolve(null);
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-    req.on('close', () => {
-      if (!req.complete) reject(new Error('the client closed the connection before sending the whole body'));
-    });
-  });
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  if (res.destroyed) return Promise.resolve();
-  return Promise.race([once(res, 'drain'), once(res, 'close')]).then(() => undefined);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-/** An error shaped like OpenAI's, so OpenAI clients surface it as such. */
-function sendError(res: ServerResponse, status: number, type: string, code: string, message: string, headers?: Record<string, string>): void {
-  sendJson(res, status, { error: { message, type, param: null, code } }, headers);
-}
-
-/**
- * The output text the buyer received, for the record's `outputSha256`: per choice (by `index`),
- * the concatenated `content` of a chat answer's message or of its stream's deltas, or a
- * completion's `text`; choices in index order. A streamed and a whole answer with the same text
- * hash the same, and so does what a buyer computes from what its client returned.
- */
-export class OutputText {
-  private readonly choices = new Map<number, string[]>();
-
-  /** Adds the text of `choices` (a body's or a chunk's), read from `message` or `delta`. */
-  add(choices: unknown, part: 'message' | 'delta'): void {
-    if (!Array.isArray(choices)) return;
-    choices.forEach((choice: unknown, position) => {
-      if (!isObject(choice)) return;
-      const holder = choice[part];
-      const text = typeof choice.text === 'string' ? choice.text : isObject(holder) && typeof holder.content === 'string' ? holder.content : '';
-      if (text === '') return;
-      const index = Number.isSafeInteger(choice.index) && (choice.index as number) >= 0 ? (choice.index as number) : position;
-      const pieces = this.choices.get(index);
-      if (pieces) pieces.push(text);
-      else this.choices.set(index, [text]);
-    });
-  }
-
-  /** Hex SHA-256 of the UTF-8 text (of the empty text when there was none). */
-  sha256(): string {
-    const hash = createHash('sha256');
-    for (const index of [...this.choices.keys()].sort((a, b) => a - b)) for (const piece of this.choices.get(index)!) hash.update(piece, 'utf8');
-    return hash.digest('hex');
-  }
-}
-
-/** vLLM's token counters (what tokex scrapes, api.md "Node metrics") and the other servers' names for them. */
-const TOKEN_COUNTER_ALIASES: ReadonlyArray<{ readonly name: string; readonly help: string; readonly from: readonly string[] }> = [
-  {
-    name: 'vllm:prompt_tokens_total',
-    help: 'Prompt tokens processed',
-    from: ['tgi_request_input_length_sum', 'llamacpp:prompt_tokens_total'],
-  },
-  {
-    name: 'vllm:generation_tokens_total',
-    help: 'Generation tokens processed',
-    from: ['tgi_request_generated_tokens_sum', 'llamacpp:tokens_predicted_total'],
-  },
-];
-// name, {labels} (quoted values may hold braces), value, optional timestamp.
-const SAMPLE_LINE = /^([A-Za-z_:][A-Za-z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?[ \t]+(\S+)(?:[ \t]+(-?\d+))?[ \t]*$/;
-
-/**
- * Prometheus text with vLLM's two token counters added, copied from TGI's (the `_sum` of its
- * input-length and generated-tokens histograms) or llama.cpp's counters, each sample labelled
- * `model_name` (the node's model class) unless it already is. The upstream's own lines are kept
- * as they are; a counter the upstream already has under vLLM's name (vLLM itself) is not added.
- */
-export function withVllmTokenCounters(text: string, modelName: string): string {
-  const samples: Array<{ name: string; labels: string; value: string; timestamp: string | undefined }> = [];
-  for (const line of text.split(/\r?\n/)) {
-    const match = SAMPLE_LINE.exec(line.trim());
-    if (match) samples.push({ name: match[1]!, labels: match[2] ?? '', value: match[3]!, timestamp: match[4] });
-  }
-  const present = new Set(samples.map((s) => s.name));
-  const added: string[] = [];
-  for (const alias of TOKEN_COUNTER_ALIASES) {
-    if (present.has(alias.name)) continue;
-    const source = alias.from.find((name) => present.has(name));
-    if (source === undefined) continue;
-    added.push(`# HELP ${alias.name} ${alias.help} (the tokex node agent's copy of ${source})`, `# TYPE ${alias.name} counter`);
-    for (const sample of samples.filter((s) => s.name === source)) {
-      added.push(`${alias.name}${withModelName(sample.labels, modelName)} ${sample.value}${sample.timestamp === undefined ? '' : ` ${sample.timestamp}`}`);
-    }
-  }
-  if (added.length === 0) return text;
-  const lines = text.split(/\r?\n/);
-  while (lines.length > 0 && lines.at(-1)!.trim() === '') lines.pop();
-  // OpenMetrics ends with "# EOF": what is added goes before it.
-  const eof = lines.at(-1)?.trim() === '# EOF' ? lines.pop() : undefined;
-  return `${[...lines, ...added, ...(eof === undefined ? [] : [eof])].join('\n')}\n`;
-}
-
-function withModelName(labels: string, modelName: string): string {
-  if (/(^\{|,)\s*model_name\s*=/.test(labels)) return labels;
-  const label = `model_name="${modelName.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
-  const inner = labels.slice(1, -1).trim();
-  return inner === '' ? `{${label}}` : `{${label},${inner}}`;
-}
-
-export interface SseEvent {
-  /** The event's bytes exactly as received, its terminating blank line included. */
-  readonly raw: Buffer;
-  /** Its `data:` lines joined, or null if it has none (a comment, a keep-alive). */
-  readonly data: string | null;
-  /** When its first byte arrived (performance.now()). */
-  readonly startedAt: number;
-}
-
-const LF = 0x0a;
-const CR = 0x0d;
-
-/**
- * Cuts an SSE byte stream into events without touching their bytes, so what is relayed is what
- * the upstream sent. Lines end in CRLF, LF or CR; an event ends with a blank line.
- */
-export class SseSplitter {
-  private buffer = Buffer.alloc(0);
-  private headStartedAt = 0;
-
-  push(chunk: Uint8Array, at: number): SseEvent[] {
-    if (this.buffer.length === 0) this.headStartedAt = at;
-    this.buffer = this.buffer.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffer, chunk]);
-    const events: SseEvent[] = [];
-    for (let end = eventEnd(this.buffer, false); end > 0; end = eventEnd(this.buffer, false)) {
-      events.push(toEvent(this.buffer.subarray(0, end), this.headStartedAt));
-      this.buffer = this.buffer.subarray(end);
-      this.headStartedAt = at; // what is left arrived with this chunk
-    }
-    return events;
-  }
-
-  /** The rest, when the stream has ended (an unterminated last event is passed on as it is). */
-  end(): SseEvent[] {
-    const events: SseEvent[] = [];
-    for (let end = eventEnd(this.buffer, true); end > 0; end = eventEnd(this.buffer, true)) {
-      events.push(toEvent(this.buffer.subarray(0, end), this.headStartedAt));
-      this.buffer = this.buffer.subarray(end);
-    }
-    if (this.buffer.length > 0) events.push(toEvent(this.buffer, this.headStartedAt));
-    this.buffer = Buffer.alloc(0);
-    return events;
-  }
-}
-
-/** The index just past the blank line that ends the first event, or -1 if none is complete. */
-function eventEnd(buffer: Buffer, final: boolean): number {
-  let lineStart = 0;
-  for (let i = 0; i < buffer.length; ) {
-    const byte = buffer[i];
-    if (byte !== LF && byte !== CR) {
-      i += 1;
-      continue;
-    }
-    let next = i + 1;
-    if (byte === CR) {
-      if (next >= buffer.length && !final) return -1; // a CRLF may be split across chunks
-      if (buffer[next] === LF) next += 1;
-    }
-    if (i === lineStart) return next;
-    lineStart = next;
-    i = next;
-  }
-  return -1;
-}
-
-function toEvent(raw: Buffer, startedAt: number): SseEvent {
-  const data: string[] = [];
-  for (const line of raw.toString('utf8').split(/\r\n|\r|\n/)) {
-    if (line === 'data' || line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-  }
-  return { raw: Buffer.from(raw), data: data.length > 0 ? data.join('\n') : null, startedAt };
-}

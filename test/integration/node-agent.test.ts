@@ -17,7 +17,8 @@ import {
   verifyUsageBatchSignature,
 } from '../../src/protocol/usage-batch.js';
 import { type NodeAgent, type NodeAgentConfig, startNodeAgent } from '../../src/node-agent/main.js';
-import { OutputText, withVllmTokenCounters } from '../../src/node-agent/proxy.js';
+import { OutputText } from '../../src/node-agent/openai-answer.js';
+import { withVllmTokenCounters } from '../../src/node-agent/upstream-metrics.js';
 import { MonotonicUuidV7 } from '../../src/node-agent/spool.js';
 import { waitFor } from '../support/wait-for.js';
 
