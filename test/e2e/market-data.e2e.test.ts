@@ -1,81 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import WebSocket from 'ws';
 import { BookReplica, type BookUpdate } from '../../src/market-data/book-replica.js';
 import { fundedBuyer, fundedProvider, listSpotInstrument } from '../support/market-fixtures.js';
+import { type Message, StreamClient } from '../support/stream-client.js';
 import { bearer, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
 
 // Default grid: tick 0.001 USD/MTok, lot 1,000 tokens, so notional in micro-USD = price ticks × lots.
 let t: TestApp;
-let streamUrl: string;
-
-type Message = Record<string, unknown> & { op?: string; channel?: string; type?: string; seq?: number };
-
-/** A real WebSocket client that keeps every message, so a test can wait for the one it expects. */
-class StreamClient {
-  readonly received: Message[] = [];
-  private readonly waiters = new Set<() => void>();
-  closed?: { code: number };
-
-  private constructor(private readonly socket: WebSocket) {
-    socket.on('message', (data) => {
-      this.received.push(JSON.parse(data.toString()));
-      this.waiters.forEach((check) => check());
-    });
-    socket.on('close', (code) => {
-      this.closed = { code };
-      this.waiters.forEach((check) => check());
-    });
-  }
-
-  static open(headers: Record<string, string> = {}): Promise<StreamClient> {
-    const socket = new WebSocket(streamUrl, { headers });
-    return new Promise((resolve, reject) => {
-      socket.once('open', () => resolve(new StreamClient(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  send(message: object | string): void {
-    this.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
-  }
-
-  /** The first message received (from `from` on) that matches; fails after `timeoutMs`. */
-  next(what: string, match: (m: Message) => boolean, from = 0, timeoutMs = 5000): Promise<Message> {
-    return this.until(what, () => this.received.slice(from).find(match), timeoutMs);
-  }
-
-  async request(message: object, answer: string): Promise<Message> {
-    const from = this.received.length;
-    this.send(message);
-    return this.next(answer, (m) => m.op === answer || m.op === 'error', from);
-  }
-
-  waitClosed(): Promise<{ code: number }> {
-    return this.until('the connection to close', () => this.closed);
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-
-  private until<T>(what: string, probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const value = probe();
-        if (value === undefined) return;
-        this.waiters.delete(check);
-        clearTimeout(timer);
-        resolve(value);
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out waiting for ${what}; received ${JSON.stringify(this.received).slice(-2000)}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-      check();
-    });
-  }
-}
+let baseUrl: string;
+/** A stream client on this test's service. */
+const openStream = (headers?: Record<string, string>) => StreamClient.open(baseUrl, headers);
 
 const listInstrument = () => listSpotInstrument(t, 'md');
 const buyer = () => fundedBuyer(t);
@@ -89,7 +22,7 @@ const restBook = async (symbol: string) => (await t.http.get(`/v1/markets/${symb
 beforeAll(async () => {
   t = await startTestApp();
   await t.app.listen({ port: 0, host: '127.0.0.1' });
-  streamUrl = `${(await t.app.getUrl()).replace(/^http/, 'ws')}/v1/stream`;
+  baseUrl = await t.app.getUrl();
 });
 afterAll(async () => {
   await t.close();
@@ -238,7 +171,7 @@ describe('WS /v1/stream', () => {
     const bidder = await buyer();
     await order(seller, symbol, { side: 'sell', type: 'limit', price: '0.300', quantity: 1_000_000 }).expect(201);
 
-    const early = await StreamClient.open();
+    const early = await openStream();
     expect(await early.request({ op: 'subscribe', channel: 'book', instrument: symbol, id: 1 }, 'subscribed')).toEqual({
       op: 'subscribed', channel: 'book', instrument: symbol, id: 1,
     });
@@ -246,7 +179,7 @@ describe('WS /v1/stream', () => {
     expect(snapshot).toMatchObject({ channel: 'book', instrument: symbol, seq: 1, bids: [], asks: [{ price: '0.300', quantity: 1_000_000, orders: 1 }] });
 
     // Orders in flight while a second client subscribes: its snapshot must still line up with its deltas.
-    const late = await StreamClient.open();
+    const late = await openStream();
     const traffic = [
       ...['0.310', '0.320', '0.330'].map((price) => order(seller, symbol, { side: 'sell', type: 'limit', price, quantity: 2_000_000 })),
       ...['0.250', '0.260', '0.270'].map((price) => order(bidder, symbol, { side: 'buy', type: 'limit', price, quantity: 1_000_000 })),
@@ -279,7 +212,7 @@ describe('WS /v1/stream', () => {
   test('trades and ticker follow each batch that trades', async () => {
     const seller = await provider(modelClassId);
     const bidder = await buyer();
-    const client = await StreamClient.open();
+    const client = await openStream();
     await client.request({ op: 'subscribe', channel: 'trades', instrument: symbol }, 'subscribed');
     await client.request({ op: 'subscribe', channel: 'ticker', instrument: symbol }, 'subscribed');
     const initial = await client.next('the first ticker', isData('ticker'));
@@ -305,15 +238,15 @@ describe('WS /v1/stream', () => {
     const seller = await provider(modelClassId);
     const alice = await buyer();
     const carol = await buyer();
-    const anonymous = await StreamClient.open();
+    const anonymous = await openStream();
     expect(await anonymous.request({ op: 'subscribe', channel: 'orders' }, 'subscribed')).toMatchObject({ op: 'error', code: 'AUTH_REQUIRED' });
     expect(await anonymous.request({ op: 'auth', apiKey: 'tkx_not_a_key' }, 'authenticated')).toMatchObject({ op: 'error', code: 'INVALID_API_KEY' });
     expect(await anonymous.request({ op: 'subscribe', channel: 'fills' }, 'subscribed')).toMatchObject({ op: 'error', code: 'AUTH_REQUIRED' });
 
     // Alice authenticates at the upgrade, Carol with a message.
-    const a = await StreamClient.open(bearer(alice.key));
+    const a = await openStream(bearer(alice.key));
     await a.next('authenticated', (m) => m.op === 'authenticated');
-    const c = await StreamClient.open();
+    const c = await openStream();
     expect(await c.request({ op: 'auth', apiKey: carol.key }, 'authenticated')).toMatchObject({ participantId: carol.id });
     for (const client of [a, c]) {
       for (const channel of ['orders', 'fills']) expect(await client.request({ op: 'subscribe', channel }, 'subscribed')).toMatchObject({ op: 'subscribed', channel });
@@ -340,7 +273,7 @@ describe('WS /v1/stream', () => {
   });
 
   test('bad messages get an error frame and the connection stays open, until it is abuse', async () => {
-    const client = await StreamClient.open();
+    const client = await openStream();
     const cases: Array<[object | string, string]> = [
       ['not json', 'INVALID_MESSAGE'],
       ['[1,2]', 'INVALID_MESSAGE'],

@@ -11,27 +11,17 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import pg from 'pg';
-import WebSocket from 'ws';
 import { BookReplica, type BookUpdate } from '../../src/market-data/book-replica.js';
-import { type ChildService, spawnService } from '../support/child-service.js';
+import { type Answer, callService, type ChildService, childServiceEnv, expectStatus, spawnService } from '../support/child-service.js';
 import { betweenOf, prng } from '../support/prng.js';
-import { BOOTSTRAP_ADMIN_KEY, TEST_DATABASE_URL, TEST_REDIS_URL } from '../support/test-app.js';
+import { BOOTSTRAP_ADMIN_KEY, TEST_DATABASE_URL } from '../support/test-app.js';
+import { type Message, StreamClient } from '../support/stream-client.js';
 import { waitFor } from '../support/wait-for.js';
 
 const random = prng(Number(process.env.MULTI_PROCESS_SEED ?? 4242));
 const between = betweenOf(random);
 
-const env = {
-  DATABASE_URL: TEST_DATABASE_URL,
-  REDIS_URL: TEST_REDIS_URL,
-  QUEUE_PREFIX: `multi-process-${randomUUID().slice(0, 8)}`,
-  DB_MIGRATE: 'true',
-  LOG_HTTP_REQUESTS: 'false',
-  RATE_LIMIT_PER_SECOND: '0',
-  BOOTSTRAP_ADMIN_KEY,
-  PORT: '0',
-  HOST: '127.0.0.1',
-};
+const env = childServiceEnv('multi-process');
 const DEPOSIT_USD = '100000';
 /** Default grid: tick 0.001 USD/MTok, lot 1,000 tokens. Orders straddle 0.500 so that many cross. */
 const MID_TICKS = 500;
@@ -40,10 +30,6 @@ interface Api {
   readonly name: string;
   readonly child: ChildService;
   readonly url: string;
-}
-interface Answer {
-  readonly status: number;
-  readonly body: any;
 }
 interface Trader {
   readonly id: string;
@@ -63,71 +49,10 @@ async function startWorker(): Promise<ChildService> {
   return child;
 }
 
-async function call(api: Api, method: string, path: string, key?: string, body?: unknown): Promise<Answer> {
-  const response = await fetch(`${api.url}${path}`, {
-    method,
-    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    signal: AbortSignal.timeout(20_000),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (api: Api, method: string, path: string, key?: string, body?: unknown): Promise<Answer> => callService(api.url, method, path, key, body);
 
-async function expectStatus(answer: Promise<Answer>, status: number, what = ''): Promise<Answer> {
-  const a = await answer;
-  if (a.status !== status) throw new Error(`${what} expected ${status}, got ${a.status}: ${JSON.stringify(a.body)}`);
-  return a;
-}
-
-type Message = Record<string, any>;
-
-/** A real WebSocket client that keeps every message. */
-class StreamClient {
-  readonly received: Message[] = [];
-  private readonly waiters = new Set<() => void>();
-
-  private constructor(private readonly socket: WebSocket) {
-    socket.on('message', (data) => {
-      this.received.push(JSON.parse(data.toString()));
-      this.waiters.forEach((check) => check());
-    });
-  }
-
-  static open(api: Api): Promise<StreamClient> {
-    const socket = new WebSocket(`${api.url.replace(/^http/, 'ws')}/v1/stream`);
-    return new Promise((resolve, reject) => {
-      socket.once('open', () => resolve(new StreamClient(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  send(message: object): void {
-    this.socket.send(JSON.stringify(message));
-  }
-
-  next(what: string, match: (m: Message) => boolean, timeoutMs = 15_000): Promise<Message> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const found = this.received.find(match);
-        if (found === undefined) return;
-        this.waiters.delete(check);
-        clearTimeout(timer);
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out waiting for ${what}; received ${JSON.stringify(this.received).slice(-2000)}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-}
+/** A snapshot or delta of the book channel. */
+type BookFrame = Message & BookUpdate;
 
 let db: pg.Client;
 let apis: Api[];
@@ -212,11 +137,11 @@ describe('two API processes and two workers, one book', () => {
   test('orders sent round robin to both API processes land in one book; both streams show the same deltas', async () => {
     const [A, B] = apis;
     // A WebSocket client on each process, subscribed to the book before any order.
-    const streams = await Promise.all(apis.map((api) => StreamClient.open(api)));
-    const snapshots: Message[] = [];
+    const streams = await Promise.all(apis.map((api) => StreamClient.open(api.url)));
+    const snapshots: BookFrame[] = [];
     for (const [i, stream] of streams.entries()) {
       stream.send({ op: 'subscribe', channel: 'book', instrument: symbol, id: i });
-      snapshots.push(await stream.next(`a snapshot on ${apis[i].name}`, (m) => m.type === 'snapshot' && m.instrument === symbol));
+      snapshots.push((await stream.next(`a snapshot on ${apis[i].name}`, (m) => m.type === 'snapshot' && m.instrument === symbol, 0, 15_000)) as BookFrame);
     }
     expect(snapshots[0]).toMatchObject({ seq: snapshots[1].seq, bids: [], asks: [] });
 
@@ -265,12 +190,12 @@ describe('two API processes and two workers, one book', () => {
     // Each stream reaches the REST book's sequence with an unbroken chain of identical deltas.
     const chains = [];
     for (const [i, stream] of streams.entries()) {
-      await stream.next(`the delta of sequence ${restA.sequence} on ${apis[i].name}`, (m) => m.type === 'delta' && m.seq === restA.sequence);
-      const deltas = stream.received.filter((m) => m.type === 'delta' && m.instrument === symbol);
+      await stream.next(`the delta of sequence ${restA.sequence} on ${apis[i].name}`, (m) => m.type === 'delta' && m.seq === restA.sequence, 0, 15_000);
+      const deltas = stream.received.filter((m) => m.type === 'delta' && m.instrument === symbol) as BookFrame[];
       deltas.forEach((d, k) => expect(d.previousSeq).toBe(k === 0 ? snapshots[i].seq : deltas[k - 1].seq));
       expect(deltas.at(-1)!.seq).toBe(restA.sequence);
       const replica = new BookReplica({ sequence: snapshots[i].seq, bids: snapshots[i].bids, asks: snapshots[i].asks });
-      expect(deltas.map((d) => replica.apply(d as unknown as BookUpdate)).filter((o) => o !== 'applied')).toEqual([]);
+      expect(deltas.map((d) => replica.apply(d)).filter((o) => o !== 'applied')).toEqual([]);
       expect(replica.view()).toEqual({ sequence: restA.sequence, bids: restA.bids, asks: restA.asks });
       chains.push(deltas.map((d) => ({ seq: d.seq, previousSeq: d.previousSeq, bids: d.bids, asks: d.asks })));
     }

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
-import { type ChildService, spawnService } from '../support/child-service.js';
-import { BOOTSTRAP_ADMIN_KEY, TEST_DATABASE_URL, TEST_REDIS_URL } from '../support/test-app.js';
+import { type Answer, callService, type ChildService, childServiceEnv, expectStatus, spawnService } from '../support/child-service.js';
+import { BOOTSTRAP_ADMIN_KEY, TEST_DATABASE_URL } from '../support/test-app.js';
 import { betweenOf, prng } from '../support/prng.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -35,17 +35,7 @@ const between = betweenOf(random);
 /** Kill points spread over 200–1500 ms of load: one per third of the range, random within it. */
 const KILL_AFTER_MS = [0, 1, 2].map((i) => Math.round(200 + ((i + random()) * 1300) / 3));
 
-const serviceEnv = {
-  DATABASE_URL: TEST_DATABASE_URL,
-  REDIS_URL: TEST_REDIS_URL,
-  QUEUE_PREFIX: `order-crash-${randomUUID().slice(0, 8)}`,
-  DB_MIGRATE: 'true',
-  LOG_HTTP_REQUESTS: 'false',
-  RATE_LIMIT_PER_SECOND: '0',
-  BOOTSTRAP_ADMIN_KEY,
-  PORT: '0',
-  HOST: '127.0.0.1',
-};
+const serviceEnv = childServiceEnv('order-crash');
 
 interface Service {
   readonly child: ChildService;
@@ -58,27 +48,9 @@ async function startService(): Promise<Service> {
   return { child, url: JSON.parse(line).url as string };
 }
 
-interface Answer {
-  readonly status: number;
-  readonly body: any;
-}
-
-async function call(service: Service, method: string, path: string, key: string, body?: unknown): Promise<Answer> {
-  const response = await fetch(`${service.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
-
-async function expectStatus(answer: Promise<Answer>, status: number): Promise<Answer> {
-  const a = await answer;
-  if (a.status !== status) throw new Error(`expected ${status}, got ${a.status}: ${JSON.stringify(a.body)}`);
-  return a;
-}
+/** Requests of the crash runs give up sooner than the default: a killed service never answers. */
+const call = (service: Service, method: string, path: string, key: string, body?: unknown): Promise<Answer> =>
+  callService(service.url, method, path, key, body, 10_000);
 
 interface Trader {
   readonly id: string;

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { BOOTSTRAP_ADMIN_KEY, TEST_DATABASE_URL, TEST_REDIS_URL } from './test-app.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
 const NODE_AGENT = fileURLToPath(new URL('../../dist/src/node-agent/main.js', import.meta.url));
@@ -12,6 +14,49 @@ export interface ChildService {
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Resolves with the exit code. */
   exited(): Promise<number | null>;
+}
+
+/**
+ * The environment of a service child process serving HTTP on the test database and Redis: its own
+ * queue prefix (shared by every process started with this one environment), a free loopback port,
+ * no rate limit and no request logs.
+ */
+export function childServiceEnv(name: string): Record<string, string> {
+  return {
+    DATABASE_URL: TEST_DATABASE_URL,
+    REDIS_URL: TEST_REDIS_URL,
+    QUEUE_PREFIX: `${name}-${randomUUID().slice(0, 8)}`,
+    DB_MIGRATE: 'true',
+    LOG_HTTP_REQUESTS: 'false',
+    RATE_LIMIT_PER_SECOND: '0',
+    BOOTSTRAP_ADMIN_KEY,
+    PORT: '0',
+    HOST: '127.0.0.1',
+  };
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly body: any;
+}
+
+/** One HTTP request to a child service, with its JSON answer parsed. */
+export async function callService(baseUrl: string, method: string, path: string, key?: string, body?: unknown, timeoutMs = 20_000): Promise<Answer> {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** The answer, if it has `status`; otherwise an error that shows what came back. */
+export async function expectStatus(answer: Promise<Answer>, status: number, what = ''): Promise<Answer> {
+  const a = await answer;
+  if (a.status !== status) throw new Error(`${what ? `${what}: ` : ''}expected ${status}, got ${a.status}: ${JSON.stringify(a.body)}`);
+  return a;
 }
 
 /**
