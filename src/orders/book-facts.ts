@@ -43,7 +43,7 @@ export class BookFacts {
     this.accounts = await this.sources.ledger.accountsOfMany([...new Set([...orders].map((o) => o.participantId))]);
   }
 
-  async read(state: BookState, spec: InstrumentSpec & { bondBps: number }, rules: ProductRules, commands: readonly BookCommand[], now: number): Promise<BatchFacts> {
+  async read(state: BookState, spec: InstrumentSpec, rules: ProductRules, commands: readonly BookCommand[], now: number): Promise<BatchFacts> {
     const callers = [...new Set(commands.flatMap((c) => ('participantId' in c ? [c.participantId] : [])))];
     const places = commands.filter((c) => c.kind === 'place');
     const needsIndex = state.book.referencePriceTicks === undefined && places.some((c) => c.type === 'market');
@@ -60,7 +60,6 @@ export class BookFacts {
     return {
       now,
       terms: spec,
-      bondBps: spec.bondBps,
       feesAccount,
       accounts: this.accounts,
       spendable,

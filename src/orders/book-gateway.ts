@@ -192,10 +192,7 @@ export class BookGateway implements OnModuleInit, BeforeApplicationShutdown {
       const writer: BookWriter = new BookWriter(symbol, {
         dataSource: this.dataSource,
         facts: new BookFacts(symbol, { dataSource: this.dataSource, ledger: this.ledger, nodes: this.nodes, indexPrice: () => this.indexPrice(writer.spec) }),
-        instrument: async () => {
-          const spec = await this.markets.requireInstrument(symbol);
-          return { ...spec, bondBps: spec.kind === 'spot' ? spec.bondBps : 0 };
-        },
+        instrument: () => this.markets.requireInstrument(symbol),
         published: (batch) => this.events.publish(batch),
         measured: (commands, prepare, commit) => {
           this.metrics.orderBatchSize.observe({ instrument: symbol }, commands);

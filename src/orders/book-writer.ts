@@ -17,14 +17,11 @@ export const MAX_QUEUE = 10_000;
 /** A batch whose balances moved under it, or that lost a race, runs again at most this often. */
 const ATTEMPTS = 3;
 
-/** An instrument as the writer uses it: its terms, halt status and bond rate. */
-export type WriterSpec = InstrumentSpec & { readonly bondBps: number };
-
 export interface BookWriterDependencies {
   readonly dataSource: DataSource;
   readonly facts: BookFacts;
   /** The instrument as PostgreSQL has it now (404 if it is gone). */
-  readonly instrument: () => Promise<WriterSpec>;
+  readonly instrument: () => Promise<InstrumentSpec>;
   /** Called after every committed batch that changed the book, in sequence order. */
   readonly published: BookEvents['publish'];
   /** Measures every group commit: its size, and how long preparing and committing took. */
@@ -52,7 +49,7 @@ export class BookWriter {
   private readonly logger: Logger;
   private readonly queue: Queued[] = [];
   private state!: BookState;
-  private latestSpec!: WriterSpec;
+  private latestSpec!: InstrumentSpec;
   private running = false;
   private stopped = false;
   /** Set when a batch failed and the book could not yet be rebuilt from PostgreSQL. */
@@ -77,7 +74,7 @@ export class BookWriter {
    * The instrument as last read: at load, and again after every halt or resume. Its grid and fees
    * never change after listing, so callers may convert prices with it.
    */
-  get spec(): WriterSpec {
+  get spec(): InstrumentSpec {
     return this.latestSpec;
   }
 

@@ -130,7 +130,8 @@ describe('placing and matching', () => {
     const on = (instrument: string) => (who: TestParticipant, body: object) => t.http.post('/v1/orders').set(bearer(who.key)).send({ instrument, ...body });
     const b = await buyer('100');
     const p = await fundedProvider(t, fresh.modelClassId);
-    await on(forward.body.symbol)(p, { side: 'sell', type: 'limit', price: '0.540', quantity: 1_000_000 }).expect(201);
+    const forwardSell = await on(forward.body.symbol)(p, { side: 'sell', type: 'limit', price: '0.540', quantity: 1_000_000 }).expect(201);
+    expect(forwardSell.body.hold).toBe('0.054000'); // until forwards have margin, a forward sell holds a 10 % bond, as it always has
     await on(forward.body.symbol)(p, { side: 'sell', type: 'limit', price: '0.560', quantity: 1_000_000 }).expect(201);
     const refused = await on(forward.body.symbol)(b, { side: 'buy', type: 'market', quantity: 1_000_000 }).expect(422);
     expect(refused.body.code).toBe('NO_REFERENCE_PRICE');

@@ -104,7 +104,7 @@ function drive(w: World, h: Harness, check: (plan: BatchPlan, commands: readonly
   });
 }
 
-const moneyOf = (h: Harness): InstrumentMoney => ({ grid: h.terms, makerFeeBps: h.terms.makerFeeBps, takerFeeBps: h.terms.takerFeeBps, bondBps: h.terms.kind === 'spot' ? h.terms.bondBps : 0 });
+const moneyOf = (h: Harness): InstrumentMoney => h.rules.money(h.terms);
 const sum = (xs: Iterable<bigint>) => [...xs].reduce((a, b) => a + b, 0n);
 
 describe('planBatch properties', () => {

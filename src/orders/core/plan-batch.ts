@@ -23,8 +23,6 @@ export interface BatchFacts {
   /** The batch's clock: every command of the batch happens at this instant. */
   readonly now: number;
   readonly terms: InstrumentSpec;
-  /** The instrument's spot bond rate and the rest of its money terms. */
-  readonly bondBps: number;
   readonly feesAccount: AccountId;
   /** Accounts of everyone the batch may touch: its callers and the owners of resting orders. */
   readonly accounts: ReadonlyMap<string, OrderAccounts>;
@@ -82,9 +80,7 @@ class BatchPlanner {
     private readonly rules: ProductRules,
     private readonly facts: BatchFacts,
   ) {
-    const { terms } = facts;
-    const money = { grid: terms, makerFeeBps: terms.makerFeeBps, takerFeeBps: terms.takerFeeBps, bondBps: facts.bondBps };
-    this.money = new BatchMoney(money, rules, facts.feesAccount, facts.accounts, facts.spendable);
+    this.money = new BatchMoney(rules.money(facts.terms), rules, facts.feesAccount, facts.accounts, facts.spendable);
   }
 
   plan(commands: readonly BookCommand[]): BatchPlan {

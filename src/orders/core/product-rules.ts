@@ -31,6 +31,8 @@ export interface AddedQuantityFacts {
  */
 export interface ProductRules {
   readonly kind: InstrumentKind;
+  /** The instrument's money terms: its grid, fee rates and the bond rate its sells hold. */
+  money(terms: InstrumentTerms): InstrumentMoney;
   holdPot(side: Side): HoldPot;
   /** What an open order must hold for its open lots at its limit (a closed order: nothing). */
   openHold(money: InstrumentMoney, order: LiveOrder): bigint;
@@ -55,8 +57,16 @@ const openBuyOrSellHold = (money: InstrumentMoney, order: LiveOrder): bigint => 
  * a performance bond (the instrument's `bondBps` of notional) that follows each fill into its
  * delivery.
  */
+const moneyOf = (terms: InstrumentTerms, bondBps: number): InstrumentMoney => ({
+  grid: terms,
+  makerFeeBps: terms.makerFeeBps,
+  takerFeeBps: terms.takerFeeBps,
+  bondBps,
+});
+
 export const SPOT_RULES: ProductRules = {
   kind: 'spot',
+  money: (terms) => moneyOf(terms, (terms as SpotTerms).bondBps),
   holdPot: (side) => (side === 'buy' ? 'held' : 'bond'),
   openHold: openBuyOrSellHold,
   sellHoldFollowsFill: true,
@@ -69,13 +79,17 @@ export const SPOT_RULES: ProductRules = {
   fillsAreDeliveries: true,
 };
 
+/** The bond a forward sell held before the forwards issue: the order path's old constant, 10 %. */
+export const INTERIM_FORWARD_BOND_BPS = 1000;
+
 /**
  * Forwards as they trade until the forwards issue lands its margin rules on this seam: holds as
- * spot, with no delivery per fill and no capacity check. Kept as it was so that this refactor
- * changes no behaviour.
+ * spot (a sell's bond at the old fixed 10 %, and it stays on the order), with no delivery per fill
+ * and no capacity check. Kept as it was so that this refactor changes no behaviour.
  */
 export const INTERIM_FORWARD_RULES: ProductRules = {
   kind: 'forward',
+  money: (terms) => moneyOf(terms, INTERIM_FORWARD_BOND_BPS),
   holdPot: SPOT_RULES.holdPot,
   openHold: openBuyOrSellHold,
   sellHoldFollowsFill: false,

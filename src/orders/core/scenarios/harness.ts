@@ -96,7 +96,6 @@ export class Harness {
     return {
       now: this.now,
       terms: this.terms,
-      bondBps: this.terms.kind === 'spot' ? this.terms.bondBps : 1000,
       feesAccount: FEES_ACCOUNT,
       accounts: this.accounts,
       spendable,
