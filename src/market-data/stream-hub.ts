@@ -23,8 +23,9 @@ interface Follower {
 
 /**
  * The stream's subscriptions and their fan-out. Every committed batch of every book, whichever
- * process owns it (`BookGateway.onCommitted`, through Redis), is formatted once per topic and sent to its followers: book
- * deltas, trades, a fresh ticker, and each owner's changed orders and fills on its own topics.
+ * process owns it (`BookGateway.onCommitted`, through Redis), is formatted once per topic and
+ * sent to its followers: book deltas, trades, a fresh ticker, and each owner's changed orders and
+ * fills on its own topics.
  * Batches of one instrument are dispatched through one promise chain, so followers receive them
  * in commit order even when a lookup has to wait.
  */

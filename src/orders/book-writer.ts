@@ -56,6 +56,9 @@ export class BookWriter {
   private needsLoad = false;
   private specStale = false;
   private idleWaiters: Array<() => void> = [];
+  private rebuilding?: Promise<void>;
+  /** Views asked for while a batch was in flight: answered between two batches. */
+  private viewRequests: Array<{ readonly maxLevels?: number; readonly resolve: (view: BookView) => void; readonly reject: (error: unknown) => void }> = [];
   private expiryTimer?: NodeJS.Timeout;
   private expiryAt?: number;
 
@@ -70,10 +73,7 @@ export class BookWriter {
     return this.queue.length;
   }
 
-  /**
-   * The instrument as last read: at load, and again after every halt or resume. Its grid and fees
-   * never change after listing, so callers may convert prices with it.
-   */
+  /** The instrument as last read: at load, and again after every halt or resume. */
   get spec(): InstrumentSpec {
     return this.latestSpec;
   }
@@ -91,14 +91,16 @@ export class BookWriter {
     this.scheduleExpiry();
   }
 
-  /** The aggregated book as of the last committed batch: answered between batches, never mid-batch. */
-  async view(maxLevels?: number): Promise<BookView> {
-    while (this.running || this.needsLoad) {
-      if (this.needsLoad && !this.running) await this.load().then(() => (this.needsLoad = false));
-      else await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    }
-    const { book } = this.state;
-    return { seq: book.lastSequence, bids: book.depth('buy', maxLevels), asks: book.depth('sell', maxLevels), referencePriceTicks: book.referencePriceTicks };
+  /**
+   * The aggregated book as of the last committed batch. Memory runs ahead of PostgreSQL while a
+   * batch is planned and committed, so a view asked for then is taken right after that batch,
+   * before the next one starts: under steady load too, never mid-batch.
+   */
+  view(maxLevels?: number): Promise<BookView> {
+    if (!this.running && !this.needsLoad) return Promise.resolve(this.currentView(maxLevels));
+    const answered = new Promise<BookView>((resolve, reject) => this.viewRequests.push({ maxLevels, resolve, reject }));
+    if (!this.running) void this.reloadForViews();
+    return answered;
   }
 
   submit(command: BookCommand): Promise<CommandResult> {
@@ -119,16 +121,55 @@ export class BookWriter {
     for (const item of this.queue.splice(0)) item.reject(unavailable('the exchange is shutting down; retry'));
   }
 
-  /** Commits batch after batch until the queue is empty. */
+  /** Commits batch after batch until the queue is empty, answering waiting views between batches. */
   private async drain(): Promise<void> {
     this.running = true;
     try {
-      while (this.queue.length > 0) await this.commitBatch(this.queue.splice(0, MAX_BATCH));
+      while (this.queue.length > 0) {
+        await this.commitBatch(this.queue.splice(0, MAX_BATCH));
+        if (!this.needsLoad) this.answerViews();
+      }
     } finally {
       this.running = false;
       for (const wake of this.idleWaiters.splice(0)) wake();
+      if (this.viewRequests.length > 0) void this.reloadForViews();
       this.scheduleExpiry();
     }
+  }
+
+  private currentView(maxLevels?: number): BookView {
+    const { book } = this.state;
+    return { seq: book.lastSequence, bids: book.depth('buy', maxLevels), asks: book.depth('sell', maxLevels), referencePriceTicks: book.referencePriceTicks };
+  }
+
+  /** Synchronously, so no batch can start in between: every waiting view sees the same committed book. */
+  private answerViews(): void {
+    for (const request of this.viewRequests.splice(0)) request.resolve(this.currentView(request.maxLevels));
+  }
+
+  /** Views wait on an idle writer only when its book must be rebuilt first (a batch failed). */
+  private async reloadForViews(): Promise<void> {
+    try {
+      await this.rebuild();
+    } catch {
+      for (const request of this.viewRequests.splice(0)) request.reject(unavailable('the order book is being rebuilt; retry'));
+      return;
+    }
+    if (!this.running) this.answerViews();
+  }
+
+  /**
+   * Rebuilds the book from PostgreSQL once after a failed batch: a batch and a view that both find
+   * the book must be rebuilt share one load, so memory is never replaced under a running batch.
+   */
+  private rebuild(): Promise<void> {
+    if (!this.needsLoad) return Promise.resolve();
+    this.rebuilding ??= this.load()
+      .then(() => {
+        this.needsLoad = false;
+      })
+      .finally(() => (this.rebuilding = undefined));
+    return this.rebuilding;
   }
 
   private async commitBatch(batch: Queued[]): Promise<void> {
@@ -145,10 +186,7 @@ export class BookWriter {
         // Memory may be ahead of PostgreSQL now: rebuild it from what is durable, then try again.
         // Until a rebuild succeeds, no batch runs on memory that may hold uncommitted effects.
         this.needsLoad = true;
-        await this.load().then(
-          () => (this.needsLoad = false),
-          (e) => this.logger.error({ err: e }, 'could not reload the book; the next batch tries again'),
-        );
+        await this.rebuild().catch((e) => this.logger.error({ err: e }, 'could not reload the book; the next batch tries again'));
         const retryable = error instanceof BalanceMovedError || isSerializationProblem(error);
         if (!retryable || attempt === ATTEMPTS) {
           if (!retryable) this.logger.error({ err: error }, 'order batch failed');
@@ -162,12 +200,9 @@ export class BookWriter {
   /** One group commit: facts, plan, commit, publish. Returns each command's result or refusal. */
   private async runBatch(commands: BookCommand[]): Promise<Array<CommandResult | DomainError>> {
     const started = performance.now();
-    if (this.needsLoad) {
-      await this.load().catch(() => {
-        throw unavailable('the order book is being rebuilt; retry');
-      });
-      this.needsLoad = false;
-    }
+    await this.rebuild().catch(() => {
+      throw unavailable('the order book is being rebuilt; retry');
+    });
     if (this.specStale) {
       this.specStale = false;
       this.latestSpec = await this.deps.instrument();

@@ -318,6 +318,27 @@ describe('placing and matching', () => {
     await t.http.delete('/v1/orders').set(bearer(b.key)).expect(200);
   });
 
+  test('a book view asked while batches keep coming is answered between two batches, not once the queue drains', async () => {
+    await listInstrument();
+    const b = await buyer('100');
+    const books = t.app.get(BookGateway);
+    const before = await books.view(symbol);
+    // 1,200 one-lot buys queued at once: the first starts a batch alone, the rest wait for it and
+    // follow in batches of at most 500, one after the other.
+    const place = { kind: 'place', participantId: b.id, side: 'buy', type: 'limit', timeInForce: 'GTC', priceTicks: 10, lots: 1, postOnly: false, stp: 'cancel_taker' } as const;
+    const placed = Array.from({ length: 1_200 }, () => books.submit(symbol, place));
+    const view = await books.view(symbol);
+    await Promise.all(placed);
+    const after = await books.view(symbol);
+    expect(after.seq).toBe(before.seq + 1_200);
+    // The view waited for the batch in flight only: it shows a committed book, mid-stream.
+    expect(view.seq).toBeGreaterThan(before.seq);
+    expect(view.seq).toBeLessThan(after.seq);
+    const resting = view.seq - before.seq;
+    expect(view.bids).toEqual([{ priceTicks: 10, quantity: resting, orderCount: resting }]);
+    await t.http.delete('/v1/orders').set(bearer(b.key)).expect(200);
+  });
+
   test('the book survives a restart: resting orders rebuilt from PostgreSQL match in price-time priority', async () => {
     await listInstrument();
     const b = await buyer('10');
