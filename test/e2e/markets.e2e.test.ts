@@ -177,6 +177,7 @@ describe('instruments', () => {
       deliveryEnd: '2099-02-01T00:00:00.000Z',
       lastTradeAt: '2099-01-01T00:00:00.000Z',
       spotWindowSeconds: null,
+      bondBps: null,
     });
     // ISO week 1 of 2099 begins on Monday 29 December 2098, so week 3 begins on 12 January.
     const weekly = await createInstrument({ modelClassId, kind: 'forward', deliveryPeriod: '2099-W03', lastTradeAt: '2099-01-11T18:00:00+02:00' }).expect(201);
@@ -191,7 +192,7 @@ describe('instruments', () => {
     await t.http.get(`/v1/instruments/${stem}-2099-W03`).expect(200);
   });
 
-  test('an admin may choose the grid, fees, collar and window', async () => {
+  test('an admin may choose the grid, fees, collar, window and bond', async () => {
     const modelClassId = await createModelClass();
     const spot = await createInstrument({
       modelClassId,
@@ -202,8 +203,9 @@ describe('instruments', () => {
       takerFeeBps: 25,
       collarBps: 500,
       spotWindowSeconds: 3600,
+      bondBps: 250,
     }).expect(201);
-    expect(spot.body).toMatchObject({ tickSize: '0.000001', lotSize: 1_000_000, makerFeeBps: 2, takerFeeBps: 25, collarBps: 500, spotWindowSeconds: 3600 });
+    expect(spot.body).toMatchObject({ tickSize: '0.000001', lotSize: 1_000_000, makerFeeBps: 2, takerFeeBps: 25, collarBps: 500, spotWindowSeconds: 3600, bondBps: 250 });
     const forward = await createInstrument({ modelClassId, kind: 'forward', deliveryPeriod: '2098-07', tickSize: '0.05', lotSize: 20 }).expect(201);
     expect(forward.body).toMatchObject({ tickSize: '0.05', lotSize: 20 });
   });
@@ -277,6 +279,9 @@ describe('instruments', () => {
     ['collarBps above 10000', { collarBps: 10_001 }, 'collarBps'],
     ['spotWindowSeconds zero', { spotWindowSeconds: 0 }, 'spotWindowSeconds'],
     ['spotWindowSeconds above 30 days', { spotWindowSeconds: 30 * 86_400 + 1 }, 'spotWindowSeconds'],
+    ['bondBps above 10000', { bondBps: 10_001 }, 'bondBps'],
+    ['bondBps a fraction', { bondBps: 12.5 }, 'bondBps'],
+    ['a forward with a bondBps', { kind: 'forward', deliveryPeriod: '2099-01', bondBps: 500 }, 'bondBps'],
     ['a spot with a deliveryPeriod', { deliveryPeriod: '2099-01' }, 'deliveryPeriod'],
     ['a spot with a lastTradeAt', { lastTradeAt: '2099-01-01T00:00:00Z' }, 'lastTradeAt'],
     ['a forward without a deliveryPeriod', { kind: 'forward' }, 'deliveryPeriod'],

@@ -318,6 +318,16 @@ describe('placing and matching', () => {
     await t.http.delete('/v1/orders').set(bearer(b.key)).expect(200);
   });
 
+  test("a sell holds the bond its instrument names: the spot instrument's bondBps", async () => {
+    ({ symbol, modelClassId } = await listSpotInstrument(t, 'ord', { bondBps: 250 }));
+    const p = await provider(1_000_000, '100');
+    // 2,000,000 tokens at 8.000 USD/MTok: notional 16.000000; 2.5 % bond = 0.400000.
+    const sell = await order(p, { side: 'sell', type: 'limit', price: '8.000', quantity: 2_000_000 }).expect(201);
+    expect(sell.body.hold).toBe('0.400000');
+    expect(await balancesOf(t, p)).toMatchObject({ bond: '0.400000', available: '99.600000' });
+    await t.http.delete(`/v1/orders/${sell.body.id}`).set(bearer(p.key)).expect(200);
+  });
+
   test('a book view asked while batches keep coming is answered between two batches, not once the queue drains', async () => {
     await listInstrument();
     const b = await buyer('100');

@@ -9,7 +9,7 @@ import { bearer, createParticipant, deposit, type TestApp, type TestParticipant 
 export async function listSpotInstrument(
   t: TestApp,
   prefix = 't',
-  { spotWindowSeconds }: { spotWindowSeconds?: number } = {},
+  terms: { spotWindowSeconds?: number; bondBps?: number } = {},
 ): Promise<{ symbol: string; modelClassId: string }> {
   const modelClassId = `${prefix}${randomUUID().slice(0, 8)}-8b`;
   await t.http
@@ -20,7 +20,7 @@ export async function listSpotInstrument(
   const listed = await t.http
     .post('/v1/admin/instruments')
     .set(bearer(t.adminKey))
-    .send({ modelClassId, kind: 'spot', ...(spotWindowSeconds !== undefined ? { spotWindowSeconds } : {}) })
+    .send({ modelClassId, kind: 'spot', ...terms })
     .expect(201);
   return { symbol: listed.body.symbol, modelClassId };
 }
