@@ -1,10 +1,8 @@
 import type { DataSource } from 'typeorm';
-import { insertDeliveriesSql } from '../deliveries/delivery-sql.js';
-import type { InstrumentTerms, SpotTerms } from '../markets/instrument-terms.js';
+import type { InstrumentTerms } from '../markets/instrument-terms.js';
 import { postTransfersSql } from '../ledger/ledger.repository.js';
 import { arrayLiteral, literal } from '../platform/database/sql-literals.js';
 import { runScript } from '../platform/database/sql-script.js';
-import { recordEscrowSql } from '../settlement/settlement-sql.js';
 import type { FillRecord } from './core/batch-money.js';
 import type { LiveOrder } from './core/live-order.js';
 import type { BatchPlan } from './core/plan-batch.js';
@@ -29,7 +27,7 @@ export class BalanceMovedError extends Error {
  * write lock (shared: a new owner takes it exclusively to wait out a dead owner's last batch), the
  * ledger's transfers (accounts locked once, in id order), the orders, fills and book position, and
  * the statements of the modules that own each product effect (spot: deliveries, then their escrow
- * settlement records).
+ * settlement records; forwards: positions and marks), given by the product's shell as `effects`.
  *
  * The overdraft check happens here, in PostgreSQL: `postTransfersSql` judges every account at the
  * worst point the batch takes it to, applying the transfers in order as the ledger core does, and
@@ -39,10 +37,8 @@ export class BalanceMovedError extends Error {
  * batch is only an optimistic pre-check, and the differential test in
  * test/integration/ledger-differential.test.ts holds the SQL path equal to the core's rules.
  */
-export async function commitPlan(dataSource: DataSource, terms: InstrumentTerms, plan: BatchPlan): Promise<void> {
+export async function commitPlan(dataSource: DataSource, terms: InstrumentTerms, plan: BatchPlan, effects: readonly string[]): Promise<void> {
   const { symbol } = terms;
-  // Each product effect is written by the module that owns its table, in this same script.
-  const effects = [insertDeliveriesSql(terms as SpotTerms, plan.deliveries), recordEscrowSql(plan.deliveries)].filter((sql) => sql !== undefined);
   try {
     await runScript(
       dataSource,

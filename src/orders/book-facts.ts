@@ -7,7 +7,7 @@ import { type BookCommand, clientOrderKey } from './core/book-commands.js';
 import { type ProviderCapacity, SalesWindow } from './core/capacity.js';
 import type { LiveOrder } from './core/live-order.js';
 import type { BatchFacts, BookState } from './core/plan-batch.js';
-import type { ProductRules } from './core/product-rules.js';
+import type { ProductShell } from './products.js';
 
 /** Order ids fetched from the sequence at a time. */
 const ORDER_ID_BLOCK = 1_000;
@@ -43,19 +43,21 @@ export class BookFacts {
     this.accounts = await this.sources.ledger.accountsOfMany([...new Set([...orders].map((o) => o.participantId))]);
   }
 
-  async read(state: BookState, spec: InstrumentSpec, rules: ProductRules, commands: readonly BookCommand[], now: number): Promise<BatchFacts> {
-    const callers = [...new Set(commands.flatMap((c) => ('participantId' in c ? [c.participantId] : [])))];
+  async read(state: BookState, spec: InstrumentSpec, product: ProductShell, commands: readonly BookCommand[], now: number): Promise<BatchFacts> {
+    const { rules } = product;
+    const callers = [...new Set(commands.flatMap((c) => ('participantId' in c && c.participantId !== undefined ? [c.participantId] : [])))];
     const places = commands.filter((c) => c.kind === 'place');
     const needsIndex = state.book.referencePriceTicks === undefined && places.some((c) => c.type === 'market');
     // Account ids are cached after a participant's first order; everything else is read side by side.
     for (const [id, a] of await this.sources.ledger.accountsOfMany(callers)) this.accounts.set(id, a);
-    const [feesAccount, spendable, knownClientOrderIds, orderIds, capacity, indexPriceTicks] = await Promise.all([
+    const [feesAccount, spendable, knownClientOrderIds, orderIds, capacity, indexPriceTicks, productFacts] = await Promise.all([
       this.sources.ledger.systemAccount('fees'),
       this.sources.ledger.spendable(callers.map((id) => this.accounts.get(id)!.available)),
       this.knownClientOrderIds(places),
       this.allocateOrderIds(places.length),
       rules.sellsNeedCapacity ? this.capacities(spec as SpotTerms, this.addingSellers(state, commands), now) : new Map<string, ProviderCapacity>(),
       needsIndex ? this.sources.indexPrice() : undefined,
+      product.facts(state, spec, commands, now),
     ]);
     return {
       now,
@@ -67,6 +69,7 @@ export class BookFacts {
       orderIds,
       capacity,
       ...(indexPriceTicks !== undefined ? { indexPriceTicks } : {}),
+      ...(productFacts !== undefined ? { product: productFacts } : {}),
     };
   }
 

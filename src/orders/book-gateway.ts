@@ -15,6 +15,7 @@ import { BookRelay, NoAnswer, NotOwnerAnswer } from './book-relay.js';
 import type { BookRequest } from './book-requests.js';
 import { BookWriter } from './book-writer.js';
 import type { BookCommand, CommandResult } from './core/book-commands.js';
+import { ProductCatalog } from './products.js';
 import { RedisBookEvents } from './redis-book-events.js';
 
 /** How long a relayed request may wait for the owner's answer (a batch under load takes a while). */
@@ -49,6 +50,7 @@ export class BookGateway implements OnModuleInit, BeforeApplicationShutdown {
     private readonly markets: MarketsService,
     private readonly nodes: NodesService,
     private readonly metrics: MetricsService,
+    private readonly products: ProductCatalog,
   ) {
     metrics.gauge('tokex_order_queue_depth', 'Commands waiting for each book writer of this process', ['instrument'], async (gauge) => {
       for (const [symbol, writer] of this.writers) gauge.set({ instrument: symbol }, (await writer.catch(() => undefined))?.depth ?? 0);
@@ -193,6 +195,7 @@ export class BookGateway implements OnModuleInit, BeforeApplicationShutdown {
         dataSource: this.dataSource,
         facts: new BookFacts(symbol, { dataSource: this.dataSource, ledger: this.ledger, nodes: this.nodes, indexPrice: () => this.indexPrice(writer.spec) }),
         instrument: () => this.markets.requireInstrument(symbol),
+        product: (spec) => this.products.shellFor(spec.kind),
         published: (batch) => this.events.publish(batch),
         measured: (commands, prepare, commit) => {
           this.metrics.orderBatchSize.observe({ instrument: symbol }, commands);

@@ -1,16 +1,18 @@
 import type { DataSource } from 'typeorm';
-import type { InstrumentTerms } from '../markets/instrument-terms.js';
+import type { InstrumentSpec } from '../markets/instrument-terms.js';
 import { type BookSnapshot, FastOrderBook, type RestingOrder, SNAPSHOT_VERSION } from '../matching/index.js';
 import { type LiveOrder, openLots } from './core/live-order.js';
 import type { BookState } from './core/plan-batch.js';
 import { ORDER_COLUMNS, type OrderRecord, toLiveOrder } from './order-records.js';
+import type { ProductShell } from './products.js';
 
 /**
  * Rebuilds a book from PostgreSQL, the only truth: its open orders in price-time priority (the
  * engine's snapshot format), its live orders with their money, and the book's position (last
- * sequence and reference price). Run when a process takes a book and after a failed batch.
+ * sequence and reference price), and what its product keeps besides (forwards: positions). Run when a process takes a book and after a failed batch.
  */
-export async function loadBook(dataSource: DataSource, terms: InstrumentTerms & { collarBps: number }): Promise<BookState> {
+export async function loadBook(dataSource: DataSource, spec: InstrumentSpec, product: ProductShell): Promise<BookState> {
+  const terms = spec;
   const { symbol } = terms;
   const manager = dataSource.manager;
   await manager.query(`INSERT INTO instrument_books (instrument) VALUES ($1) ON CONFLICT DO NOTHING`, [symbol]);
@@ -52,5 +54,6 @@ export async function loadBook(dataSource: DataSource, terms: InstrumentTerms & 
     bids: resting('buy'),
     asks: resting('sell'),
   };
-  return { symbol, book: FastOrderBook.restore(snapshot), orders };
+  const state: BookState = { symbol, book: FastOrderBook.restore(snapshot), orders };
+  return { ...state, product: await product.load(dataSource, spec, state) };
 }

@@ -8,7 +8,7 @@ import type { BookFacts } from './book-facts.js';
 import { loadBook } from './book-loader.js';
 import type { BookCommand, CommandResult } from './core/book-commands.js';
 import { type BookState, planBatch } from './core/plan-batch.js';
-import { productRules } from './core/product-rules.js';
+import type { ProductShell } from './products.js';
 
 /** Commands taken into one transaction at most (group commit). */
 const MAX_BATCH = 500;
@@ -20,6 +20,8 @@ const ATTEMPTS = 3;
 export interface BookWriterDependencies {
   readonly dataSource: DataSource;
   readonly facts: BookFacts;
+  /** The products the writer can run, by instrument kind. */
+  readonly product: (spec: InstrumentSpec) => ProductShell;
   /** The instrument as PostgreSQL has it now (404 if it is gone). */
   readonly instrument: () => Promise<InstrumentSpec>;
   /** Called after every committed batch that changed the book, in sequence order. */
@@ -86,7 +88,7 @@ export class BookWriter {
   /** Rebuilds the book from PostgreSQL: the open orders in price-time priority, and the book position. */
   async load(): Promise<void> {
     this.latestSpec = await this.deps.instrument();
-    this.state = await loadBook(this.deps.dataSource, this.latestSpec);
+    this.state = await loadBook(this.deps.dataSource, this.latestSpec, this.deps.product(this.latestSpec));
     await this.deps.facts.reset(this.state.orders.values());
     this.scheduleExpiry();
   }
@@ -208,12 +210,12 @@ export class BookWriter {
       this.latestSpec = await this.deps.instrument();
     }
     const spec = this.latestSpec;
-    const rules = productRules(spec.kind);
+    const product = this.deps.product(spec);
     const now = Date.now();
-    const facts = await this.deps.facts.read(this.state, spec, rules, commands, now);
-    const plan = planBatch(this.state, rules, facts, commands);
+    const facts = await this.deps.facts.read(this.state, spec, product, commands, now);
+    const plan = planBatch(this.state, product.rules, facts, commands);
     const prepared = performance.now();
-    await commitPlan(this.deps.dataSource, spec, plan);
+    await commitPlan(this.deps.dataSource, spec, plan, product.commitSql(spec, plan));
     this.deps.measured?.(commands.length, (prepared - started) / 1000, (performance.now() - prepared) / 1000);
 
     this.deps.facts.committed(plan.fills, now);

@@ -9,12 +9,13 @@ import { BookRelay } from './book-relay.js';
 import { OrderExpiryJob } from './order-expiry.job.js';
 import { OrdersController } from './orders.controller.js';
 import { OrdersService } from './orders.service.js';
+import { ProductCatalog } from './products.js';
 import { RedisBookEvents } from './redis-book-events.js';
 
 @Module({
   imports: [LedgerModule, MarketsModule, NodesModule],
   controllers: [OrdersController],
-  providers: [BookOwnership, BookRelay, RedisBookEvents, BookGateway, OrdersService, DeadManSwitches, OrderExpiryJob],
-  exports: [BookGateway],
+  providers: [ProductCatalog, BookOwnership, BookRelay, RedisBookEvents, BookGateway, OrdersService, DeadManSwitches, OrderExpiryJob],
+  exports: [BookGateway, ProductCatalog],
 })
 export class OrdersModule {}

@@ -1,6 +1,7 @@
 import type { AccountId, TransferRequest } from '../../ledger/core/index.js';
 import { type LiveOrder, openLots } from './live-order.js';
 import { fill as fillMoney, type InstrumentMoney } from './order-money.js';
+import { type OpenPart, type PositionKeeper } from './position-keeper.js';
 import type { ProductRules } from './product-rules.js';
 
 /** A participant's ledger accounts that orders move money between (ids never change once opened). */
@@ -9,6 +10,7 @@ export interface OrderAccounts {
   readonly held: AccountId;
   readonly escrow: AccountId;
   readonly bond: AccountId;
+  readonly margin: AccountId;
 }
 
 /** One trade as the writer records it in `fills`. */
@@ -25,7 +27,7 @@ export interface FillRecord {
   readonly notional: bigint;
   readonly buyerFee: bigint;
   readonly sellerFee: bigint;
-  /** The seller's bond that now backs this fill's delivery (spot), moved off the sell order. */
+  /** The seller's bond that now backs this fill's delivery (spot), moved off the sell order; 0 on forwards. */
   readonly bond: bigint;
   readonly createdAt: Date;
 }
@@ -43,6 +45,8 @@ export class BatchMoney {
 
   /** What each account may still spend in this batch; starts as the balances read before it. */
   private readonly spendable: Map<AccountId, bigint>;
+  /** Margin reserved for the command being run, per participant, not yet drawn. */
+  private readonly marginReserved = new Map<string, bigint>();
 
   constructor(
     private readonly money: InstrumentMoney,
@@ -50,6 +54,8 @@ export class BatchMoney {
     private readonly feesAccount: AccountId,
     private readonly accounts: ReadonlyMap<string, OrderAccounts>,
     spendable: ReadonlyMap<AccountId, bigint>,
+    /** The product's positions (forwards), told of every change; none on spot. */
+    readonly keeper?: PositionKeeper,
   ) {
     this.spendable = new Map(spendable);
   }
@@ -72,6 +78,42 @@ export class BatchMoney {
   unreserve(participantId: string, amount: bigint): void {
     const account = this.accountsOf(participantId).available;
     this.spendable.set(account, (this.spendable.get(account) ?? 0n) + amount);
+  }
+
+  /** Sets aside margin a command may draw (see PositionKeeper.marginToAdd); false if the cash is not there. */
+  reserveMargin(participantId: string, amount: bigint): boolean {
+    if (amount === 0n) return true;
+    if (!this.reserve(participantId, amount)) return false;
+    this.marginReserved.set(participantId, (this.marginReserved.get(participantId) ?? 0n) + amount);
+    return true;
+  }
+
+  /**
+   * After a command: moves each participant's margin to what its positions and orders now require
+   * (drawn from what was reserved for it, released to available), and returns what was reserved
+   * but not drawn. `tag` names the command (the book's sequence) in the transfers' ids.
+   */
+  settleMargins(participantIds: Iterable<string>, tag: string): void {
+    const keeper = this.keeper;
+    if (!keeper) return;
+    for (const participantId of new Set([...participantIds, ...this.marginReserved.keys()])) {
+      const move = keeper.rebalance(participantId);
+      const accounts = this.accountsOf(participantId);
+      const reserved = this.marginReserved.get(participantId) ?? 0n;
+      if (move > reserved && !this.reserve(participantId, move - reserved)) {
+        throw new Error(`margin of ${participantId} rose by more than was reserved for it`);
+      }
+      if (move > 0n) this.move(`margin:${tag}:${participantId}`, accounts.available, accounts.margin, move, 'margin-hold', tag);
+      if (move < 0n) this.move(`margin:${tag}:${participantId}`, accounts.margin, accounts.available, -move, 'margin-release', tag);
+      const unused = (move > 0n ? (reserved > move ? reserved - move : 0n) : reserved) + (move < 0n ? -move : 0n);
+      if (unused > 0n) this.unreserve(participantId, unused);
+    }
+    this.marginReserved.clear();
+  }
+
+  /** Adds a transfer the product decided (its own commands: marks, expiry, top-ups). */
+  push(transfer: TransferRequest): void {
+    this.transfers.push(transfer);
   }
 
   /**
@@ -98,8 +140,16 @@ export class BatchMoney {
    */
   rehold(order: LiveOrder, tag: string, change: () => void): void {
     const kept = order.hold - this.openHold(order);
+    const before = openPart(order);
     change();
+    this.keeper?.openChanged(order, before);
     this.adjustHold(order, tag, kept + this.openHold(order));
+  }
+
+  /** A new order went live with its hold: the product's positions learn of its open part. */
+  opened(order: LiveOrder, tag: string, hold: bigint): void {
+    this.keeper?.openChanged(order, { lots: 0, priceTicks: order.priceTicks });
+    this.adjustHold(order, tag, hold);
   }
 
   /**
@@ -122,21 +172,31 @@ export class BatchMoney {
   }
 
   /**
-   * A trade between a taker and a maker, at the maker's price: the buyer's notional goes from its
-   * hold to escrow (until delivery), its fee to the exchange, the rest of its hold is trimmed; the
-   * seller's fee is computed now and charged when it is paid for delivery. On spot, the bond of the
-   * filled lots stays on the provider's bond account but leaves the order: it belongs to the
-   * fill's delivery now, which releases it (or pays a penalty from it) at the window's close.
+   * A trade between a taker and a maker, at the maker's price. Spot: the buyer's notional goes from
+   * its hold to escrow (until delivery) and its fee to the exchange; the seller's fee is computed
+   * now and charged when it is paid for delivery; the bond of the filled lots stays on the
+   * provider's bond account but leaves the order: it backs the fill's delivery now, which releases
+   * it (or pays a penalty from it) at the window's close. Forwards: no notional moves (margin backs
+   * the position); both sides pay their fee now, from the order's fee hold. Either way the rest of
+   * each hold is trimmed to what the order's open lots need.
    */
   trade(id: string, seq: number, maker: LiveOrder, taker: LiveOrder, priceTicks: number, lots: number, at: Date): FillRecord {
     const [buyer, seller] = taker.side === 'buy' ? [taker, maker] : [maker, taker];
     const bought = fillMoney(this.money, buyer.fees, priceTicks, lots, buyer === taker ? 'taker' : 'maker');
     const sold = fillMoney(this.money, seller.fees, priceTicks, lots, seller === taker ? 'taker' : 'maker');
     const sellerHoldBefore = this.openHold(seller);
-    const accounts = this.accountsOf(buyer.participantId);
-    this.move(`fill:${id}:escrow`, accounts.held, accounts.escrow, bought.notional, 'fill-escrow', id);
-    this.move(`fill:${id}:buyer-fee`, accounts.held, this.feesAccount, bought.fee, 'fill-fee', id);
-    buyer.hold -= bought.notional + bought.fee;
+    const [buyerOpen, sellerOpen] = [openPart(buyer), openPart(seller)];
+    const buyerAccounts = this.accountsOf(buyer.participantId);
+    if (this.rules.buyerNotionalToEscrow) {
+      this.move(`fill:${id}:escrow`, buyerAccounts.held, buyerAccounts.escrow, bought.notional, 'fill-escrow', id);
+      buyer.hold -= bought.notional;
+    }
+    this.move(`fill:${id}:buyer-fee`, buyerAccounts.held, this.feesAccount, bought.fee, 'fill-fee', id);
+    buyer.hold -= bought.fee;
+    if (this.rules.sellerFeeAtTrade) {
+      this.move(`fill:${id}:seller-fee`, this.accountsOf(seller.participantId).held, this.feesAccount, sold.fee, 'fill-fee', id);
+      seller.hold -= sold.fee;
+    }
     buyer.fees = bought.after;
     buyer.feesPaid += bought.fee;
     seller.fees = sold.after;
@@ -146,11 +206,20 @@ export class BatchMoney {
       if (openLots(order) === 0) order.status = 'filled';
       this.changed.set(order.id, order);
     }
-    // The buyer's hold shrinks to what its open lots need. The seller's bond stays whole on its
-    // account: the part for the lots that filled now backs their delivery.
+    if (this.keeper) {
+      this.keeper.openChanged(buyer, buyerOpen);
+      this.keeper.openChanged(seller, sellerOpen);
+      this.keeper.traded(buyer, seller, priceTicks, lots, seq);
+    }
     this.adjustHold(buyer, `fill:${id}`, this.openHold(buyer));
-    const bond = this.rules.sellHoldFollowsFill ? sellerHoldBefore - this.openHold(seller) : 0n;
-    seller.hold -= bond;
+    let bond = 0n;
+    if (this.rules.sellerFeeAtTrade) {
+      this.adjustHold(seller, `fill:${id}`, this.openHold(seller));
+    } else if (this.rules.sellHoldFollowsFill) {
+      // The seller's bond stays whole on its account: the part for the lots that filled now backs their delivery.
+      bond = sellerHoldBefore - this.openHold(seller);
+      seller.hold -= bond;
+    }
     return {
       id,
       seq,
@@ -173,3 +242,6 @@ export class BatchMoney {
     if (amount > 0n) this.transfers.push({ id, debitAccountId: debit, creditAccountId: credit, amount, code, ref });
   }
 }
+
+/** An order's open part now (nothing once it is closed). */
+export const openPart = (order: LiveOrder): OpenPart => ({ lots: order.status === 'open' ? openLots(order) : 0, priceTicks: order.priceTicks });

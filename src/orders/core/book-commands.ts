@@ -1,6 +1,7 @@
 import type { StpMode, TimeInForce } from '../../matching/index.js';
 import type { FillRecord } from './batch-money.js';
 import type { LiveOrder } from './live-order.js';
+import type { ProductCommand } from './position-keeper.js';
 
 /**
  * What a client (or the exchange itself) asks of one book. Every command that touches a book goes
@@ -23,7 +24,8 @@ export type BookCommand =
   | { readonly kind: 'amend'; readonly participantId: string; readonly orderId: number; readonly priceTicks?: number; readonly lots?: number }
   | { readonly kind: 'cancel'; readonly participantId: string; readonly orderId: number }
   | { readonly kind: 'cancel_all'; readonly participantId: string }
-  | { readonly kind: 'expire' };
+  | { readonly kind: 'expire' }
+  | ProductCommand;
 
 export type PlaceCommand = Extract<BookCommand, { kind: 'place' }>;
 export type AmendCommand = Extract<BookCommand, { kind: 'amend' }>;
@@ -37,6 +39,8 @@ export interface CommandResult {
   readonly fills: FillRecord[];
   /** The command repeated a clientOrderId: the first order's id, to be read back. */
   readonly duplicateOf?: bigint;
+  /** What a product command answers (forwards: the mark it set, the expiry it ran). */
+  readonly product?: unknown;
 }
 
 /** The key of a participant's clientOrderId in the batch's facts. */

@@ -63,6 +63,14 @@ export function buyHoldRequired(instrument: InstrumentMoney, limitTicks: number,
   return open + takerMore + makerMore;
 }
 
+/**
+ * The most fees an order could still pay with `openLots` open at `limitTicks`, whichever role its
+ * fills take: what a forward order holds (its margin is the participant's, not the order's).
+ */
+export function feeHoldRequired(instrument: InstrumentMoney, limitTicks: number, openLots: number, fees: FeeState = NO_FILLS): bigint {
+  return buyHoldRequired(instrument, limitTicks, openLots, fees) - notional(instrument, limitTicks, openLots);
+}
+
 /** The performance bond a spot sell holds while `openLots` of it are open at `limitTicks`. */
 export function sellBond(instrument: InstrumentMoney, limitTicks: number, openLots: number): bigint {
   return feeOf(notional(instrument, limitTicks, openLots), instrument.bondBps);

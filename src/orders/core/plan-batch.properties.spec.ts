@@ -7,7 +7,7 @@ import { NO_CAPACITY, type ProviderCapacity } from './capacity.js';
 import type { LiveOrder } from './live-order.js';
 import type { InstrumentMoney } from './order-money.js';
 import type { BatchPlan } from './plan-batch.js';
-import { INTERIM_FORWARD_RULES, SPOT_RULES } from './product-rules.js';
+import { SPOT_RULES } from './product-rules.js';
 import { FEES_ACCOUNT, Harness, NOW, spotTerms } from './scenarios/harness.js';
 
 const PARTICIPANTS = ['p0', 'p1', 'p2', 'p3'] as const;
@@ -73,7 +73,6 @@ const capacity = fc.constantFrom<ProviderCapacity>({ activeNodes: 2, tokensPerSe
 const world = fc.record({
   cash: fc.tuple(...PARTICIPANTS.map(() => fc.oneof({ weight: 3, arbitrary: fc.constant(3_000_000n) }, fc.constantFrom(0n, 3_000n), fc.bigInt({ min: 0n, max: 30_000n })))),
   capacity: fc.tuple(...PARTICIPANTS.map(() => capacity)),
-  forward: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
   fees: fc.record({ makerFeeBps: fc.constantFrom(0, 7, 20), takerFeeBps: fc.constantFrom(0, 10, 33), bondBps: fc.constantFrom(0, 1000, 1333) }),
   batches: fc.array(batch, { minLength: 1, maxLength: 6 }),
 });
@@ -83,7 +82,7 @@ function harness(w: World, reference = false): Harness {
   return new Harness({
     participants: Object.fromEntries(PARTICIPANTS.map((p, i) => [p, w.cash[i]])),
     terms: spotTerms(w.fees),
-    rules: w.forward ? INTERIM_FORWARD_RULES : SPOT_RULES,
+    rules: SPOT_RULES,
     capacity: new Map(PARTICIPANTS.map((p, i) => [p, w.capacity[i]])),
     reference,
   });

@@ -2,7 +2,6 @@ import { describe, expect, test } from '@jest/globals';
 import { DomainError } from '../../common/domain-error.js';
 import { clientOrderKey, type CommandResult } from './book-commands.js';
 import { NO_CAPACITY } from './capacity.js';
-import { INTERIM_FORWARD_RULES } from './product-rules.js';
 import { amend, buy, cancel, ENOUGH_CAPACITY, FEES_ACCOUNT, Harness, marketOrder, sell, spotTerms } from './scenarios/harness.js';
 
 const ok = (r: CommandResult | DomainError): CommandResult => {
@@ -75,17 +74,6 @@ describe('planBatch', () => {
     ]);
     expect(plan.deliveries).toEqual(plan.fills);
     expect(h.state.orders.size).toBe(0);
-  });
-
-  test('with INTERIM_FORWARD_RULES a fill makes no delivery and the sell keeps its bond', () => {
-    const h = new Harness({ participants: { alice: 1_000_000n, bob: 100_000n }, rules: INTERIM_FORWARD_RULES, capacity: new Map() });
-    h.run([sell('bob', 440, 1000)]);
-    const plan = h.run([buy('alice', 450, 500)]);
-    expect(plan.fills).toHaveLength(1);
-    expect(plan.fills[0].bond).toBe(0n);
-    expect(plan.deliveries).toEqual([]);
-    // 440 × 1000 × 10 % = 44,000 stays on the order: 22,000 open + 22,000 for the filled lots.
-    expect(h.state.orders.get(1)!.hold).toBe(44_000n);
   });
 
   test('INSUFFICIENT_FUNDS refuses a place and leaves no transfer or order in the plan', () => {

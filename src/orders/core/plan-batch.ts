@@ -2,12 +2,14 @@ import { DomainError, invalid, notFound, unprocessable } from '../../common/doma
 import type { AccountId, TransferRequest } from '../../ledger/core/index.js';
 import { type InstrumentSpec, tradingState } from '../../markets/instrument-terms.js';
 import type { BookEvent, Command, OrderBook } from '../../matching/index.js';
-import { BatchMoney, type FillRecord, type OrderAccounts } from './batch-money.js';
+import { formatUsd } from '../../common/money.js';
+import { BatchMoney, type FillRecord, type OrderAccounts, openPart } from './batch-money.js';
 import { type AmendCommand, type BookCommand, clientOrderKey, type CommandResult, type PlaceCommand } from './book-commands.js';
 import { NO_CAPACITY, type ProviderCapacity } from './capacity.js';
 import { type LevelChange, levelChanges } from './level-changes.js';
 import { type LiveOrder, openLots } from './live-order.js';
 import { NO_FILLS } from './order-money.js';
+import { NOTHING_OPEN, type PositionKeeper, type ProductBookAccess, type ProductCommand } from './position-keeper.js';
 import { rejectionToError } from './order-errors.js';
 import type { ProductRules } from './product-rules.js';
 
@@ -16,6 +18,8 @@ export interface BookState {
   readonly symbol: string;
   readonly book: OrderBook;
   readonly orders: Map<number, LiveOrder>;
+  /** What the product keeps across batches besides orders (forwards: positions), opaque here. */
+  readonly product?: unknown;
 }
 
 /** Everything a batch needs from outside, read by the shell before planning. */
@@ -36,6 +40,8 @@ export interface BatchFacts {
   readonly capacity: ReadonlyMap<string, ProviderCapacity>;
   /** The model class's spot index on this book's grid, when the book has no reference price yet. */
   readonly indexPriceTicks?: number;
+  /** What the product's shell read for this batch (forwards: roles, capacity, mark inputs), opaque here. */
+  readonly product?: unknown;
 }
 
 /** What the shell commits, in one transaction, and then answers and publishes. */
@@ -53,6 +59,8 @@ export interface BatchPlan {
   readonly referencePriceTicks: number | undefined;
   /** L2 changes for market data, published with `seq` after the commit. */
   readonly levels: readonly LevelChange[];
+  /** What the product's positions changed (forwards), for its statements in the same commit. */
+  readonly product?: unknown;
 }
 
 type EngineCommand = Command extends infer C ? (C extends unknown ? Omit<C, 'seq' | 'timestamp'> : never) : never;
@@ -80,8 +88,11 @@ class BatchPlanner {
     private readonly rules: ProductRules,
     private readonly facts: BatchFacts,
   ) {
-    this.money = new BatchMoney(rules.money(facts.terms), rules, facts.feesAccount, facts.accounts, facts.spendable);
+    this.keeper = rules.keeper?.(state.product, facts.product, facts.terms);
+    this.money = new BatchMoney(rules.money(facts.terms), rules, facts.feesAccount, facts.accounts, facts.spendable, this.keeper);
   }
+
+  private readonly keeper?: PositionKeeper;
 
   plan(commands: readonly BookCommand[]): BatchPlan {
     const { book } = this.state;
@@ -106,6 +117,7 @@ class BatchPlanner {
       seq: book.lastSequence,
       referencePriceTicks: book.referencePriceTicks,
       levels,
+      ...(this.keeper ? { product: this.keeper.changes() } : {}),
     };
   }
 
@@ -127,7 +139,32 @@ class BatchPlanner {
         const closed = events.flatMap((e) => (e.type === 'cancelled' || e.type === 'expired' ? [this.state.orders.get(e.orderId)!] : []));
         return { closed, fills: [] };
       }
+      case 'product':
+        return this.productCommand(command);
     }
+  }
+
+  /** A command of the product's own (forwards: the daily mark, expiry), run by its keeper on this book. */
+  private productCommand(command: ProductCommand): CommandResult {
+    if (!this.keeper?.execute) throw invalid('VALIDATION_FAILED', `${this.state.symbol} does not take ${command.name} commands`);
+    const closed: LiveOrder[] = [];
+    const { book, orders } = this.state;
+    const access: ProductBookAccess = {
+      now: this.facts.now,
+      orders,
+      bestBid: () => book.depth('buy', 1)[0]?.priceTicks,
+      bestAsk: () => book.depth('sell', 1)[0]?.priceTicks,
+      referencePriceTicks: book.referencePriceTicks,
+      cancel: (orderId, reason) => {
+        const order = orders.get(orderId)!;
+        this.run({ type: 'cancel', orderId, owner: order.participantId });
+        order.closeReason = reason;
+        closed.push(order);
+      },
+      transfer: (transfer) => this.money.push(transfer),
+    };
+    const { value } = this.keeper.execute(command, access);
+    return { closed, fills: [], product: value };
   }
 
   private place(command: PlaceCommand): CommandResult {
@@ -178,8 +215,13 @@ class BatchPlanner {
     };
     const needed = this.money.openHold(order);
     if (!this.money.reserve(command.participantId, needed)) {
-      const what = this.rules.holdPot(command.side) === 'held' ? 'the order and its fee' : 'the performance bond';
+      const what = this.keeper ? 'the order\'s fee' : this.rules.holdPot(command.side) === 'held' ? 'the order and its fee' : 'the performance bond';
       throw unprocessable('INSUFFICIENT_FUNDS', `available cash does not cover ${what}`);
+    }
+    const margin = this.keeper?.marginToAdd(command.participantId, command.side, NOTHING_OPEN, { lots: command.lots, priceTicks: limit }) ?? 0n;
+    if (!this.money.reserveMargin(command.participantId, margin)) {
+      this.money.unreserve(command.participantId, needed);
+      throw unprocessable('INSUFFICIENT_MARGIN', `available cash does not cover the initial margin this order needs (${formatUsd(margin)} USD)`);
     }
     const fills = this.run(
       {
@@ -200,7 +242,7 @@ class BatchPlanner {
         accepted: (seq) => {
           order.acceptedSeq = order.prioritySeq = seq;
           orders.set(orderId, order);
-          this.money.adjustHold(order, 'hold', needed);
+          this.money.opened(order, 'hold', needed);
           if (clientKey !== undefined) this.batchClientIds.set(clientKey, BigInt(orderId));
           if (order.side === 'sell') this.addOpenSells(order.participantId, order.quantity);
         },
@@ -218,9 +260,15 @@ class BatchPlanner {
     const added = quantity - order.quantity;
     if (added > 0) this.refuseAdded(order.participantId, order.side, added);
     // Reserve what the amended order could need beyond its hold before the engine sees it.
-    const needed = this.money.amendedHold(order, { ...order, priceTicks: command.priceTicks ?? order.priceTicks, quantity });
+    const amended = { ...order, priceTicks: command.priceTicks ?? order.priceTicks, quantity };
+    const needed = this.money.amendedHold(order, amended);
     const more = needed > order.hold ? needed - order.hold : 0n;
     if (!this.money.reserve(order.participantId, more)) throw unprocessable('INSUFFICIENT_FUNDS', 'available cash does not cover the amended order');
+    const margin = this.keeper?.marginToAdd(order.participantId, order.side, openPart(order), openPart(amended)) ?? 0n;
+    if (!this.money.reserveMargin(order.participantId, margin)) {
+      this.money.unreserve(order.participantId, more);
+      throw unprocessable('INSUFFICIENT_MARGIN', `available cash does not cover the initial margin the amended order needs (${formatUsd(margin)} USD)`);
+    }
     const fills = this.run(
       {
         type: 'amend',
@@ -243,7 +291,7 @@ class BatchPlanner {
   }
 
   private refuseAdded(participantId: string, side: 'buy' | 'sell', lots: number): void {
-    const refusal = this.rules.refuseAdded(
+    const refusal = this.keeper?.refuseAdded(participantId, side, lots) ?? this.rules.refuseAdded(
       { participantId, side, lots },
       {
         terms: this.facts.terms,
@@ -291,24 +339,29 @@ class BatchPlanner {
     const rejection = events.find((e) => e.type === 'rejected');
     if (rejection?.type === 'rejected') {
       hooks.rejected?.();
+      this.money.settleMargins([], `${symbol}:${seq}`);
       throw rejectionToError(rejection.code);
     }
     const fills: FillRecord[] = [];
+    const touched = new Set<string>();
     for (const event of events) {
       switch (event.type) {
         case 'accepted':
           hooks.accepted?.(seq);
+          touched.add(orders.get(event.orderId)!.participantId);
           break;
         case 'trade': {
           const id = `${symbol}:${seq}:${fills.length}`;
           const fill = this.money.trade(id, seq, orders.get(event.makerOrderId)!, orders.get(event.takerOrderId)!, event.priceTicks, event.quantity, new Date(now));
           fills.push(fill);
           this.fills.push(fill);
+          touched.add(fill.buyerId).add(fill.sellerId);
           break;
         }
         case 'cancelled':
         case 'expired': {
           const order = orders.get(event.orderId)!;
+          touched.add(order.participantId);
           this.money.rehold(order, `close:${seq}`, () => {
             order.status = event.type;
             order.closeReason = event.type === 'expired' ? 'expired' : event.reason;
@@ -317,6 +370,7 @@ class BatchPlanner {
         }
         case 'amended': {
           const order = orders.get(event.orderId)!;
+          touched.add(order.participantId);
           this.money.rehold(order, `amend:${seq}`, () => {
             order.priceTicks = event.priceTicks;
             order.quantity = event.quantity;
@@ -326,6 +380,7 @@ class BatchPlanner {
         }
       }
     }
+    this.money.settleMargins(touched, `${symbol}:${seq}`);
     return fills;
   }
 }

@@ -4,6 +4,7 @@ import type { Side } from '../../matching/index.js';
 import { buyHoldRequired, type InstrumentMoney, sellBond } from './order-money.js';
 import { type ProviderCapacity, spotCapacityRefusal } from './capacity.js';
 import { type LiveOrder, openLots } from './live-order.js';
+import type { PositionKeeper } from './position-keeper.js';
 
 /** The participant account an open order's hold sits on. */
 export type HoldPot = 'held' | 'bond';
@@ -44,6 +45,16 @@ export interface ProductRules {
   readonly sellsNeedCapacity: boolean;
   /** Fills that become deliveries, committed with the batch by the deliveries module. */
   readonly fillsAreDeliveries: boolean;
+  /** The buyer's notional goes to escrow at the trade (spot: it pays for the delivery). */
+  readonly buyerNotionalToEscrow: boolean;
+  /** The seller's fee is charged at the trade (forwards), not when its delivery is paid (spot). */
+  readonly sellerFeeAtTrade: boolean;
+  /**
+   * The product's per-participant state for one batch (forwards: positions and margin), from what
+   * the book keeps across batches (`BookState.product`) and what the shell read for the batch
+   * (`BatchFacts.product`). None on spot.
+   */
+  keeper?(kept: unknown, facts: unknown, terms: InstrumentTerms): PositionKeeper;
 }
 
 const openBuyOrSellHold = (money: InstrumentMoney, order: LiveOrder): bigint => {
@@ -77,27 +88,9 @@ export const SPOT_RULES: ProductRules = {
     return spotCapacityRefusal(facts.terms as SpotTerms, capacity, capacity.soldBefore + facts.openSellLots(participantId) + lots);
   },
   fillsAreDeliveries: true,
+  buyerNotionalToEscrow: true,
+  sellerFeeAtTrade: false,
 };
 
-/** The bond a forward sell held before the forwards issue: the order path's old constant, 10 %. */
-export const INTERIM_FORWARD_BOND_BPS = 1000;
-
-/**
- * Forwards as they trade until the forwards issue lands its margin rules on this seam: holds as
- * spot (a sell's bond at the old fixed 10 %, and it stays on the order), with no delivery per fill
- * and no capacity check. Kept as it was so that this refactor changes no behaviour.
- */
-export const INTERIM_FORWARD_RULES: ProductRules = {
-  kind: 'forward',
-  money: (terms) => moneyOf(terms, INTERIM_FORWARD_BOND_BPS),
-  holdPot: SPOT_RULES.holdPot,
-  openHold: openBuyOrSellHold,
-  sellHoldFollowsFill: false,
-  sellsNeedCapacity: false,
-  refuseAdded: () => undefined,
-  fillsAreDeliveries: false,
-};
-
-const RULES: Record<InstrumentKind, ProductRules> = { spot: SPOT_RULES, forward: INTERIM_FORWARD_RULES };
-
-export const productRules = (kind: InstrumentKind): ProductRules => RULES[kind];
+/** The spot product's rules: what the order path runs when no other product is registered for a kind. */
+export const BASE_PRODUCTS: readonly ProductRules[] = [SPOT_RULES];

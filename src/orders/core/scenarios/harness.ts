@@ -13,7 +13,8 @@ export const NOW = Date.UTC(2026, 11, 3);
 export const SYMBOL = 'LLAMA-3.1-70B-SPOT';
 export const FEES_ACCOUNT: AccountId = 9_000_000n;
 
-export type AccountKind = keyof OrderAccounts;
+/** The accounts a spot scenario checks (margin is the forwards' and stays untouched here). */
+export type AccountKind = Exclude<keyof OrderAccounts, 'margin'>;
 export const ACCOUNT_KINDS: readonly AccountKind[] = ['available', 'held', 'escrow', 'bond'];
 export type Balances = Record<AccountKind, bigint>;
 
@@ -34,12 +35,12 @@ export function spotTerms(overrides: Partial<SpotTerms & { status: 'active' | 'h
   } as InstrumentSpec;
 }
 
-/** A participant's accounts: participant i owns ids 10(i+1)+0..3 (available, held, escrow, bond). */
+/** A participant's accounts: participant i owns ids 10(i+1)+0..4 (available, held, escrow, bond, margin). */
 export function accountsFor(participants: readonly string[]): Map<string, OrderAccounts> {
   return new Map(
     participants.map((p, i) => {
       const base = BigInt(10 * (i + 1));
-      return [p, { available: base, held: base + 1n, escrow: base + 2n, bond: base + 3n }];
+      return [p, { available: base, held: base + 1n, escrow: base + 2n, bond: base + 3n, margin: base + 4n }];
     }),
   );
 }

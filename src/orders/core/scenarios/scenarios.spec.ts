@@ -2,7 +2,6 @@ import { describe, expect, test } from '@jest/globals';
 import { DomainError } from '../../../common/domain-error.js';
 import type { FillRecord } from '../batch-money.js';
 import { scenario as amendUpThenFill } from './amend-up-then-fill.fixture.js';
-import { scenario as forwardSellKeepsBond } from './forward-sell-keeps-bond.fixture.js';
 import { Harness, spotTerms } from './harness.js';
 import { scenario as insufficientFunds } from './insufficient-funds.fixture.js';
 import { scenario as makerAndTakerFees } from './maker-and-taker-fees.fixture.js';
@@ -18,7 +17,6 @@ const SCENARIOS: Record<string, MoneyScenario> = {
   'sell-bond-follows-fill': sellBondFollowsFill,
   'insufficient-funds': insufficientFunds,
   'market-order-at-index': marketOrderAtIndex,
-  'forward-sell-keeps-bond': forwardSellKeepsBond,
 };
 
 describe('planBatch money scenarios', () => {
