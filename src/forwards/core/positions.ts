@@ -1,4 +1,4 @@
-import { notionalMicros, type PriceGrid } from '../../markets/price.js';
+import { notionalMicros, notionalPerTickLot, type PriceGrid } from '../../markets/price.js';
 
 /**
  * A participant's net position on one forward contract (market-rules §6), as the contract's order
@@ -25,6 +25,10 @@ export interface Position {
   readonly variation: bigint;
   /** Under a margin call: orders that would grow the position are refused until it is cured. */
   readonly inCall: boolean;
+  /** Net lots at the last daily mark (0 before the first): what the next mark's price move applies to. */
+  readonly lotsAtMark: number;
+  /** Σ trade price × signed lots (buy +, sell −) since the last mark, in ticks × lots. */
+  readonly tradedTicksSinceMark: bigint;
 }
 
 export const flatPosition = (participantId: string): Position => ({
@@ -36,6 +40,8 @@ export const flatPosition = (participantId: string): Position => ({
   margin: 0n,
   variation: 0n,
   inCall: false,
+  lotsAtMark: 0,
+  tradedTicksSinceMark: 0n,
 });
 
 /** One side of a trade as it changes one participant's position. */
@@ -58,6 +64,11 @@ const share = (amount: bigint, part: number, whole: number): bigint => (amount *
  */
 export function applyTrade(position: Position, trade: PositionTrade, grid: PriceGrid): Position {
   const signed = trade.side === 'buy' ? trade.lots : -trade.lots;
+  const traded = { ...position, tradedTicksSinceMark: position.tradedTicksSinceMark + BigInt(trade.priceTicks) * BigInt(signed) };
+  return moveLots(traded, trade, signed, grid);
+}
+
+function moveLots(position: Position, trade: PositionTrade, signed: number, grid: PriceGrid): Position {
   const size = Math.abs(position.lots);
   if (position.lots === 0 || Math.sign(position.lots) === Math.sign(signed)) {
     return {
@@ -78,12 +89,31 @@ export function applyTrade(position: Position, trade: PositionTrade, grid: Price
     openedSeq: remaining === 0 ? 0 : position.openedSeq,
   };
   const opening = trade.lots - closing;
-  return opening === 0 ? reduced : applyTrade(reduced, { ...trade, lots: opening }, grid);
+  return opening === 0 ? reduced : moveLots(reduced, { ...trade, lots: opening }, Math.sign(signed) * opening, grid);
 }
 
-/** The position's margin basis re-based to the mark: what the daily mark does once it has settled variation. */
-export function rebaseToMark(position: Position, markTicks: number, grid: PriceGrid): Position {
-  return { ...position, marginBasis: notionalMicros(markTicks, Math.abs(position.lots), grid) };
+/**
+ * Variation margin of one position at a mark (market-rules §6), from what the position kept since
+ * the previous mark: `(mark − previousMark) × lotsAtMark + Σ (mark − tradePrice) × signedLots`,
+ * which is `mark × lots − previousMark × lotsAtMark − Σ tradePrice × signedLots`. Exact micro-USD;
+ * positive: the participant receives. Over a contract it sums to zero, as positions and each
+ * trade's two sides do.
+ */
+export function positionVariation(position: Position, markTicks: number, previousMarkTicks: number | undefined, grid: PriceGrid): bigint {
+  if (previousMarkTicks === undefined && position.lotsAtMark !== 0) throw new Error('a position held at a mark needs that mark');
+  const ticks = BigInt(markTicks) * BigInt(position.lots) - BigInt(previousMarkTicks ?? 0) * BigInt(position.lotsAtMark) - position.tradedTicksSinceMark;
+  return ticks * notionalPerTickLot(grid);
+}
+
+/** The position after a mark settled its variation: re-based to the mark, counting afresh from it. */
+export function rebaseToMark(position: Position, markTicks: number, variation: bigint, grid: PriceGrid): Position {
+  return {
+    ...position,
+    marginBasis: notionalMicros(markTicks, Math.abs(position.lots), grid),
+    lotsAtMark: position.lots,
+    tradedTicksSinceMark: 0n,
+    variation: position.variation + variation,
+  };
 }
 
 /** Average price of the open lots in ticks, as a decimal string with `decimals` places (informative). */
