@@ -24,6 +24,7 @@ const byAge = (a: ExpiryPosition, b: ExpiryPosition) =>
  * shares add up to `total` and none exceeds its size.
  */
 function proRata(total: number, sizes: readonly number[], whole: number): number[] {
+  if (total === 0) return sizes.map(() => 0);
   const shares = sizes.map((size) => Number((BigInt(total) * BigInt(size)) / BigInt(whole)));
   let left = total - shares.reduce((sum, s) => sum + s, 0);
   for (let i = 0; left > 0 && i < sizes.length; i++) {
