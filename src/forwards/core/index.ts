@@ -4,6 +4,5 @@ export * from './margin.js';
 export * from './mark-price.js';
 export * from './variation-margin.js';
 export * from './waterfall.js';
-export * from './expiry-funding.js';
 export * from './allocation.js';
 export * from './capacity.js';
