@@ -9,7 +9,7 @@ import { variationMargin, type VariationTrade } from './variation-margin.js';
 import { fundExpiry, settleVariation } from './waterfall.js';
 
 const RUNS = 150;
-const PARTICIPANTS = ['p0', 'p1', 'p2', 'p3', 'p4'] as const;
+const PARTICIPANTS: readonly string[] = ['p0', 'p1', 'p2', 'p3', 'p4'];
 const sum = (values: Iterable<bigint>) => [...values].reduce((a, b) => a + b, 0n);
 const sumOf = <T>(items: readonly T[], f: (t: T) => bigint) => sum(items.map(f));
 
