@@ -2,9 +2,11 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuditModule } from '../platform/audit/audit-trail.js';
 import type { AppConfig } from '../platform/config/app-config.js';
+import { ClockModule } from '../platform/clock/clock.module.js';
 import { ConfigModule } from '../platform/config/config.module.js';
 import { DatabaseModule } from './database.module.js';
 import { DeliveriesModule } from '../deliveries/deliveries.module.js';
+import { ForwardsModule } from '../forwards/forwards.module.js';
 import { FundingModule } from '../funding/funding.module.js';
 import { GlobalExceptionFilter } from '../platform/http/exception.filter.js';
 import { RateLimitGuard } from '../platform/http/rate-limit.guard.js';
@@ -36,6 +38,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        ClockModule,
         DatabaseModule,
         RedisModule,
         ObservabilityModule,
@@ -48,6 +51,7 @@ export class AppModule {
         MarketsModule,
         NodesModule,
         OrdersModule,
+        ForwardsModule,
         MarketDataModule,
         ProbesModule,
         DeliveriesModule,

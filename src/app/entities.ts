@@ -4,6 +4,9 @@ import { DeliveryKeyRow } from '../delivery-keys/delivery-key.entity.js';
 import { SigningKeyRow } from '../delivery-keys/signing-key.entity.js';
 import { Deposit } from '../funding/deposit.entity.js';
 import { Withdrawal } from '../funding/withdrawal.entity.js';
+import { ForwardMarkRow } from '../forwards/forward-mark.entity.js';
+import { ForwardPositionRow } from '../forwards/forward-position.entity.js';
+import { MarginEventRow } from '../forwards/margin-event.entity.js';
 import { IdempotencyKey } from '../platform/idempotency/idempotency-key.entity.js';
 import { OutboxRow } from '../platform/jobs/outbox.entity.js';
 import { AccountRow } from '../ledger/account.entity.js';
@@ -40,6 +43,9 @@ export const ENTITIES = [
   FillRow,
   InstrumentBookRow,
   DeadManSwitchRow,
+  ForwardPositionRow,
+  ForwardMarkRow,
+  MarginEventRow,
   DeliveryRow,
   DeliveryUsageRow,
   SettlementRow,

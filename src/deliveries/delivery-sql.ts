@@ -21,12 +21,18 @@ export interface NewDeliveryFill {
 }
 
 /**
+ * What a delivery takes from its instrument: spot's terms, or a forward's with a window of one day
+ * (each delivery a forward expires into is one UTC day of its period, starting at `createdAt`).
+ */
+export type DeliveryTerms = Pick<SpotTerms, 'symbol' | 'modelClassId' | 'tickMicroUsdPerMTok' | 'lotTokens' | 'spotWindowSeconds'>;
+
+/**
  * The statement that turns a group commit's spot fills into deliveries, in the fills' own
  * transaction (market-rules §5): one `deliveries` row per fill, its window starting at the fill.
  * Settlement records the fills' escrow steps with its own statement (`recordEscrowSql` in
  * src/settlement/settlement-sql.ts), run after this one in the same script.
  */
-export function insertDeliveriesSql(terms: SpotTerms, fills: readonly NewDeliveryFill[]): string | undefined {
+export function insertDeliveriesSql(terms: DeliveryTerms, fills: readonly NewDeliveryFill[]): string | undefined {
   if (fills.length === 0) return undefined;
   const column = (type: string, f: (x: NewDeliveryFill) => string | number) => arrayLiteral(fills.map(f), type);
   return `INSERT INTO deliveries (fill_id, instrument, model_class_id, buyer_id, provider_id, quantity_tokens, price_ticks,

@@ -3,7 +3,7 @@ import { bigintColumn } from '../platform/database/bigint.transformer.js';
 
 export const PARTICIPANT_ACCOUNT_KINDS = ['available', 'held', 'escrow', 'margin', 'bond'] as const;
 export type ParticipantAccountKind = (typeof PARTICIPANT_ACCOUNT_KINDS)[number];
-export const SYSTEM_ACCOUNT_KINDS = ['external', 'fees', 'insurance'] as const;
+export const SYSTEM_ACCOUNT_KINDS = ['external', 'fees', 'insurance', 'clearing'] as const;
 export type SystemAccountKind = (typeof SYSTEM_ACCOUNT_KINDS)[number];
 export type AccountKind = ParticipantAccountKind | SystemAccountKind;
 
@@ -18,7 +18,7 @@ export type AccountKind = ParticipantAccountKind | SystemAccountKind;
 @Check('accounts_totals_non_negative', 'debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0 AND credits_posted >= 0')
 @Check('accounts_debits_within_credits', '(flags & 1) = 0 OR debits_posted + debits_pending <= credits_posted')
 @Check('accounts_credits_within_debits', '(flags & 2) = 0 OR credits_posted + credits_pending <= debits_posted')
-@Check('accounts_kind_known', `kind IN ('available','held','escrow','margin','bond','external','fees','insurance')`)
+@Check('accounts_kind_known', `kind IN ('available','held','escrow','margin','bond','external','fees','insurance','clearing')`)
 export class AccountRow {
   @PrimaryColumn('bigint', { generated: 'identity', generatedIdentity: 'ALWAYS', transformer: bigintColumn })
   id: bigint;

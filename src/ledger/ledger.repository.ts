@@ -195,7 +195,7 @@ export class LedgerRepository {
 const UNIQUE_VIOLATION = '23505';
 
 /**
- * Posts simple transfers (no holds, no linked chains) as statements for a caller's script that
+ * Posts simple transfers (no holds; linked chains allowed, as the script is all or nothing) as statements for a caller's script that
  * runs in one round trip (the order writer's group commit): lock the accounts in ascending id
  * order, then insert the transfers and add their amounts to the accounts' totals. The core does
  * not run here and nothing is read back, yet the outcome is the core's (`applyTransfers` on the
@@ -226,7 +226,7 @@ export function postTransfersSql(transfers: readonly TransferRequest[]): string[
   const totals = new Map<AccountId, BatchTotals>();
   const total = (id: AccountId) => totals.get(id) ?? totals.set(id, { debits: 0n, credits: 0n, peakDebits: 0n, peakCredits: 0n }).get(id)!;
   for (const t of transfers) {
-    if (t.amount === undefined || t.amount <= 0n || t.flags || t.pendingId || t.debitAccountId === undefined || t.creditAccountId === undefined) {
+    if (t.amount === undefined || t.amount <= 0n || (t.flags ?? 0) & ~TransferFlags.Linked || t.pendingId || t.debitAccountId === undefined || t.creditAccountId === undefined) {
       throw new Error(`transfer ${t.id} is not a simple posted transfer`);
     }
     const debit = total(t.debitAccountId);
@@ -250,7 +250,7 @@ export function postTransfersSql(transfers: readonly TransferRequest[]): string[
        INSERT INTO transfers (${TRANSFER_COLUMNS})
        SELECT * FROM unnest(${arrayLiteral(transfers.map((t) => t.id), 'text')}, ${arrayLiteral(transfers.map((t) => t.debitAccountId!), 'bigint')},
                             ${arrayLiteral(transfers.map((t) => t.creditAccountId!), 'bigint')}, ${arrayLiteral(transfers.map((t) => t.amount!), 'bigint')},
-                            ${arrayLiteral(transfers.map(() => null), 'text')}, ${arrayLiteral(transfers.map(() => 0), 'int')},
+                            ${arrayLiteral(transfers.map(() => null), 'text')}, ${arrayLiteral(transfers.map((t) => t.flags ?? 0), 'int')},
                             ${arrayLiteral(transfers.map((t) => t.code), 'text')}, ${arrayLiteral(transfers.map((t) => t.ref ?? null), 'text')})
        RETURNING 1
      )

@@ -37,10 +37,10 @@ export class BookFacts {
     private readonly sources: BookFactsSources,
   ) {}
 
-  /** After a (re)load: forget the sales windows, and know the accounts of every resting order's owner. */
-  async reset(orders: Iterable<LiveOrder>): Promise<void> {
+  /** After a (re)load: forget the sales windows, and know the accounts of every resting order's owner (and the product's others). */
+  async reset(orders: Iterable<LiveOrder>, others: readonly string[] = []): Promise<void> {
     this.sales.clear();
-    this.accounts = await this.sources.ledger.accountsOfMany([...new Set([...orders].map((o) => o.participantId))]);
+    this.accounts = await this.sources.ledger.accountsOfMany([...new Set([...[...orders].map((o) => o.participantId), ...others])]);
   }
 
   async read(state: BookState, spec: InstrumentSpec, product: ProductShell, commands: readonly BookCommand[], now: number): Promise<BatchFacts> {
@@ -64,7 +64,7 @@ export class BookFacts {
       terms: spec,
       feesAccount,
       accounts: this.accounts,
-      spendable,
+      spendable: productFacts?.spendable ? new Map([...productFacts.spendable, ...spendable]) : spendable,
       knownClientOrderIds,
       orderIds,
       capacity,

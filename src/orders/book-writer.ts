@@ -89,7 +89,7 @@ export class BookWriter {
   async load(): Promise<void> {
     this.latestSpec = await this.deps.instrument();
     this.state = await loadBook(this.deps.dataSource, this.latestSpec, this.deps.product(this.latestSpec));
-    await this.deps.facts.reset(this.state.orders.values());
+    await this.deps.facts.reset(this.state.orders.values(), this.deps.product(this.latestSpec).participants(this.state.product));
     this.scheduleExpiry();
   }
 

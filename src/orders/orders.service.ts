@@ -7,6 +7,7 @@ import type { InstrumentSpec } from '../markets/instrument-terms.js';
 import { parsePrice, tokensToLots } from '../markets/price.js';
 import type { Principal } from '../platform/http/auth.js';
 import { BookGateway } from './book-gateway.js';
+import { ProductCatalog } from './products.js';
 import type { LiveOrder } from './core/live-order.js';
 import { ORDER_COLUMNS, type OrderRecord, toLiveOrder } from './order-records.js';
 import { type FillFacts, fillView, orderView } from './order-views.js';
@@ -41,13 +42,14 @@ export class OrdersService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly books: BookGateway,
+    private readonly products: ProductCatalog,
   ) {}
 
   async place(actor: Principal, dto: PlaceOrderDto): Promise<{ created: boolean; order: OrderView }> {
-    // Providers sell capacity (and only they may be short, market-rules §4); buyers buy.
-    const role = dto.side === 'sell' ? 'provider' : 'buyer';
-    if (!actor.roles.includes(role)) throw forbidden('ROLE_REQUIRED', `${dto.side} orders need the ${role} role`);
     const spec = await this.books.instrument(dto.instrument);
+    // Spot: providers sell capacity, buyers buy (market-rules §4). Forwards: either side, the position decides (§6).
+    const role = this.products.shellFor(spec.kind).rules.roleToPlace(dto.side);
+    if (role && !actor.roles.includes(role)) throw forbidden('ROLE_REQUIRED', `${dto.side} orders on ${spec.symbol} need the ${role} role`);
     const lots = tokensToLots(dto.quantity, spec);
     if (!lots.ok) throw invalid('VALIDATION_FAILED', `quantity ${lots.reason}`, { fields: ['quantity'] });
     let priceTicks: number | undefined;

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import type { AccountId } from '../ledger/core/index.js';
 import { insertDeliveriesSql } from '../deliveries/delivery-sql.js';
 import type { InstrumentKind, InstrumentSpec, InstrumentTerms, SpotTerms } from '../markets/instrument-terms.js';
 import { recordEscrowSql } from '../settlement/settlement-sql.js';
@@ -16,16 +17,25 @@ export interface ProductShell {
   readonly rules: ProductRules;
   /** What the product keeps across batches, read when a book is (re)loaded (forwards: positions). */
   load(dataSource: DataSource, spec: InstrumentSpec, state: BookState): Promise<unknown>;
+  /** Participants the product may move money for besides the book's order owners (forwards: position holders). */
+  participants(kept: unknown): string[];
   /** What the product needs for one batch (forwards: roles, capacity, mark inputs), read before planning. */
-  facts(state: BookState, spec: InstrumentSpec, commands: readonly BookCommand[], now: number): Promise<unknown>;
+  facts(state: BookState, spec: InstrumentSpec, commands: readonly BookCommand[], now: number): Promise<ProductBatchFacts | undefined>;
   /** The statements that commit the plan's product effects, in the batch's transaction, after the book's. */
   commitSql(terms: InstrumentTerms, plan: BatchPlan): string[];
+}
+
+/** A product's facts for a batch: opaque to the order path, but for accounts it may spend from beyond the callers'. */
+export interface ProductBatchFacts {
+  /** Spendable balances of accounts a product command may debit (forwards: position holders' cash at a mark). */
+  readonly spendable?: ReadonlyMap<AccountId, bigint>;
 }
 
 /** Spot: every fill is a delivery, committed with its escrow record by the modules that own them. */
 export const SPOT_PRODUCT: ProductShell = {
   rules: SPOT_RULES,
   load: () => Promise.resolve(undefined),
+  participants: () => [],
   facts: () => Promise.resolve(undefined),
   commitSql: (terms, plan) =>
     [insertDeliveriesSql(terms as SpotTerms, plan.deliveries), recordEscrowSql(plan.deliveries)].filter((sql): sql is string => sql !== undefined),

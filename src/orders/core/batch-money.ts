@@ -66,6 +66,11 @@ export class BatchMoney {
     return accounts;
   }
 
+  /** What the participant's available cash can still spend in this batch. */
+  spendableOf(participantId: string): bigint {
+    return this.spendable.get(this.accountsOf(participantId).available) ?? 0n;
+  }
+
   /** Sets aside `amount` of the participant's available cash for this batch; false if it is not there. */
   reserve(participantId: string, amount: bigint): boolean {
     const account = this.accountsOf(participantId).available;

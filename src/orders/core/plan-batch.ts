@@ -162,6 +162,9 @@ class BatchPlanner {
         closed.push(order);
       },
       transfer: (transfer) => this.money.push(transfer),
+      reserve: (participantId, amount) => this.money.reserve(participantId, amount),
+      spendable: (participantId) => this.money.spendableOf(participantId),
+      accountsOf: (participantId) => this.money.accountsOf(participantId),
     };
     const { value } = this.keeper.execute(command, access);
     return { closed, fills: [], product: value };

@@ -1,6 +1,7 @@
 import type { DomainError } from '../../common/domain-error.js';
 import type { TransferRequest } from '../../ledger/core/index.js';
 import type { Side } from '../../matching/index.js';
+import type { OrderAccounts } from './batch-money.js';
 import type { LiveOrder } from './live-order.js';
 
 /** An order's open part: its open lots at its limit. */
@@ -66,4 +67,10 @@ export interface ProductBookAccess {
   cancel(orderId: number, reason: string): void;
   /** Adds a ledger transfer to the batch, after those made so far. */
   transfer(transfer: TransferRequest): void;
+  /** The ledger accounts of a participant with an order or a position on the book. */
+  accountsOf(participantId: string): OrderAccounts;
+  /** What the participant's available cash can still spend in this batch. */
+  spendable(participantId: string): bigint;
+  /** Sets aside a participant's available cash for a transfer of the command; false if it is not there. */
+  reserve(participantId: string, amount: bigint): boolean;
 }

@@ -43,6 +43,8 @@ export interface ProductRules {
   refuseAdded(added: AddedQuantity, facts: AddedQuantityFacts): DomainError | undefined;
   /** Sells are checked against the provider's declared capacity: the shell reads it for them. */
   readonly sellsNeedCapacity: boolean;
+  /** The role a participant needs to place an order on `side`, or undefined when its position decides. */
+  roleToPlace(side: Side): 'provider' | 'buyer' | undefined;
   /** Fills that become deliveries, committed with the batch by the deliveries module. */
   readonly fillsAreDeliveries: boolean;
   /** The buyer's notional goes to escrow at the trade (spot: it pays for the delivery). */
@@ -87,6 +89,7 @@ export const SPOT_RULES: ProductRules = {
     const capacity = facts.capacity(participantId);
     return spotCapacityRefusal(facts.terms as SpotTerms, capacity, capacity.soldBefore + facts.openSellLots(participantId) + lots);
   },
+  roleToPlace: (side) => (side === 'sell' ? 'provider' : 'buyer'),
   fillsAreDeliveries: true,
   buyerNotionalToEscrow: true,
   sellerFeeAtTrade: false,

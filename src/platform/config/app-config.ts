@@ -86,6 +86,10 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(100)
   ORDER_EXPIRY_INTERVAL_MS = 5_000;
 
+  /** How often the worker marks forwards for the days that ended and expires those past their last trade. */
+  @Transform(toInt) @IsInt() @Min(100)
+  FORWARD_MARK_INTERVAL_MS = 60_000;
+
   /** How often the node counters of nodes that owe a delivery are scraped (reconciliation). */
   @Transform(toInt) @IsInt() @Min(100)
   METERING_SCRAPE_INTERVAL_MS = 10_000;
@@ -136,6 +140,7 @@ export interface AppConfig {
     nodeProbeIntervalMs: number;
     nodeProbeTimeoutMs: number;
     orderExpiryIntervalMs: number;
+    forwardMarkIntervalMs: number;
     meteringScrapeIntervalMs: number;
     meteringAuditIntervalMs: number;
     settlementPayoutIntervalMs: number;
@@ -188,6 +193,7 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
       nodeProbeIntervalMs: vars.NODE_PROBE_INTERVAL_MS,
       nodeProbeTimeoutMs: vars.NODE_PROBE_TIMEOUT_MS,
       orderExpiryIntervalMs: vars.ORDER_EXPIRY_INTERVAL_MS,
+      forwardMarkIntervalMs: vars.FORWARD_MARK_INTERVAL_MS,
       meteringScrapeIntervalMs: vars.METERING_SCRAPE_INTERVAL_MS,
       meteringAuditIntervalMs: vars.METERING_AUDIT_INTERVAL_MS,
       settlementPayoutIntervalMs: vars.SETTLEMENT_PAYOUT_INTERVAL_MS,

@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
  * a job here has no handler or two (see JobRegistry). Add a job by adding its payload type and
  * definition here and one `@HandlesJob` class in its domain module.
  */
-export const QUEUE_NAMES = ['ledger', 'probes', 'settlement', 'orders', 'metering'] as const;
+export const QUEUE_NAMES = ['ledger', 'probes', 'settlement', 'orders', 'metering', 'forwards'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export interface JobPayloads {
@@ -27,6 +27,8 @@ export interface JobPayloads {
   'metering.scrape-counters': { reason: string };
   /** Send the exchange's own audit requests through nodes that owe a delivery. */
   'metering.audit-nodes': { reason: string };
+  /** Mark every forward for the days that ended since its last mark, and expire those past their last trade. */
+  'forwards.mark-and-expire': { reason: string };
 }
 
 export type JobName = keyof JobPayloads;
@@ -47,6 +49,7 @@ export const JOB_DEFINITIONS: { readonly [N in JobName]: JobDefinition<N> } = {
   'metering.check-buyer-reports': { queue: 'metering' },
   'metering.scrape-counters': { queue: 'metering', schedule: { every: (c) => c.meteringScrapeIntervalMs, payload: { reason: 'scheduled' } } },
   'metering.audit-nodes': { queue: 'metering', schedule: { every: (c) => c.meteringAuditIntervalMs, payload: { reason: 'scheduled' } } },
+  'forwards.mark-and-expire': { queue: 'forwards', schedule: { every: (c) => c.forwardMarkIntervalMs, payload: { reason: 'scheduled' } } },
 };
 
 export const JOB_NAMES = Object.keys(JOB_DEFINITIONS) as JobName[];

@@ -1,0 +1,58 @@
+import { conflict, invalid, unprocessable } from '../../common/domain-error.js';
+import type { ProductBookAccess, ProductCommand, ProductCommandResult } from '../../orders/core/position-keeper.js';
+import { dailyMark } from './daily-mark.js';
+import { expireContract } from './expiry.js';
+import type { ForwardKeeper } from './forward-keeper.js';
+
+/** The ledger transfer a top-up makes, named by the caller's key (participant and Idempotency-Key). */
+export const topUpTransferId = (key: string) => `margin-top-up:${key}`;
+
+/** Names of the forward product's own commands, run by a contract's writer like orders. */
+export const FORWARD_COMMANDS = { topUp: 'margin_top_up', mark: 'daily_mark', expire: 'expire_contract' } as const;
+
+/** Runs one of the forward product's own commands on the contract's book. */
+export function runForwardCommand(keeper: ForwardKeeper, command: ProductCommand, access: ProductBookAccess): ProductCommandResult {
+  switch (command.name) {
+    case FORWARD_COMMANDS.topUp:
+      return topUp(keeper, command, access);
+    case FORWARD_COMMANDS.mark: {
+      const { day, override } = command.payload as { day: string; override?: { priceTicks: number; reason: string } };
+      return { value: dailyMark(keeper, { day, ...(override ? { override } : {}) }, markFacts(keeper), access) };
+    }
+    case FORWARD_COMMANDS.expire:
+      return { value: expireContract(keeper, command.payload.day as string, markFacts(keeper), access) };
+    default:
+      throw invalid('VALIDATION_FAILED', `unknown forward command ${command.name}`);
+  }
+}
+
+function markFacts(keeper: ForwardKeeper) {
+  if (!keeper.facts.mark) throw new Error('a mark or expiry ran without its facts');
+  return keeper.facts.mark;
+}
+
+/**
+ * Moves cash from the participant's available account to its margin on this contract: how a
+ * margin call is cured by a deposit (market-rules §6). The transfer id is the caller's key, so a
+ * repeated request moves nothing twice.
+ */
+function topUp(keeper: ForwardKeeper, command: ProductCommand, access: ProductBookAccess): ProductCommandResult {
+  const participantId = command.participantId!;
+  const amount = command.payload.amount as bigint;
+  const id = topUpTransferId(command.payload.key as string);
+  const made = keeper.facts.topUpsMade?.get(id);
+  if (made !== undefined) {
+    if (made !== amount) throw conflict('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key named a top-up of another amount');
+    return { value: { margin: keeper.position(participantId).margin, cured: false } };
+  }
+  if (!access.reserve(participantId, amount)) throw unprocessable('INSUFFICIENT_FUNDS', 'available cash does not cover the top-up');
+  const accounts = access.accountsOf(participantId);
+  access.transfer({ id, debitAccountId: accounts.available, creditAccountId: accounts.margin, amount, code: 'margin-top-up', ref: keeper.terms.symbol });
+  const position = keeper.position(participantId);
+  const requirement = keeper.requirement(participantId);
+  const margin = position.margin + amount;
+  const cured = position.inCall && margin >= requirement;
+  keeper.setPosition({ ...position, margin, inCall: position.inCall && !cured });
+  if (cured) keeper.changes_.calls.push({ participantId, event: 'cured', equity: margin, requirement });
+  return { value: { margin, cured } };
+}

@@ -1,0 +1,284 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { invalid, notFound, unprocessable } from '../common/domain-error.js';
+import { formatUsd } from '../common/money.js';
+import { AuditTrail } from '../platform/audit/audit-trail.js';
+import { Clock } from '../platform/clock/clock.js';
+import type { Principal } from '../platform/http/auth.js';
+import { decodeCursor, type Page, pageLimit, pageOf } from '../platform/http/pagination.js';
+import type { ForwardTerms, InstrumentSpec } from '../markets/instrument-terms.js';
+import { formatPrice, notionalPerTickLot, parsePrice } from '../markets/price.js';
+import { BookGateway } from '../orders/book-gateway.js';
+import type { ExpiryOutcome } from './core/expiry.js';
+import type { MarkOutcome } from './core/daily-mark.js';
+import { FORWARD_COMMANDS } from './core/forward-commands.js';
+import { initialRequirement, maintenanceRequirement } from './core/margin.js';
+import type { MarginCallQuery, MarginEventView, MarginView, MarkView, PositionView, RunMarkDto, TopUpView } from './forwards.dto.js';
+
+const DAY_MS = 86_400_000;
+/** The UTC day (`YYYY-MM-DD`) that ended at the last 00:00 UTC at or before `at`. */
+export const lastEndedDay = (at: Date): string => new Date(Math.floor(at.getTime() / DAY_MS) * DAY_MS - DAY_MS).toISOString().slice(0, 10);
+
+interface PositionRow {
+  instrument: string;
+  lots: string;
+  cost_ticks: string;
+  margin_basis_micros: string;
+  margin_micros: string;
+  variation_micros: string;
+  in_call: boolean;
+  mark: string | null;
+  open_buys: string;
+  open_sells: string;
+}
+
+/**
+ * Forward positions, margin and marks as participants and admins see them, and the commands that
+ * change them (a top-up, a mark, an expiry), which run on the contract's book through its gateway
+ * so that they commit with the book like orders do.
+ */
+@Injectable()
+export class ForwardsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly books: BookGateway,
+    private readonly audit: AuditTrail,
+    private readonly clock: Clock,
+  ) {}
+
+  async positions(actor: Principal): Promise<PositionView[]> {
+    const rows = await this.positionRows(actor.participantId);
+    const specs = await this.specs(rows.map((r) => r.instrument));
+    return rows.map((r) => {
+      const terms = specs.get(r.instrument)!;
+      const lots = Number(r.lots);
+      const average = lots === 0 ? null : formatUsd((BigInt(r.cost_ticks) * BigInt(terms.tickMicroUsdPerMTok) + BigInt(Math.abs(lots)) / 2n) / BigInt(Math.abs(lots)));
+      return {
+        instrument: r.instrument,
+        side: lots > 0 ? 'long' : lots < 0 ? 'short' : 'flat',
+        quantity: Math.abs(lots) * terms.lotTokens,
+        averagePrice: average,
+        markPrice: r.mark === null ? null : formatPrice(Number(r.mark), terms),
+        margin: formatUsd(BigInt(r.margin_micros)),
+        variationMargin: formatUsd(BigInt(r.variation_micros)),
+        marginCall: r.in_call,
+        deliveryPeriod: terms.deliveryPeriod,
+        lastTradeAt: terms.lastTradeAt.toISOString(),
+      };
+    });
+  }
+
+  /** Per contract: position, mark, equity, both requirements and the excess (market-rules §6). */
+  async margin(actor: Principal): Promise<MarginView[]> {
+    const rows = await this.positionRows(actor.participantId);
+    const specs = await this.specs(rows.map((r) => r.instrument));
+    return rows.map((r) => {
+      const terms = specs.get(r.instrument)!;
+      const lots = Number(r.lots);
+      const perTickLot = notionalPerTickLot(terms);
+      const initial = initialRequirement(terms, {
+        position: { lots, marginBasis: BigInt(r.margin_basis_micros) },
+        openBuys: BigInt(r.open_buys) * perTickLot,
+        openSells: BigInt(r.open_sells) * perTickLot,
+      });
+      const maintenance = r.mark === null ? 0n : maintenanceRequirement(terms, lots, Number(r.mark), terms);
+      const equity = BigInt(r.margin_micros);
+      return {
+        instrument: r.instrument,
+        position: lots * terms.lotTokens,
+        markPrice: r.mark === null ? null : formatPrice(Number(r.mark), terms),
+        equity: formatUsd(equity),
+        initialRequirement: formatUsd(initial),
+        maintenanceRequirement: formatUsd(maintenance),
+        excess: formatUsd(equity - initial),
+        marginCall: r.in_call,
+      };
+    });
+  }
+
+  async marks(symbol: string, query: { limit?: number; cursor?: string }): Promise<Page<MarkView>> {
+    const terms = await this.forward(symbol);
+    const limit = pageLimit(query);
+    const after = decodeCursor(query.cursor, 1);
+    const rows: MarkRow[] = await this.dataSource.query(
+      `SELECT ${MARK_COLUMNS} FROM forward_marks WHERE instrument = $1 AND ($2::date IS NULL OR day < $2::date) ORDER BY day DESC LIMIT $3`,
+      [symbol, after ? validDay(String(after[0])) : null, limit + 1],
+    );
+    return pageOf(rows, limit, (r) => [r.day], (r) => markView(symbol, terms, r));
+  }
+
+  async topUp(actor: Principal, symbol: string, amount: bigint, key: string): Promise<TopUpView> {
+    await this.forward(symbol);
+    const result = await this.books.submit(symbol, { kind: 'product', name: FORWARD_COMMANDS.topUp, participantId: actor.participantId, payload: { amount, key: `${actor.participantId}:${key}` } });
+    const { margin, cured } = result.product as { margin: bigint; cured: boolean };
+    return { instrument: symbol, margin: formatUsd(margin), cured };
+  }
+
+  /** Runs (or re-runs, harmlessly) the daily mark of `symbol` for a day that has ended. */
+  async runMark(actor: Principal | null, symbol: string, dto: RunMarkDto): Promise<MarkView> {
+    const terms = await this.forward(symbol);
+    const day = dto.day ?? lastEndedDay(this.clock.now());
+    if (Date.parse(`${day}T00:00:00Z`) + DAY_MS > this.clock.now().getTime()) throw invalid('VALIDATION_FAILED', `day ${day} has not ended yet`, { fields: ['day'] });
+    let override: { priceTicks: number; reason: string } | undefined;
+    if (dto.price !== undefined) {
+      const price = parsePrice(dto.price, terms);
+      if (!price.ok || price.value === 0) throw invalid('VALIDATION_FAILED', `price ${price.ok ? 'must be above zero' : price.reason}`, { fields: ['price'] });
+      override = { priceTicks: price.value, reason: dto.reason! };
+    }
+    const result = await this.books.submit(symbol, { kind: 'product', name: FORWARD_COMMANDS.mark, payload: { day, ...(override ? { override } : {}) } });
+    const { mark, repeated } = result.product as MarkOutcome;
+    if (actor && !repeated) {
+      await this.audit.record(this.dataSource.manager, { actorId: actor.participantId, action: override ? 'forward.mark.override' : 'forward.mark.run', subjectType: 'instrument', subjectId: symbol, details: { day, price: formatPrice(mark.priceTicks, terms), ...(override ? { reason: override.reason } : {}) } });
+    }
+    return this.markOf(symbol, terms, mark.day);
+  }
+
+  /** Expires a contract whose last trade has passed: final mark, allocation, deliveries (once). */
+  async expire(actor: Principal | null, symbol: string): Promise<ExpiryOutcome> {
+    const terms = await this.forward(symbol);
+    if (terms.lastTradeAt.getTime() > this.clock.now().getTime()) throw unprocessable('NOT_EXPIRED', `${symbol} trades until ${terms.lastTradeAt.toISOString()}`);
+    const result = await this.books.submit(symbol, { kind: 'product', name: FORWARD_COMMANDS.expire, payload: { day: lastEndedDay(terms.lastTradeAt) } });
+    const outcome = result.product as ExpiryOutcome;
+    if (actor && !outcome.repeated) {
+      await this.audit.record(this.dataSource.manager, { actorId: actor.participantId, action: 'forward.expire', subjectType: 'instrument', subjectId: symbol, details: { deliveries: outcome.deliveries.length } });
+    }
+    return outcome;
+  }
+
+  async marginEvents(query: MarginCallQuery): Promise<Page<MarginEventView>> {
+    const limit = pageLimit(query);
+    const after = decodeCursor(query.cursor, 1);
+    if ((query.status ?? 'open') === 'open') {
+      const rows: Array<{ instrument: string; participant_id: string; margin_micros: string; updated_at: Date; id: string; day: string | null; requirement_micros: string | null }> = await this.dataSource.query(
+        `SELECT p.instrument, p.participant_id, p.margin_micros::text, p.updated_at, e.id::text, e.day::text, e.requirement_micros::text
+           FROM forward_positions p
+           LEFT JOIN LATERAL (SELECT id, day, requirement_micros FROM forward_margin_events e
+                               WHERE e.instrument = p.instrument AND e.participant_id = p.participant_id AND e.event = 'raised' ORDER BY id DESC LIMIT 1) e ON true
+          WHERE p.in_call AND ($1::bigint IS NULL OR e.id < $1::bigint) ORDER BY e.id DESC NULLS LAST LIMIT $2`,
+        [after ? validId(after[0]) : null, limit + 1],
+      );
+      return pageOf(rows, limit, (r) => [r.id], (r) => ({
+        id: r.id,
+        instrument: r.instrument,
+        participantId: r.participant_id,
+        event: 'open',
+        day: r.day,
+        equity: formatUsd(BigInt(r.margin_micros)),
+        requirement: formatUsd(BigInt(r.requirement_micros ?? '0')),
+        amount: null,
+        createdAt: r.updated_at.toISOString(),
+      }));
+    }
+    const rows: Array<{ id: string; instrument: string; participant_id: string; event: string; day: string | null; equity_micros: string; requirement_micros: string; amount_micros: string | null; created_at: Date }> =
+      await this.dataSource.query(
+        `SELECT id::text, instrument, participant_id, event, day::text, equity_micros::text, requirement_micros::text, amount_micros::text, created_at
+           FROM forward_margin_events WHERE ($1::bigint IS NULL OR id < $1::bigint) ORDER BY id DESC LIMIT $2`,
+        [after ? validId(after[0]) : null, limit + 1],
+      );
+    return pageOf(rows, limit, (r) => [r.id], (r) => ({
+      id: r.id,
+      instrument: r.instrument,
+      participantId: r.participant_id,
+      event: r.event,
+      day: r.day,
+      equity: formatUsd(BigInt(r.equity_micros)),
+      requirement: formatUsd(BigInt(r.requirement_micros)),
+      amount: r.amount_micros === null ? null : formatUsd(BigInt(r.amount_micros)),
+      createdAt: r.created_at.toISOString(),
+    }));
+  }
+
+  /** Contracts whose daily mark is due at `now` (days that ended since the last mark, before the last trade). */
+  async dueMarks(now: Date): Promise<Array<{ symbol: string; day: string }>> {
+    const rows: Array<{ symbol: string; day: string }> = await this.dataSource.query(
+      `SELECT i.symbol, d::date::text AS day
+         FROM instruments i
+         LEFT JOIN LATERAL (SELECT max(day) AS day FROM forward_marks m WHERE m.instrument = i.symbol) m ON true
+         CROSS JOIN LATERAL generate_series(coalesce(m.day + 1, i.created_at::date), ($1::timestamptz - interval '1 day')::date, interval '1 day') d
+        WHERE i.kind = 'forward' AND d + interval '1 day' < i.last_trade_at AND d + interval '1 day' <= $1::timestamptz
+          AND EXISTS (SELECT 1 FROM forward_positions p WHERE p.instrument = i.symbol)
+        ORDER BY i.symbol, d`,
+      [now],
+    );
+    return rows;
+  }
+
+  /** Contracts past their last trade that have not expired yet (no final mark). */
+  async dueExpiries(now: Date): Promise<string[]> {
+    const rows: Array<{ symbol: string }> = await this.dataSource.query(
+      `SELECT symbol FROM instruments i WHERE kind = 'forward' AND last_trade_at <= $1
+          AND NOT EXISTS (SELECT 1 FROM forward_marks m WHERE m.instrument = i.symbol AND m.final)
+          AND EXISTS (SELECT 1 FROM forward_positions p WHERE p.instrument = i.symbol AND p.lots <> 0)
+        ORDER BY last_trade_at, symbol`,
+      [now],
+    );
+    return rows.map((r) => r.symbol);
+  }
+
+  private async markOf(symbol: string, terms: ForwardTerms, day: string): Promise<MarkView> {
+    const [row]: MarkRow[] = await this.dataSource.query(`SELECT ${MARK_COLUMNS} FROM forward_marks WHERE instrument = $1 AND day = $2`, [symbol, day]);
+    if (!row) throw notFound('MARK_NOT_FOUND', `no mark of ${symbol} for ${day}`);
+    return markView(symbol, terms, row);
+  }
+
+  private async forward(symbol: string): Promise<ForwardTerms & InstrumentSpec> {
+    const spec = await this.books.instrument(symbol);
+    if (spec.kind !== 'forward') throw notFound('INSTRUMENT_NOT_FOUND', `${symbol} is not a forward`);
+    return spec;
+  }
+
+  private async specs(symbols: string[]): Promise<Map<string, ForwardTerms>> {
+    const specs = await Promise.all([...new Set(symbols)].map((s) => this.books.instrument(s)));
+    return new Map(specs.map((s) => [s.symbol, s as ForwardTerms]));
+  }
+
+  private positionRows(participantId: string): Promise<PositionRow[]> {
+    return this.dataSource.query(
+      `SELECT p.instrument, p.lots::text, p.cost_ticks::text, p.margin_basis_micros::text, p.margin_micros::text, p.variation_micros::text, p.in_call,
+              (SELECT price_ticks::text FROM forward_marks m WHERE m.instrument = p.instrument ORDER BY day DESC LIMIT 1) AS mark,
+              coalesce((SELECT sum(price_ticks * (quantity_lots - filled_lots)) FROM orders o
+                         WHERE o.instrument = p.instrument AND o.participant_id = p.participant_id AND o.status = 'open' AND o.side = 'buy'), 0)::text AS open_buys,
+              coalesce((SELECT sum(price_ticks * (quantity_lots - filled_lots)) FROM orders o
+                         WHERE o.instrument = p.instrument AND o.participant_id = p.participant_id AND o.status = 'open' AND o.side = 'sell'), 0)::text AS open_sells
+         FROM forward_positions p WHERE p.participant_id = $1 AND (p.lots <> 0 OR p.margin_micros > 0 OR p.in_call)
+        ORDER BY p.instrument`,
+      [participantId],
+    );
+  }
+}
+
+const MARK_COLUMNS = 'day::text, price_ticks::text, source, previous_price_ticks::text, final, inputs, created_at';
+
+interface MarkRow {
+  day: string;
+  price_ticks: string;
+  source: string;
+  previous_price_ticks: string | null;
+  final: boolean;
+  inputs: Record<string, unknown>;
+  created_at: Date;
+}
+
+function markView(symbol: string, terms: ForwardTerms, r: MarkRow): MarkView {
+  return {
+    instrument: symbol,
+    day: r.day,
+    price: formatPrice(Number(r.price_ticks), terms),
+    source: r.source,
+    previousPrice: r.previous_price_ticks === null ? null : formatPrice(Number(r.previous_price_ticks), terms),
+    final: r.final,
+    inputs: r.inputs,
+    createdAt: r.created_at.toISOString(),
+  };
+}
+
+function validDay(text: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) throw invalid('INVALID_CURSOR', 'cursor is not a cursor this list returned');
+  return text;
+}
+
+function validId(key: string | number): string {
+  if (!/^\d{1,18}$/.test(String(key))) throw invalid('INVALID_CURSOR', 'cursor is not a cursor this list returned');
+  return String(key);
+}

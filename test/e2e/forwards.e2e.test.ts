@@ -1,0 +1,150 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { fundedBuyer, fundedProvider } from '../support/market-fixtures.js';
+import { balancesOf, bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
+import { Clock } from '../../src/platform/clock/clock.js';
+import { TestClock } from '../support/test-clock.js';
+
+// Forwards (market-rules §6) over HTTP. A weekly contract on the default grid: tick 0.001 USD/MTok,
+// lot 1,000 tokens, so notional in micro-USD = price ticks × lots; maker fee 0, taker fee 10 bps;
+// initial margin 20 %, maintenance 10 %, delivery bond 10 %. The week of 7 December 2026 last
+// trades at 00:00 UTC on 6 December. The exchange's clock (marks, expiry) is the test's.
+const clock = new TestClock('2026-12-03T12:00:00Z');
+let t: TestApp;
+let modelClassId: string;
+let symbol: string;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  t.app.get(Clock).now = () => clock.now();
+});
+afterAll(async () => {
+  await t.close();
+});
+afterEach(async () => {
+  const audit = await t.http.post('/v1/admin/ledger/audit').set(bearer(t.adminKey)).expect(200);
+  expect(audit.body).toMatchObject({ sound: true, trialBalance: { balanced: true } });
+});
+
+async function listWeek(): Promise<void> {
+  modelClassId = `fwd${randomUUID().slice(0, 8)}-8b`;
+  await t.http.post('/v1/admin/model-classes').set(bearer(t.adminKey)).send({ id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 }).expect(201);
+  const listed = await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'forward', deliveryPeriod: '2026-W50' }).expect(201);
+  symbol = listed.body.symbol;
+  expect(listed.body).toMatchObject({ lastTradeAt: '2026-12-06T00:00:00.000Z', initialMarginBps: 2000, maintenanceMarginBps: 1000 });
+}
+
+const order = (who: TestParticipant, body: object) => t.http.post('/v1/orders').set(bearer(who.key)).send({ instrument: symbol, ...body });
+const get = (who: TestParticipant, path: string) => t.http.get(path).set(bearer(who.key)).expect(200);
+const admin = (path: string, body: object = {}) => t.http.post(path).set(bearer(t.adminKey)).send(body);
+const marginOf = async (who: TestParticipant) => (await get(who, '/v1/margin')).body.items.find((m: { instrument: string }) => m.instrument === symbol);
+
+describe('a week of 7,000,000 tokens at 2.000, hedged, marked and expired', () => {
+  let provider: TestParticipant;
+  let buyer: TestParticipant;
+
+  beforeAll(async () => {
+    await listWeek();
+    provider = await fundedProvider(t, modelClassId, { tokensPerSecond: 1_000, cash: '100' });
+    buyer = await fundedBuyer(t, '100');
+  });
+
+  test('a forward order holds initial margin on the participant and only its fee on the order', async () => {
+    // 2,000 ticks × 7,000 lots = 14.000000 USD notional; 20 % = 2.800000; the most fee: 10 bps = 0.014000.
+    const sell = await order(provider, { side: 'sell', type: 'limit', price: '2.000', quantity: 7_000_000 }).expect(201);
+    expect(sell.body.hold).toBe('0.014000');
+    expect(await balancesOf(t, provider)).toMatchObject({ available: '97.186000', held: '0.014000', margin: '2.800000', escrow: '0.000000' });
+  });
+
+  test('a trade moves no notional: both sides pay their fee now and hold margin on the position', async () => {
+    const buy = await order(buyer, { side: 'buy', type: 'limit', price: '2.000', quantity: 7_000_000 }).expect(201);
+    expect(buy.body).toMatchObject({ status: 'filled', fees: '0.014000' });
+    // The buyer took: 10 bps of 14 USD. The provider made: 0 bps; its fee hold goes back.
+    expect(await balancesOf(t, buyer)).toMatchObject({ available: '97.186000', held: '0.000000', margin: '2.800000', escrow: '0.000000' });
+    expect(await balancesOf(t, provider)).toMatchObject({ available: '97.200000', held: '0.000000', margin: '2.800000', bond: '0.000000' });
+    const [position] = (await get(buyer, '/v1/positions')).body.items;
+    expect(position).toMatchObject({ instrument: symbol, side: 'long', quantity: 7_000_000, averagePrice: '2.000000', margin: '2.800000', marginCall: false });
+    expect((await get(provider, '/v1/positions')).body.items[0]).toMatchObject({ side: 'short', quantity: 7_000_000 });
+    expect(await marginOf(buyer)).toMatchObject({ position: 7_000_000, equity: '2.800000', initialRequirement: '2.800000', excess: '0.000000', markPrice: null });
+  });
+
+  test('only providers go short, and providers buy only to reduce: both refused with REDUCE_ONLY', async () => {
+    const sell = await order(buyer, { side: 'sell', type: 'limit', price: '2.100', quantity: 8_000_000 }).expect(422);
+    expect(sell.body).toMatchObject({ code: 'REDUCE_ONLY' });
+    expect(sell.body.message).toMatch(/only providers may be short/);
+    const buy = await order(provider, { side: 'buy', type: 'limit', price: '1.900', quantity: 8_000_000 }).expect(422);
+    expect(buy.body).toMatchObject({ code: 'REDUCE_ONLY' });
+    // Within the position, both are fine (and need no new margin: the maximum does not rise).
+    const reduce = await order(buyer, { side: 'sell', type: 'limit', price: '2.900', quantity: 1_000_000 }).expect(201);
+    await t.http.delete(`/v1/orders/${reduce.body.id}`).set(bearer(buyer.key)).expect(200);
+    expect(await balancesOf(t, buyer)).toMatchObject({ margin: '2.800000', held: '0.000000' });
+  });
+
+  test('a short needs an enabled node, and room on every day of the period', async () => {
+    const nodeless = await createParticipant(t, ['provider']);
+    await deposit(t, nodeless.id, '100');
+    expect((await order(nodeless, { side: 'sell', type: 'limit', price: '2.000', quantity: 7_000 }).expect(422)).body.code).toBe('NO_ACTIVE_NODE');
+    // 10 tokens/s is 864,000 tokens a day; 7,000,000 over 7 days is 1,000,000 a day.
+    const small = await fundedProvider(t, modelClassId, { tokensPerSecond: 10 });
+    const refused = await order(small, { side: 'sell', type: 'limit', price: '2.000', quantity: 7_000_000 }).expect(422);
+    expect(refused.body.code).toBe('CAPACITY_EXCEEDED');
+    expect(refused.body.message).toMatch(/2026-12-07/);
+    await order(small, { side: 'sell', type: 'limit', price: '9.000', quantity: 6_048_000 }).expect(201); // 864,000 a day: fits exactly
+  });
+
+  test('a mark the short cannot meet: it pays from margin then cash, its growing orders are cancelled, it is called', async () => {
+    const resting = await order(provider, { side: 'sell', type: 'limit', price: '3.000', quantity: 1_000_000 }).expect(201);
+    // The maximum rises to 14 + 3 = 17 USD: 20 % is 3.400000, so 0.600000 more margin.
+    expect(await balancesOf(t, provider)).toMatchObject({ margin: '3.400000' });
+    clock.set('2026-12-04T00:00:05Z');
+    const mark = await admin(`/v1/admin/forwards/${symbol}/marks`, { price: '2.500', reason: 'test: the week repriced' }).expect(200);
+    expect(mark.body).toMatchObject({ day: '2026-12-03', price: '2.500', source: 'override', previousPrice: null });
+    // Variation: (2,500 − 2,000) × 7,000 = 3,500,000 micro-USD from the short to the long.
+    expect(await balancesOf(t, buyer)).toMatchObject({ margin: '6.300000' });
+    expect(await balancesOf(t, provider)).toMatchObject({ margin: '0.000000', available: '96.500000' });
+    const cancelled = await t.http.get(`/v1/orders/${resting.body.id}`).set(bearer(provider.key)).expect(200);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled' });
+    const calls = await t.http.get('/v1/admin/margin-calls').set(bearer(t.adminKey)).expect(200);
+    expect(calls.body.items).toEqual(expect.arrayContaining([expect.objectContaining({ instrument: symbol, participantId: provider.id, event: 'open', day: '2026-12-03' })]));
+    expect(await marginOf(provider)).toMatchObject({ equity: '0.000000', initialRequirement: '3.500000', maintenanceRequirement: '1.750000', marginCall: true });
+    const grow = await order(provider, { side: 'sell', type: 'limit', price: '3.000', quantity: 1_000 }).expect(422);
+    expect(grow.body.code).toBe('MARGIN_CALL');
+    // The same day again moves nothing.
+    await admin(`/v1/admin/forwards/${symbol}/marks`, { day: '2026-12-03' }).expect(200);
+    expect(await balancesOf(t, buyer)).toMatchObject({ margin: '6.300000' });
+  });
+
+  test('a top-up back to initial margin cures the call', async () => {
+    const key = randomUUID();
+    const topUp = () => t.http.post(`/v1/margin/${symbol}/top-up`).set(bearer(provider.key)).set('Idempotency-Key', key).send({ amount: '3.500000' });
+    expect((await topUp().expect(200)).body).toMatchObject({ margin: '3.500000', cured: true });
+    expect((await topUp().expect(200)).body).toMatchObject({ margin: '3.500000' }); // the same key moves nothing twice
+    expect(await balancesOf(t, provider)).toMatchObject({ margin: '3.500000', available: '93.000000' });
+    expect(await marginOf(provider)).toMatchObject({ marginCall: false, excess: '0.000000' });
+  });
+
+  test('the marks are public, newest first, with their inputs', async () => {
+    const marks = await t.http.get(`/v1/forwards/${symbol}/marks`).expect(200);
+    expect(marks.body.items).toEqual([expect.objectContaining({ day: '2026-12-03', price: '2.500', source: 'override', inputs: expect.objectContaining({ overrideReason: 'test: the week repriced' }) })]);
+  });
+
+  test('expiry: the final mark settles, the long funds escrow, one delivery a day from short to long', async () => {
+    await admin(`/v1/admin/forwards/${symbol}/expire`).expect(422); // 3 days early
+    clock.set('2026-12-06T00:00:01Z');
+    const expired = await admin(`/v1/admin/forwards/${symbol}/expire`).expect(200);
+    expect(expired.body).toMatchObject({ settlementPriceTicks: 2500, deliveries: 7, repeated: false });
+    // 7 × 1,000 lots at 2.500: 17.500000 in escrow, 6.300000 of it from margin. The short's bond,
+    // 10 % of each day's 2.500000, comes from its margin; the rest of its margin goes back.
+    expect(await balancesOf(t, buyer)).toMatchObject({ escrow: '17.500000', margin: '0.000000', available: '85.986000' });
+    expect(await balancesOf(t, provider)).toMatchObject({ bond: '1.750000', margin: '0.000000', available: '94.750000' });
+    const deliveries = (await get(buyer, '/v1/deliveries')).body.items.filter((d: { instrument: string }) => d.instrument === symbol);
+    expect(deliveries).toHaveLength(7);
+    expect(deliveries.map((d: { windowStart: string }) => d.windowStart).sort()).toEqual(
+      ['07', '08', '09', '10', '11', '12', '13'].map((day) => `2026-12-${day}T00:00:00.000Z`),
+    );
+    expect(deliveries[0]).toMatchObject({ ordered: 1_000_000, price: '2.500', notional: '2.500000', providerId: provider.id });
+    expect((await get(buyer, '/v1/positions')).body.items).toEqual([]);
+    const again = await admin(`/v1/admin/forwards/${symbol}/expire`).expect(200);
+    expect(again.body).toMatchObject({ repeated: true, deliveries: 0 });
+  });
+});
