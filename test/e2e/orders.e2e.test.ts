@@ -131,7 +131,7 @@ describe('placing and matching', () => {
     const b = await buyer('100');
     const p = await fundedProvider(t, fresh.modelClassId);
     const forwardSell = await on(forward.body.symbol)(p, { side: 'sell', type: 'limit', price: '0.540', quantity: 1_000_000 }).expect(201);
-    expect(forwardSell.body.hold).toBe('0.054000'); // until forwards have margin, a forward sell holds a 10 % bond, as it always has
+    expect(forwardSell.body.hold).toBe('0.000540'); // a forward order holds only its most fee (10 bps); margin is the provider's
     await on(forward.body.symbol)(p, { side: 'sell', type: 'limit', price: '0.560', quantity: 1_000_000 }).expect(201);
     const refused = await on(forward.body.symbol)(b, { side: 'buy', type: 'market', quantity: 1_000_000 }).expect(422);
     expect(refused.body.code).toBe('NO_REFERENCE_PRICE');
