@@ -2,7 +2,10 @@
 export { MarketsModule } from './markets.module.js';
 export { INSTRUMENT_CHANNEL, MarketsService, type ModelClassSpec } from './markets.service.js';
 export {
+  deliveryDays,
+  defaultLastTradeAt,
   type ForwardTerms,
+  INSTRUMENT_DEFAULTS,
   type InstrumentKind,
   type InstrumentSpec,
   type InstrumentStatus,

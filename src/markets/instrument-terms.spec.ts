@@ -1,6 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import {
+  deliveryDays,
+  INSTRUMENT_DEFAULTS,
   type InstrumentSpec,
   instrumentSymbol,
   MODEL_CLASS_ID_PATTERN,
@@ -109,19 +111,84 @@ describe('resolving a requested instrument', () => {
     });
   });
 
-  test('a forward trades until its period starts, or until an earlier lastTradeAt', () => {
+  test('a forward takes the defaults: trading stops at 00:00 UTC the day before delivery', () => {
     const monthly = resolveInstrumentTerms({ modelClassId: 'llama3-8b', kind: 'forward', deliveryPeriod: '2027-01' }, NOW);
-    expect(monthly.ok && monthly.terms).toMatchObject({
-      kind: 'forward',
-      symbol: 'LLAMA3-8B-2027-01',
-      deliveryPeriod: '2027-01',
-      deliveryStart: new Date('2027-01-01T00:00:00Z'),
-      deliveryEnd: new Date('2027-02-01T00:00:00Z'),
-      lastTradeAt: new Date('2027-01-01T00:00:00Z'),
+    expect(monthly).toEqual({
+      ok: true,
+      terms: {
+        kind: 'forward',
+        symbol: 'LLAMA3-8B-2027-01',
+        modelClassId: 'llama3-8b',
+        tickMicroUsdPerMTok: 1000,
+        lotTokens: 1000,
+        makerFeeBps: 0,
+        takerFeeBps: 10,
+        collarBps: 1000,
+        bondBps: 1000,
+        deliveryPeriod: '2027-01',
+        deliveryStart: new Date('2027-01-01T00:00:00Z'),
+        deliveryEnd: new Date('2027-02-01T00:00:00Z'),
+        lastTradeAt: new Date('2026-12-31T00:00:00Z'),
+        initialMarginBps: 2000,
+        maintenanceMarginBps: 1000,
+      },
     });
-    const earlier = new Date('2026-12-31T12:00:00Z');
-    const weekly = resolveInstrumentTerms({ modelClassId: 'llama3-8b', kind: 'forward', deliveryPeriod: '2027-W03', lastTradeAt: earlier, tickSize: '0.01', lotSize: 100 }, NOW);
-    expect(weekly.ok && weekly.terms).toMatchObject({ symbol: 'LLAMA3-8B-2027-W03', lastTradeAt: earlier, tickMicroUsdPerMTok: 10_000, lotTokens: 100 });
+    expect(INSTRUMENT_DEFAULTS).toMatchObject({ initialMarginBps: 2000, maintenanceMarginBps: 1000, bondBps: 1000 });
+    // ISO week 3 of 2027 starts on Monday 18 January: the last trade is Sunday 00:00.
+    const weekly = resolveInstrumentTerms({ modelClassId: 'llama3-8b', kind: 'forward', deliveryPeriod: '2027-W03' }, NOW);
+    expect(weekly.ok && weekly.terms).toMatchObject({ lastTradeAt: new Date('2027-01-17T00:00:00Z') });
+  });
+
+  test('a forward may stop trading at any moment up to its delivery start, and take its own margin and bond', () => {
+    for (const lastTradeAt of [new Date('2026-12-31T12:00:00Z'), new Date('2027-01-01T00:00:00Z'), new Date('2026-11-26T12:00:00.001Z')]) {
+      const resolved = resolveInstrumentTerms({ modelClassId: 'llama3-8b', kind: 'forward', deliveryPeriod: '2027-01', lastTradeAt }, NOW);
+      expect(resolved.ok && resolved.terms).toMatchObject({ lastTradeAt });
+    }
+    const weekly = resolveInstrumentTerms(
+      {
+        modelClassId: 'llama3-8b',
+        kind: 'forward',
+        deliveryPeriod: '2027-W03',
+        tickSize: '0.01',
+        lotSize: 100,
+        initialMarginBps: 10_000,
+        maintenanceMarginBps: 10_000,
+        bondBps: 0,
+      },
+      NOW,
+    );
+    expect(weekly.ok && weekly.terms).toMatchObject({
+      symbol: 'LLAMA3-8B-2027-W03',
+      tickMicroUsdPerMTok: 10_000,
+      lotTokens: 100,
+      initialMarginBps: 10_000,
+      maintenanceMarginBps: 10_000,
+      bondBps: 0,
+    });
+    const lowest = resolveInstrumentTerms({ modelClassId: 'x', kind: 'forward', deliveryPeriod: '2027-01', initialMarginBps: 1, maintenanceMarginBps: 1 }, NOW);
+    expect(lowest.ok).toBe(true);
+  });
+
+  test('a forward whose default last trade has passed is refused, naming lastTradeAt', () => {
+    const lateOnTheEve = new Date('2026-12-31T00:00:00Z');
+    const refused = resolveInstrumentTerms({ modelClassId: 'x', kind: 'forward', deliveryPeriod: '2027-01' }, lateOnTheEve);
+    expect(refused).toMatchObject({ ok: false, code: 'LAST_TRADE_IN_PAST', fields: ['lastTradeAt'] });
+    if (!refused.ok) expect(refused.message).toContain('2026-12-31T00:00:00.000Z');
+    const justBefore = resolveInstrumentTerms({ modelClassId: 'x', kind: 'forward', deliveryPeriod: '2027-01' }, new Date('2026-12-30T23:59:59.999Z'));
+    expect(justBefore.ok).toBe(true);
+  });
+
+  test('a spot instrument keeps its own bond', () => {
+    const resolved = resolveInstrumentTerms({ modelClassId: 'llama3-8b', kind: 'spot', bondBps: 250 }, NOW);
+    expect(resolved.ok && resolved.terms).toMatchObject({ kind: 'spot', bondBps: 250 });
+  });
+
+  test('delivery days: the UTC days of the period', () => {
+    const days = (label: string) => {
+      const terms = resolveInstrumentTerms({ modelClassId: 'x', kind: 'forward', deliveryPeriod: label }, NOW);
+      return terms.ok && terms.terms.kind === 'forward' ? deliveryDays(terms.terms) : undefined;
+    };
+    expect([days('2027-01'), days('2027-02'), days('2028-02'), days('2027-04'), days('2027-W03'), days('2026-W53')]).toEqual([31, 28, 29, 30, 7, 7]);
   });
 
   test.each([
@@ -134,6 +201,16 @@ describe('resolving a requested instrument', () => {
     [{ kind: 'forward', deliveryPeriod: '2020-01' }, 'DELIVERY_PERIOD_PAST', ['deliveryPeriod']],
     [{ kind: 'forward', deliveryPeriod: '2027-01', lastTradeAt: new Date('2027-01-01T00:00:00.001Z') }, 'VALIDATION_FAILED', ['lastTradeAt']],
     [{ kind: 'forward', deliveryPeriod: '2027-01', lastTradeAt: new Date('2026-11-26T11:59:59Z') }, 'LAST_TRADE_IN_PAST', ['lastTradeAt']],
+    [{ kind: 'forward', deliveryPeriod: '2027-01', lastTradeAt: NOW }, 'LAST_TRADE_IN_PAST', ['lastTradeAt']],
+    // 2026-W48 began on Monday 23 November.
+    [{ kind: 'forward', deliveryPeriod: '2026-W48' }, 'DELIVERY_PERIOD_PAST', ['deliveryPeriod']],
+    [{ kind: 'spot', initialMarginBps: 2000 }, 'VALIDATION_FAILED', ['initialMarginBps']],
+    [{ kind: 'spot', maintenanceMarginBps: 1000 }, 'VALIDATION_FAILED', ['maintenanceMarginBps']],
+    [{ kind: 'forward', deliveryPeriod: '2027-01', initialMarginBps: 500 }, 'VALIDATION_FAILED', ['maintenanceMarginBps']],
+    [{ kind: 'forward', deliveryPeriod: '2027-01', maintenanceMarginBps: 2001 }, 'VALIDATION_FAILED', ['maintenanceMarginBps']],
+    [{ kind: 'forward', deliveryPeriod: '2027-01', maintenanceMarginBps: 0 }, 'VALIDATION_FAILED', ['maintenanceMarginBps']],
+    [{ kind: 'forward', deliveryPeriod: '2027-01', initialMarginBps: 0 }, 'VALIDATION_FAILED', ['initialMarginBps']],
+    [{ kind: 'forward', deliveryPeriod: '2027-01', initialMarginBps: 10_001 }, 'VALIDATION_FAILED', ['initialMarginBps']],
     [{ kind: 'spot', tickSize: '0.001', lotSize: 999 }, 'VALIDATION_FAILED', ['tickSize', 'lotSize']],
     [{ kind: 'spot', tickSize: '0.000001' }, 'VALIDATION_FAILED', ['tickSize', 'lotSize']],
   ] as const)('%o is refused with %s naming %o', (request, code, fields) => {
@@ -154,6 +231,9 @@ describe('trading state', () => {
     deliveryStart: new Date('2027-01-01T00:00:00Z'),
     deliveryEnd: new Date('2027-02-01T00:00:00Z'),
     lastTradeAt: new Date('2026-12-31T00:00:00Z'),
+    bondBps: 1000,
+    initialMarginBps: 2000,
+    maintenanceMarginBps: 1000,
   };
 
   test('a halt stops trading; a forward closes at lastTradeAt', () => {

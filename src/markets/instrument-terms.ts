@@ -28,6 +28,8 @@ export const INSTRUMENT_DEFAULTS = {
   collarBps: 1000,
   spotWindowSeconds: 86_400,
   bondBps: 1000,
+  initialMarginBps: 2000,
+  maintenanceMarginBps: 1000,
 } as const;
 
 interface InstrumentBase extends PriceGrid {
@@ -37,14 +39,17 @@ interface InstrumentBase extends PriceGrid {
   readonly takerFeeBps: number;
   /** Market orders fill only within ±collarBps of the reference price. */
   readonly collarBps: number;
+  /**
+   * The provider's performance bond, in bps of notional: spot, on each sell (market-rules §4);
+   * forward, the short's bond on each delivery the contract expires into (§6).
+   */
+  readonly bondBps: number;
 }
 
 export interface SpotTerms extends InstrumentBase {
   readonly kind: 'spot';
   /** A fill may be consumed within this many seconds of the fill. */
   readonly spotWindowSeconds: number;
-  /** The provider's performance bond on a sell, in bps of its notional (market-rules §4). */
-  readonly bondBps: number;
 }
 
 export interface ForwardTerms extends InstrumentBase {
@@ -57,6 +62,9 @@ export interface ForwardTerms extends InstrumentBase {
   readonly deliveryEnd: Date;
   /** Orders are accepted strictly before this instant; at or before deliveryStart. */
   readonly lastTradeAt: Date;
+  /** Margin rates in bps of notional (market-rules §6): 1 <= maintenance <= initial <= 10000. */
+  readonly initialMarginBps: number;
+  readonly maintenanceMarginBps: number;
 }
 
 export type InstrumentTerms = SpotTerms | ForwardTerms;
@@ -70,7 +78,7 @@ export interface DeliveryPeriod {
   readonly end: Date;
 }
 
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 
 /** Monday 00:00 UTC of ISO week 1 of `year`: the week holding 4 January. */
 function isoWeekOneStart(year: number): number {
@@ -95,6 +103,22 @@ export function parseDeliveryPeriod(text: string): Checked<DeliveryPeriod> {
   return { ok: true, value: { label: text, start: new Date(start), end: new Date(start + 7 * DAY_MS) } };
 }
 
+/**
+ * What a forward's quantity means (market-rules §6): tokens over the whole period, in lots as for
+ * spot, delivered at a flat rate as one delivery per UTC day (quantity / days, remainder first).
+ */
+export const FORWARD_QUANTITY_UNIT = 'tokens over the delivery period, delivered as one delivery per UTC day';
+
+/** UTC days in [deliveryStart, deliveryEnd): one delivery per day when the contract expires. */
+export function deliveryDays(terms: Pick<ForwardTerms, 'deliveryStart' | 'deliveryEnd'>): number {
+  return Math.round((terms.deliveryEnd.getTime() - terms.deliveryStart.getTime()) / DAY_MS);
+}
+
+/** 00:00 UTC of the day before delivery starts (market-rules §6): a day to settle and allocate. */
+export function defaultLastTradeAt(deliveryStart: Date): Date {
+  return new Date(deliveryStart.getTime() - DAY_MS);
+}
+
 /** `LLAMA-3.1-70B-INSTRUCT-SPOT`, `LLAMA-3.1-70B-INSTRUCT-2027-01`, `LLAMA-3.1-70B-INSTRUCT-2027-W03`. */
 export function instrumentSymbol(modelClassId: string, deliveryPeriod?: string): string {
   return `${modelClassId.toUpperCase()}-${deliveryPeriod ?? 'SPOT'}`;
@@ -113,6 +137,8 @@ export interface InstrumentRequest {
   readonly spotWindowSeconds?: number;
   readonly bondBps?: number;
   readonly lastTradeAt?: Date;
+  readonly initialMarginBps?: number;
+  readonly maintenanceMarginBps?: number;
 }
 
 /** Why a request cannot become an instrument: the field to blame, and a code for the client. */
@@ -135,37 +161,37 @@ const refusal = (fields: string[], message: string, code: TermsRefusal['code'] =
  * period derived, and the rules that involve several fields or the clock checked. Field formats
  * and ranges are the DTO's job; this assumes them.
  */
-export function resolveInstrumentTerms(request: InstrumentRequest, now: Date): { ok: true; terms: InstrumentTerms } | TermsRefusal {
+export function resolveInstrumentTerms(request: InstrumentRequest, now: Date): Resolved {
   const tick = parseTickSize(request.tickSize ?? INSTRUMENT_DEFAULTS.tickSize);
   if (!tick.ok) return refusal(['tickSize'], `tickSize ${tick.reason}`);
   const grid: PriceGrid = { tickMicroUsdPerMTok: tick.value, lotTokens: request.lotSize ?? INSTRUMENT_DEFAULTS.lotSize };
   const badGrid = gridProblem(grid);
   if (badGrid) return refusal(['tickSize', 'lotSize'], `tickSize and lotSize: ${badGrid}`);
-  const base = {
+  const base: Base = {
     modelClassId: request.modelClassId,
     ...grid,
     makerFeeBps: request.makerFeeBps ?? INSTRUMENT_DEFAULTS.makerFeeBps,
     takerFeeBps: request.takerFeeBps ?? INSTRUMENT_DEFAULTS.takerFeeBps,
     collarBps: request.collarBps ?? INSTRUMENT_DEFAULTS.collarBps,
+    bondBps: request.bondBps ?? INSTRUMENT_DEFAULTS.bondBps,
   };
+  return request.kind === 'spot' ? resolveSpot(request, base) : resolveForward(request, base, now);
+}
 
-  if (request.kind === 'spot') {
-    if (request.deliveryPeriod !== undefined) return refusal(['deliveryPeriod'], 'deliveryPeriod applies to forwards only');
-    if (request.lastTradeAt !== undefined) return refusal(['lastTradeAt'], 'lastTradeAt applies to forwards only');
-    return {
-      ok: true,
-      terms: {
-        ...base,
-        kind: 'spot',
-        symbol: instrumentSymbol(request.modelClassId),
-        spotWindowSeconds: request.spotWindowSeconds ?? INSTRUMENT_DEFAULTS.spotWindowSeconds,
-        bondBps: request.bondBps ?? INSTRUMENT_DEFAULTS.bondBps,
-      },
-    };
-  }
+type Resolved = { ok: true; terms: InstrumentTerms } | TermsRefusal;
+type Base = Omit<InstrumentBase, 'symbol'>;
 
+const FORWARD_ONLY = ['deliveryPeriod', 'lastTradeAt', 'initialMarginBps', 'maintenanceMarginBps'] as const;
+
+function resolveSpot(request: InstrumentRequest, base: Base): Resolved {
+  const misplaced = FORWARD_ONLY.find((field) => request[field] !== undefined);
+  if (misplaced) return refusal([misplaced], `${misplaced} applies to forwards only`);
+  const spotWindowSeconds = request.spotWindowSeconds ?? INSTRUMENT_DEFAULTS.spotWindowSeconds;
+  return { ok: true, terms: { ...base, kind: 'spot', symbol: instrumentSymbol(request.modelClassId), spotWindowSeconds } };
+}
+
+function resolveForward(request: InstrumentRequest, base: Base, now: Date): Resolved {
   if (request.spotWindowSeconds !== undefined) return refusal(['spotWindowSeconds'], 'spotWindowSeconds applies to spot instruments only');
-  if (request.bondBps !== undefined) return refusal(['bondBps'], 'bondBps applies to spot instruments only');
   if (request.deliveryPeriod === undefined) return refusal(['deliveryPeriod'], 'deliveryPeriod is required for a forward, e.g. "2027-01" or "2027-W03"');
   const period = parseDeliveryPeriod(request.deliveryPeriod);
   if (!period.ok) return refusal(['deliveryPeriod'], `deliveryPeriod ${period.reason}`);
@@ -173,15 +199,46 @@ export function resolveInstrumentTerms(request: InstrumentRequest, now: Date): {
   if (start.getTime() <= now.getTime()) {
     return refusal(['deliveryPeriod'], `deliveryPeriod ${label} began at ${start.toISOString()}: forwards are listed before their period`, 'DELIVERY_PERIOD_PAST');
   }
-  const lastTradeAt = request.lastTradeAt ?? start;
+  const lastTradeAt = request.lastTradeAt ?? defaultLastTradeAt(start);
   if (lastTradeAt.getTime() > start.getTime()) {
     return refusal(['lastTradeAt'], `lastTradeAt must be at or before the start of delivery, ${start.toISOString()}`);
   }
-  if (lastTradeAt.getTime() <= now.getTime()) return refusal(['lastTradeAt'], 'lastTradeAt must be in the future', 'LAST_TRADE_IN_PAST');
+  if (lastTradeAt.getTime() <= now.getTime()) {
+    const which = request.lastTradeAt ? 'lastTradeAt' : `lastTradeAt (by default 00:00 UTC the day before delivery, ${lastTradeAt.toISOString()})`;
+    return refusal(['lastTradeAt'], `${which} must be in the future`, 'LAST_TRADE_IN_PAST');
+  }
+  const initialMarginBps = request.initialMarginBps ?? INSTRUMENT_DEFAULTS.initialMarginBps;
+  const maintenanceMarginBps = request.maintenanceMarginBps ?? INSTRUMENT_DEFAULTS.maintenanceMarginBps;
+  const badMargin = marginProblem(initialMarginBps, maintenanceMarginBps);
+  if (badMargin) return refusal(badMargin.fields, badMargin.message);
   return {
     ok: true,
-    terms: { ...base, kind: 'forward', symbol: instrumentSymbol(request.modelClassId, label), deliveryPeriod: label, deliveryStart: start, deliveryEnd: end, lastTradeAt },
+    terms: {
+      ...base,
+      kind: 'forward',
+      symbol: instrumentSymbol(request.modelClassId, label),
+      deliveryPeriod: label,
+      deliveryStart: start,
+      deliveryEnd: end,
+      lastTradeAt,
+      initialMarginBps,
+      maintenanceMarginBps,
+    },
   };
+}
+
+/** `1 <= maintenance <= initial <= 10000` (market-rules §6), or what is wrong, naming the fields. */
+export function marginProblem(initialMarginBps: number, maintenanceMarginBps: number): { fields: string[]; message: string } | undefined {
+  if (!Number.isInteger(initialMarginBps) || initialMarginBps < 1 || initialMarginBps > 10_000) {
+    return { fields: ['initialMarginBps'], message: 'initialMarginBps must be a whole number from 1 to 10000' };
+  }
+  if (!Number.isInteger(maintenanceMarginBps) || maintenanceMarginBps < 1 || maintenanceMarginBps > initialMarginBps) {
+    return {
+      fields: ['maintenanceMarginBps'],
+      message: `maintenanceMarginBps must be a whole number from 1 to initialMarginBps (${initialMarginBps})`,
+    };
+  }
+  return undefined;
 }
 
 /**

@@ -27,9 +27,12 @@ import { ModelClass } from './model-class.entity.js';
      AND delivery_period IS NOT NULL AND delivery_start IS NOT NULL AND delivery_end IS NOT NULL AND last_trade_at IS NOT NULL
      AND delivery_start < delivery_end AND last_trade_at <= delivery_start)`,
 )
+@Check('instruments_bond_range', 'bond_bps BETWEEN 0 AND 10000')
 @Check(
-  'instruments_bond_of_kind',
-  `(kind = 'spot' AND bond_bps IS NOT NULL AND bond_bps BETWEEN 0 AND 10000) OR (kind = 'forward' AND bond_bps IS NULL)`,
+  'instruments_margin_of_kind',
+  `(kind = 'spot' AND initial_margin_bps IS NULL AND maintenance_margin_bps IS NULL)
+   OR (kind = 'forward' AND initial_margin_bps IS NOT NULL AND maintenance_margin_bps IS NOT NULL
+     AND maintenance_margin_bps BETWEEN 1 AND initial_margin_bps AND initial_margin_bps <= 10000)`,
 )
 @Check('instruments_halt_recorded', `(status = 'halted') = (halted_at IS NOT NULL AND halt_reason IS NOT NULL)`)
 export class Instrument {
@@ -67,9 +70,16 @@ export class Instrument {
   @Column('integer', { name: 'spot_window_seconds', nullable: true })
   spotWindowSeconds: number | null;
 
-  /** Spot only: the provider's performance bond on a sell, in bps of notional. */
-  @Column('integer', { name: 'bond_bps', nullable: true })
-  bondBps: number | null;
+  /** The provider's performance bond in bps of notional: on a spot sell, or on a forward short's deliveries. */
+  @Column('integer', { name: 'bond_bps' })
+  bondBps: number;
+
+  /** Forward only: margin rates in bps of notional (market-rules §6). */
+  @Column('integer', { name: 'initial_margin_bps', nullable: true })
+  initialMarginBps: number | null;
+
+  @Column('integer', { name: 'maintenance_margin_bps', nullable: true })
+  maintenanceMarginBps: number | null;
 
   /** Forward only: `2027-01` or `2027-W03`; delivery runs [delivery_start, delivery_end). */
   @Column('text', { name: 'delivery_period', nullable: true })

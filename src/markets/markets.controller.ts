@@ -28,6 +28,8 @@ const instrumentRequest = (dto: CreateInstrumentDto): InstrumentRequest => ({
   collarBps: dto.collarBps ?? undefined,
   spotWindowSeconds: dto.spotWindowSeconds ?? undefined,
   bondBps: dto.bondBps ?? undefined,
+  initialMarginBps: dto.initialMarginBps ?? undefined,
+  maintenanceMarginBps: dto.maintenanceMarginBps ?? undefined,
   lastTradeAt: dto.lastTradeAt == null ? undefined : new Date(dto.lastTradeAt),
 });
 

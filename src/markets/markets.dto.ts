@@ -3,6 +3,7 @@ import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, 
 import { PageOf, PageQuery } from '../platform/http/pagination.js';
 import {
   DELIVERY_PERIOD_PATTERN,
+  FORWARD_QUANTITY_UNIT,
   INSTRUMENT_DEFAULTS,
   INSTRUMENT_KINDS,
   INSTRUMENT_STATUSES,
@@ -95,11 +96,32 @@ export class CreateInstrumentDto {
   @IsOptional() @IsInt() @Min(60) @Max(MAX_SPOT_WINDOW_SECONDS)
   spotWindowSeconds?: number;
 
-  @ApiPropertyOptional({ default: INSTRUMENT_DEFAULTS.bondBps, minimum: 0, maximum: 10_000, description: "Spot only: the provider's performance bond on a sell, in bps of notional" })
+  @ApiPropertyOptional({
+    default: INSTRUMENT_DEFAULTS.bondBps,
+    minimum: 0,
+    maximum: 10_000,
+    description: "The provider's performance bond in bps of notional: spot, on each sell; forward, the short's bond on each delivery at expiry",
+  })
   @IsOptional() @IsInt() @Min(0) @Max(10_000)
   bondBps?: number;
 
-  @ApiPropertyOptional({ example: '2026-12-31T12:00:00Z', description: 'Forwards only: when trading stops; at or before the delivery start (the default)' })
+  @ApiPropertyOptional({ default: INSTRUMENT_DEFAULTS.initialMarginBps, minimum: 1, maximum: 10_000, description: 'Forwards only: initial margin, bps of notional' })
+  @IsOptional() @IsInt() @Min(1) @Max(10_000)
+  initialMarginBps?: number;
+
+  @ApiPropertyOptional({
+    default: INSTRUMENT_DEFAULTS.maintenanceMarginBps,
+    minimum: 1,
+    maximum: 10_000,
+    description: 'Forwards only: maintenance margin, bps of notional; at most initialMarginBps',
+  })
+  @IsOptional() @IsInt() @Min(1) @Max(10_000)
+  maintenanceMarginBps?: number;
+
+  @ApiPropertyOptional({
+    example: '2026-12-31T12:00:00Z',
+    description: 'Forwards only: when trading stops; at or before the delivery start. Default: 00:00 UTC the day before delivery starts',
+  })
   @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'lastTradeAt must be an ISO 8601 timestamp' })
   @Matches(/T.*(Z|[+-]\d\d:\d\d)$/, { message: 'lastTradeAt must carry a time zone, e.g. "2026-12-31T12:00:00Z"' })
   lastTradeAt?: string;
@@ -130,12 +152,12 @@ export class InstrumentView {
   @ApiProperty({ enum: INSTRUMENT_KINDS }) kind: InstrumentKind;
   @ApiProperty({ example: 'llama-3.1-70b-instruct' }) modelClassId: string;
   @ApiProperty({ example: '0.001', description: 'USD per million tokens; prices are multiples of it' }) tickSize: string;
-  @ApiProperty({ example: 1000, description: 'Tokens; quantities are multiples of it' }) lotSize: number;
+  @ApiProperty({ example: 1000, description: 'Tokens; quantities are multiples of it (forwards: tokens over the whole period)' }) lotSize: number;
   @ApiProperty({ example: 0 }) makerFeeBps: number;
   @ApiProperty({ example: 10 }) takerFeeBps: number;
   @ApiProperty({ example: 1000 }) collarBps: number;
   @ApiProperty({ nullable: true, type: Number, example: 86_400, description: 'Spot only' }) spotWindowSeconds: number | null;
-  @ApiProperty({ nullable: true, type: Number, example: 1000, description: "Spot only: the provider's bond on a sell, in bps of notional" }) bondBps: number | null;
+  @ApiProperty({ example: 1000, description: "The provider's bond in bps of notional: on a spot sell, or on a forward short's deliveries" }) bondBps: number;
   @ApiProperty({ nullable: true, type: String, example: '2027-01', description: 'Forwards only' }) deliveryPeriod: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'Forwards only: delivery starts (inclusive)' }) deliveryStart: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'Forwards only: delivery ends (exclusive)' }) deliveryEnd: string | null;
@@ -144,6 +166,10 @@ export class InstrumentView {
   @ApiProperty({ nullable: true, type: String }) haltReason: string | null;
   @ApiProperty({ nullable: true, type: String }) haltedAt: string | null;
   @ApiProperty() createdAt: string;
+  @ApiPropertyOptional({ example: 31, description: 'Forwards only: UTC days of the delivery period, one delivery each' }) deliveryDays?: number;
+  @ApiPropertyOptional({ example: 2000, description: 'Forwards only: initial margin, bps of notional' }) initialMarginBps?: number;
+  @ApiPropertyOptional({ example: 1000, description: 'Forwards only: maintenance margin, bps of notional' }) maintenanceMarginBps?: number;
+  @ApiPropertyOptional({ example: FORWARD_QUANTITY_UNIT, description: 'Forwards only: what a quantity of this instrument is' }) quantityUnit?: string;
 }
 
 export class InstrumentPage extends PageOf(InstrumentView) {}

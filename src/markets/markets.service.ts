@@ -5,15 +5,17 @@ import { AuditTrail } from '../platform/audit/audit-trail.js';
 import { conflict, invalid, notFound } from '../common/domain-error.js';
 import { decodeCursor, type ListedRow, type Page, pageLimit, pageOf, type PageQuery } from '../platform/http/pagination.js';
 import type { Principal } from '../platform/http/auth.js';
+import { Clock } from '../platform/clock/clock.js';
+import { INSTRUMENT_COLUMNS, type InstrumentRecord, insertInstrumentQuery, instrumentSpec, instrumentView } from './instrument-rows.js';
 import {
   type InstrumentKind,
   type InstrumentRequest,
   type InstrumentSpec,
   type InstrumentStatus,
+  type InstrumentTerms,
   resolveInstrumentTerms,
 } from './instrument-terms.js';
 import type { InstrumentView, ModelClassView } from './markets.dto.js';
-import { formatTickSize } from './price.js';
 
 /** A model class as other modules use it (metering weighs prompt tokens with inputWeightBps). */
 export interface ModelClassSpec {
@@ -33,32 +35,7 @@ interface ModelClassRecord {
   created_at: Date;
 }
 
-interface InstrumentRecord {
-  symbol: string;
-  kind: InstrumentKind;
-  model_class_id: string;
-  tick_micro_usd_per_mtok: string;
-  lot_tokens: string;
-  maker_fee_bps: number;
-  taker_fee_bps: number;
-  collar_bps: number;
-  spot_window_seconds: number | null;
-  bond_bps: number | null;
-  delivery_period: string | null;
-  delivery_start: Date | null;
-  delivery_end: Date | null;
-  last_trade_at: Date | null;
-  status: InstrumentStatus;
-  halt_reason: string | null;
-  halted_at: Date | null;
-  created_at: Date;
-}
-
 const MODEL_CLASS_COLUMNS = 'id, tokenizer, input_weight_bps, min_tokens_per_second, max_ttft_ms, created_at';
-const INSTRUMENT_COLUMNS = `symbol, kind, model_class_id, tick_micro_usd_per_mtok, lot_tokens, maker_fee_bps, taker_fee_bps,
-  collar_bps, spot_window_seconds, bond_bps, delivery_period, delivery_start, delivery_end, last_trade_at, status, halt_reason,
-  halted_at, created_at`;
-
 /** NOTIFY channel: an instrument was listed, halted or resumed (payload: its symbol), on commit. */
 export const INSTRUMENT_CHANNEL = 'tokex_instruments';
 
@@ -75,51 +52,6 @@ const modelClassSpec = (r: ModelClassRecord): ModelClassSpec => ({
 
 const modelClassView = (r: ModelClassRecord): ModelClassView => ({ ...modelClassSpec(r), createdAt: r.created_at.toISOString() });
 
-/** Tick and lot are at most 10^9 (CHECKed on the way in), so they are safe as numbers. */
-function instrumentSpec(r: InstrumentRecord): InstrumentSpec {
-  const base = {
-    symbol: r.symbol,
-    modelClassId: r.model_class_id,
-    tickMicroUsdPerMTok: Number(r.tick_micro_usd_per_mtok),
-    lotTokens: Number(r.lot_tokens),
-    makerFeeBps: r.maker_fee_bps,
-    takerFeeBps: r.taker_fee_bps,
-    collarBps: r.collar_bps,
-    status: r.status,
-  };
-  // CHECK instruments_terms_of_kind guarantees the terms of the row's kind are present.
-  if (r.kind === 'spot') return { ...base, kind: 'spot', spotWindowSeconds: r.spot_window_seconds!, bondBps: r.bond_bps! };
-  return {
-    ...base,
-    kind: 'forward',
-    deliveryPeriod: r.delivery_period!,
-    deliveryStart: r.delivery_start!,
-    deliveryEnd: r.delivery_end!,
-    lastTradeAt: r.last_trade_at!,
-  };
-}
-
-const instrumentView = (r: InstrumentRecord): InstrumentView => ({
-  symbol: r.symbol,
-  kind: r.kind,
-  modelClassId: r.model_class_id,
-  tickSize: formatTickSize(Number(r.tick_micro_usd_per_mtok)),
-  lotSize: Number(r.lot_tokens),
-  makerFeeBps: r.maker_fee_bps,
-  takerFeeBps: r.taker_fee_bps,
-  collarBps: r.collar_bps,
-  spotWindowSeconds: r.spot_window_seconds,
-  bondBps: r.bond_bps,
-  deliveryPeriod: r.delivery_period,
-  deliveryStart: r.delivery_start?.toISOString() ?? null,
-  deliveryEnd: r.delivery_end?.toISOString() ?? null,
-  lastTradeAt: r.last_trade_at?.toISOString() ?? null,
-  status: r.status,
-  haltReason: r.halt_reason,
-  haltedAt: r.halted_at?.toISOString() ?? null,
-  createdAt: r.created_at.toISOString(),
-});
-
 /**
  * Model classes and instruments: listed by admins, read by everyone. Other modules use
  * `modelClass`, `instrument` and `listActiveInstruments`, which answer in integers.
@@ -129,6 +61,7 @@ export class MarketsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditTrail,
+    private readonly clock: Clock,
   ) {}
 
   async createModelClass(actor: Principal, request: ModelClassSpec): Promise<ModelClassView> {
@@ -175,45 +108,51 @@ export class MarketsService {
   }
 
   async createInstrument(actor: Principal, request: InstrumentRequest): Promise<InstrumentView> {
-    const resolved = resolveInstrumentTerms(request, new Date());
+    const resolved = resolveInstrumentTerms(request, this.clock.now());
     if (!resolved.ok) throw invalid(resolved.code, resolved.message, { fields: resolved.fields });
-    const terms = resolved.terms;
-    const forward = terms.kind === 'forward' ? terms : undefined;
     return this.dataSource.transaction(async (manager) => {
-      if (!(await this.modelClassRecord(manager, terms.modelClassId))) throw MODEL_CLASS_NOT_FOUND();
-      const [row]: InstrumentRecord[] = await manager.query(
-        `INSERT INTO instruments (symbol, kind, model_class_id, tick_micro_usd_per_mtok, lot_tokens, maker_fee_bps, taker_fee_bps,
-           collar_bps, spot_window_seconds, bond_bps, delivery_period, delivery_start, delivery_end, last_trade_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-         ON CONFLICT (symbol) DO NOTHING RETURNING ${INSTRUMENT_COLUMNS}`,
-        [
-          terms.symbol,
-          terms.kind,
-          terms.modelClassId,
-          terms.tickMicroUsdPerMTok,
-          terms.lotTokens,
-          terms.makerFeeBps,
-          terms.takerFeeBps,
-          terms.collarBps,
-          terms.kind === 'spot' ? terms.spotWindowSeconds : null,
-          terms.kind === 'spot' ? terms.bondBps : null,
-          forward?.deliveryPeriod ?? null,
-          forward?.deliveryStart ?? null,
-          forward?.deliveryEnd ?? null,
-          forward?.lastTradeAt ?? null,
-        ],
-      );
-      if (!row) throw conflict('INSTRUMENT_EXISTS', `instrument ${terms.symbol} already exists`);
-      await this.audit.record(manager, {
-        actorId: actor.participantId,
-        action: 'instrument.create',
-        subjectType: 'instrument',
-        subjectId: row.symbol,
-        details: { ...instrumentView(row) },
-      });
-      await this.notify(manager, row.symbol);
-      return instrumentView(row);
+      const view = await this.insertInstrument(manager, resolved.terms, actor.participantId, {});
+      if (!view) throw conflict('INSTRUMENT_EXISTS', `instrument ${resolved.terms.symbol} already exists`);
+      return view;
     });
+  }
+
+  /**
+   * Lists a forward for a worker (a series' listing run): the same terms, checks and audit as the
+   * admin route, at the caller's `now`, in the caller's transaction. An instrument already listed
+   * under that symbol is left as it is: the answer is then undefined, so a repeated run lists
+   * nothing twice. `origin` is recorded in the audit details (e.g. the series id).
+   */
+  async listForward(
+    manager: EntityManager,
+    request: InstrumentRequest & { kind: 'forward' },
+    now: Date,
+    origin: Record<string, unknown>,
+  ): Promise<InstrumentView | undefined> {
+    const resolved = resolveInstrumentTerms(request, now);
+    if (!resolved.ok) throw invalid(resolved.code, resolved.message, { fields: resolved.fields });
+    return this.insertInstrument(manager, resolved.terms, null, origin);
+  }
+
+  private async insertInstrument(
+    manager: EntityManager,
+    terms: InstrumentTerms,
+    actorId: string | null,
+    origin: Record<string, unknown>,
+  ): Promise<InstrumentView | undefined> {
+    if (!(await this.modelClassRecord(manager, terms.modelClassId))) throw MODEL_CLASS_NOT_FOUND();
+    const [sql, parameters] = insertInstrumentQuery(terms);
+    const [row]: InstrumentRecord[] = await manager.query(sql, parameters);
+    if (!row) return undefined;
+    await this.audit.record(manager, {
+      actorId,
+      action: 'instrument.create',
+      subjectType: 'instrument',
+      subjectId: row.symbol,
+      details: { ...instrumentView(row), ...origin },
+    });
+    await this.notify(manager, row.symbol);
+    return instrumentView(row);
   }
 
   async listInstruments(query: PageQuery & { kind?: InstrumentKind; modelClass?: string; status?: InstrumentStatus }): Promise<Page<InstrumentView>> {

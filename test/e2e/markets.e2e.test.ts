@@ -165,31 +165,49 @@ describe('instruments', () => {
     expect(malformed.body.message).toContain('symbol');
   });
 
-  test('forwards: monthly and ISO-weekly symbols and delivery periods, UTC', async () => {
+  test('forwards: monthly and ISO-weekly symbols and delivery periods, UTC, with the contract terms', async () => {
     const modelClassId = await createModelClass();
     const stem = modelClassId.toUpperCase();
     const monthly = await createInstrument({ modelClassId, kind: 'forward', deliveryPeriod: '2099-01' }).expect(201);
-    expect(monthly.body).toMatchObject({
+    expect(monthly.body).toEqual({
       symbol: `${stem}-2099-01`,
       kind: 'forward',
+      modelClassId,
+      tickSize: '0.001',
+      lotSize: 1000,
+      makerFeeBps: 0,
+      takerFeeBps: 10,
+      collarBps: 1000,
+      spotWindowSeconds: null,
+      bondBps: 1000,
       deliveryPeriod: '2099-01',
       deliveryStart: '2099-01-01T00:00:00.000Z',
       deliveryEnd: '2099-02-01T00:00:00.000Z',
-      lastTradeAt: '2099-01-01T00:00:00.000Z',
-      spotWindowSeconds: null,
-      bondBps: null,
+      // market-rules §6: trading stops at 00:00 UTC the day before delivery starts.
+      lastTradeAt: '2098-12-31T00:00:00.000Z',
+      status: 'active',
+      haltReason: null,
+      haltedAt: null,
+      createdAt: expect.any(String),
+      deliveryDays: 31,
+      initialMarginBps: 2000,
+      maintenanceMarginBps: 1000,
+      quantityUnit: 'tokens over the delivery period, delivered as one delivery per UTC day',
     });
+    expect((await t.http.get(`/v1/instruments/${stem}-2099-01`).expect(200)).body).toEqual(monthly.body);
     // ISO week 1 of 2099 begins on Monday 29 December 2098, so week 3 begins on 12 January.
     const weekly = await createInstrument({ modelClassId, kind: 'forward', deliveryPeriod: '2099-W03', lastTradeAt: '2099-01-11T18:00:00+02:00' }).expect(201);
     expect(weekly.body).toMatchObject({
       symbol: `${stem}-2099-W03`,
       deliveryStart: '2099-01-12T00:00:00.000Z',
       deliveryEnd: '2099-01-19T00:00:00.000Z',
+      deliveryDays: 7,
       lastTradeAt: '2099-01-11T16:00:00.000Z',
     });
     const week53 = await createInstrument({ modelClassId, kind: 'forward', deliveryPeriod: '2099-W53' }).expect(201);
-    expect(week53.body).toMatchObject({ deliveryStart: '2099-12-28T00:00:00.000Z', deliveryEnd: '2100-01-04T00:00:00.000Z' });
-    await t.http.get(`/v1/instruments/${stem}-2099-W03`).expect(200);
+    expect(week53.body).toMatchObject({ deliveryStart: '2099-12-28T00:00:00.000Z', deliveryEnd: '2100-01-04T00:00:00.000Z', lastTradeAt: '2099-12-27T00:00:00.000Z' });
+    const listed = await t.http.get(`/v1/instruments?modelClass=${modelClassId}`).expect(200);
+    expect(listed.body.items.find((i: { symbol: string }) => i.symbol === `${stem}-2099-W03`)).toEqual(weekly.body);
   });
 
   test('an admin may choose the grid, fees, collar, window and bond', async () => {
@@ -206,8 +224,19 @@ describe('instruments', () => {
       bondBps: 250,
     }).expect(201);
     expect(spot.body).toMatchObject({ tickSize: '0.000001', lotSize: 1_000_000, makerFeeBps: 2, takerFeeBps: 25, collarBps: 500, spotWindowSeconds: 3600, bondBps: 250 });
-    const forward = await createInstrument({ modelClassId, kind: 'forward', deliveryPeriod: '2098-07', tickSize: '0.05', lotSize: 20 }).expect(201);
-    expect(forward.body).toMatchObject({ tickSize: '0.05', lotSize: 20 });
+    const forward = await createInstrument({
+      modelClassId,
+      kind: 'forward',
+      deliveryPeriod: '2098-07',
+      tickSize: '0.05',
+      lotSize: 20,
+      initialMarginBps: 3000,
+      maintenanceMarginBps: 1500,
+      bondBps: 500,
+    }).expect(201);
+    expect(forward.body).toMatchObject({ tickSize: '0.05', lotSize: 20, initialMarginBps: 3000, maintenanceMarginBps: 1500, bondBps: 500 });
+    const [audit] = await t.dataSource.query(`SELECT details FROM audit_events WHERE subject_type = 'instrument' AND subject_id = $1`, [forward.body.symbol]);
+    expect(audit.details).toMatchObject({ initialMarginBps: 3000, maintenanceMarginBps: 1500, bondBps: 500 });
   });
 
   test('the service other modules call answers in integers', async () => {
@@ -223,11 +252,14 @@ describe('instruments', () => {
       makerFeeBps: 0,
       takerFeeBps: 10,
       collarBps: 1000,
+      bondBps: 1000,
       status: 'active',
       deliveryPeriod: '2099-03',
       deliveryStart: new Date('2099-03-01T00:00:00Z'),
       deliveryEnd: new Date('2099-04-01T00:00:00Z'),
-      lastTradeAt: new Date('2099-03-01T00:00:00Z'),
+      lastTradeAt: new Date('2099-02-28T00:00:00Z'),
+      initialMarginBps: 2000,
+      maintenanceMarginBps: 1000,
     });
     expect(await markets.instrument('NO-SUCH-SPOT')).toBeUndefined();
     expect((await markets.listActiveInstruments()).map((i) => i.symbol)).toContain(body.symbol);
@@ -281,7 +313,15 @@ describe('instruments', () => {
     ['spotWindowSeconds above 30 days', { spotWindowSeconds: 30 * 86_400 + 1 }, 'spotWindowSeconds'],
     ['bondBps above 10000', { bondBps: 10_001 }, 'bondBps'],
     ['bondBps a fraction', { bondBps: 12.5 }, 'bondBps'],
-    ['a forward with a bondBps', { kind: 'forward', deliveryPeriod: '2099-01', bondBps: 500 }, 'bondBps'],
+    ['a forward with a bondBps above 10000', { kind: 'forward', deliveryPeriod: '2099-01', bondBps: 10_001 }, 'bondBps'],
+    ['a spot with an initialMarginBps', { initialMarginBps: 2000 }, 'initialMarginBps'],
+    ['a spot with a maintenanceMarginBps', { maintenanceMarginBps: 1000 }, 'maintenanceMarginBps'],
+    ['initialMarginBps zero', { kind: 'forward', deliveryPeriod: '2099-01', initialMarginBps: 0 }, 'initialMarginBps'],
+    ['initialMarginBps above 10000', { kind: 'forward', deliveryPeriod: '2099-01', initialMarginBps: 10_001 }, 'initialMarginBps'],
+    ['initialMarginBps a string', { kind: 'forward', deliveryPeriod: '2099-01', initialMarginBps: '2000' }, 'initialMarginBps'],
+    ['maintenanceMarginBps zero', { kind: 'forward', deliveryPeriod: '2099-01', maintenanceMarginBps: 0 }, 'maintenanceMarginBps'],
+    ['maintenanceMarginBps above initialMarginBps', { kind: 'forward', deliveryPeriod: '2099-01', initialMarginBps: 1500, maintenanceMarginBps: 1501 }, 'maintenanceMarginBps'],
+    ['maintenanceMarginBps above the default initial', { kind: 'forward', deliveryPeriod: '2099-01', maintenanceMarginBps: 2500 }, 'maintenanceMarginBps'],
     ['a spot with a deliveryPeriod', { deliveryPeriod: '2099-01' }, 'deliveryPeriod'],
     ['a spot with a lastTradeAt', { lastTradeAt: '2099-01-01T00:00:00Z' }, 'lastTradeAt'],
     ['a forward without a deliveryPeriod', { kind: 'forward' }, 'deliveryPeriod'],
