@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { NodeAuditJob } from '../../src/metering/node-observers.js';
+import { Clock } from '../../src/platform/clock/clock.js';
 import { SettlementService } from '../../src/settlement/settlement.service.js';
 import { type NodeAgentProcess, spawnNodeAgent } from '../support/child-service.js';
 import { fundedBuyer } from '../support/market-fixtures.js';
@@ -62,8 +63,18 @@ interface Stack {
   readonly spoolDir: string;
 }
 
-/** A provider with a stub server behind a node agent, a buyer who bought 1,000,000 tokens from it, and the buyer's client. */
-async function stack(behaviour: Partial<StubBehaviour> = {}, { wrongAgentKey = false } = {}): Promise<Stack> {
+/** Buys 1,000,000 tokens of spot from the provider; returns the delivery. */
+async function buySpot(buyer: TestParticipant, provider: TestParticipant): Promise<string> {
+  await t.http.post('/v1/orders').set(bearer(buyer.key)).send({ instrument: symbol, side: 'buy', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
+  await t.http.post('/v1/orders').set(bearer(provider.key)).send({ instrument: symbol, side: 'sell', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
+  return (await t.http.get('/v1/deliveries').set(bearer(buyer.key)).expect(200)).body.items[0].id;
+}
+
+/** A provider with a stub server behind a node agent, a buyer who bought tokens from it (spot, unless `buy` says otherwise), and the buyer's client. */
+async function stack(
+  behaviour: Partial<StubBehaviour> = {},
+  { wrongAgentKey = false, buy = buySpot }: { wrongAgentKey?: boolean; buy?: (buyer: TestParticipant, provider: TestParticipant) => Promise<string> } = {},
+): Promise<Stack> {
   const stub = await startStubModelServer({ tokenizer: 'llama3', model: modelClassId, behaviour });
   cleanups.push(() => stub.close());
   const provider = await createParticipant(t, ['provider']);
@@ -101,17 +112,15 @@ async function stack(behaviour: Partial<StubBehaviour> = {}, { wrongAgentKey = f
   await t.dataSource.query(`UPDATE inference_nodes SET base_url = $2 WHERE id = $1`, [node.body.id, `${agent.url}/v1`]);
 
   const buyer = await fundedBuyer(t, '100');
-  await t.http.post('/v1/orders').set(bearer(buyer.key)).send({ instrument: symbol, side: 'buy', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
-  await t.http.post('/v1/orders').set(bearer(provider.key)).send({ instrument: symbol, side: 'sell', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
-  const [delivery] = (await t.http.get('/v1/deliveries').set(bearer(buyer.key)).expect(200)).body.items;
-  const key = (await t.http.post(`/v1/deliveries/${delivery.id}/keys`).set(bearer(buyer.key)).send({}).expect(201)).body;
+  const deliveryId = await buy(buyer, provider);
+  const key = (await t.http.post(`/v1/deliveries/${deliveryId}/keys`).set(bearer(buyer.key)).send({}).expect(201)).body;
   const client = new OpenAI({ apiKey: key.token, baseURL: `${agent.url}/v1`, maxRetries: 0 });
   // Reconciliation compares with a counter sample taken before the requests: wait for the first.
   await waitFor('a first scrape of the node counters', async () => {
     const [sample] = await t.dataSource.query(`SELECT 1 FROM node_counter_samples WHERE node_id = $1 LIMIT 1`, [node.body.id]);
     return sample ? true : undefined;
   });
-  return { buyer, provider, stub, agent, nodeId: node.body.id, deliveryId: delivery.id, client, spoolDir };
+  return { buyer, provider, stub, agent, nodeId: node.body.id, deliveryId, client, spoolDir };
 }
 
 /** Some chat completions, streamed and not; returns the true completion tokens (a re-count of what the buyer received). */
@@ -220,4 +229,40 @@ describe('metering with the stub server and the node agent as real servers', () 
     expect(rows).toHaveLength(3);
     await t.app.get(SettlementService).payOutVerifiedUsage();
   }, 60_000);
+
+  test('a forward: hedged next week, expired into daily deliveries, consumed with the openai client through the agent and paid', async () => {
+    // The week of 7 December 2026, 7,000,000 tokens at 0.500; expiry runs on the exchange's clock,
+    // moved past the last trade (00:00 UTC, 6 December). Each day's delivery is 1,000,000 tokens.
+    const forward = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'forward', deliveryPeriod: '2026-W50' }).expect(201)).body.symbol;
+    const buyForward = async (buyer: TestParticipant, provider: TestParticipant): Promise<string> => {
+      await t.http.post('/v1/orders').set(bearer(provider.key)).send({ instrument: forward, side: 'sell', type: 'limit', price: '0.500', quantity: 7_000_000 }).expect(201);
+      await t.http.post('/v1/orders').set(bearer(buyer.key)).send({ instrument: forward, side: 'buy', type: 'limit', price: '0.500', quantity: 7_000_000 }).expect(201);
+      const clock = t.app.get(Clock);
+      const systemNow = clock.now.bind(clock);
+      clock.now = () => new Date('2026-12-06T00:00:01Z');
+      try {
+        await t.http.post(`/v1/admin/forwards/${forward}/expire`).set(bearer(t.adminKey)).expect(200);
+      } finally {
+        clock.now = systemNow;
+      }
+      const days = (await t.http.get('/v1/deliveries').set(bearer(buyer.key)).expect(200)).body.items;
+      expect(days).toHaveLength(7);
+      // The first delivery day arrives: its window is moved to now, as the calendar would bring it.
+      const first = days.find((d: { windowStart: string }) => d.windowStart === '2026-12-07T00:00:00.000Z');
+      await t.dataSource.query(`UPDATE deliveries SET window_start = now() - interval '1 minute', window_end = now() + interval '1 hour' WHERE id = $1`, [first.id]);
+      return first.id;
+    };
+    const s = await stack({}, { buy: buyForward });
+    const truth = await chat(s, 2);
+    const rows = await verifiedCount(s.nodeId, 2);
+    expect(rows.map((r: { verdict: string }) => r.verdict)).toEqual(['verified', 'verified']);
+    await waitFor('the payout of the forward delivery', async () => {
+      const [d] = await t.dataSource.query(`SELECT paid_tokens::int AS paid FROM deliveries WHERE id = $1`, [s.deliveryId]);
+      return d.paid > 0 ? d.paid : undefined;
+    });
+    const [delivery] = await t.dataSource.query(`SELECT paid_tokens::int AS paid, delivered_tokens::int AS delivered FROM deliveries WHERE id = $1`, [s.deliveryId]);
+    expect(delivery.delivered).toBeGreaterThanOrEqual(truth);
+    expect(await disputes(s.deliveryId)).toEqual([]);
+  }, 60_000);
 });
+
