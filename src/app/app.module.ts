@@ -7,6 +7,7 @@ import { ConfigModule } from '../platform/config/config.module.js';
 import { DatabaseModule } from './database.module.js';
 import { DeliveriesModule } from '../deliveries/deliveries.module.js';
 import { ForwardsModule } from '../forwards/forwards.module.js';
+import { ForwardSeriesModule } from '../forwards/series/forward-series.module.js';
 import { FundingModule } from '../funding/funding.module.js';
 import { GlobalExceptionFilter } from '../platform/http/exception.filter.js';
 import { RateLimitGuard } from '../platform/http/rate-limit.guard.js';
@@ -52,6 +53,7 @@ export class AppModule {
         NodesModule,
         OrdersModule,
         ForwardsModule,
+        ForwardSeriesModule,
         MarketDataModule,
         ProbesModule,
         DeliveriesModule,

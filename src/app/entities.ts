@@ -7,6 +7,7 @@ import { Withdrawal } from '../funding/withdrawal.entity.js';
 import { ForwardMarkRow } from '../forwards/forward-mark.entity.js';
 import { ForwardPositionRow } from '../forwards/forward-position.entity.js';
 import { MarginEventRow } from '../forwards/margin-event.entity.js';
+import { ForwardSeriesRow } from '../forwards/series/forward-series.entity.js';
 import { IdempotencyKey } from '../platform/idempotency/idempotency-key.entity.js';
 import { OutboxRow } from '../platform/jobs/outbox.entity.js';
 import { AccountRow } from '../ledger/account.entity.js';
@@ -46,6 +47,7 @@ export const ENTITIES = [
   ForwardPositionRow,
   ForwardMarkRow,
   MarginEventRow,
+  ForwardSeriesRow,
   DeliveryRow,
   DeliveryUsageRow,
   SettlementRow,

@@ -1,10 +1,16 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { WsAdapter } from '@nestjs/platform-ws';
+import { Test } from '@nestjs/testing';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
 import { DataSource } from 'typeorm';
+import { AppModule } from '../../src/app/app.module.js';
+import { beforeBoot } from '../../src/app/bootstrap.js';
 import { loadConfig, type AppConfig, type ProcessRole } from '../../src/platform/config/app-config.js';
 import { createHttpApp } from '../../src/app/http-app.js';
+import { Clock } from '../../src/platform/clock/clock.js';
+import { createRootLogger, NestPinoLogger } from '../../src/platform/observability/logging.js';
 
 /** The real servers (never mocks); the defaults are the ones CI and the README use. */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/tokex_test';
@@ -20,11 +26,16 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+export interface TestAppOptions {
+  /** Replaces the app's Clock (a TestClock), so the test decides what time services see. */
+  readonly clock?: Clock;
+}
+
 /**
  * Boots the real AppModule over HTTP (Fastify), on the test database and Redis. Each app gets its
  * own queue prefix so test files running side by side never see each other's jobs.
  */
-export async function startTestApp(env: Record<string, string> = {}, role: ProcessRole = 'api'): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, role: ProcessRole = 'api', options: TestAppOptions = {}): Promise<TestApp> {
   const config = loadConfig(
     {
       NODE_ENV: 'test',
@@ -40,7 +51,7 @@ export async function startTestApp(env: Record<string, string> = {}, role: Proce
     },
     role,
   );
-  const app = await createHttpApp(config);
+  const app = options.clock ? await createClockedApp(config, options.clock) : await createHttpApp(config);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return {
@@ -51,6 +62,25 @@ export async function startTestApp(env: Record<string, string> = {}, role: Proce
     adminKey: BOOTSTRAP_ADMIN_KEY,
     close: () => app.close(),
   };
+}
+
+/**
+ * The AppModule with its Clock overridden (Nest's testing module), served by Fastify as
+ * createHttpApp serves it, without what no clocked test needs: security headers, request-id and
+ * latency hooks, and the OpenAPI document.
+ */
+async function createClockedApp(config: AppConfig, clock: Clock): Promise<NestFastifyApplication> {
+  await beforeBoot(config);
+  const logger = createRootLogger(config);
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
+    .setLogger(new NestPinoLogger(logger))
+    .overrideProvider(Clock)
+    .useValue(clock)
+    .compile();
+  const adapter = new FastifyAdapter({ loggerInstance: logger, bodyLimit: 8 * 1024 * 1024, forceCloseConnections: 'idle' });
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(adapter, { logger: new NestPinoLogger(logger), rawBody: true });
+  app.useWebSocketAdapter(new WsAdapter(app));
+  return app;
 }
 
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });

@@ -90,6 +90,10 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(100)
   FORWARD_MARK_INTERVAL_MS = 60_000;
 
+  /** How often the worker lists the contracts forward series have due (an admin's new series lists at once). */
+  @Transform(toInt) @IsInt() @Min(1_000)
+  FORWARD_LISTING_INTERVAL_MS = 3_600_000;
+
   /** How often the node counters of nodes that owe a delivery are scraped (reconciliation). */
   @Transform(toInt) @IsInt() @Min(100)
   METERING_SCRAPE_INTERVAL_MS = 10_000;
@@ -141,6 +145,7 @@ export interface AppConfig {
     nodeProbeTimeoutMs: number;
     orderExpiryIntervalMs: number;
     forwardMarkIntervalMs: number;
+    forwardListingIntervalMs: number;
     meteringScrapeIntervalMs: number;
     meteringAuditIntervalMs: number;
     settlementPayoutIntervalMs: number;
@@ -194,6 +199,7 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
       nodeProbeTimeoutMs: vars.NODE_PROBE_TIMEOUT_MS,
       orderExpiryIntervalMs: vars.ORDER_EXPIRY_INTERVAL_MS,
       forwardMarkIntervalMs: vars.FORWARD_MARK_INTERVAL_MS,
+      forwardListingIntervalMs: vars.FORWARD_LISTING_INTERVAL_MS,
       meteringScrapeIntervalMs: vars.METERING_SCRAPE_INTERVAL_MS,
       meteringAuditIntervalMs: vars.METERING_AUDIT_INTERVAL_MS,
       settlementPayoutIntervalMs: vars.SETTLEMENT_PAYOUT_INTERVAL_MS,

@@ -29,6 +29,8 @@ export interface JobPayloads {
   'metering.audit-nodes': { reason: string };
   /** Mark every forward for the days that ended since its last mark, and expire those past their last trade. */
   'forwards.mark-and-expire': { reason: string };
+  /** List the contracts every active forward series has due and not yet listed (scheduled, and via the outbox when a series changes). */
+  'forwards.list-contracts': { reason: string };
 }
 
 export type JobName = keyof JobPayloads;
@@ -50,6 +52,7 @@ export const JOB_DEFINITIONS: { readonly [N in JobName]: JobDefinition<N> } = {
   'metering.scrape-counters': { queue: 'metering', schedule: { every: (c) => c.meteringScrapeIntervalMs, payload: { reason: 'scheduled' } } },
   'metering.audit-nodes': { queue: 'metering', schedule: { every: (c) => c.meteringAuditIntervalMs, payload: { reason: 'scheduled' } } },
   'forwards.mark-and-expire': { queue: 'forwards', schedule: { every: (c) => c.forwardMarkIntervalMs, payload: { reason: 'scheduled' } } },
+  'forwards.list-contracts': { queue: 'forwards', schedule: { every: (c) => c.forwardListingIntervalMs, payload: { reason: 'scheduled' } } },
 };
 
 export const JOB_NAMES = Object.keys(JOB_DEFINITIONS) as JobName[];
