@@ -428,8 +428,14 @@ describe('instruments', () => {
 
   test('the OpenAPI document describes the new routes', async () => {
     const { body } = await t.http.get('/docs-json').expect(200);
-    for (const path of ['/v1/model-classes', '/v1/model-classes/{id}', '/v1/admin/model-classes', '/v1/instruments', '/v1/instruments/{symbol}', '/v1/admin/instruments', '/v1/admin/instruments/{symbol}/halt', '/v1/admin/instruments/{symbol}/resume']) {
+    for (const path of ['/v1/model-classes', '/v1/model-classes/{id}', '/v1/admin/model-classes', '/v1/instruments', '/v1/instruments/{symbol}', '/v1/admin/instruments', '/v1/admin/instruments/{symbol}/halt', '/v1/admin/instruments/{symbol}/resume', '/v1/admin/forward-series', '/v1/admin/forward-series/{id}']) {
       expect(Object.keys(body.paths)).toContain(path);
+    }
+    // Forward-only terms are optional in the instrument view: a spot view does not carry them.
+    const view = body.components.schemas.InstrumentView;
+    for (const field of ['deliveryDays', 'initialMarginBps', 'maintenanceMarginBps', 'quantityUnit']) {
+      expect(Object.keys(view.properties)).toContain(field);
+      expect(view.required).not.toContain(field);
     }
   });
 });
