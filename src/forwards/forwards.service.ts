@@ -204,12 +204,12 @@ export class ForwardsService {
     return rows;
   }
 
-  /** Contracts past their last trade that have not expired yet (no final mark). */
+  /** Contracts past their last trade that have not expired yet: positions still open, or orders still resting. */
   async dueExpiries(now: Date): Promise<string[]> {
     const rows: Array<{ symbol: string }> = await this.dataSource.query(
       `SELECT symbol FROM instruments i WHERE kind = 'forward' AND last_trade_at <= $1
-          AND NOT EXISTS (SELECT 1 FROM forward_marks m WHERE m.instrument = i.symbol AND m.final)
-          AND EXISTS (SELECT 1 FROM forward_positions p WHERE p.instrument = i.symbol AND p.lots <> 0)
+          AND (EXISTS (SELECT 1 FROM forward_positions p WHERE p.instrument = i.symbol AND p.lots <> 0)
+               OR EXISTS (SELECT 1 FROM orders o WHERE o.instrument = i.symbol AND o.status = 'open'))
         ORDER BY last_trade_at, symbol`,
       [now],
     );

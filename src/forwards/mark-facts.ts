@@ -7,6 +7,7 @@ import { type ForwardTerms, instrumentSymbol } from '../markets/instrument-terms
 import { MarketsService } from '../markets/markets.service.js';
 import { spotIndexPrice } from '../markets/spot-index.js';
 import type { ProductCommand } from '../orders/core/position-keeper.js';
+import { literal } from '../platform/database/sql-literals.js';
 import { recordEscrowSql } from '../settlement/settlement-sql.js';
 import type { ExpiryOutcome } from './core/expiry.js';
 import type { ForwardBook, ForwardChanges, MarkFacts } from './core/forward-book.js';
@@ -60,8 +61,11 @@ export class MarkFactsReader {
 
   /** Deliveries an expiry created, with their escrow records, in the expiry's own commit. */
   expirySql(terms: ForwardTerms, changes: ForwardChanges): string[] {
-    const { deliveries } = changes.expiry as ExpiryOutcome;
-    return [insertDeliveriesSql({ ...terms, spotWindowSeconds: DAY_MS / 1000 }, deliveries), recordEscrowSql(deliveries)].filter((s): s is string => s !== undefined);
+    const { deliveries, settlementDay } = changes.expiry as ExpiryOutcome;
+    return [
+      // The final mark may have been taken earlier as a daily one: it is the settlement price now.
+      `UPDATE forward_marks SET final = true WHERE instrument = ${literal(terms.symbol)} AND day = ${literal(settlementDay)}`,
+      insertDeliveriesSql({ ...terms, spotWindowSeconds: DAY_MS / 1000 }, deliveries), recordEscrowSql(deliveries)].filter((s): s is string => s !== undefined);
   }
 
   private async spotIndex(terms: ForwardTerms, since: Date): Promise<number | undefined> {

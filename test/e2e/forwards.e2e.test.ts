@@ -3,13 +3,16 @@ import { randomUUID } from 'node:crypto';
 import { fundedBuyer, fundedProvider } from '../support/market-fixtures.js';
 import { balancesOf, bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
 import { Clock } from '../../src/platform/clock/clock.js';
+import { dayOf, justAfter, upcomingWeek } from '../support/forward-fixtures.js';
 import { TestClock } from '../support/test-clock.js';
 
 // Forwards (market-rules §6) over HTTP. A weekly contract on the default grid: tick 0.001 USD/MTok,
 // lot 1,000 tokens, so notional in micro-USD = price ticks × lots; maker fee 0, taker fee 10 bps;
-// initial margin 20 %, maintenance 10 %, delivery bond 10 %. The week of 7 December 2026 last
-// trades at 00:00 UTC on 6 December. The exchange's clock (marks, expiry) is the test's.
-const clock = new TestClock('2026-12-03T12:00:00Z');
+// initial margin 20 %, maintenance 10 %, delivery bond 10 %. The contract is the first ISO week
+// that can still be traded today; the exchange's clock (marks, expiry) is the test's.
+const week = upcomingWeek();
+const today = dayOf(new Date());
+const clock = new TestClock();
 let t: TestApp;
 let modelClassId: string;
 let symbol: string;
@@ -29,9 +32,9 @@ afterEach(async () => {
 async function listWeek(): Promise<void> {
   modelClassId = `fwd${randomUUID().slice(0, 8)}-8b`;
   await t.http.post('/v1/admin/model-classes').set(bearer(t.adminKey)).send({ id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 }).expect(201);
-  const listed = await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'forward', deliveryPeriod: '2026-W50' }).expect(201);
+  const listed = await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'forward', deliveryPeriod: week.period }).expect(201);
   symbol = listed.body.symbol;
-  expect(listed.body).toMatchObject({ lastTradeAt: '2026-12-06T00:00:00.000Z', initialMarginBps: 2000, maintenanceMarginBps: 1000 });
+  expect(listed.body).toMatchObject({ lastTradeAt: week.lastTradeAt.toISOString(), initialMarginBps: 2000, maintenanceMarginBps: 1000 });
 }
 
 const order = (who: TestParticipant, body: object) => t.http.post('/v1/orders').set(bearer(who.key)).send({ instrument: symbol, ...body });
@@ -88,7 +91,7 @@ describe('a week of 7,000,000 tokens at 2.000, hedged, marked and expired', () =
     const small = await fundedProvider(t, modelClassId, { tokensPerSecond: 10 });
     const refused = await order(small, { side: 'sell', type: 'limit', price: '2.000', quantity: 7_000_000 }).expect(422);
     expect(refused.body.code).toBe('CAPACITY_EXCEEDED');
-    expect(refused.body.message).toMatch(/2026-12-07/);
+    expect(refused.body.message).toContain(week.days[0]);
     await order(small, { side: 'sell', type: 'limit', price: '9.000', quantity: 6_048_000 }).expect(201); // 864,000 a day: fits exactly
   });
 
@@ -96,21 +99,21 @@ describe('a week of 7,000,000 tokens at 2.000, hedged, marked and expired', () =
     const resting = await order(provider, { side: 'sell', type: 'limit', price: '3.000', quantity: 1_000_000 }).expect(201);
     // The maximum rises to 14 + 3 = 17 USD: 20 % is 3.400000, so 0.600000 more margin.
     expect(await balancesOf(t, provider)).toMatchObject({ margin: '3.400000' });
-    clock.set('2026-12-04T00:00:05Z');
+    clock.set(justAfter(today));
     const mark = await admin(`/v1/admin/forwards/${symbol}/marks`, { price: '2.500', reason: 'test: the week repriced' }).expect(200);
-    expect(mark.body).toMatchObject({ day: '2026-12-03', price: '2.500', source: 'override', previousPrice: null });
+    expect(mark.body).toMatchObject({ day: today, price: '2.500', source: 'override', previousPrice: null });
     // Variation: (2,500 − 2,000) × 7,000 = 3,500,000 micro-USD from the short to the long.
     expect(await balancesOf(t, buyer)).toMatchObject({ margin: '6.300000' });
     expect(await balancesOf(t, provider)).toMatchObject({ margin: '0.000000', available: '96.500000' });
     const cancelled = await t.http.get(`/v1/orders/${resting.body.id}`).set(bearer(provider.key)).expect(200);
     expect(cancelled.body).toMatchObject({ status: 'cancelled' });
     const calls = await t.http.get('/v1/admin/margin-calls').set(bearer(t.adminKey)).expect(200);
-    expect(calls.body.items).toEqual(expect.arrayContaining([expect.objectContaining({ instrument: symbol, participantId: provider.id, event: 'open', day: '2026-12-03' })]));
+    expect(calls.body.items).toEqual(expect.arrayContaining([expect.objectContaining({ instrument: symbol, participantId: provider.id, event: 'open', day: today })]));
     expect(await marginOf(provider)).toMatchObject({ equity: '0.000000', initialRequirement: '3.500000', maintenanceRequirement: '1.750000', marginCall: true });
     const grow = await order(provider, { side: 'sell', type: 'limit', price: '3.000', quantity: 1_000 }).expect(422);
     expect(grow.body.code).toBe('MARGIN_CALL');
     // The same day again moves nothing.
-    await admin(`/v1/admin/forwards/${symbol}/marks`, { day: '2026-12-03' }).expect(200);
+    await admin(`/v1/admin/forwards/${symbol}/marks`, { day: today }).expect(200);
     expect(await balancesOf(t, buyer)).toMatchObject({ margin: '6.300000' });
   });
 
@@ -125,12 +128,12 @@ describe('a week of 7,000,000 tokens at 2.000, hedged, marked and expired', () =
 
   test('the marks are public, newest first, with their inputs', async () => {
     const marks = await t.http.get(`/v1/forwards/${symbol}/marks`).expect(200);
-    expect(marks.body.items).toEqual([expect.objectContaining({ day: '2026-12-03', price: '2.500', source: 'override', inputs: expect.objectContaining({ overrideReason: 'test: the week repriced' }) })]);
+    expect(marks.body.items).toEqual([expect.objectContaining({ day: today, price: '2.500', source: 'override', inputs: expect.objectContaining({ overrideReason: 'test: the week repriced' }) })]);
   });
 
   test('expiry: the final mark settles, the long funds escrow, one delivery a day from short to long', async () => {
-    await admin(`/v1/admin/forwards/${symbol}/expire`).expect(422); // 3 days early
-    clock.set('2026-12-06T00:00:01Z');
+    await admin(`/v1/admin/forwards/${symbol}/expire`).expect(422); // before its last trade
+    clock.set(new Date(week.lastTradeAt.getTime() + 1_000));
     const expired = await admin(`/v1/admin/forwards/${symbol}/expire`).expect(200);
     expect(expired.body).toMatchObject({ settlementPriceTicks: 2500, deliveries: 7, repeated: false });
     // 7 × 1,000 lots at 2.500: 17.500000 in escrow, 6.300000 of it from margin. The short's bond,
@@ -139,9 +142,7 @@ describe('a week of 7,000,000 tokens at 2.000, hedged, marked and expired', () =
     expect(await balancesOf(t, provider)).toMatchObject({ bond: '1.750000', margin: '0.000000', available: '94.750000' });
     const deliveries = (await get(buyer, '/v1/deliveries')).body.items.filter((d: { instrument: string }) => d.instrument === symbol);
     expect(deliveries).toHaveLength(7);
-    expect(deliveries.map((d: { windowStart: string }) => d.windowStart).sort()).toEqual(
-      ['07', '08', '09', '10', '11', '12', '13'].map((day) => `2026-12-${day}T00:00:00.000Z`),
-    );
+    expect(deliveries.map((d: { windowStart: string }) => d.windowStart).sort()).toEqual(week.days.map((day) => `${day}T00:00:00.000Z`));
     expect(deliveries[0]).toMatchObject({ ordered: 1_000_000, price: '2.500', notional: '2.500000', providerId: provider.id });
     expect((await get(buyer, '/v1/positions')).body.items).toEqual([]);
     const again = await admin(`/v1/admin/forwards/${symbol}/expire`).expect(200);

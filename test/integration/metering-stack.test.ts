@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { NodeAuditJob } from '../../src/metering/node-observers.js';
 import { Clock } from '../../src/platform/clock/clock.js';
+import { upcomingWeek } from '../support/forward-fixtures.js';
 import { SettlementService } from '../../src/settlement/settlement.service.js';
 import { type NodeAgentProcess, spawnNodeAgent } from '../support/child-service.js';
 import { fundedBuyer } from '../support/market-fixtures.js';
@@ -231,15 +232,16 @@ describe('metering with the stub server and the node agent as real servers', () 
   }, 60_000);
 
   test('a forward: hedged next week, expired into daily deliveries, consumed with the openai client through the agent and paid', async () => {
-    // The week of 7 December 2026, 7,000,000 tokens at 0.500; expiry runs on the exchange's clock,
-    // moved past the last trade (00:00 UTC, 6 December). Each day's delivery is 1,000,000 tokens.
-    const forward = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'forward', deliveryPeriod: '2026-W50' }).expect(201)).body.symbol;
+    // The next tradable week, 7,000,000 tokens at 0.500; expiry runs on the exchange's clock, moved
+    // past the last trade (00:00 UTC the day before the week). Each day's delivery is 1,000,000 tokens.
+    const week = upcomingWeek();
+    const forward = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'forward', deliveryPeriod: week.period }).expect(201)).body.symbol;
     const buyForward = async (buyer: TestParticipant, provider: TestParticipant): Promise<string> => {
       await t.http.post('/v1/orders').set(bearer(provider.key)).send({ instrument: forward, side: 'sell', type: 'limit', price: '0.500', quantity: 7_000_000 }).expect(201);
       await t.http.post('/v1/orders').set(bearer(buyer.key)).send({ instrument: forward, side: 'buy', type: 'limit', price: '0.500', quantity: 7_000_000 }).expect(201);
       const clock = t.app.get(Clock);
       const systemNow = clock.now.bind(clock);
-      clock.now = () => new Date('2026-12-06T00:00:01Z');
+      clock.now = () => new Date(week.lastTradeAt.getTime() + 1_000);
       try {
         await t.http.post(`/v1/admin/forwards/${forward}/expire`).set(bearer(t.adminKey)).expect(200);
       } finally {
@@ -248,7 +250,7 @@ describe('metering with the stub server and the node agent as real servers', () 
       const days = (await t.http.get('/v1/deliveries').set(bearer(buyer.key)).expect(200)).body.items;
       expect(days).toHaveLength(7);
       // The first delivery day arrives: its window is moved to now, as the calendar would bring it.
-      const first = days.find((d: { windowStart: string }) => d.windowStart === '2026-12-07T00:00:00.000Z');
+      const first = days.find((d: { windowStart: string }) => d.windowStart === `${week.days[0]}T00:00:00.000Z`);
       await t.dataSource.query(`UPDATE deliveries SET window_start = now() - interval '1 minute', window_end = now() + interval '1 hour' WHERE id = $1`, [first.id]);
       return first.id;
     };

@@ -27,6 +27,8 @@ export interface ExpiryDelivery {
 
 export interface ExpiryOutcome {
   readonly settlementPriceTicks: number;
+  /** The day of the final mark, whose price is the settlement price. */
+  readonly settlementDay: string;
   readonly deliveries: readonly ExpiryDelivery[];
   /** Longs cut for not funding their escrow: lots each lost. */
   readonly cut: ReadonlyArray<{ readonly participantId: string; readonly lots: number }>;
@@ -44,10 +46,16 @@ export interface ExpiryOutcome {
 export function expireContract(keeper: ForwardKeeper, day: string, facts: MarkFacts, access: ProductBookAccess): ExpiryOutcome {
   const { terms, book } = keeper;
   const open = [...book.positions.values()].filter((p) => p.lots !== 0);
+  const resting = [...access.orders.values()].filter((o) => o.status === 'open');
+  if (open.length === 0) {
+    // Nothing to settle or deliver: the contract only closes its book (cancels release their margin).
+    for (const order of resting) access.cancel(order.id, 'contract_expired');
+    const last = book.lastMark;
+    return { settlementPriceTicks: last?.priceTicks ?? 0, settlementDay: last?.day ?? day, deliveries: [], cut: [], repeated: resting.length === 0 };
+  }
   const marked = dailyMark(keeper, { day, final: true }, facts, access);
-  if (marked.repeated && open.length === 0) return { settlementPriceTicks: marked.mark.priceTicks, deliveries: [], cut: [], repeated: true };
   const settlement = marked.mark.priceTicks;
-  for (const order of [...access.orders.values()]) if (order.status === 'open') access.cancel(order.id, 'contract_expired');
+  for (const order of resting) access.cancel(order.id, 'contract_expired');
 
   const symbol = terms.symbol;
   const perLot = notionalMicros(settlement, 1, terms);
@@ -125,8 +133,9 @@ export function expireContract(keeper: ForwardKeeper, day: string, facts: MarkFa
     keeper.setPosition({ ...flatPosition(position.participantId), variation: position.variation });
     book.requirements.set(position.participantId, 0n);
   }
-  keeper.changes_.expiry = { settlementPriceTicks: settlement, deliveries, cut, repeated: false } satisfies ExpiryOutcome;
-  return { settlementPriceTicks: settlement, deliveries, cut, repeated: false };
+  const outcome: ExpiryOutcome = { settlementPriceTicks: settlement, settlementDay: marked.mark.day, deliveries, cut, repeated: false };
+  keeper.changes_.expiry = outcome;
+  return outcome;
 }
 
 /** Scales a short's delivery bonds down to the `held` it could put up, in delivery order. */
