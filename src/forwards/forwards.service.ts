@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { invalid, notFound, unprocessable } from '../common/domain-error.js';
+import { conflict, invalid, notFound, unprocessable } from '../common/domain-error.js';
 import { formatUsd } from '../common/money.js';
 import { AuditTrail } from '../platform/audit/audit-trail.js';
 import { Clock } from '../platform/clock/clock.js';
@@ -119,7 +119,9 @@ export class ForwardsService {
   async runMark(actor: Principal | null, symbol: string, dto: RunMarkDto): Promise<MarkView> {
     const terms = await this.forward(symbol);
     const day = dto.day ?? lastEndedDay(this.clock.now());
-    if (Date.parse(`${day}T00:00:00Z`) + DAY_MS > this.clock.now().getTime()) throw invalid('VALIDATION_FAILED', `day ${day} has not ended yet`, { fields: ['day'] });
+    await this.refuseUnmarkable(symbol, terms, day, dto.price !== undefined);
+    const existing = await this.findMark(symbol, terms, day);
+    if (existing) return existing; // marked before: once per contract and day
     let override: { priceTicks: number; reason: string } | undefined;
     if (dto.price !== undefined) {
       const price = parsePrice(dto.price, terms);
@@ -131,7 +133,28 @@ export class ForwardsService {
     if (actor && !repeated) {
       await this.audit.record(this.dataSource.manager, { actorId: actor.participantId, action: override ? 'forward.mark.override' : 'forward.mark.run', subjectType: 'instrument', subjectId: symbol, details: { day, price: formatPrice(mark.priceTicks, terms), ...(override ? { reason: override.reason } : {}) } });
     }
-    return this.markOf(symbol, terms, mark.day);
+    return (await this.findMark(symbol, terms, mark.day))!;
+  }
+
+  /**
+   * A day can be marked once it has ended, from the day the contract was listed to the day before
+   * its last trade (whose mark is the settlement price), in order: never before the last mark, and
+   * an override only on a day not yet marked (its variation margin would have moved already).
+   */
+  private async refuseUnmarkable(symbol: string, terms: ForwardTerms, day: string, override: boolean): Promise<void> {
+    const start = Date.parse(`${day}T00:00:00Z`);
+    if (!Number.isFinite(start) || new Date(start).toISOString().slice(0, 10) !== day) throw invalid('VALIDATION_FAILED', `day ${day} is not a date`, { fields: ['day'] });
+    if (start + DAY_MS > this.clock.now().getTime()) throw invalid('VALIDATION_FAILED', `day ${day} has not ended yet`, { fields: ['day'] });
+    if (day > lastEndedDay(terms.lastTradeAt)) throw invalid('VALIDATION_FAILED', `day ${day} is after ${symbol}'s last trade`, { fields: ['day'] });
+    const [row]: Array<{ listed: string; last: string | null; marked: boolean }> = await this.dataSource.query(
+      `SELECT i.created_at::date::text AS listed, (SELECT max(day)::text FROM forward_marks WHERE instrument = $1) AS last,
+              EXISTS (SELECT 1 FROM forward_marks WHERE instrument = $1 AND day = $2::date) AS marked
+         FROM instruments i WHERE i.symbol = $1`,
+      [symbol, day],
+    );
+    if (day < row.listed) throw invalid('VALIDATION_FAILED', `day ${day} is before ${symbol} was listed (${row.listed})`, { fields: ['day'] });
+    if (row.marked && override) throw conflict('MARK_EXISTS', `${symbol} was marked for ${day}: its variation margin has moved, so the mark stands`);
+    if (!row.marked && row.last !== null && day < row.last) throw unprocessable('MARK_OUT_OF_ORDER', `${symbol} was marked up to ${row.last}: days are marked in order`);
   }
 
   /** Expires a contract whose last trade has passed: final mark, allocation, deliveries (once). */
@@ -216,10 +239,9 @@ export class ForwardsService {
     return rows.map((r) => r.symbol);
   }
 
-  private async markOf(symbol: string, terms: ForwardTerms, day: string): Promise<MarkView> {
+  private async findMark(symbol: string, terms: ForwardTerms, day: string): Promise<MarkView | undefined> {
     const [row]: MarkRow[] = await this.dataSource.query(`SELECT ${MARK_COLUMNS} FROM forward_marks WHERE instrument = $1 AND day = $2`, [symbol, day]);
-    if (!row) throw notFound('MARK_NOT_FOUND', `no mark of ${symbol} for ${day}`);
-    return markView(symbol, terms, row);
+    return row && markView(symbol, terms, row);
   }
 
   private async forward(symbol: string): Promise<ForwardTerms & InstrumentSpec> {

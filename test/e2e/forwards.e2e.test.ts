@@ -117,6 +117,16 @@ describe('a week of 7,000,000 tokens at 2.000, hedged, marked and expired', () =
     expect(await balancesOf(t, buyer)).toMatchObject({ margin: '6.300000' });
   });
 
+  test('a mark is taken once per day, in order, for days that ended while the contract traded', async () => {
+    const refused = async (body: object, status: number, code: string) => expect((await admin(`/v1/admin/forwards/${symbol}/marks`, body).expect(status)).body.code).toBe(code);
+    await refused({ day: '2026-02-31' }, 400, 'VALIDATION_FAILED'); // not a date
+    await refused({ day: '2020-01-01' }, 400, 'VALIDATION_FAILED'); // before the listing
+    await refused({ day: dayOf(new Date(Date.now() + 86_400_000)) }, 400, 'VALIDATION_FAILED'); // not ended
+    await refused({ day: today, price: '9.000', reason: 'too late' }, 409, 'MARK_EXISTS'); // its variation margin moved
+    await refused({ price: '9.000' }, 400, 'VALIDATION_FAILED'); // an override needs a reason
+    expect((await t.http.post(`/v1/admin/forwards/${symbol}/marks`).set(bearer(provider.key)).send({}).expect(403)).body.code).toBeDefined();
+  });
+
   test('a top-up back to initial margin cures the call', async () => {
     const key = randomUUID();
     const topUp = () => t.http.post(`/v1/margin/${symbol}/top-up`).set(bearer(provider.key)).set('Idempotency-Key', key).send({ amount: '3.500000' });

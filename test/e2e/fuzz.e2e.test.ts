@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
+import { upcomingWeek } from '../support/forward-fixtures.js';
 import { listSpotInstrument } from '../support/market-fixtures.js';
 import { bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
 
@@ -86,6 +87,25 @@ describe('no input makes a 5xx', () => {
         expectNoServerError(await t.http.post('/v1/admin/deposits').set(bearer(t.adminKey)).send({ participantId, amount }));
       }),
       { numRuns: 100 },
+    );
+  });
+
+  test('the forward routes: top-ups, marks, expiry and margin calls', async () => {
+    const { modelClassId } = await listSpotInstrument(t, 'fzf');
+    const forward = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'forward', deliveryPeriod: upcomingWeek().period }).expect(201)).body.symbol;
+    const symbolish = fc.oneof(fc.constantFrom(forward, symbol, 'NOPE-2027-01'), fc.string({ maxLength: 20 }));
+    const day = fc.oneof(fc.constantFrom('2026-02-31', '1999-01-01', '2099-01-01', '2026-13-01'), anyValue);
+    await fc.assert(
+      fc.asyncProperty(symbolish, anyValue, day, anyValue, anyValue, async (on, amount, markDay, price, reason) => {
+        const path = encodeURIComponent(on) || 'x';
+        expectNoServerError(await t.http.post(`/v1/margin/${path}/top-up`).set(bearer(trader.key)).set('Idempotency-Key', randomUUID()).send({ amount }));
+        expectNoServerError(await t.http.post(`/v1/admin/forwards/${path}/marks`).set(bearer(t.adminKey)).send({ day: markDay, price, reason }));
+        expectNoServerError(await t.http.post(`/v1/admin/forwards/${path}/expire`).set(bearer(t.adminKey)).send({}));
+        const text = (value: unknown) => encodeURIComponent(JSON.stringify(value) ?? '');
+        expectNoServerError(await t.http.get(`/v1/forwards/${path}/marks?cursor=${text(reason)}&limit=${text(amount)}`));
+        expectNoServerError(await t.http.get(`/v1/admin/margin-calls?status=${text(price)}&cursor=${text(markDay)}`).set(bearer(t.adminKey)));
+      }),
+      { numRuns: 60 },
     );
   });
 });
