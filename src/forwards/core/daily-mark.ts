@@ -103,7 +103,7 @@ export function dailyMark(keeper: ForwardKeeper, request: MarkRequest, facts: Ma
   }
   for (const d of settled.defaults) events.push({ participantId: d.participantId, event: 'defaulted', equity: keeper.position(d.participantId).margin, requirement: 0n, day: request.day, amount: d.unpaid });
   for (const c of settled.cuts) if (c.amount > 0n) events.push({ participantId: c.participantId, event: 'cut', equity: keeper.position(c.participantId).margin, requirement: 0n, day: request.day, amount: c.amount });
-  keeper.changes_.calls.push(...events);
+  keeper.recorded.calls.push(...events);
 
   const record: MarkRecord = {
     day: request.day,
@@ -126,7 +126,7 @@ export function dailyMark(keeper: ForwardKeeper, request: MarkRequest, facts: Ma
     },
     at: new Date(access.now),
   };
-  keeper.changes_.marks.push(record);
+  keeper.recorded.marks.push(record);
   book.lastMark = { day: request.day, priceTicks: mark };
   return { mark: record, repeated: false };
 }

@@ -82,7 +82,7 @@ export function expireContract(keeper: ForwardKeeper, day: string, facts: MarkFa
     const position = keeper.position(f.participantId);
     if (f.fundedLots < position.lots) {
       cut.push({ participantId: f.participantId, lots: position.lots - f.fundedLots });
-      keeper.changes_.calls.push({ participantId: f.participantId, event: 'defaulted', equity: position.margin, requirement: BigInt(position.lots) * perLot, day, amount: BigInt(position.lots - f.fundedLots) * perLot });
+      keeper.recorded.calls.push({ participantId: f.participantId, event: 'defaulted', equity: position.margin, requirement: BigInt(position.lots) * perLot, day, amount: BigInt(position.lots - f.fundedLots) * perLot });
     }
   }
 
@@ -124,7 +124,7 @@ export function expireContract(keeper: ForwardKeeper, day: string, facts: MarkFa
     move(shortId, 'bond-cash', 'available', 'bond', fromCash);
     marginLeft.set(shortId, marginLeft.get(shortId)! - fromMargin);
     if (fromMargin + fromCash < owed) {
-      keeper.changes_.calls.push({ participantId: shortId, event: 'defaulted', equity: 0n, requirement: owed, day, amount: owed - fromMargin - fromCash });
+      keeper.recorded.calls.push({ participantId: shortId, event: 'defaulted', equity: 0n, requirement: owed, day, amount: owed - fromMargin - fromCash });
       shortBonds(deliveries, shortId, fromMargin + fromCash);
     }
   }
@@ -134,7 +134,7 @@ export function expireContract(keeper: ForwardKeeper, day: string, facts: MarkFa
     book.requirements.set(position.participantId, 0n);
   }
   const outcome: ExpiryOutcome = { settlementPriceTicks: settlement, settlementDay: marked.mark.day, deliveries, cut, repeated: false };
-  keeper.changes_.expiry = outcome;
+  keeper.recorded.expiry = outcome;
   return outcome;
 }
 

@@ -53,6 +53,6 @@ function topUp(keeper: ForwardKeeper, command: ProductCommand, access: ProductBo
   const margin = position.margin + amount;
   const cured = position.inCall && margin >= requirement;
   keeper.setPosition({ ...position, margin, inCall: position.inCall && !cured });
-  if (cured) keeper.changes_.calls.push({ participantId, event: 'cured', equity: margin, requirement });
+  if (cured) keeper.recorded.calls.push({ participantId, event: 'cured', equity: margin, requirement });
   return { value: { margin, cured } };
 }

@@ -20,7 +20,8 @@ import { sellCapacityRefusal } from './sell-capacity.js';
  */
 export class ForwardKeeper implements PositionKeeper {
   private readonly changed = new Set<string>();
-  readonly changes_: ForwardChanges = { positions: [], marks: [], calls: [], expiry: undefined };
+  /** Marks, margin events and an expiry this batch made, for the commit (positions are read at the end). */
+  readonly recorded: ForwardChanges = { positions: [], marks: [], calls: [], expiry: undefined };
 
   constructor(
     readonly book: ForwardBook,
@@ -106,7 +107,7 @@ export class ForwardKeeper implements PositionKeeper {
     // Reducing the position (or cancelling) can cure a call: equity back at initial margin.
     const cured = position.inCall && margin >= after;
     this.setPosition({ ...position, margin, inCall: position.inCall && !cured });
-    if (cured) this.changes_.calls.push({ participantId, event: 'cured', equity: margin, requirement: after });
+    if (cured) this.recorded.calls.push({ participantId, event: 'cured', equity: margin, requirement: after });
     return move;
   }
 
@@ -115,7 +116,7 @@ export class ForwardKeeper implements PositionKeeper {
   }
 
   changes(): ForwardChanges {
-    return { ...this.changes_, positions: [...this.changed].map((id) => this.position(id)) };
+    return { ...this.recorded, positions: [...this.changed].map((id) => this.position(id)) };
   }
 
   /** The participant's initial requirement as of its last rebalance (none yet: nothing open, nothing held). */
