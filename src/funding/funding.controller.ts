@@ -11,6 +11,8 @@ import {
   CreateWithdrawalDto,
   DepositPage,
   DepositView,
+  InsuranceFundDepositDto,
+  InsuranceFundView,
   ResolveWithdrawalDto,
   WithdrawalPage,
   WithdrawalQuery,
@@ -61,6 +63,27 @@ export class FundingController {
       { route: 'POST /v1/admin/deposits', body: dto },
     );
     return send(reply, response);
+  }
+
+  @Post('admin/insurance-fund/deposits')
+  @Roles('admin')
+  @ApiOperation({ summary: "Put money into the exchange's insurance fund, which covers forward defaults before winners are cut" })
+  @ApiHeader(IDEMPOTENCY_HEADER)
+  @ApiCreatedResponse({ type: InsuranceFundView })
+  async fundInsurance(
+    @CurrentPrincipal() actor: Principal,
+    @Body() dto: InsuranceFundDepositDto,
+    @IdempotencyKeyHeader() key: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<InsuranceFundView> {
+    return send(reply, await this.funding.fundInsurance(actor, micros(dto.amount), dto.reference, key, { route: 'POST /v1/admin/insurance-fund/deposits', body: dto }));
+  }
+
+  @Get('admin/insurance-fund')
+  @Roles('admin')
+  @ApiOkResponse({ type: InsuranceFundView })
+  insuranceFund(): Promise<InsuranceFundView> {
+    return this.funding.insuranceFund();
   }
 
   @Get('admin/deposits')

@@ -45,6 +45,20 @@ export class DepositView {
   @ApiProperty() createdAt: string;
 }
 
+export class InsuranceFundDepositDto {
+  @ApiProperty({ example: '10000.000000', description: "USD the exchange puts into its insurance fund (the forwards' last resort before winners are cut)" })
+  @IsUsdAmount()
+  amount: string;
+
+  @ApiPropertyOptional({ description: 'Where the money came from, for the audit trail' })
+  @IsOptional() @IsString() @MaxLength(200)
+  reference?: string;
+}
+
+export class InsuranceFundView {
+  @ApiProperty({ description: 'The insurance fund balance, USD' }) balance: string;
+}
+
 export class WithdrawalView {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ format: 'uuid' }) participantId: string;

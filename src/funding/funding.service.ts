@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditTrail } from '../platform/audit/audit-trail.js';
@@ -9,7 +10,7 @@ import { IdempotencyService, type StoredResponse } from '../platform/idempotency
 import { TransferFlags } from '../ledger/core/index.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import type { Principal } from '../platform/http/auth.js';
-import type { DepositView, WithdrawalView } from './funding.dto.js';
+import type { DepositView, InsuranceFundView, WithdrawalView } from './funding.dto.js';
 import type { WithdrawalStatus } from './withdrawal.entity.js';
 
 interface DepositRecord {
@@ -107,6 +108,26 @@ export class FundingService {
         return { statusCode: 201, body: depositView(row) };
       }),
     );
+  }
+
+  /** Money the exchange puts into its insurance fund: from outside, like a deposit, audited. */
+  async fundInsurance(actor: Principal, amount: bigint, reference: string | undefined, idempotencyKey: string | undefined, fingerprint: unknown): Promise<StoredResponse<InsuranceFundView>> {
+    return this.ledger.inTransaction((manager) =>
+      this.idempotency.run(manager, { participantId: actor.participantId, key: idempotencyKey, fingerprint }, async () => {
+        const insurance = await this.ledger.systemAccount('insurance');
+        const id = randomUUID();
+        await this.ledger.transferOrThrow(manager, [
+          { id: `insurance-deposit:${id}`, debitAccountId: await this.ledger.systemAccount('external'), creditAccountId: insurance, amount, code: 'insurance-deposit', ref: id },
+        ]);
+        await this.audit.record(manager, { actorId: actor.participantId, action: 'insurance.deposit', subjectType: 'account', subjectId: String(insurance), details: { amount: formatUsd(amount), reference: reference ?? null } });
+        return { statusCode: 201, body: await this.insuranceFund(manager) };
+      }),
+    );
+  }
+
+  async insuranceFund(manager: EntityManager = this.dataSource.manager): Promise<InsuranceFundView> {
+    const [row]: Array<{ balance: string }> = await manager.query(`SELECT (credits_posted - debits_posted)::text AS balance FROM accounts WHERE participant_id IS NULL AND kind = 'insurance'`);
+    return { balance: formatUsd(BigInt(row.balance)) };
   }
 
   async listDeposits(query: PageQuery, participantId: string | null): Promise<Page<DepositView>> {

@@ -159,3 +159,58 @@ describe('a week of 7,000,000 tokens at 2.000, hedged, marked and expired', () =
     expect(again.body).toMatchObject({ repeated: true, deliveries: 0 });
   });
 });
+
+describe('a short who cannot pay: its margin, its cash, the insurance fund, then the winners are cut', () => {
+  // A week further out, so that two days can be marked before its last trade.
+  const later = upcomingWeek(new Date(Date.now() + 7 * 86_400_000));
+  const tomorrow = dayOf(new Date(Date.now() + 86_400_000));
+  let provider: TestParticipant;
+  let buyer: TestParticipant;
+  let contract: string;
+  const insurance = async () => BigInt((await t.http.get('/v1/admin/insurance-fund').set(bearer(t.adminKey)).expect(200)).body.balance.replace('.', ''));
+  const events = async () =>
+    (await t.http.get('/v1/admin/margin-calls?status=all').set(bearer(t.adminKey)).expect(200)).body.items.filter((e: { instrument: string }) => e.instrument === contract);
+
+  beforeAll(async () => {
+    modelClassId = `def${randomUUID().slice(0, 8)}-8b`;
+    await t.http.post('/v1/admin/model-classes').set(bearer(t.adminKey)).send({ id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 }).expect(201);
+    contract = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'forward', deliveryPeriod: later.period }).expect(201)).body.symbol;
+    provider = await fundedProvider(t, modelClassId, { tokensPerSecond: 1_000, cash: '3' });
+    buyer = await fundedBuyer(t, '100');
+    const on = (who: TestParticipant, side: string) => t.http.post('/v1/orders').set(bearer(who.key)).send({ instrument: contract, side, type: 'limit', price: '2.000', quantity: 7_000_000 }).expect(201);
+    await on(provider, 'sell');
+    await on(buyer, 'buy');
+    // The provider has 2.800000 on margin and 0.200000 of cash left.
+    expect(await balancesOf(t, provider)).toMatchObject({ margin: '2.800000', available: '0.200000' });
+    await t.http.post('/v1/admin/insurance-fund/deposits').set(bearer(t.adminKey)).send({ amount: '0.500000', reference: 'test' }).expect(201);
+  });
+
+  test('the insurance fund pays what the short could not, and the long is paid in full', async () => {
+    const fund = await insurance();
+    clock.set(justAfter(today));
+    await t.http.post(`/v1/admin/forwards/${contract}/marks`).set(bearer(t.adminKey)).send({ day: today, price: '2.500', reason: 'test: a jump' }).expect(200);
+    // Owed 3.500000: 2.800000 from margin, 0.200000 from cash, 0.500000 from the insurance fund.
+    expect(await balancesOf(t, provider)).toMatchObject({ margin: '0.000000', available: '0.000000' });
+    expect(await balancesOf(t, buyer)).toMatchObject({ margin: '6.300000' });
+    expect(await insurance()).toBe(fund - 500_000n);
+    expect(await events()).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ participantId: provider.id, event: 'defaulted', amount: '0.500000', day: today }),
+        expect.objectContaining({ participantId: provider.id, event: 'raised', day: today }),
+      ]),
+    );
+  });
+
+  test('with the fund empty too, the winners are cut pro rata, and only what was collected is paid', async () => {
+    const fund = await insurance(); // other tests may have left something in it
+    clock.set(justAfter(tomorrow));
+    await t.http.post(`/v1/admin/forwards/${contract}/marks`).set(bearer(t.adminKey)).send({ day: tomorrow, price: '3.000', reason: 'test: another jump' }).expect(200);
+    const owed = 3_500_000n;
+    const paid = fund < owed ? fund : owed;
+    expect(BigInt((await balancesOf(t, buyer)).margin.replace('.', ''))).toBe(6_300_000n + paid);
+    const cut = (await events()).find((e: { event: string; day: string }) => e.event === 'cut' && e.day === tomorrow);
+    if (paid < owed) expect(cut).toMatchObject({ participantId: buyer.id, amount: (Number(owed - paid) / 1e6).toFixed(6) });
+    const [clearing] = await t.dataSource.query(`SELECT (credits_posted - debits_posted)::text AS balance FROM accounts WHERE participant_id IS NULL AND kind = 'clearing'`);
+    expect(clearing.balance).toBe('0');
+  });
+});
