@@ -145,24 +145,16 @@ export class ForwardSeriesService {
   }
 
   private view(r: SeriesRecord, now: Date): ForwardSeriesView {
-    const spec = seriesSpec(r);
+    const { tickMicroUsdPerMTok, lotTokens, ...terms } = seriesSpec(r);
     return {
-      id: r.id,
-      modelClassId: r.model_class_id,
-      cadence: r.cadence,
-      periodsAhead: r.periods_ahead,
-      initialMarginBps: r.initial_margin_bps,
-      maintenanceMarginBps: r.maintenance_margin_bps,
-      bondBps: r.bond_bps,
-      tickSize: formatTickSize(spec.tickMicroUsdPerMTok),
-      lotSize: spec.lotTokens,
-      makerFeeBps: r.maker_fee_bps,
-      takerFeeBps: r.taker_fee_bps,
-      collarBps: r.collar_bps,
+      ...terms,
+      tickSize: formatTickSize(tickMicroUsdPerMTok),
+      lotSize: lotTokens,
       active: r.active,
-      dueContracts: r.active ? dueContracts(spec, now).map((label) => instrumentSymbol(r.model_class_id, label)) : [],
+      dueContracts: r.active ? dueContracts(seriesSpec(r), now).map((label) => instrumentSymbol(r.model_class_id, label)) : [],
       createdAt: r.created_at.toISOString(),
       updatedAt: r.updated_at.toISOString(),
     };
   }
+
 }
