@@ -37,7 +37,7 @@ export class MarkAndExpireJob implements JobHandler<'forwards.mark-and-expire'> 
     }
     for (const symbol of await this.forwards.dueExpiries(now)) {
       const outcome = await this.forwards.expire(null, symbol);
-      this.logger.log({ reason: payload.reason, instrument: symbol, deliveries: outcome.deliveries.length, settlementPriceTicks: outcome.settlementPriceTicks }, 'forward expired');
+      this.logger.log({ reason: payload.reason, instrument: symbol, deliveries: outcome.deliveries, settlementPrice: outcome.settlementPrice }, 'forward expired');
     }
   }
 }

@@ -5,7 +5,7 @@ import { invalid } from '../common/domain-error.js';
 import { CurrentPrincipal, type Principal, Public, Roles } from '../platform/http/auth.js';
 import { PageQuery } from '../platform/http/pagination.js';
 import { IdempotencyKeyHeader } from '../platform/idempotency/idempotency.service.js';
-import { MarginCallQuery, MarginEventPage, MarginList, MarkPage, MarkView, PositionList, RunMarkDto, TopUpDto, TopUpView } from './forwards.dto.js';
+import { ExpiryView, MarginCallQuery, MarginEventPage, MarginList, MarkPage, MarkView, PositionList, RunMarkDto, TopUpDto, TopUpView } from './forwards.dto.js';
 import { ForwardsService } from './forwards.service.js';
 
 @ApiTags('forwards')
@@ -62,9 +62,9 @@ export class ForwardsController {
   @HttpCode(200)
   @Roles('admin')
   @ApiOperation({ summary: 'Expire a contract past its last trade now: final mark, allocation, daily deliveries (once)' })
-  async expire(@CurrentPrincipal() actor: Principal, @Param('symbol') symbol: string): Promise<{ instrument: string; settlementPriceTicks: number; deliveries: number; repeated: boolean }> {
-    const outcome = await this.forwards.expire(actor, symbol);
-    return { instrument: symbol, settlementPriceTicks: outcome.settlementPriceTicks, deliveries: outcome.deliveries.length, repeated: outcome.repeated };
+  @ApiOkResponse({ type: ExpiryView })
+  expire(@CurrentPrincipal() actor: Principal, @Param('symbol') symbol: string): Promise<ExpiryView> {
+    return this.forwards.expire(actor, symbol);
   }
 
   @Get('admin/margin-calls')

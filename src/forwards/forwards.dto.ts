@@ -64,6 +64,15 @@ export class TopUpView {
   @ApiProperty({ description: 'The top-up cured a margin call' }) cured: boolean;
 }
 
+export class ExpiryView {
+  @ApiProperty() instrument: string;
+  @ApiProperty({ nullable: true, type: String, description: 'The final mark: the price every delivery is settled at (none when nothing was open)' })
+  settlementPrice: string | null;
+  @ApiProperty({ description: 'The day of the final mark' }) settlementDay: string;
+  @ApiProperty({ description: 'Deliveries created: one per day of the period per allocation' }) deliveries: number;
+  @ApiProperty({ description: 'The contract had expired before: nothing moved this time' }) repeated: boolean;
+}
+
 export class RunMarkDto {
   @ApiPropertyOptional({ example: '2027-01-14', description: 'The UTC day to mark; default: the last day that has ended' })
   @IsOptional() @IsString() @Matches(DAY, { message: 'day must be a date "YYYY-MM-DD"' })

@@ -14,7 +14,7 @@ import type { ExpiryOutcome } from './core/expiry.js';
 import type { MarkOutcome } from './core/daily-mark.js';
 import { FORWARD_COMMANDS } from './core/forward-commands.js';
 import { initialRequirement, maintenanceRequirement } from './core/margin.js';
-import type { MarginCallQuery, MarginEventView, MarginView, MarkView, PositionView, RunMarkDto, TopUpView } from './forwards.dto.js';
+import type { ExpiryView, MarginCallQuery, MarginEventView, MarginView, MarkView, PositionView, RunMarkDto, TopUpView } from './forwards.dto.js';
 
 const DAY_MS = 86_400_000;
 /** The UTC day (`YYYY-MM-DD`) that ended at the last 00:00 UTC at or before `at`. */
@@ -158,7 +158,7 @@ export class ForwardsService {
   }
 
   /** Expires a contract whose last trade has passed: final mark, allocation, deliveries (once). */
-  async expire(actor: Principal | null, symbol: string): Promise<ExpiryOutcome> {
+  async expire(actor: Principal | null, symbol: string): Promise<ExpiryView> {
     const terms = await this.forward(symbol);
     if (terms.lastTradeAt.getTime() > this.clock.now().getTime()) throw unprocessable('NOT_EXPIRED', `${symbol} trades until ${terms.lastTradeAt.toISOString()}`);
     const result = await this.books.submit(symbol, { kind: 'product', name: FORWARD_COMMANDS.expire, payload: { day: lastEndedDay(terms.lastTradeAt) } });
@@ -166,7 +166,13 @@ export class ForwardsService {
     if (actor && !outcome.repeated) {
       await this.audit.record(this.dataSource.manager, { actorId: actor.participantId, action: 'forward.expire', subjectType: 'instrument', subjectId: symbol, details: { deliveries: outcome.deliveries.length } });
     }
-    return outcome;
+    return {
+      instrument: symbol,
+      settlementPrice: outcome.settlementPriceTicks > 0 ? formatPrice(outcome.settlementPriceTicks, terms) : null,
+      settlementDay: outcome.settlementDay,
+      deliveries: outcome.deliveries.length,
+      repeated: outcome.repeated,
+    };
   }
 
   async marginEvents(query: MarginCallQuery): Promise<Page<MarginEventView>> {

@@ -145,7 +145,7 @@ describe('a week of 7,000,000 tokens at 2.000, hedged, marked and expired', () =
     await admin(`/v1/admin/forwards/${symbol}/expire`).expect(422); // before its last trade
     clock.set(new Date(week.lastTradeAt.getTime() + 1_000));
     const expired = await admin(`/v1/admin/forwards/${symbol}/expire`).expect(200);
-    expect(expired.body).toMatchObject({ settlementPriceTicks: 2500, deliveries: 7, repeated: false });
+    expect(expired.body).toMatchObject({ settlementPrice: '2.500', deliveries: 7, repeated: false });
     // 7 × 1,000 lots at 2.500: 17.500000 in escrow, 6.300000 of it from margin. The short's bond,
     // 10 % of each day's 2.500000, comes from its margin; the rest of its margin goes back.
     expect(await balancesOf(t, buyer)).toMatchObject({ escrow: '17.500000', margin: '0.000000', available: '85.986000' });
