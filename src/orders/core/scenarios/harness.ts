@@ -12,6 +12,9 @@ import { SPOT_RULES, type ProductRules } from '../product-rules.js';
 export const NOW = Date.UTC(2026, 11, 3);
 export const SYMBOL = 'LLAMA-3.1-70B-SPOT';
 export const FEES_ACCOUNT: AccountId = 9_000_000n;
+/** The exchange's accounts a product's own commands move money through (forwards: a mark's variation margin). */
+export const CLEARING_ACCOUNT: AccountId = 9_000_001n;
+export const INSURANCE_ACCOUNT: AccountId = 9_000_002n;
 
 /** The accounts a spot scenario checks (margin is the forwards' and stays untouched here). */
 export type AccountKind = Exclude<keyof OrderAccounts, 'margin'>;
@@ -56,6 +59,12 @@ export interface HarnessOptions {
   readonly knownClientOrderIds?: ReadonlyMap<string, bigint>;
   readonly indexPriceTicks?: number;
   readonly reference?: boolean;
+  /** What the product keeps across batches (`BookState.product`, e.g. a forward book); none on spot. */
+  readonly product?: unknown;
+  /** The product's facts for each batch (`BatchFacts.product`), read as its shell would before planning; none on spot. */
+  readonly productFacts?: (commands: readonly BookCommand[], harness: Harness) => unknown;
+  /** Opening balances of other accounts (participants' bonds, the insurance fund), by account id. */
+  readonly balances?: ReadonlyMap<AccountId, bigint>;
 }
 
 /** One book driven batch by batch, with the participants' balances kept as the ledger would. */
@@ -68,6 +77,7 @@ export class Harness {
   rules: ProductRules;
   capacity: ReadonlyMap<string, ProviderCapacity>;
   indexPriceTicks?: number;
+  productFacts?: (commands: readonly BookCommand[], harness: Harness) => unknown;
   now = NOW;
   /** The lowest balance any debited account reached while the last batch's transfers were applied. */
   lowest = 0n;
@@ -81,12 +91,14 @@ export class Harness {
     this.rules = options.rules ?? SPOT_RULES;
     this.accounts = accountsFor(participants);
     for (const [p, cash] of Object.entries(options.participants)) this.balances.set(this.accounts.get(p)!.available, cash);
+    for (const [account, balance] of options.balances ?? []) this.balances.set(account, balance);
+    this.productFacts = options.productFacts;
     this.capacity = options.capacity ?? new Map(participants.map((p) => [p, ENOUGH_CAPACITY]));
     this.known = new Map(options.knownClientOrderIds ?? []);
     this.indexPriceTicks = options.indexPriceTicks;
     const config = { collarBps: this.terms.collarBps };
     const book: OrderBook = options.reference ? new ReferenceOrderBook(config) : new FastOrderBook(config);
-    this.state = { symbol: this.terms.symbol, book, orders: new Map() };
+    this.state = { symbol: this.terms.symbol, book, orders: new Map(), ...(options.product !== undefined ? { product: options.product } : {}) };
   }
 
   facts(commands: readonly BookCommand[]): BatchFacts {
@@ -104,6 +116,7 @@ export class Harness {
       orderIds,
       capacity: this.capacity,
       ...(this.indexPriceTicks !== undefined ? { indexPriceTicks: this.indexPriceTicks } : {}),
+      ...(this.productFacts ? { product: this.productFacts(commands, this) } : {}),
     };
   }
 
