@@ -92,10 +92,12 @@ export function dailyMark(keeper: ForwardKeeper, request: MarkRequest, facts: Ma
     if (!rebased.inCall && rebased.lots !== 0 && margin < maintenance) {
       keeper.setPosition({ ...rebased, inCall: true });
       events.push({ participantId, event: 'raised', equity: margin, requirement: initial, day: request.day });
-      for (const order of [...access.orders.values()]) {
-        const grows = rebased.lots > 0 ? order.side === 'buy' : order.side === 'sell';
-        if (order.participantId === participantId && order.status === 'open' && grows) access.cancel(order.id, 'margin_call');
-      }
+      // Orders that would grow the position go; so do closing orders that together could flip it.
+      const own = [...access.orders.values()].filter((o) => o.participantId === participantId && o.status === 'open');
+      const growing: 'buy' | 'sell' = rebased.lots > 0 ? 'buy' : 'sell';
+      const closing = own.filter((o) => o.side !== growing);
+      const closingLots = closing.reduce((n, o) => n + o.quantity - o.filled, 0);
+      for (const order of own) if (order.side === growing || closingLots > Math.abs(rebased.lots)) access.cancel(order.id, 'margin_call');
     } else if (rebased.inCall && margin >= initial) {
       keeper.setPosition({ ...rebased, inCall: false });
       events.push({ participantId, event: 'cured', equity: margin, requirement: initial, day: request.day });

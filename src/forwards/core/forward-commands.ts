@@ -1,4 +1,4 @@
-import { conflict, invalid, unprocessable } from '../../common/domain-error.js';
+import { conflict, DomainError, invalid, unprocessable } from '../../common/domain-error.js';
 import type { ProductBookAccess, ProductCommand, ProductCommandResult } from '../../orders/core/position-keeper.js';
 import { dailyMark } from './daily-mark.js';
 import { expireContract } from './expiry.js';
@@ -16,14 +16,25 @@ export function runForwardCommand(keeper: ForwardKeeper, command: ProductCommand
     case FORWARD_COMMANDS.topUp:
       return topUp(keeper, command, access);
     case FORWARD_COMMANDS.mark: {
+      oneMarkPerBatch(keeper);
       const { day, override } = command.payload as { day: string; override?: { priceTicks: number; reason: string } };
       return { value: dailyMark(keeper, { day, ...(override ? { override } : {}) }, markFacts(keeper), access) };
     }
     case FORWARD_COMMANDS.expire:
+      oneMarkPerBatch(keeper);
       return { value: expireContract(keeper, command.payload.day as string, markFacts(keeper), access) };
     default:
       throw invalid('VALIDATION_FAILED', `unknown forward command ${command.name}`);
   }
+}
+
+/**
+ * A mark's facts (free bond, the insurance fund) are read before the batch: a second mark in the
+ * same batch would spend them again, so it waits for the next batch (the caller retries).
+ */
+function oneMarkPerBatch(keeper: ForwardKeeper): void {
+  if (keeper.marked) throw new DomainError('ORDER_BOOK_BUSY', 'one mark per batch: retry', 'unavailable', { retryAfterSeconds: 1 });
+  keeper.marked = true;
 }
 
 function markFacts(keeper: ForwardKeeper) {
@@ -40,13 +51,15 @@ function topUp(keeper: ForwardKeeper, command: ProductCommand, access: ProductBo
   const participantId = command.participantId!;
   const amount = command.payload.amount as bigint;
   const id = topUpTransferId(command.payload.key as string);
-  const made = keeper.facts.topUpsMade?.get(id);
+  // A key made before the batch, or earlier in it, moves nothing again.
+  const made = keeper.facts.topUpsMade?.get(id) ?? keeper.topUpsInBatch.get(id);
   if (made !== undefined) {
     if (made !== amount) throw conflict('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key named a top-up of another amount');
     return { value: { margin: keeper.position(participantId).margin, cured: false } };
   }
   if (!access.reserve(participantId, amount)) throw unprocessable('INSUFFICIENT_FUNDS', 'available cash does not cover the top-up');
   const accounts = access.accountsOf(participantId);
+  keeper.topUpsInBatch.set(id, amount);
   access.transfer({ id, debitAccountId: accounts.available, creditAccountId: accounts.margin, amount, code: 'margin-top-up', ref: keeper.terms.symbol });
   const position = keeper.position(participantId);
   const requirement = keeper.requirement(participantId);

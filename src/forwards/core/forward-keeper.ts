@@ -20,6 +20,10 @@ import { sellCapacityRefusal } from './sell-capacity.js';
  */
 export class ForwardKeeper implements PositionKeeper {
   private readonly changed = new Set<string>();
+  /** Top-ups made in this batch, by transfer id (a key repeated within a batch moves nothing twice). */
+  readonly topUpsInBatch = new Map<string, bigint>();
+  /** A mark or expiry ran in this batch. */
+  marked = false;
   /** Marks, margin events and an expiry this batch made, for the commit (positions are read at the end). */
   readonly recorded: ForwardChanges = { positions: [], marks: [], calls: [], expiry: undefined };
 

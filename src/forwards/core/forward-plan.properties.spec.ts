@@ -421,7 +421,7 @@ describe('forward contracts through planBatch (market-rules §6)', () => {
   // position's margin counts the amount twice. Minimal: one batch [margin_top_up {participant p2,
   // key "p2:k1", amount 1}, the same again]. In PostgreSQL the duplicate id fails the whole batch
   // (23505, retried, then 503 for every command in it).
-  test.skip('(1b) money is conserved with a top-up key repeated within a batch [skipped: a repeated top-up key moves the money twice]', () =>
+  test('(1b) money is conserved with a top-up key repeated within a batch', () =>
     conserved(world, [example({ batches: [[topUpOf('p2', 'k1', 1n), topUpOf('p2', 'k1', 1n)]] })]));
 
   /** No account dips below zero at any point while a batch's transfers apply in order (the ledger judges each account at its worst point). */
@@ -464,7 +464,7 @@ describe('forward contracts through planBatch (market-rules §6)', () => {
   // a buyer; then one batch [daily_mark 2026-12-01 at 130, daily_mark 2026-12-02 at 160]: the first
   // takes the provider's margin 200 and 100 of its bond, the second 300 more from the bond it thinks
   // is still free: bond −100. The same with the insurance fund (fast-check found: insurance 1 drawn twice).
-  test.skip('(1e) with thin funds and many marks, the waterfall never overdraws [skipped: a second mark in a batch uses stale bond and insurance facts]', () =>
+  test('(1e) with thin funds and many marks, the waterfall never overdraws', () =>
     neverNegative(thinWorld.map(oneTopUpPerKey).map(noTakerFee), [
       example({ cash: { p0: 200n }, bond: { p0: 300n }, takerFeeBps: 0, batches: [[placeOf('p2', 'buy', 100, 10), placeOf('p0', 'sell', 100, 10)], [markOf(130), markOf(160)]] }),
     ]));
@@ -629,7 +629,7 @@ describe('forward contracts through planBatch (market-rules §6)', () => {
   // p4 sells 3 at 95 (GTC, rests). Batch 2: daily_mark 2026-12-01 at 40: p4's margin pays its loss,
   // equity 0 < maintenance: call raised, the sell of 3 stays. Batch 3: p2 buys 3 at 95: p4 is short 1
   // under the call, with margin 0 against a requirement of 19 µUSD (and p4 selling 1 more is refused).
-  test.skip('(5c) ... and for a participant with both roles [skipped: a call leaves an order that flips the position resting]', () =>
+  test('(5c) ... and for a participant with both roles', () =>
     marginCalls(PARTICIPANTS, [
       example({ batches: [[placeOf('p4', 'buy', 95, 2), placeOf('p0', 'sell', 95, 2), placeOf('p4', 'sell', 95, 3)], [markOf(40)], [placeOf('p2', 'buy', 95, 3)]] }),
     ]));
