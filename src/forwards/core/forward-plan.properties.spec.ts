@@ -414,13 +414,6 @@ describe('forward contracts through planBatch (market-rules §6)', () => {
 
   test('(1) money is conserved: transfers net to zero, each named once, and margin accounts hold what the positions say', () => conserved(sound()));
 
-  // BUG (a top-up's Idempotency-Key repeated within one batch): forward-commands.ts topUp looks the
-  // key up only in ForwardFacts.topUpsMade (transfers committed before the batch), so a second
-  // top-up with the same key in the same batch (a client retrying while the first is queued) moves
-  // the money again: the plan carries two transfers with the id `margin-top-up:<key>` and the
-  // position's margin counts the amount twice. Minimal: one batch [margin_top_up {participant p2,
-  // key "p2:k1", amount 1}, the same again]. In PostgreSQL the duplicate id fails the whole batch
-  // (23505, retried, then 503 for every command in it).
   test('(1b) money is conserved with a top-up key repeated within a batch', () =>
     conserved(world, [example({ batches: [[topUpOf('p2', 'k1', 1n), topUpOf('p2', 'k1', 1n)]] })]));
 
@@ -456,14 +449,6 @@ describe('forward contracts through planBatch (market-rules §6)', () => {
   test('(1d) no account is ever negative, at any point of a batch, without taker fees and with one mark a batch (what (1c) and (1e) fail on cannot arise)', () =>
     neverNegative(world.map(oneTopUpPerKey).map(noTakerFee).map(oneMarkPerBatch)));
 
-  // BUG (two marks in one batch): a batch's MarkFacts (each holder's free bond, the insurance fund's
-  // balance) are read once, before the batch, and dailyMark passes them to the waterfall as they are:
-  // a second mark in the same batch (the worker marking a day while an admin runs the next, or an
-  // expiry's final mark after a daily one) takes bond or insurance the first mark already took.
-  // Minimal: no taker fee; a provider with 200 µUSD cash and 300 bond sells 10 lots at 100 ticks to
-  // a buyer; then one batch [daily_mark 2026-12-01 at 130, daily_mark 2026-12-02 at 160]: the first
-  // takes the provider's margin 200 and 100 of its bond, the second 300 more from the bond it thinks
-  // is still free: bond −100. The same with the insurance fund (fast-check found: insurance 1 drawn twice).
   test('(1e) with thin funds and many marks, the waterfall never overdraws', () =>
     neverNegative(thinWorld.map(oneTopUpPerKey).map(noTakerFee), [
       example({ cash: { p0: 200n }, bond: { p0: 300n }, takerFeeBps: 0, batches: [[placeOf('p2', 'buy', 100, 10), placeOf('p0', 'sell', 100, 10)], [markOf(130), markOf(160)]] }),
@@ -619,16 +604,6 @@ describe('forward contracts through planBatch (market-rules §6)', () => {
   test('(5b) a margin call is raised below maintenance and refuses growth (MARGIN_CALL) until cured (participants with one role)', () =>
     marginCalls(PARTICIPANTS.filter((p) => !(ROLES[p].provider && ROLES[p].buyer))));
 
-  // BUG (a call leaves a flipping order resting): at a mark that raises a call, dailyMark cancels only
-  // the orders on the side that grows the position (a long's buys), not an order on the other side
-  // larger than the position, which only a participant with both roles may have (a long of 2 with a
-  // sell of 3 resting: it would close the 2 and open a short of 1). That order stays and trades
-  // under the call, opening the opposite position without margin, while a new order that did the
-  // same would be refused with MARGIN_CALL. Minimal: default terms; p4 (provider and buyer), p0
-  // (provider), p2 (buyer), ample cash. Batch 1: p4 buys 2 at 95 (GTC), p0 sells 2 at 95 (fill),
-  // p4 sells 3 at 95 (GTC, rests). Batch 2: daily_mark 2026-12-01 at 40: p4's margin pays its loss,
-  // equity 0 < maintenance: call raised, the sell of 3 stays. Batch 3: p2 buys 3 at 95: p4 is short 1
-  // under the call, with margin 0 against a requirement of 19 µUSD (and p4 selling 1 more is refused).
   test('(5c) ... and for a participant with both roles', () =>
     marginCalls(PARTICIPANTS, [
       example({ batches: [[placeOf('p4', 'buy', 95, 2), placeOf('p0', 'sell', 95, 2), placeOf('p4', 'sell', 95, 3)], [markOf(40)], [placeOf('p2', 'buy', 95, 3)]] }),
