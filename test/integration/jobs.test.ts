@@ -39,9 +39,9 @@ async function addWork(key: string): Promise<void> {
 }
 
 /** A worker process of the same build: an application context with no HTTP, as `start:worker` boots it. */
-async function startWorker() {
+async function startWorker(env: Record<string, string> = {}) {
   const config = loadConfig(
-    { DATABASE_URL: TEST_DATABASE_URL, REDIS_URL, QUEUE_PREFIX, LOG_LEVEL: 'silent', OUTBOX_REDISPATCH_AFTER_MS: '1000' },
+    { DATABASE_URL: TEST_DATABASE_URL, REDIS_URL, QUEUE_PREFIX, LOG_LEVEL: 'silent', OUTBOX_REDISPATCH_AFTER_MS: '1000', ...env },
     'worker',
   );
   const worker = await createWorkerContext(config);
@@ -100,13 +100,32 @@ describe('the outbox delivers work whatever Redis forgets', () => {
   });
 });
 
+describe('jobs never hold the whole database pool', () => {
+  // Each ledger audit runs in its job's transaction and opens a snapshot transaction of its own:
+  // two connections per job. With 8 jobs at once and a pool of 2, every connection would be held
+  // by a job waiting for a second one, forever; job slots (half the pool) leave one free.
+  test('a burst of jobs that each need a second connection all finish on a small pool, and the worker closes', async () => {
+    const keys = Array.from({ length: 12 }, (_, i) => `burst-${i}-${randomUUID()}`);
+    for (const key of keys) await addWork(key);
+    const worker = await startWorker({ DB_POOL_SIZE: '2', WORKER_CONCURRENCY: '8' });
+    try {
+      await waitFor('every burst job to be done', async () => {
+        const rows = await api.dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE job_key = ANY($1) AND status = 'done'`, [keys]);
+        return rows[0].n === keys.length ? true : undefined;
+      });
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
 describe('job runs are idempotent, retried with backoff, and business rejections are final', () => {
   const fakeJob = (name: string, outboxId: string, attemptsMade = 0, attempts = 3) =>
     ({ id: 'j', name, data: { payload: { reason: 'test' }, outboxId }, attemptsMade, opts: { attempts } }) as unknown as Job;
 
   async function runnerWith(handler: JobHandler<'ledger.audit'>) {
     const registry = { handlerOf: () => handler } as unknown as JobRegistry;
-    return new JobRunner(api.dataSource, registry, api.app.get(MetricsService));
+    return new JobRunner(api.dataSource, api.config, registry, api.app.get(MetricsService));
   }
 
   async function outboxIdOf(key: string): Promise<string> {

@@ -1,28 +1,42 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../../common/domain-error.js';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import type { JobName } from './job-definitions.js';
 import type { JobData } from './job-queues.js';
 import { JobRegistry } from './job-registry.js';
+import { JobSlots } from './job-slots.js';
 
 /**
  * Runs one BullMQ job: its handler and, for outbox work, the completion of its outbox row, in one
  * transaction. The row is locked first, so a job delivered twice (Redis lost it and the sweeper
  * re-enqueued it, or a stalled job was retried) runs its effects once: the second run finds the
  * row done and does nothing.
+ *
+ * Jobs of every queue share one set of slots sized from the database pool (see JobSlots): a job
+ * waits for a slot before it takes its connection, so jobs can never hold the whole pool.
  */
 @Injectable()
 export class JobRunner {
+  readonly slots: JobSlots;
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) config: AppConfig,
     private readonly registry: JobRegistry,
     private readonly metrics: MetricsService,
-  ) {}
+  ) {
+    this.slots = JobSlots.forPool(config.database.poolSize);
+  }
 
-  async run(job: Job<JobData>): Promise<void> {
+  run(job: Job<JobData>): Promise<void> {
+    return this.slots.run(() => this.runInSlot(job));
+  }
+
+  private async runInSlot(job: Job<JobData>): Promise<void> {
     const name = job.name as JobName;
     const handler = this.registry.handlerOf(name);
     const { outboxId, payload } = job.data;

@@ -53,7 +53,7 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
     await this.sweeper.start();
     await this.refreshSchedulers();
     this.schedulerTimer = setInterval(() => void this.refreshSchedulers(), SCHEDULER_REFRESH_MS);
-    this.logger.log({ queues: QUEUE_NAMES, concurrency: this.config.jobs.concurrency }, 'workers started');
+    this.logger.log({ queues: QUEUE_NAMES, concurrency: this.config.jobs.concurrency, jobSlots: this.runner.slots.size }, 'workers started');
   }
 
   /**
