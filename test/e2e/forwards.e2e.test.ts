@@ -214,3 +214,31 @@ describe('a short who cannot pay: its margin, its cash, the insurance fund, then
     expect(clearing.balance).toBe('0');
   });
 });
+
+describe('a taker sell fills at the bid, above its limit, and pays its fee there', () => {
+  beforeAll(async () => {
+    clock.set(new Date()); // the tests above moved it on to the week's expiry
+    await listWeek();
+  });
+
+  test('its fee is held at the best bid while it takes, so a provider with just enough cash trades', async () => {
+    // 1,000,000 tokens: initial margin at its limit 1.800 is 20 % of 1.800000 = 0.360000; its fee at
+    // the bid 2.000 is 10 bps of 2.000000 = 0.002000 (at its limit it would be 0.001800).
+    const provider = await fundedProvider(t, modelClassId, { tokensPerSecond: 1_000, cash: '0.362' });
+    const buyer = await fundedBuyer(t, '100');
+    await order(buyer, { side: 'buy', type: 'limit', price: '2.000', quantity: 1_000_000 }).expect(201);
+    const sell = await order(provider, { side: 'sell', type: 'limit', price: '1.800', quantity: 1_000_000 }).expect(201);
+    expect(sell.body).toMatchObject({ status: 'filled', fees: '0.002000', hold: '0.000000' });
+    expect(await balancesOf(t, provider)).toMatchObject({ held: '0.000000', margin: '0.360000', available: '0.000000' });
+  });
+
+  test('a sell that rests after taking keeps only the fee at its limit on its open lots', async () => {
+    const provider = await fundedProvider(t, modelClassId, { tokensPerSecond: 1_000, cash: '100' });
+    const buyer = await fundedBuyer(t, '100');
+    await order(buyer, { side: 'buy', type: 'limit', price: '2.100', quantity: 1_000_000 }).expect(201);
+    // 1,000 lots take the bid at 2.100 (fee 0.002100); 2,000 rest at 1.900 holding 10 bps of 3.800000.
+    const sell = await order(provider, { side: 'sell', type: 'limit', price: '1.900', quantity: 3_000_000 }).expect(201);
+    expect(sell.body).toMatchObject({ status: 'open', filledQuantity: 1_000_000, fees: '0.002100', hold: '0.003800' });
+    expect(await balancesOf(t, provider)).toMatchObject({ held: '0.003800' });
+  });
+});

@@ -22,8 +22,8 @@ import { ForwardHarness, forwardTerms, type Role } from './scenarios/forward-pla
 // cancels, GTD expiry, daily marks (by the mark rule or an admin's price) and margin top-ups among
 // providers (who may go short), buyers (who may go long) and one participant who is both, with
 // the properties of market-rules §6 checked after every batch against the test's own account of
-// fills and marks. Four tests are skipped, each naming a bug it found, with its minimal
-// reproduction as an example it runs first: (1b), (1c), (1e) and (5c).
+// fills and marks. They found four bugs, all fixed; each of (1b), (1c), (1e) and (5c) runs its
+// bug's minimal reproduction as an example first.
 // PLAN_STATS=1 prints what the generator reached; FORWARD_PLAN_RUNS=3000 searches longer.
 
 const RUNS = Number(process.env.FORWARD_PLAN_RUNS ?? 150);
@@ -134,34 +134,6 @@ const world = worldOf({
 /** Participants with little cash, bond and insurance, and many marks: losers run through the whole waterfall. */
 const thinWorld = worldOf({ cash: fc.bigInt({ min: 200n, max: 2_500n }), bond: fc.bigInt({ min: 0n, max: 1_500n }), insurance: fc.bigInt({ min: 0n, max: 1_000n }), markWeight: 6 });
 type World = typeof world extends fc.Arbitrary<infer W> ? W : never;
-
-/** The world without a second top-up under the same Idempotency-Key in one batch (see the bug at (1b)). */
-const oneTopUpPerKey = (w: World): World => ({
-  ...w,
-  batches: w.batches.map((b) => {
-    const keys = new Set<string>();
-    return {
-      ...b,
-      commands: b.commands.filter((c) => {
-        if (c.kind !== 'top_up') return true;
-        const key = `${c.participantId}:${c.key}`;
-        return !keys.has(key) && Boolean(keys.add(key));
-      }),
-    };
-  }),
-});
-
-/** The world with at most one mark a batch (see the bug at (1e)). */
-const oneMarkPerBatch = (w: World): World => ({
-  ...w,
-  batches: w.batches.map((b) => ({ ...b, commands: b.commands.filter((c, i) => c.kind !== 'mark' || !b.commands.slice(0, i).some((x) => x.kind === 'mark')) })),
-});
-
-/** The world without taker fees (see the bug at (1c)). */
-const noTakerFee = (w: World): World => ({ ...w, fees: { ...w.fees, takerFeeBps: 0 } });
-
-/** The world for properties (1) to (7): no top-up key repeated within a batch (the bug at (1b) leaves the keeper's margin unlike the ledger's). */
-const sound = (): fc.Arbitrary<World> => world.map(oneTopUpPerKey);
 
 /** A world written by hand (a bug's minimal reproduction): ample cash, default fees, no bond or insurance unless said. */
 function example(w: { cash?: Record<string, bigint>; bond?: Record<string, bigint>; takerFeeBps?: number; batches: GenCommand[][] }): World {
@@ -412,7 +384,7 @@ describe('forward contracts through planBatch (market-rules §6)', () => {
     expect(seen.get('marks')).toBeGreaterThan(RUNS);
   };
 
-  test('(1) money is conserved: transfers net to zero, each named once, and margin accounts hold what the positions say', () => conserved(sound()));
+  test('(1) money is conserved: transfers net to zero, each named once, and margin accounts hold what the positions say', () => conserved(world));
 
   test('(1b) money is conserved with a top-up key repeated within a batch', () =>
     conserved(world, [example({ batches: [[topUpOf('p2', 'k1', 1n), topUpOf('p2', 'k1', 1n)]] })]));
@@ -434,32 +406,22 @@ describe('forward contracts through planBatch (market-rules §6)', () => {
     expect(seen.get('fills')).toBeGreaterThan(RUNS / 4);
   };
 
-  // BUG (forward taker sells' fee hold): FORWARD_RULES.openHold holds feeHoldRequired at the sell's
-  // limit, but a taker sell fills at the resting bid's price, at or above its limit, and pays its fee
-  // on that notional (sellerFeeAtTrade): the fee can exceed the hold. BatchMoney.trade then takes the
-  // fee from `held` (below zero) and adjustHold tops the hold up from available cash that was never
-  // reserved. Minimal: default terms (taker 10 bps); a buyer rests buy 100 lots at 100 ticks, then a
-  // provider with 1,809 µUSD (its margin 1,800 + fee hold 9) sells 100 lots at 90: the fill at 100
-  // costs it a 10 µUSD fee; held goes to −1 mid-batch and available ends at −1. In PostgreSQL the
-  // batch fails its overdraft CHECK (held dips below zero unless other orders' holds cover it, and
-  // available when the cash was just enough), so every command of the batch is refused (503).
-  test.skip('(1c) no account is ever negative, at any point of a batch [skipped: a forward taker sell\'s fee exceeds its hold]', () =>
-    neverNegative(world.map(oneTopUpPerKey), [example({ cash: { p0: 1_809n }, batches: [[placeOf('p2', 'buy', 100, 100), placeOf('p0', 'sell', 90, 100)]] })]));
+  // Found here (1c): a forward taker sell fills at the bids' prices, above its limit, and pays its
+  // fee on that notional, so a fee held at its limit fell short (held went to -1 µUSD, and in
+  // PostgreSQL the whole batch failed). Fixed by BatchMoney.taking; its minimal case runs first.
+  test('(1c) no account is ever negative, at any point of a batch', () =>
+    neverNegative(world, [example({ cash: { p0: 1_809n }, batches: [[placeOf('p2', 'buy', 100, 100), placeOf('p0', 'sell', 90, 100)]] })]));
 
-  test('(1d) no account is ever negative, at any point of a batch, without taker fees and with one mark a batch (what (1c) and (1e) fail on cannot arise)', () =>
-    neverNegative(world.map(oneTopUpPerKey).map(noTakerFee).map(oneMarkPerBatch)));
-
-  test('(1e) with thin funds and many marks, the waterfall never overdraws', () =>
-    neverNegative(thinWorld.map(oneTopUpPerKey).map(noTakerFee), [
+  // Found here (1e): two marks in one batch spent the same bond and insurance facts twice; the
+  // planner now runs one mark a batch (the next waits). Its minimal case runs first.
+  test('(1e) with thin funds and many marks, the waterfall never overdraws margin, cash, bond or the insurance fund', () =>
+    neverNegative(thinWorld, [
       example({ cash: { p0: 200n }, bond: { p0: 300n }, takerFeeBps: 0, batches: [[placeOf('p2', 'buy', 100, 10), placeOf('p0', 'sell', 100, 10)], [markOf(130), markOf(160)]] }),
     ]));
 
-  test('(1f) with thin funds, one mark per batch, the waterfall never overdraws margin, cash, bond or the insurance fund', () =>
-    neverNegative(thinWorld.map(oneTopUpPerKey).map(noTakerFee).map(oneMarkPerBatch)));
-
   test('(2) positions net to zero, and each is its buys less its sells over every fill', () => {
     fc.assert(
-      fc.property(sound(), (w) => {
+      fc.property(world, (w) => {
         const bought = new Map<string, number>(PARTICIPANTS.map((p) => [p, 0]));
         drive(w, ({ f, plan }) => {
           // The plan's fills are its commands' fills, in order.
@@ -480,7 +442,7 @@ describe('forward contracts through planBatch (market-rules §6)', () => {
   test('(3) reduce-only: a buyer is never short and a provider never long, at any fill', () => {
     const seen = new Seen();
     fc.assert(
-      fc.property(sound(), (w) => {
+      fc.property(world, (w) => {
         // The model checks every fill as it happens; this checks the keeper's positions after each batch.
         drive(w, (step) => {
           seen.results(step);
@@ -501,7 +463,7 @@ describe('forward contracts through planBatch (market-rules §6)', () => {
 
   test('(4) every open order holds exactly the fee its open lots could still cost; a closed order holds nothing', () => {
     fc.assert(
-      fc.property(sound(), (w) => {
+      fc.property(world, (w) => {
         drive(w, ({ f, plan }) => {
           const money = FORWARD_RULES.money(f.terms);
           for (const o of f.h.state.orders.values()) {
@@ -522,7 +484,7 @@ describe('forward contracts through planBatch (market-rules §6)', () => {
 
   test('(5a) margin is short of the initial requirement only after a mark: without one, a shortfall never grows', () => {
     fc.assert(
-      fc.property(sound(), (w) => {
+      fc.property(world, (w) => {
         drive(w, (step) => {
           const { f, before, after } = step;
           const open = openOrdersOf(f);
@@ -550,7 +512,7 @@ describe('forward contracts through planBatch (market-rules §6)', () => {
   const marginCalls = (checked: readonly string[], examples: World[] = []) => {
     const seen = new Seen();
     fc.assert(
-      fc.property(sound(), (w) => {
+      fc.property(world, (w) => {
         drive(w, (step) => {
           const { f, plan, commands, changes, before } = step;
           seen.results(step);
@@ -611,7 +573,7 @@ describe('forward contracts through planBatch (market-rules §6)', () => {
 
   test('(6) the fees account grows by exactly the fills\' buyer and seller fees, each charged at the trade', () => {
     fc.assert(
-      fc.property(sound(), (w) => {
+      fc.property(world, (w) => {
         drive(w, ({ f, plan, before }) => {
           const charged = sum(plan.fills.map((x) => x.buyerFee + x.sellerFee));
           expect(f.h.fees() - (before.balances.get(FEES_ACCOUNT) ?? 0n)).toBe(charged);
@@ -628,7 +590,7 @@ describe('forward contracts through planBatch (market-rules §6)', () => {
   test('(7) variation margin at each mark sums to zero: collections pay the winners and nothing else, clearing ends at zero', () => {
     const seen = new Seen();
     fc.assert(
-      fc.property(sound(), (w) => {
+      fc.property(world, (w) => {
         drive(w, (step) => {
           const { f, plan, changes, marks } = step;
           seen.results(step);

@@ -47,6 +47,8 @@ export class BatchMoney {
   private readonly spendable: Map<AccountId, bigint>;
   /** Margin reserved for the command being run, per participant, not yet drawn. */
   private readonly marginReserved = new Map<string, bigint>();
+  /** A sell taking liquidity while its fee is charged at the trade: the bid its fee hold is counted at. */
+  private taker?: { readonly orderId: number; readonly ceilingTicks: number };
 
   constructor(
     private readonly money: InstrumentMoney,
@@ -126,7 +128,33 @@ export class BatchMoney {
    * open notional plus the most fee it could still pay, a sell's bond); nothing once closed.
    */
   openHold(order: LiveOrder): bigint {
+    const taker = this.taker;
+    if (taker?.orderId === order.id && taker.ceilingTicks > order.priceTicks) {
+      return this.rules.openHold(this.money, { ...order, priceTicks: taker.ceilingTicks });
+    }
     return this.rules.openHold(this.money, order);
+  }
+
+  /**
+   * Runs `take` (a place or an amend of `order`, its hold reserved and its fills made) with the
+   * order's hold counted at `bestBid` when it is a sell that pays its fee at the trade: a taker sell
+   * fills at the bids' prices, at or above its limit, so a fee held at its limit could fall short.
+   * No fill of this command can be above today's best bid. Afterwards the hold of a sell still open
+   * goes back to its limit; `tag` names that move.
+   */
+  taking<T>(order: LiveOrder, bestBid: number | undefined, tag: () => string, take: () => T): T {
+    if (order.side !== 'sell' || !this.rules.sellerFeeAtTrade || bestBid === undefined) return take();
+    this.taker = { orderId: order.id, ceilingTicks: bestBid };
+    let taken = false;
+    try {
+      const result = take();
+      taken = true;
+      return result;
+    } finally {
+      const kept = order.hold - this.openHold(order);
+      this.taker = undefined;
+      if (taken && order.status === 'open') this.adjustHold(order, tag(), kept + this.openHold(order));
+    }
   }
 
   /**

@@ -152,7 +152,7 @@ class BatchPlanner {
     const access: ProductBookAccess = {
       now: this.facts.now,
       orders,
-      bestBid: () => book.depth('buy', 1)[0]?.priceTicks,
+      bestBid: () => this.bestBid(),
       bestAsk: () => book.depth('sell', 1)[0]?.priceTicks,
       referencePriceTicks: book.referencePriceTicks,
       cancel: (orderId, reason) => {
@@ -216,42 +216,44 @@ class BatchPlanner {
       prioritySeq: 0,
       createdAt: new Date(this.facts.now),
     };
-    const needed = this.money.openHold(order);
-    if (!this.money.reserve(command.participantId, needed)) {
-      const what = this.keeper ? 'the order\'s fee' : this.rules.holdPot(command.side) === 'held' ? 'the order and its fee' : 'the performance bond';
-      throw unprocessable('INSUFFICIENT_FUNDS', `available cash does not cover ${what}`);
-    }
-    const margin = this.keeper?.marginToAdd(command.participantId, command.side, NOTHING_OPEN, { lots: command.lots, priceTicks: limit }) ?? 0n;
-    if (!this.money.reserveMargin(command.participantId, margin)) {
-      this.money.unreserve(command.participantId, needed);
-      throw unprocessable('INSUFFICIENT_MARGIN', `available cash does not cover the initial margin this order needs (${formatUsd(margin)} USD)`);
-    }
-    const fills = this.run(
-      {
-        type: 'place',
-        orderId,
-        owner: command.participantId,
-        side: command.side,
-        orderType: command.type,
-        ...(command.type === 'limit' ? { priceTicks: command.priceTicks } : {}),
-        quantity: command.lots,
-        timeInForce: command.timeInForce,
-        ...(command.expiresAt !== undefined ? { expiresAt: command.expiresAt } : {}),
-        postOnly: command.postOnly,
-        stp: command.stp,
-      },
-      {
-        // Accepted: the order goes live and takes its hold in full before its fills use it.
-        accepted: (seq) => {
-          order.acceptedSeq = order.prioritySeq = seq;
-          orders.set(orderId, order);
-          this.money.opened(order, 'hold', needed);
-          if (clientKey !== undefined) this.batchClientIds.set(clientKey, BigInt(orderId));
-          if (order.side === 'sell') this.addOpenSells(order.participantId, order.quantity);
+    const fills = this.money.taking(order, this.bestBid(), () => `taken:${book.lastSequence}`, () => {
+      const needed = this.money.openHold(order);
+      if (!this.money.reserve(command.participantId, needed)) {
+        const what = this.keeper ? 'the order\'s fee' : this.rules.holdPot(command.side) === 'held' ? 'the order and its fee' : 'the performance bond';
+        throw unprocessable('INSUFFICIENT_FUNDS', `available cash does not cover ${what}`);
+      }
+      const margin = this.keeper?.marginToAdd(command.participantId, command.side, NOTHING_OPEN, { lots: command.lots, priceTicks: limit }) ?? 0n;
+      if (!this.money.reserveMargin(command.participantId, margin)) {
+        this.money.unreserve(command.participantId, needed);
+        throw unprocessable('INSUFFICIENT_MARGIN', `available cash does not cover the initial margin this order needs (${formatUsd(margin)} USD)`);
+      }
+      return this.run(
+        {
+          type: 'place',
+          orderId,
+          owner: command.participantId,
+          side: command.side,
+          orderType: command.type,
+          ...(command.type === 'limit' ? { priceTicks: command.priceTicks } : {}),
+          quantity: command.lots,
+          timeInForce: command.timeInForce,
+          ...(command.expiresAt !== undefined ? { expiresAt: command.expiresAt } : {}),
+          postOnly: command.postOnly,
+          stp: command.stp,
         },
-        rejected: () => this.money.unreserve(command.participantId, needed),
-      },
-    );
+        {
+          // Accepted: the order goes live and takes its hold in full before its fills use it.
+          accepted: (seq) => {
+            order.acceptedSeq = order.prioritySeq = seq;
+            orders.set(orderId, order);
+            this.money.opened(order, 'hold', needed);
+            if (clientKey !== undefined) this.batchClientIds.set(clientKey, BigInt(orderId));
+            if (order.side === 'sell') this.addOpenSells(order.participantId, order.quantity);
+          },
+          rejected: () => this.money.unreserve(command.participantId, needed),
+        },
+      );
+    });
     return { order, closed: [], fills };
   }
 
@@ -263,27 +265,33 @@ class BatchPlanner {
     const added = quantity - order.quantity;
     if (added > 0) this.refuseAdded(order.participantId, order.side, added);
     // Reserve what the amended order could need beyond its hold before the engine sees it.
-    const amended = { ...order, priceTicks: command.priceTicks ?? order.priceTicks, quantity };
-    const needed = this.money.amendedHold(order, amended);
-    const more = needed > order.hold ? needed - order.hold : 0n;
-    if (!this.money.reserve(order.participantId, more)) throw unprocessable('INSUFFICIENT_FUNDS', 'available cash does not cover the amended order');
-    const margin = this.keeper?.marginToAdd(order.participantId, order.side, openPart(order), openPart(amended)) ?? 0n;
-    if (!this.money.reserveMargin(order.participantId, margin)) {
-      this.money.unreserve(order.participantId, more);
-      throw unprocessable('INSUFFICIENT_MARGIN', `available cash does not cover the initial margin the amended order needs (${formatUsd(margin)} USD)`);
-    }
-    const fills = this.run(
-      {
-        type: 'amend',
-        orderId: order.id,
-        owner: order.participantId,
-        ...(command.priceTicks !== undefined ? { priceTicks: command.priceTicks } : {}),
-        ...(command.lots !== undefined ? { quantity: command.lots } : {}),
-      },
-      { rejected: () => this.money.unreserve(order.participantId, more) },
-    );
+    const fills = this.money.taking(order, this.bestBid(), () => `taken:${this.state.book.lastSequence}`, () => {
+      const amended = { ...order, priceTicks: command.priceTicks ?? order.priceTicks, quantity };
+      const needed = this.money.amendedHold(order, amended);
+      const more = needed > order.hold ? needed - order.hold : 0n;
+      if (!this.money.reserve(order.participantId, more)) throw unprocessable('INSUFFICIENT_FUNDS', 'available cash does not cover the amended order');
+      const margin = this.keeper?.marginToAdd(order.participantId, order.side, openPart(order), openPart(amended)) ?? 0n;
+      if (!this.money.reserveMargin(order.participantId, margin)) {
+        this.money.unreserve(order.participantId, more);
+        throw unprocessable('INSUFFICIENT_MARGIN', `available cash does not cover the initial margin the amended order needs (${formatUsd(margin)} USD)`);
+      }
+      return this.run(
+        {
+          type: 'amend',
+          orderId: order.id,
+          owner: order.participantId,
+          ...(command.priceTicks !== undefined ? { priceTicks: command.priceTicks } : {}),
+          ...(command.lots !== undefined ? { quantity: command.lots } : {}),
+        },
+        { rejected: () => this.money.unreserve(order.participantId, more) },
+      );
+    });
     if (order.side === 'sell' && added > 0) this.addOpenSells(order.participantId, added);
     return { order, closed: [], fills };
+  }
+
+  private bestBid(): number | undefined {
+    return this.state.book.depth('buy', 1)[0]?.priceTicks;
   }
 
   /** Refuses what could trade while the instrument is halted, or a forward past its last trade. */
