@@ -20,6 +20,7 @@ import { MarketsModule } from '../markets/markets.module.js';
 import { MeteringModule } from '../metering/metering.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { OrdersModule } from '../orders/orders.module.js';
+import { OpsModule } from '../ops/ops.module.js';
 import { ObservabilityModule } from '../platform/observability/observability.module.js';
 import { AuthGuard } from '../participants/auth.guard.js';
 import { ParticipantsModule } from '../participants/participants.module.js';
@@ -59,6 +60,7 @@ export class AppModule {
         DeliveriesModule,
         SettlementModule,
         MeteringModule,
+        OpsModule,
       ],
       // Readiness of the whole service (database, Redis, queues): composed here, above the platform's pieces.
       controllers: [HealthController],

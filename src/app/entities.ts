@@ -11,6 +11,7 @@ import { ForwardSeriesRow } from '../forwards/series/forward-series.entity.js';
 import { IdempotencyKey } from '../platform/idempotency/idempotency-key.entity.js';
 import { OutboxRow } from '../platform/jobs/outbox.entity.js';
 import { AccountRow } from '../ledger/account.entity.js';
+import { LedgerAuditRow } from '../ledger/ledger-audit.entity.js';
 import { TransferRow } from '../ledger/transfer.entity.js';
 import { Instrument } from '../markets/instrument.entity.js';
 import { ModelClass } from '../markets/model-class.entity.js';
@@ -32,6 +33,7 @@ export const ENTITIES = [
   ApiKey,
   AccountRow,
   TransferRow,
+  LedgerAuditRow,
   Deposit,
   Withdrawal,
   IdempotencyKey,

@@ -10,6 +10,7 @@ import { beforeBoot } from './bootstrap.js';
 import type { AppConfig } from '../platform/config/app-config.js';
 import { createRootLogger, NestPinoLogger, REQUEST_ID_HEADER, requestIdOf } from '../platform/observability/logging.js';
 import { MetricsService } from '../platform/observability/metrics.service.js';
+import { registerOpsConsole } from '../ops/ops-http.js';
 
 /**
  * Builds the HTTP application (api role) on Fastify: request ids, security headers, latency
@@ -49,6 +50,9 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
       },
     },
   });
+
+  // The ops console at /ops: its session, CSRF, views, assets and the queue board.
+  await registerOpsConsole(app, config);
 
   const metrics = app.get(MetricsService);
   const fastify = app.getHttpAdapter().getInstance();

@@ -34,6 +34,16 @@ export interface StoredAudit {
   readonly checkedAt: Date;
 }
 
+/** The verdict of an audit as kept in `ledger_audits`. */
+export interface AuditVerdict {
+  readonly reason: string;
+  readonly sound: boolean;
+  readonly postedSum: bigint;
+  readonly pendingSum: bigint;
+  readonly mismatches: number;
+  readonly checkedAt: Date;
+}
+
 const { Pending, VoidPending } = TransferFlags;
 
 /**
@@ -83,7 +93,16 @@ export class LedgerAuditService implements JobHandler<'ledger.audit'> {
     return { byKind, postedSum, pendingSum, balanced: postedSum === 0n && pendingSum === 0n };
   }
 
-  async audit(): Promise<StoredAudit> {
+  /** The last audit any process ran, or undefined before the first. */
+  async lastVerdict(): Promise<AuditVerdict | undefined> {
+    const [row]: Array<{ reason: string; sound: boolean; posted_sum: string; pending_sum: string; mismatches: number; checked_at: Date }> = await this.dataSource.query(
+      `SELECT reason, sound, posted_sum, pending_sum, mismatches, checked_at FROM ledger_audits ORDER BY checked_at DESC, id DESC LIMIT 1`,
+    );
+    if (!row) return undefined;
+    return { reason: row.reason, sound: row.sound, postedSum: BigInt(row.posted_sum), pendingSum: BigInt(row.pending_sum), mismatches: row.mismatches, checkedAt: row.checked_at };
+  }
+
+  async audit(reason = 'admin'): Promise<StoredAudit> {
     // One snapshot for both queries, so concurrent transfers cannot make a sound ledger look wrong.
     const audit = await this.dataSource.transaction('REPEATABLE READ', async (manager) => {
       const trialBalance = await this.trialBalance(manager);
@@ -125,12 +144,16 @@ export class LedgerAuditService implements JobHandler<'ledger.audit'> {
       return { trialBalance, mismatches, sound: trialBalance.balanced && mismatches.length === 0, checkedAt: new Date() };
     });
     this.lastAudit = audit;
+    await this.dataSource.query(
+      `INSERT INTO ledger_audits (reason, sound, posted_sum, pending_sum, mismatches, checked_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [reason.slice(0, 200), audit.sound, String(audit.trialBalance.postedSum), String(audit.trialBalance.pendingSum), audit.mismatches.length, audit.checkedAt],
+    );
     return audit;
   }
 
   /** The periodic job: audit, and shout if anything is wrong. */
   async handle(payload: { reason: string }, _context: JobContext): Promise<void> {
-    const audit = await this.audit();
+    const audit = await this.audit(payload.reason);
     if (audit.sound) {
       this.logger.log({ reason: payload.reason, kinds: audit.trialBalance.byKind.length }, 'ledger audit: sound');
     } else {

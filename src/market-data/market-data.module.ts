@@ -13,5 +13,6 @@ import { StreamHub } from './stream-hub.js';
   imports: [OrdersModule, MarketsModule, ParticipantsModule],
   controllers: [MarketDataController, IndexController],
   providers: [MarketDataRepository, MarketDataService, StreamHub, StreamGateway],
+  exports: [MarketDataService],
 })
 export class MarketDataModule {}

@@ -48,6 +48,17 @@ export class ApiKeyAuthenticator {
     return entry.principal;
   }
 
+  /**
+   * The participant behind a key id, read fresh (the ops console's session names its key by id):
+   * a revoked key is 401 and a suspended participant 403 at once, not after a cache's TTL.
+   */
+  async authenticateKeyId(apiKeyId: string): Promise<Principal> {
+    const entry = await this.loadWhere('k.id::text = $1', apiKeyId);
+    if (!entry) throw new DomainError('INVALID_API_KEY', 'the API key is unknown or revoked', 'unauthenticated');
+    if (entry.status !== 'active') throw forbidden('PARTICIPANT_SUSPENDED', 'this participant is suspended');
+    return entry.principal;
+  }
+
   /** Forget cached keys of a participant (suspension) or one key (revocation). */
   invalidate(match: { participantId?: string; apiKeyId?: string }): void {
     for (const [k, v] of this.cache) {
@@ -55,12 +66,16 @@ export class ApiKeyAuthenticator {
     }
   }
 
-  private async load(hash: Buffer): Promise<CachedKey | undefined> {
+  private load(hash: Buffer): Promise<CachedKey | undefined> {
+    return this.loadWhere('k.key_hash = $1', hash);
+  }
+
+  private async loadWhere(condition: string, value: unknown): Promise<CachedKey | undefined> {
     const [row]: Array<{ key_id: string; participant_id: string; roles: Role[]; status: ParticipantStatus }> = await this.dataSource.query(
       `SELECT k.id AS key_id, p.id AS participant_id, p.roles, p.status
          FROM api_keys k JOIN participants p ON p.id = k.participant_id
-        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
-      [hash],
+        WHERE ${condition} AND k.revoked_at IS NULL`,
+      [value],
     );
     if (!row) return undefined;
     return {

@@ -11,7 +11,7 @@ const toBool = ({ value }: { value: unknown }) =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
 
 /** Names of variables whose values must never be printed. */
-export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['BOOTSTRAP_ADMIN_KEY', 'DATABASE_URL', 'REDIS_URL']);
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['BOOTSTRAP_ADMIN_KEY', 'DATABASE_URL', 'REDIS_URL', 'OPS_SESSION_SECRET']);
 
 export class EnvironmentVariables {
   @IsIn(['development', 'test', 'production'])
@@ -51,6 +51,18 @@ export class EnvironmentVariables {
   @ValidateIf((env: EnvironmentVariables) => env.BOOTSTRAP_ADMIN_KEY !== '')
   @IsString() @MinLength(32, { message: 'BOOTSTRAP_ADMIN_KEY must be at least 32 characters' })
   BOOTSTRAP_ADMIN_KEY = '';
+
+  /**
+   * Signs the ops console's session and CSRF cookies; every API process must share it. Empty: a
+   * random secret per process (sessions end on restart and do not cross processes).
+   */
+  @ValidateIf((env: EnvironmentVariables) => env.OPS_SESSION_SECRET !== '')
+  @IsString() @MinLength(32, { message: 'OPS_SESSION_SECRET must be at least 32 characters' })
+  OPS_SESSION_SECRET = '';
+
+  /** How long an ops console session lasts after sign-in. */
+  @Transform(toInt) @IsInt() @Min(60_000)
+  OPS_SESSION_TTL_MS = 8 * 3_600_000;
 
   @Transform(toInt) @IsInt() @Min(0)
   RATE_LIMIT_PER_SECOND = 100;
@@ -133,6 +145,7 @@ export interface AppConfig {
   readonly redis: { url: string; queuePrefix: string };
   readonly log: { level: string; pretty: boolean };
   readonly bootstrapAdminKey: string | null;
+  readonly ops: { sessionSecret: string | null; sessionTtlMs: number };
   readonly jobs: {
     attempts: number;
     backoffMs: number;
@@ -188,6 +201,7 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
     redis: { url: vars.REDIS_URL, queuePrefix: vars.QUEUE_PREFIX },
     log: { level: vars.LOG_LEVEL, pretty: vars.LOG_PRETTY },
     bootstrapAdminKey: vars.BOOTSTRAP_ADMIN_KEY === '' ? null : vars.BOOTSTRAP_ADMIN_KEY,
+    ops: { sessionSecret: vars.OPS_SESSION_SECRET === '' ? null : vars.OPS_SESSION_SECRET, sessionTtlMs: vars.OPS_SESSION_TTL_MS },
     jobs: {
       attempts: vars.JOB_ATTEMPTS,
       backoffMs: vars.JOB_BACKOFF_MS,
