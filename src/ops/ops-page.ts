@@ -16,16 +16,15 @@ export class OpsForm {
 /** The console's pages, in the order the navigation lists them. */
 export const NAV: ReadonlyArray<{ readonly path: string; readonly label: string }> = [
   { path: OPS_PATH, label: 'Overview' },
+  { path: `${OPS_PATH}/settlements`, label: 'Settlements' },
+  { path: `${OPS_PATH}/disputes`, label: 'Disputes' },
+  { path: `${OPS_PATH}/deliveries`, label: 'Deliveries' },
+  { path: `${OPS_PATH}/forwards`, label: 'Forwards' },
+  { path: `${OPS_PATH}/ledger`, label: 'Ledger' },
+  { path: `${OPS_PATH}/participants`, label: 'Participants' },
+  { path: `${OPS_PATH}/audit`, label: 'Audit log' },
   { path: `${OPS_PATH}/queues`, label: 'Queues' },
 ];
-
-/** Adds a page to the navigation (each page's module calls it once, at import). */
-export function addNavEntry(path: string, label: string, after = OPS_PATH): void {
-  const list = NAV as Array<{ path: string; label: string }>;
-  if (list.some((e) => e.path === path)) return;
-  const index = list.findIndex((e) => e.path === after);
-  list.splice(index < 0 ? list.length : index + 1, 0, { path, label });
-}
 
 /**
  * The signed-in admin of a console request. The console's preHandler has admitted it; this
