@@ -67,6 +67,19 @@ ensure_node() {
 }
 
 # npm ci when node_modules is missing or older than the lock file.
+# The browser tests drive Debian's Chromium (Playwright's own download does not work everywhere):
+# CHROMIUM_PATH, default /usr/bin/chromium, installed from Debian's packages when missing.
+ensure_chromium() {
+  export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
+  [[ -x "$CHROMIUM_PATH" ]] && return
+  command -v apt-get >/dev/null || die "the browser tests need Chromium at $CHROMIUM_PATH (set CHROMIUM_PATH to another Chromium or Chrome)"
+  log "installing Chromium from Debian's packages for the browser tests (about 2 minutes)"
+  local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  [[ -x "$CHROMIUM_PATH" ]] || die "Chromium did not install at $CHROMIUM_PATH"
+}
+
 ensure_installed() {
   if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
     log "installing dependencies (npm ci)"

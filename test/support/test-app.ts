@@ -12,10 +12,10 @@ import { createHttpApp } from '../../src/app/http-app.js';
 import { Clock } from '../../src/platform/clock/clock.js';
 import { createRootLogger, NestPinoLogger } from '../../src/platform/observability/logging.js';
 
+import { BOOTSTRAP_ADMIN_KEY, TEST_DATABASE_URL, TEST_REDIS_URL } from './test-env.js';
+
 /** The real servers (never mocks); the defaults are the ones CI and the README use. */
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/tokex_test';
-export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const BOOTSTRAP_ADMIN_KEY = 'tkx_test_bootstrap_admin_key_0123456789abcdef';
+export { BOOTSTRAP_ADMIN_KEY, TEST_DATABASE_URL, TEST_REDIS_URL };
 
 export interface TestApp {
   readonly app: NestFastifyApplication;
