@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
-import { signUsageBatch } from '../../src/protocol/usage-batch.js';
+import { signUsageBatch, type UsageRecord } from '../../src/protocol/usage-batch.js';
 import { callService, expectStatus } from '../support/child-service.js';
 import { upcomingWeek } from '../support/forward-fixtures.js';
 
@@ -88,7 +88,7 @@ export async function seedMarket(baseUrl: string, adminKey: string): Promise<See
   const disputed = deliveries.find((d) => d.providerId === acme.id && d.ordered === 1_000_000)!;
   const key = await call('POST', `/v1/deliveries/${disputed.id}/keys`, cobalt.key, {}, 201);
   const started = Date.now() - 5_000;
-  const record = {
+  const record: UsageRecord = {
     requestId: `chatcmpl-${randomUUID()}`,
     deliveryId: disputed.id,
     keyId: key.id,
