@@ -8,6 +8,7 @@ COPY src src
 COPY migrations migrations
 COPY bench bench
 COPY test/support test/support
+COPY scripts/copy-assets.mjs scripts/copy-assets.mjs
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

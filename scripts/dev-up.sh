@@ -22,6 +22,12 @@ if [[ -z "${BOOTSTRAP_ADMIN_KEY:-}" ]]; then
   export BOOTSTRAP_ADMIN_KEY
   log "created a bootstrap admin key and saved it in .env"
 fi
+# The ops console's cookies are signed with this; kept in .env so sessions outlive a restart.
+if [[ -z "${OPS_SESSION_SECRET:-}" ]]; then
+  OPS_SESSION_SECRET="$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64url"))')"
+  echo "OPS_SESSION_SECRET=$OPS_SESSION_SECRET" >> .env
+  export OPS_SESSION_SECRET
+fi
 export PORT="${PORT:-3000}"
 
 pids=()
@@ -39,6 +45,7 @@ for _ in $(seq 1 60); do
     Docs     http://127.0.0.1:$PORT/docs   (OpenAPI JSON at /docs-json)
     Health   http://127.0.0.1:$PORT/health
     Metrics  http://127.0.0.1:$PORT/metrics
+    Console  http://127.0.0.1:$PORT/ops   (sign in with BOOTSTRAP_ADMIN_KEY from .env)
     Admin    curl -H "Authorization: Bearer \$BOOTSTRAP_ADMIN_KEY" http://127.0.0.1:$PORT/v1/me   (key in .env)
 
 MSG
