@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { ForwardTerms, InstrumentSpec } from '../markets/instrument-terms.js';
 import { NodesService } from '../nodes/nodes.service.js';
+import { auditEventSql } from '../platform/audit/audit-trail.js';
 import type { BookCommand } from '../orders/core/book-commands.js';
 import { openLots } from '../orders/core/live-order.js';
 import type { BatchPlan, BookState } from '../orders/core/plan-batch.js';
@@ -91,6 +92,7 @@ export class ForwardProduct implements ProductShell, OnModuleInit {
       ...insertMarksSql(terms.symbol, changes.marks),
       insertMarginEventsSql(terms.symbol, changes.calls),
       ...(changes.expiry ? this.markFacts.expirySql(terms as ForwardTerms, changes) : []),
+      ...changes.audits.map((a) => auditEventSql({ ...a, subjectType: 'instrument', subjectId: terms.symbol })),
     ].filter((sql): sql is string => sql !== undefined);
   }
 

@@ -5,14 +5,18 @@ import { invalid } from '../common/domain-error.js';
 import { CurrentPrincipal, type Principal, Public, Roles } from '../platform/http/auth.js';
 import { PageQuery } from '../platform/http/pagination.js';
 import { IdempotencyKeyHeader } from '../platform/idempotency/idempotency.service.js';
-import { ExpiryView, MarginCallQuery, MarginEventPage, MarginList, MarkPage, MarkView, PositionList, RunMarkDto, TopUpDto, TopUpView } from './forwards.dto.js';
+import { AdminPositionPage, AdminPositionQuery, ExpireDto, ExpiryView, MarginCallQuery, MarginEventPage, MarginList, MarkPage, MarkView, PositionList, RunMarkDto, TopUpDto, TopUpView } from './forwards.dto.js';
+import { ForwardOversight } from './forward-oversight.js';
 import { ForwardsService } from './forwards.service.js';
 
 @ApiTags('forwards')
 @ApiBearerAuth()
 @Controller('v1')
 export class ForwardsController {
-  constructor(private readonly forwards: ForwardsService) {}
+  constructor(
+    private readonly forwards: ForwardsService,
+    private readonly oversight: ForwardOversight,
+  ) {}
 
   @Get('positions')
   @ApiOperation({ summary: "The caller's forward positions: net per contract, with average price, margin and variation margin" })
@@ -63,13 +67,21 @@ export class ForwardsController {
   @Roles('admin')
   @ApiOperation({ summary: 'Expire a contract past its last trade now: final mark, allocation, daily deliveries (once)' })
   @ApiOkResponse({ type: ExpiryView })
-  expire(@CurrentPrincipal() actor: Principal, @Param('symbol') symbol: string): Promise<ExpiryView> {
-    return this.forwards.expire(actor, symbol);
+  expire(@CurrentPrincipal() actor: Principal, @Param('symbol') symbol: string, @Body() dto: ExpireDto): Promise<ExpiryView> {
+    return this.forwards.expire(actor, symbol, dto.reason);
+  }
+
+  @Get('admin/positions')
+  @Roles('admin')
+  @ApiOperation({ summary: "Every participant's forward positions, by contract then participant, as each holder's /v1/positions and /v1/margin show them" })
+  @ApiOkResponse({ type: AdminPositionPage })
+  allPositions(@Query() query: AdminPositionQuery): Promise<AdminPositionPage> {
+    return this.oversight.positions(query);
   }
 
   @Get('admin/margin-calls')
   @Roles('admin')
-  @ApiOperation({ summary: 'Margin calls not yet cured (status=open), or every margin event: calls, cures, defaults and cuts (status=all)' })
+  @ApiOperation({ summary: 'Margin calls not yet cured (status=open), or every margin event: calls, cures, defaults and cuts (status=all, filtered by event)' })
   @ApiOkResponse({ type: MarginEventPage })
   marginCalls(@Query() query: MarginCallQuery): Promise<MarginEventPage> {
     return this.forwards.marginEvents(query);

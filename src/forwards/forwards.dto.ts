@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
 import { PageOf, PageQuery } from '../platform/http/pagination.js';
 import { IsUsdAmount } from '../platform/http/usd-amount.validator.js';
 
@@ -82,16 +83,57 @@ export class RunMarkDto {
   @IsOptional() @IsString({ message: 'price must be a decimal string, e.g. "2.150"' }) @Matches(PRICE, { message: 'price must be a positive decimal string, e.g. "2.150"' })
   price?: string;
 
-  @ApiPropertyOptional({ description: 'Required with an override price: why the rule was set aside' })
-  @ValidateIf((o: RunMarkDto) => o.price !== undefined)
+  @ApiPropertyOptional({ description: 'Why: required with an override price (why the rule was set aside); recorded in the audit trail' })
+  @ValidateIf((o: RunMarkDto) => o.price !== undefined || o.reason !== undefined)
   @IsString({ message: 'reason is required with an override price' }) @MinLength(3) @MaxLength(500)
   reason?: string;
 }
+
+export const MARGIN_EVENTS = ['raised', 'cured', 'defaulted', 'cut'] as const;
 
 export class MarginCallQuery extends PageQuery {
   @ApiPropertyOptional({ enum: ['open', 'all'], default: 'open', description: 'open: calls not yet cured; all: every margin event' })
   @IsOptional() @IsIn(['open', 'all'])
   status?: 'open' | 'all';
+
+  @ApiPropertyOptional({ description: 'Only this contract' })
+  @IsOptional() @IsString() @MaxLength(100)
+  instrument?: string;
+
+  @ApiPropertyOptional({ description: `With status=all: only these events, comma-separated (${MARGIN_EVENTS.join(', ')}); defaults are "defaulted,cut"`, example: 'defaulted,cut' })
+  @IsOptional()
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.split(',').map((e) => e.trim()) : value))
+  @IsIn(MARGIN_EVENTS, { each: true, message: `event must be a comma-separated list of: ${MARGIN_EVENTS.join(', ')}` })
+  event?: Array<(typeof MARGIN_EVENTS)[number]>;
+}
+
+export class AdminPositionQuery extends PageQuery {
+  @ApiPropertyOptional({ description: 'Only this contract' })
+  @IsOptional() @IsString() @MaxLength(100)
+  instrument?: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'Only this participant' })
+  @IsOptional() @IsUUID(undefined, { message: 'participant must be a UUID' })
+  participant?: string;
+}
+
+/** A participant's position on a contract as admins see it: what `GET /v1/positions` and `GET /v1/margin` show its holder. */
+export class AdminPositionView extends PositionView {
+  @ApiProperty({ format: 'uuid' }) participantId: string;
+  @ApiProperty() participantName: string;
+  @ApiProperty({ description: 'Net position in tokens: long > 0, short < 0' }) position: number;
+  @ApiProperty({ description: 'Margin held plus variation received less paid, USD' }) equity: string;
+  @ApiProperty({ description: 'Initial margin on max(long + open buys, short + open sells), USD' }) initialRequirement: string;
+  @ApiProperty({ description: 'Maintenance margin on the position at the mark, USD' }) maintenanceRequirement: string;
+  @ApiProperty({ description: 'Equity less initial requirement (negative: short of it), USD' }) excess: string;
+}
+
+export class AdminPositionPage extends PageOf(AdminPositionView) {}
+
+export class ExpireDto {
+  @ApiPropertyOptional({ description: 'Why the contract is expired now, for the audit trail' })
+  @IsOptional() @IsString() @MinLength(3) @MaxLength(500)
+  reason?: string;
 }
 
 export class MarginEventView {

@@ -4,6 +4,7 @@ import { MarketsModule } from '../markets/markets.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { OrdersModule } from '../orders/orders.module.js';
 import { MarkAndExpireJob } from './forward-jobs.js';
+import { ForwardOversight } from './forward-oversight.js';
 import { ForwardProduct } from './forward-product.js';
 import { ForwardsController } from './forwards.controller.js';
 import { ForwardsService } from './forwards.service.js';
@@ -13,7 +14,7 @@ import { MarkFactsReader } from './mark-facts.js';
 @Module({
   imports: [OrdersModule, LedgerModule, MarketsModule, NodesModule],
   controllers: [ForwardsController],
-  providers: [ForwardProduct, MarkFactsReader, ForwardsService, MarkAndExpireJob],
-  exports: [ForwardsService],
+  providers: [ForwardProduct, MarkFactsReader, ForwardsService, ForwardOversight, MarkAndExpireJob],
+  exports: [ForwardsService, ForwardOversight],
 })
 export class ForwardsModule {}

@@ -3,35 +3,21 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { conflict, invalid, notFound, unprocessable } from '../common/domain-error.js';
 import { formatUsd } from '../common/money.js';
-import { AuditTrail } from '../platform/audit/audit-trail.js';
 import { Clock } from '../platform/clock/clock.js';
 import type { Principal } from '../platform/http/auth.js';
 import { decodeCursor, type Page, pageLimit, pageOf } from '../platform/http/pagination.js';
 import type { ForwardTerms, InstrumentSpec } from '../markets/instrument-terms.js';
-import { formatPrice, notionalPerTickLot, parsePrice } from '../markets/price.js';
+import { formatPrice, parsePrice } from '../markets/price.js';
 import { BookGateway } from '../orders/book-gateway.js';
 import type { ExpiryOutcome } from './core/expiry.js';
 import type { MarkOutcome } from './core/daily-mark.js';
 import { FORWARD_COMMANDS } from './core/forward-commands.js';
-import { initialRequirement, maintenanceRequirement } from './core/margin.js';
+import { marginView, type PositionRow, positionRowsSql, positionView } from './position-views.js';
 import type { ExpiryView, MarginCallQuery, MarginEventView, MarginView, MarkView, PositionView, RunMarkDto, TopUpView } from './forwards.dto.js';
 
 const DAY_MS = 86_400_000;
 /** The UTC day (`YYYY-MM-DD`) that ended at the last 00:00 UTC at or before `at`. */
 export const lastEndedDay = (at: Date): string => new Date(Math.floor(at.getTime() / DAY_MS) * DAY_MS - DAY_MS).toISOString().slice(0, 10);
-
-interface PositionRow {
-  instrument: string;
-  lots: string;
-  cost_ticks: string;
-  margin_basis_micros: string;
-  margin_micros: string;
-  variation_micros: string;
-  in_call: boolean;
-  mark: string | null;
-  open_buys: string;
-  open_sells: string;
-}
 
 /**
  * Forward positions, margin and marks as participants and admins see them, and the commands that
@@ -43,58 +29,20 @@ export class ForwardsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly books: BookGateway,
-    private readonly audit: AuditTrail,
     private readonly clock: Clock,
   ) {}
 
   async positions(actor: Principal): Promise<PositionView[]> {
     const rows = await this.positionRows(actor.participantId);
     const specs = await this.specs(rows.map((r) => r.instrument));
-    return rows.map((r) => {
-      const terms = specs.get(r.instrument)!;
-      const lots = Number(r.lots);
-      const average = lots === 0 ? null : formatUsd((BigInt(r.cost_ticks) * BigInt(terms.tickMicroUsdPerMTok) + BigInt(Math.abs(lots)) / 2n) / BigInt(Math.abs(lots)));
-      return {
-        instrument: r.instrument,
-        side: lots > 0 ? 'long' : lots < 0 ? 'short' : 'flat',
-        quantity: Math.abs(lots) * terms.lotTokens,
-        averagePrice: average,
-        markPrice: r.mark === null ? null : formatPrice(Number(r.mark), terms),
-        margin: formatUsd(BigInt(r.margin_micros)),
-        variationMargin: formatUsd(BigInt(r.variation_micros)),
-        marginCall: r.in_call,
-        deliveryPeriod: terms.deliveryPeriod,
-        lastTradeAt: terms.lastTradeAt.toISOString(),
-      };
-    });
+    return rows.map((r) => positionView(r, specs.get(r.instrument)!));
   }
 
   /** Per contract: position, mark, equity, both requirements and the excess (market-rules §6). */
   async margin(actor: Principal): Promise<MarginView[]> {
     const rows = await this.positionRows(actor.participantId);
     const specs = await this.specs(rows.map((r) => r.instrument));
-    return rows.map((r) => {
-      const terms = specs.get(r.instrument)!;
-      const lots = Number(r.lots);
-      const perTickLot = notionalPerTickLot(terms);
-      const initial = initialRequirement(terms, {
-        position: { lots, marginBasis: BigInt(r.margin_basis_micros) },
-        openBuys: BigInt(r.open_buys) * perTickLot,
-        openSells: BigInt(r.open_sells) * perTickLot,
-      });
-      const maintenance = r.mark === null ? 0n : maintenanceRequirement(terms, lots, Number(r.mark), terms);
-      const equity = BigInt(r.margin_micros);
-      return {
-        instrument: r.instrument,
-        position: lots * terms.lotTokens,
-        markPrice: r.mark === null ? null : formatPrice(Number(r.mark), terms),
-        equity: formatUsd(equity),
-        initialRequirement: formatUsd(initial),
-        maintenanceRequirement: formatUsd(maintenance),
-        excess: formatUsd(equity - initial),
-        marginCall: r.in_call,
-      };
-    });
+    return rows.map((r) => marginView(r, specs.get(r.instrument)!));
   }
 
   async marks(symbol: string, query: { limit?: number; cursor?: string }): Promise<Page<MarkView>> {
@@ -128,11 +76,9 @@ export class ForwardsService {
       if (!price.ok || price.value === 0) throw invalid('VALIDATION_FAILED', `price ${price.ok ? 'must be above zero' : price.reason}`, { fields: ['price'] });
       override = { priceTicks: price.value, reason: dto.reason! };
     }
-    const result = await this.books.submit(symbol, { kind: 'product', name: FORWARD_COMMANDS.mark, payload: { day, ...(override ? { override } : {}) } });
-    const { mark, repeated } = result.product as MarkOutcome;
-    if (actor && !repeated) {
-      await this.audit.record(this.dataSource.manager, { actorId: actor.participantId, action: override ? 'forward.mark.override' : 'forward.mark.run', subjectType: 'instrument', subjectId: symbol, details: { day, price: formatPrice(mark.priceTicks, terms), ...(override ? { reason: override.reason } : {}) } });
-    }
+    const audit = actor && { actorId: actor.participantId, action: override ? 'forward.mark.override' : 'forward.mark.run', details: { reason: dto.reason ?? null } };
+    const result = await this.books.submit(symbol, { kind: 'product', name: FORWARD_COMMANDS.mark, payload: { day, ...(override ? { override } : {}), ...(audit ? { audit } : {}) } });
+    const { mark } = result.product as MarkOutcome;
     return (await this.findMark(symbol, terms, mark.day))!;
   }
 
@@ -158,14 +104,12 @@ export class ForwardsService {
   }
 
   /** Expires a contract whose last trade has passed: final mark, allocation, deliveries (once). */
-  async expire(actor: Principal | null, symbol: string): Promise<ExpiryView> {
+  async expire(actor: Principal | null, symbol: string, reason?: string): Promise<ExpiryView> {
     const terms = await this.forward(symbol);
     if (terms.lastTradeAt.getTime() > this.clock.now().getTime()) throw unprocessable('NOT_EXPIRED', `${symbol} trades until ${terms.lastTradeAt.toISOString()}`);
-    const result = await this.books.submit(symbol, { kind: 'product', name: FORWARD_COMMANDS.expire, payload: { day: lastEndedDay(terms.lastTradeAt) } });
+    const audit = actor && { actorId: actor.participantId, action: 'forward.expire', details: { reason: reason ?? null } };
+    const result = await this.books.submit(symbol, { kind: 'product', name: FORWARD_COMMANDS.expire, payload: { day: lastEndedDay(terms.lastTradeAt), ...(audit ? { audit } : {}) } });
     const outcome = result.product as ExpiryOutcome;
-    if (actor && !outcome.repeated) {
-      await this.audit.record(this.dataSource.manager, { actorId: actor.participantId, action: 'forward.expire', subjectType: 'instrument', subjectId: symbol, details: { deliveries: outcome.deliveries.length } });
-    }
     return {
       instrument: symbol,
       settlementPrice: outcome.settlementPriceTicks > 0 ? formatPrice(outcome.settlementPriceTicks, terms) : null,
@@ -179,13 +123,15 @@ export class ForwardsService {
     const limit = pageLimit(query);
     const after = decodeCursor(query.cursor, 1);
     if ((query.status ?? 'open') === 'open') {
+      if (query.event) throw invalid('VALIDATION_FAILED', 'event filters need status=all: open calls are not events', { fields: ['event'] });
       const rows: Array<{ instrument: string; participant_id: string; margin_micros: string; updated_at: Date; id: string; day: string | null; requirement_micros: string | null }> = await this.dataSource.query(
         `SELECT p.instrument, p.participant_id, p.margin_micros::text, p.updated_at, e.id::text, e.day::text, e.requirement_micros::text
            FROM forward_positions p
            LEFT JOIN LATERAL (SELECT id, day, requirement_micros FROM forward_margin_events e
                                WHERE e.instrument = p.instrument AND e.participant_id = p.participant_id AND e.event = 'raised' ORDER BY id DESC LIMIT 1) e ON true
-          WHERE p.in_call AND ($1::bigint IS NULL OR e.id < $1::bigint) ORDER BY e.id DESC NULLS LAST LIMIT $2`,
-        [after ? validId(after[0]) : null, limit + 1],
+          WHERE p.in_call AND ($1::bigint IS NULL OR e.id < $1::bigint) AND ($3::text IS NULL OR p.instrument = $3)
+          ORDER BY e.id DESC NULLS LAST LIMIT $2`,
+        [after ? validId(after[0]) : null, limit + 1, query.instrument ?? null],
       );
       return pageOf(rows, limit, (r) => [r.id], (r) => ({
         id: r.id,
@@ -202,8 +148,10 @@ export class ForwardsService {
     const rows: Array<{ id: string; instrument: string; participant_id: string; event: string; day: string | null; equity_micros: string; requirement_micros: string; amount_micros: string | null; created_at: Date }> =
       await this.dataSource.query(
         `SELECT id::text, instrument, participant_id, event, day::text, equity_micros::text, requirement_micros::text, amount_micros::text, created_at
-           FROM forward_margin_events WHERE ($1::bigint IS NULL OR id < $1::bigint) ORDER BY id DESC LIMIT $2`,
-        [after ? validId(after[0]) : null, limit + 1],
+           FROM forward_margin_events
+          WHERE ($1::bigint IS NULL OR id < $1::bigint) AND ($3::text IS NULL OR instrument = $3) AND ($4::text[] IS NULL OR event = ANY($4::text[]))
+          ORDER BY id DESC LIMIT $2`,
+        [after ? validId(after[0]) : null, limit + 1, query.instrument ?? null, query.event ?? null],
       );
     return pageOf(rows, limit, (r) => [r.id], (r) => ({
       id: r.id,
@@ -262,17 +210,7 @@ export class ForwardsService {
   }
 
   private positionRows(participantId: string): Promise<PositionRow[]> {
-    return this.dataSource.query(
-      `SELECT p.instrument, p.lots::text, p.cost_ticks::text, p.margin_basis_micros::text, p.margin_micros::text, p.variation_micros::text, p.in_call,
-              (SELECT price_ticks::text FROM forward_marks m WHERE m.instrument = p.instrument ORDER BY day DESC LIMIT 1) AS mark,
-              coalesce((SELECT sum(price_ticks * (quantity_lots - filled_lots)) FROM orders o
-                         WHERE o.instrument = p.instrument AND o.participant_id = p.participant_id AND o.status = 'open' AND o.side = 'buy'), 0)::text AS open_buys,
-              coalesce((SELECT sum(price_ticks * (quantity_lots - filled_lots)) FROM orders o
-                         WHERE o.instrument = p.instrument AND o.participant_id = p.participant_id AND o.status = 'open' AND o.side = 'sell'), 0)::text AS open_sells
-         FROM forward_positions p WHERE p.participant_id = $1 AND (p.lots <> 0 OR p.margin_micros > 0 OR p.in_call)
-        ORDER BY p.instrument`,
-      [participantId],
-    );
+    return this.dataSource.query(positionRowsSql('p.participant_id = $1', 'ORDER BY p.instrument'), [participantId]);
   }
 }
 

@@ -76,7 +76,7 @@ export class FundingController {
     @IdempotencyKeyHeader() key: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<InsuranceFundView> {
-    return send(reply, await this.funding.fundInsurance(actor, micros(dto.amount), dto.reference, key, { route: 'POST /v1/admin/insurance-fund/deposits', body: dto }));
+    return send(reply, await this.funding.fundInsurance(actor, micros(dto.amount), { reference: dto.reference, reason: dto.reason }, key, { route: 'POST /v1/admin/insurance-fund/deposits', body: dto }));
   }
 
   @Get('admin/insurance-fund')

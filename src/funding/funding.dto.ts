@@ -53,6 +53,10 @@ export class InsuranceFundDepositDto {
   @ApiPropertyOptional({ description: 'Where the money came from, for the audit trail' })
   @IsOptional() @IsString() @MaxLength(200)
   reference?: string;
+
+  @ApiPropertyOptional({ description: 'Why the fund is topped up now, for the audit trail' })
+  @IsOptional() @IsString() @MinLength(3) @MaxLength(500)
+  reason?: string;
 }
 
 export class InsuranceFundView {

@@ -3,5 +3,5 @@ import { LedgerModule } from '../ledger/ledger.module.js';
 import { FundingController } from './funding.controller.js';
 import { FundingService } from './funding.service.js';
 
-@Module({ imports: [LedgerModule], controllers: [FundingController], providers: [FundingService] })
+@Module({ imports: [LedgerModule], controllers: [FundingController], providers: [FundingService], exports: [FundingService] })
 export class FundingModule {}

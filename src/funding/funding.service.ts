@@ -111,7 +111,13 @@ export class FundingService {
   }
 
   /** Money the exchange puts into its insurance fund: from outside, like a deposit, audited. */
-  async fundInsurance(actor: Principal, amount: bigint, reference: string | undefined, idempotencyKey: string | undefined, fingerprint: unknown): Promise<StoredResponse<InsuranceFundView>> {
+  async fundInsurance(
+    actor: Principal,
+    amount: bigint,
+    note: { reference?: string; reason?: string },
+    idempotencyKey: string | undefined,
+    fingerprint: unknown,
+  ): Promise<StoredResponse<InsuranceFundView>> {
     return this.ledger.inTransaction((manager) =>
       this.idempotency.run(manager, { participantId: actor.participantId, key: idempotencyKey, fingerprint }, async () => {
         const insurance = await this.ledger.systemAccount('insurance');
@@ -119,7 +125,7 @@ export class FundingService {
         await this.ledger.transferOrThrow(manager, [
           { id: `insurance-deposit:${id}`, debitAccountId: await this.ledger.systemAccount('external'), creditAccountId: insurance, amount, code: 'insurance-deposit', ref: id },
         ]);
-        await this.audit.record(manager, { actorId: actor.participantId, action: 'insurance.deposit', subjectType: 'account', subjectId: String(insurance), details: { amount: formatUsd(amount), reference: reference ?? null } });
+        await this.audit.record(manager, { actorId: actor.participantId, action: 'insurance.deposit', subjectType: 'account', subjectId: String(insurance), details: { amount: formatUsd(amount), reference: note.reference ?? null, reason: note.reason ?? null } });
         return { statusCode: 201, body: await this.insuranceFund(manager) };
       }),
     );

@@ -88,11 +88,22 @@ export interface CallRecord {
   readonly amount?: bigint;
 }
 
+/**
+ * An admin's mark or expiry, for the audit trail: who and why (from the command), with what it
+ * did (from its outcome). Written in the batch's commit, so it exists exactly when the action does.
+ */
+export interface AuditNote {
+  readonly actorId: string;
+  readonly action: string;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
 /** What a batch changed, for the forward shell's statements in the same commit. */
 export interface ForwardChanges {
   readonly positions: Position[];
   readonly marks: MarkRecord[];
   readonly calls: CallRecord[];
+  readonly audits: AuditNote[];
   expiry: unknown;
 }
 

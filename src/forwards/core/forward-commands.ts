@@ -1,7 +1,9 @@
 import { conflict, DomainError, invalid, unprocessable } from '../../common/domain-error.js';
 import type { ProductBookAccess, ProductCommand, ProductCommandResult } from '../../orders/core/position-keeper.js';
+import { formatPrice } from '../../markets/price.js';
 import { dailyMark } from './daily-mark.js';
 import { expireContract } from './expiry.js';
+import type { AuditNote } from './forward-book.js';
 import type { ForwardKeeper } from './forward-keeper.js';
 
 /** The ledger transfer a top-up makes, named by the caller's key (participant and Idempotency-Key). */
@@ -18,14 +20,28 @@ export function runForwardCommand(keeper: ForwardKeeper, command: ProductCommand
     case FORWARD_COMMANDS.mark: {
       oneMarkPerBatch(keeper);
       const { day, override } = command.payload as { day: string; override?: { priceTicks: number; reason: string } };
-      return { value: dailyMark(keeper, { day, ...(override ? { override } : {}) }, markFacts(keeper), access) };
+      const outcome = dailyMark(keeper, { day, ...(override ? { override } : {}) }, markFacts(keeper), access);
+      if (!outcome.repeated) audit(keeper, command, { day: outcome.mark.day, price: formatPrice(outcome.mark.priceTicks, keeper.terms), source: outcome.mark.source });
+      return { value: outcome };
     }
-    case FORWARD_COMMANDS.expire:
+    case FORWARD_COMMANDS.expire: {
       oneMarkPerBatch(keeper);
-      return { value: expireContract(keeper, command.payload.day as string, markFacts(keeper), access) };
+      const outcome = expireContract(keeper, command.payload.day as string, markFacts(keeper), access);
+      if (!outcome.repeated) {
+        const settlementPrice = outcome.settlementPriceTicks > 0 ? formatPrice(outcome.settlementPriceTicks, keeper.terms) : null;
+        audit(keeper, command, { settlementDay: outcome.settlementDay, settlementPrice, deliveries: outcome.deliveries.length });
+      }
+      return { value: outcome };
+    }
     default:
       throw invalid('VALIDATION_FAILED', `unknown forward command ${command.name}`);
   }
+}
+
+/** An admin's command carries who and why (`payload.audit`); what it did is added here, for the commit. */
+function audit(keeper: ForwardKeeper, command: ProductCommand, did: Record<string, unknown>): void {
+  const note = command.payload.audit as AuditNote | undefined;
+  if (note) keeper.recorded.audits.push({ ...note, details: { ...note.details, ...did } });
 }
 
 /**

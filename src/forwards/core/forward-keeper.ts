@@ -25,7 +25,7 @@ export class ForwardKeeper implements PositionKeeper {
   /** A mark or expiry ran in this batch. */
   marked = false;
   /** Marks, margin events and an expiry this batch made, for the commit (positions are read at the end). */
-  readonly recorded: ForwardChanges = { positions: [], marks: [], calls: [], expiry: undefined };
+  readonly recorded: ForwardChanges = { positions: [], marks: [], calls: [], audits: [], expiry: undefined };
 
   constructor(
     readonly book: ForwardBook,

@@ -1,5 +1,8 @@
 import { Global, Injectable, Module } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { AuditLog } from './audit-log.js';
+import { AuditLogController } from './audit-log.controller.js';
+import { literal } from '../database/sql-literals.js';
 
 export interface AuditEntry {
   readonly actorId: string | null;
@@ -20,6 +23,13 @@ export class AuditTrail {
   }
 }
 
+/** The same record as one SQL statement, for actions committed as a script (a book's batch). */
+export function auditEventSql(entry: AuditEntry): string {
+  const actor = entry.actorId === null ? 'NULL' : `${literal(entry.actorId)}::uuid`;
+  return `INSERT INTO audit_events (actor_id, action, subject_type, subject_id, details)
+     VALUES (${actor}, ${literal(entry.action)}, ${literal(entry.subjectType)}, ${literal(entry.subjectId)}, ${literal(JSON.stringify(entry.details ?? {}))}::jsonb)`;
+}
+
 @Global()
-@Module({ providers: [AuditTrail], exports: [AuditTrail] })
+@Module({ controllers: [AuditLogController], providers: [AuditTrail, AuditLog], exports: [AuditTrail, AuditLog] })
 export class AuditModule {}
