@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { isUUID } from 'class-validator';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -7,6 +7,7 @@ import { conflict, invalid, notFound } from '../common/domain-error.js';
 import { decodeCursor, type ListedRow, type Page, pageLimit, pageOf, type PageQuery } from '../platform/http/pagination.js';
 import { MarketsService } from '../markets/markets.service.js';
 import type { Principal } from '../platform/http/auth.js';
+import { SuspensionEffects } from '../participants/suspension-effects.js';
 import type { NodeStatus } from './inference-node.entity.js';
 import type { NodeView } from './nodes.dto.js';
 import { parseEd25519PublicKey } from './public-key.js';
@@ -86,12 +87,18 @@ const nodeView = (r: NodeRecord): NodeView => ({ ...nodeSpec(r), createdAt: r.cr
  * signed usage moves money.
  */
 @Injectable()
-export class NodesService {
+export class NodesService implements OnModuleInit {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly markets: MarketsService,
     private readonly audit: AuditTrail,
+    private readonly suspension: SuspensionEffects,
   ) {}
+
+  /** A suspended provider's nodes are disabled in its suspension's transaction. */
+  onModuleInit(): void {
+    this.suspension.disablesNodes((manager, providerId) => this.disableAllOf(manager, providerId));
+  }
 
   async register(actor: Principal, request: NodeRegistration): Promise<NodeView> {
     const publicKey = parseEd25519PublicKey(request.publicKey);
@@ -118,15 +125,33 @@ export class NodesService {
   }
 
   async list(actor: Principal, query: PageQuery): Promise<Page<NodeView>> {
+    return this.listOf(actor.participantId, query);
+  }
+
+  /** A provider's nodes: its own list, or an admin's view of it (the ops console's participant page). */
+  async listOf(providerId: string, query: PageQuery): Promise<Page<NodeView>> {
     const limit = pageLimit(query);
     const after = decodeCursor(query.cursor, 2);
     const rows: Array<NodeRecord & ListedRow> = await this.dataSource.query(
       `SELECT ${NODE_COLUMNS}, created_at::text AS cursor_at FROM inference_nodes
         WHERE provider_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
         ORDER BY created_at, id LIMIT $4`,
-      [actor.participantId, after?.[0] ?? null, after?.[1] ?? null, limit + 1],
+      [providerId, after?.[0] ?? null, after?.[1] ?? null, limit + 1],
     );
     return pageOf(rows, limit, (r) => [r.cursor_at, r.id], nodeView);
+  }
+
+  /**
+   * Disables every enabled node of a provider (its suspension): new spot sells need enabled
+   * capacity, and what was sold already stays owed. Answers the ids it disabled; the caller's
+   * audit event names them. Nodes are not re-enabled on resumption: the provider does that.
+   */
+  async disableAllOf(manager: EntityManager, providerId: string): Promise<string[]> {
+    const [rows]: [Array<{ id: string }>] = await manager.query(
+      `UPDATE inference_nodes SET status = 'disabled', updated_at = now() WHERE provider_id = $1 AND status = 'enabled' RETURNING id`,
+      [providerId],
+    );
+    return rows.map((r) => r.id);
   }
 
   /** The caller's own node; another provider's is NODE_NOT_FOUND, as if it did not exist. */

@@ -2,10 +2,15 @@ import { Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module.js';
 import { MarketDataModule } from '../market-data/market-data.module.js';
 import { MarketsModule } from '../markets/markets.module.js';
+import { NodesModule } from '../nodes/nodes.module.js';
+import { OrdersModule } from '../orders/orders.module.js';
 import { ParticipantsModule } from '../participants/participants.module.js';
+import { AuditPageController } from './audit/audit-page.controller.js';
 import { OpsSessions } from './ops-session.js';
 import { OverviewController } from './overview/overview.controller.js';
 import { OverviewService } from './overview/overview.service.js';
+import { ParticipantPageService } from './participants/participant-page.service.js';
+import { ParticipantsPageController } from './participants/participants-page.controller.js';
 import { SignInController } from './sign-in.controller.js';
 
 /**
@@ -14,9 +19,9 @@ import { SignInController } from './sign-in.controller.js';
  * is registered by ops-http.ts on the API's Fastify.
  */
 @Module({
-  imports: [ParticipantsModule, MarketsModule, MarketDataModule, LedgerModule],
-  controllers: [SignInController, OverviewController],
-  providers: [OpsSessions, OverviewService],
+  imports: [ParticipantsModule, MarketsModule, MarketDataModule, LedgerModule, OrdersModule, NodesModule],
+  controllers: [SignInController, OverviewController, ParticipantsPageController, AuditPageController],
+  providers: [OpsSessions, OverviewService, ParticipantPageService],
   exports: [OpsSessions],
 })
 export class OpsModule {}

@@ -62,7 +62,7 @@ export class DeadManSwitches implements OnApplicationBootstrap, OnApplicationShu
           `SELECT participant_id FROM dead_man_switches WHERE deadline <= now() FOR UPDATE SKIP LOCKED`,
         );
         for (const { participant_id: participantId } of due) {
-          const { cancelled } = await this.orders.cancelAll({ participantId, roles: [], apiKeyId: 'dead-man-switch' });
+          const { cancelled } = await this.orders.cancelAllOf(participantId);
           await manager.query(`DELETE FROM dead_man_switches WHERE participant_id = $1`, [participantId]);
           this.logger.log({ participantId, cancelled: cancelled.length }, 'dead-man switch fired');
         }

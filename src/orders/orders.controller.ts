@@ -2,6 +2,8 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal, type Principal, Roles } from '../platform/http/auth.js';
+import { uuidParam } from '../platform/http/params.js';
+import { ParticipantsService } from '../participants/participants.service.js';
 import { AmendOrderDto, CancelAllAfterDto, CancelAllAfterView, FillPage, MassCancelQuery, MassCancelView, OrderPage, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
 import { DeadManSwitches } from './dead-man-switches.js';
 import { OrdersService } from './orders.service.js';
@@ -14,6 +16,7 @@ export class OrdersController {
   constructor(
     private readonly orders: OrdersService,
     private readonly deadManSwitches: DeadManSwitches,
+    private readonly participants: ParticipantsService,
   ) {}
 
   @Post('orders')
@@ -32,6 +35,15 @@ export class OrdersController {
   @ApiOkResponse({ type: OrderPage })
   list(@CurrentPrincipal() actor: Principal, @Query() query: OrderQuery): Promise<OrderPage> {
     return this.orders.list(actor, query);
+  }
+
+  @Get('admin/participants/:id/orders')
+  @Roles('admin')
+  @ApiOperation({ summary: "A participant's orders, newest first, as its own GET /v1/orders shows them (admin)" })
+  @ApiOkResponse({ type: OrderPage })
+  async ordersOf(@CurrentPrincipal() actor: Principal, @uuidParam('id') id: string, @Query() query: OrderQuery): Promise<OrderPage> {
+    await this.participants.get(actor, id); // 404 for an unknown participant
+    return this.orders.listOf(id, query);
   }
 
   @Get('orders/:id')

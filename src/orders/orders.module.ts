@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module.js';
 import { MarketsModule } from '../markets/markets.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
+import { ParticipantsModule } from '../participants/participants.module.js';
 import { DeadManSwitches } from './dead-man-switches.js';
 import { BookGateway } from './book-gateway.js';
 import { BookOwnership } from './book-ownership.js';
@@ -13,9 +14,9 @@ import { ProductCatalog } from './products.js';
 import { RedisBookEvents } from './redis-book-events.js';
 
 @Module({
-  imports: [LedgerModule, MarketsModule, NodesModule],
+  imports: [LedgerModule, MarketsModule, NodesModule, ParticipantsModule],
   controllers: [OrdersController],
   providers: [ProductCatalog, BookOwnership, BookRelay, RedisBookEvents, BookGateway, OrdersService, DeadManSwitches, OrderExpiryJob],
-  exports: [BookGateway, ProductCatalog],
+  exports: [BookGateway, ProductCatalog, OrdersService],
 })
 export class OrdersModule {}

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { forbidden, invalid, notFound } from '../common/domain-error.js';
@@ -6,6 +6,7 @@ import { decodeCursor, type Page, pageLimit, pageOf } from '../platform/http/pag
 import type { InstrumentSpec } from '../markets/instrument-terms.js';
 import { parsePrice, tokensToLots } from '../markets/price.js';
 import type { Principal } from '../platform/http/auth.js';
+import { SuspensionEffects } from '../participants/suspension-effects.js';
 import { BookGateway } from './book-gateway.js';
 import { ProductCatalog } from './products.js';
 import type { LiveOrder } from './core/live-order.js';
@@ -38,12 +39,18 @@ interface FillRow {
  * answers only once the result is committed.
  */
 @Injectable()
-export class OrdersService {
+export class OrdersService implements OnModuleInit {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly books: BookGateway,
     private readonly products: ProductCatalog,
+    private readonly suspension: SuspensionEffects,
   ) {}
+
+  /** A suspended participant's open orders are cancelled on every book, as its own cancel-all would. */
+  onModuleInit(): void {
+    this.suspension.cancelsOrders(async (participantId) => (await this.cancelAllOf(participantId)).cancelled.map((o) => o.id));
+  }
 
   async place(actor: Principal, dto: PlaceOrderDto): Promise<{ created: boolean; order: OrderView }> {
     const spec = await this.books.instrument(dto.instrument);
@@ -111,15 +118,20 @@ export class OrdersService {
   }
 
   /** Cancels the caller's open orders, on one instrument or on all. */
-  async cancelAll(actor: Principal, instrument?: string): Promise<MassCancelView> {
+  cancelAll(actor: Principal, instrument?: string): Promise<MassCancelView> {
+    return this.cancelAllOf(actor.participantId, instrument);
+  }
+
+  /** Cancels a participant's open orders through each book's gateway: its own cancel-all, its dead-man switch, its suspension. */
+  async cancelAllOf(participantId: string, instrument?: string): Promise<MassCancelView> {
     const rows: Array<{ instrument: string }> = await this.dataSource.query(
       `SELECT DISTINCT instrument FROM orders WHERE participant_id = $1 AND status = 'open' AND ($2::text IS NULL OR instrument = $2)`,
-      [actor.participantId, instrument ?? null],
+      [participantId, instrument ?? null],
     );
     const cancelled: OrderView[] = [];
     for (const { instrument: symbol } of rows) {
       const spec = await this.instrument(symbol);
-      const result = await this.books.submit(symbol, { kind: 'cancel_all', participantId: actor.participantId });
+      const result = await this.books.submit(symbol, { kind: 'cancel_all', participantId });
       cancelled.push(...result.closed.map((o) => orderView(o, spec, [])));
     }
     return { cancelled };
@@ -132,7 +144,12 @@ export class OrdersService {
     return orderView(order, spec, fills);
   }
 
-  async list(actor: Principal, query: OrderQuery): Promise<Page<OrderView>> {
+  list(actor: Principal, query: OrderQuery): Promise<Page<OrderView>> {
+    return this.listOf(actor.participantId, query);
+  }
+
+  /** A participant's orders, newest first: its own list, or an admin's view of it. */
+  async listOf(participantId: string, query: OrderQuery): Promise<Page<OrderView>> {
     const limit = pageLimit(query);
     const before = decodeCursor(query.cursor, 1);
     const rows: OrderRecord[] = await this.dataSource.query(
@@ -140,7 +157,7 @@ export class OrdersService {
         WHERE participant_id = $1 AND ($2::text IS NULL OR instrument = $2) AND ($3::text IS NULL OR status = $3)
           AND ($4::bigint IS NULL OR id < $4::bigint)
         ORDER BY id DESC LIMIT $5`,
-      [actor.participantId, query.instrument ?? null, query.status ?? null, before?.[0] ?? null, limit + 1],
+      [participantId, query.instrument ?? null, query.status ?? null, before?.[0] ?? null, limit + 1],
     );
     const specs = new Map<string, InstrumentSpec>();
     for (const r of rows) if (!specs.has(r.instrument)) specs.set(r.instrument, await this.instrument(r.instrument));

@@ -12,6 +12,7 @@ import {
   MeView,
   NewApiKeyView,
   ParticipantPage,
+  ParticipantQuery,
   ParticipantView,
   UpdateParticipantDto,
 } from './participants.dto.js';
@@ -38,7 +39,7 @@ export class ParticipantsController {
   @Get('participants')
   @Roles('admin')
   @ApiOkResponse({ type: ParticipantPage })
-  list(@Query() query: PageQuery): Promise<ParticipantPage> {
+  list(@Query() query: ParticipantQuery): Promise<ParticipantPage> {
     return this.participants.list(query);
   }
 
@@ -51,10 +52,14 @@ export class ParticipantsController {
 
   @Patch('participants/:id')
   @Roles('admin')
-  @ApiOperation({ summary: 'Rename, suspend or reinstate a participant' })
+  @ApiOperation({
+    summary: 'Rename, change roles, suspend or reinstate a participant, saying why',
+    description: 'Suspending disables its nodes and cancels its open orders on every instrument; reinstating restores the status only.',
+  })
   @ApiOkResponse({ type: ParticipantView })
-  update(@CurrentPrincipal() actor: Principal, @uuidParam('id') id: string, @Body() dto: UpdateParticipantDto): Promise<ParticipantView> {
-    return this.participants.update(actor, id, dto);
+  async update(@CurrentPrincipal() actor: Principal, @uuidParam('id') id: string, @Body() dto: UpdateParticipantDto): Promise<ParticipantView> {
+    const { reason, ...changes } = dto;
+    return (await this.participants.update(actor, id, changes, reason)).participant;
   }
 
   @Post('participants/:id/api-keys')

@@ -91,7 +91,7 @@ describe('CSRF and the session\'s end', () => {
 
     const other = await createParticipant(t, ['admin']);
     const second = await signInToConsole(t, other.key);
-    await t.http.patch(`/v1/participants/${other.id}`).set(bearer(t.adminKey)).send({ status: 'suspended' }).expect(200);
+    await t.http.patch(`/v1/participants/${other.id}`).set(bearer(t.adminKey)).send({ status: 'suspended', reason: 'test' }).expect(200);
     await consoleGet(t, second, '/ops').expect(303);
   });
 

@@ -60,17 +60,17 @@ describe('participants and API keys', () => {
 
   test('a suspended participant is refused on every route until reinstated', async () => {
     const provider = await createParticipant(t, ['provider']);
-    await t.http.patch(`/v1/participants/${provider.id}`).set(bearer(t.adminKey)).send({ status: 'suspended' }).expect(200);
+    await t.http.patch(`/v1/participants/${provider.id}`).set(bearer(t.adminKey)).send({ status: 'suspended', reason: 'test' }).expect(200);
     const refused = await t.http.get('/v1/me').set(bearer(provider.key)).expect(403);
     expect(refused.body.code).toBe('PARTICIPANT_SUSPENDED');
     await t.http.post('/v1/withdrawals').set(bearer(provider.key)).send({ amount: '1' }).expect(403);
-    await t.http.patch(`/v1/participants/${provider.id}`).set(bearer(t.adminKey)).send({ status: 'active' }).expect(200);
+    await t.http.patch(`/v1/participants/${provider.id}`).set(bearer(t.adminKey)).send({ status: 'active', reason: 'test' }).expect(200);
     await t.http.get('/v1/me').set(bearer(provider.key)).expect(200);
   });
 
   test('an admin cannot suspend itself', async () => {
     const admin = await createParticipant(t, ['admin']);
-    const response = await t.http.patch(`/v1/participants/${admin.id}`).set(bearer(admin.key)).send({ status: 'suspended' }).expect(409);
+    const response = await t.http.patch(`/v1/participants/${admin.id}`).set(bearer(admin.key)).send({ status: 'suspended', reason: 'test' }).expect(409);
     expect(response.body.code).toBe('CANNOT_SUSPEND_SELF');
   });
 
@@ -151,12 +151,14 @@ describe('bad input on participant routes: 400 naming the field, nothing written
 
   test('bad updates and key requests', async () => {
     const buyer = await createParticipant(t, ['buyer']);
-    const status = await t.http.patch(`/v1/participants/${buyer.id}`).set(bearer(t.adminKey)).send({ status: 'banned' }).expect(400);
+    const status = await t.http.patch(`/v1/participants/${buyer.id}`).set(bearer(t.adminKey)).send({ status: 'banned', reason: 'test' }).expect(400);
     expect(status.body.message).toContain('status');
+    const reasonless = await t.http.patch(`/v1/participants/${buyer.id}`).set(bearer(t.adminKey)).send({ status: 'suspended' }).expect(400);
+    expect(reasonless.body.message).toContain('reason');
     const label = await t.http.post(`/v1/participants/${buyer.id}/api-keys`).set(bearer(buyer.key)).send({ label: 'x'.repeat(101) }).expect(400);
     expect(label.body.message).toContain('label');
     const replaces = await t.http.post(`/v1/participants/${buyer.id}/api-keys`).set(bearer(buyer.key)).send({ replaces: 'old' }).expect(400);
     expect(replaces.body.message).toContain('replaces');
-    await t.http.patch(`/v1/participants/00000000-0000-4000-8000-000000000000`).set(bearer(t.adminKey)).send({ name: 'ghost' }).expect(404);
+    await t.http.patch(`/v1/participants/00000000-0000-4000-8000-000000000000`).set(bearer(t.adminKey)).send({ name: 'ghost', reason: 'test' }).expect(404);
   });
 });
