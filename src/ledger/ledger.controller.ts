@@ -1,9 +1,11 @@
-import { Controller, Get, Post, HttpCode, Query } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { formatUsd } from '../common/money.js';
 import { PageOf, PageQuery } from '../platform/http/pagination.js';
+import { uuidParam } from '../platform/http/params.js';
 import { CurrentPrincipal, type Principal, Roles } from '../platform/http/auth.js';
 import { LedgerAuditService, type StoredTrialBalance } from './ledger-audit.service.js';
+import { LedgerInspector } from './ledger-inspector.js';
 import { LedgerService } from './ledger.service.js';
 
 class KindTotalView {
@@ -52,6 +54,49 @@ export class TransferView {
 
 class TransferPage extends PageOf(TransferView) {}
 
+class ParticipantBalancesView {
+  @ApiProperty({ example: '12.500000', description: 'Cash that can be spent or withdrawn now' }) available: string;
+  @ApiProperty({ description: 'Reserved for open orders and pending withdrawals' }) held: string;
+  @ApiProperty() escrow: string;
+  @ApiProperty() margin: string;
+  @ApiProperty() bond: string;
+}
+
+class ParticipantLedgerView {
+  @ApiProperty({ format: 'uuid' }) participantId: string;
+  @ApiProperty({ type: ParticipantBalancesView, description: 'As GET /v1/me shows them to the participant' }) balances: ParticipantBalancesView;
+  @ApiProperty({ type: AccountBalanceView, isArray: true }) accounts: AccountBalanceView[];
+  @ApiProperty({ type: TransferPage, description: 'Its statement, newest first: pass transfers.nextCursor as ?cursor=' }) transfers: TransferPage;
+}
+
+class AccountRefView {
+  @ApiProperty() id: string;
+  @ApiProperty({ example: 'escrow' }) kind: string;
+  @ApiProperty({ nullable: true, type: String, description: "The owner; null for the exchange's own accounts" }) participantId: string | null;
+}
+
+class TransferResolutionView {
+  @ApiProperty() id: string;
+  @ApiProperty({ enum: ['posted', 'voided'] }) phase: string;
+  @ApiProperty() amount: string;
+  @ApiProperty() createdAt: string;
+}
+
+class TransferDetailView {
+  @ApiProperty() id: string;
+  @ApiProperty({ description: 'Order of recording' }) seq: string;
+  @ApiProperty() code: string;
+  @ApiProperty({ nullable: true, type: String }) ref: string | null;
+  @ApiProperty({ example: '12.500000' }) amount: string;
+  @ApiProperty({ type: String, isArray: true, example: ['pending'], description: 'linked, pending, post_pending, void_pending' }) flags: string[];
+  @ApiProperty({ enum: ['posted', 'pending', 'voided'] }) phase: string;
+  @ApiProperty({ type: AccountRefView }) debit: AccountRefView;
+  @ApiProperty({ type: AccountRefView }) credit: AccountRefView;
+  @ApiProperty({ nullable: true, type: String, description: 'The hold this transfer posts or voids' }) pendingId: string | null;
+  @ApiProperty({ type: TransferResolutionView, nullable: true, description: 'For a hold: the transfer that posted or voided it' }) resolvedBy: TransferResolutionView | null;
+  @ApiProperty() createdAt: string;
+}
+
 const trialBalanceView = (t: StoredTrialBalance): TrialBalanceView => ({
   byKind: t.byKind.map((k) => ({
     kind: k.kind,
@@ -72,6 +117,7 @@ export class LedgerController {
   constructor(
     private readonly audit: LedgerAuditService,
     private readonly ledger: LedgerService,
+    private readonly inspector: LedgerInspector,
   ) {}
 
   @Get('admin/ledger/trial-balance')
@@ -88,6 +134,22 @@ export class LedgerController {
   @ApiOkResponse({ type: AccountPage })
   accounts(@Query() query: PageQuery): Promise<AccountPage> {
     return this.ledger.listAccounts(query);
+  }
+
+  @Get('admin/ledger/transfers/:id')
+  @Roles('admin')
+  @ApiOperation({ summary: 'Any transfer by id: both accounts with their owners and kinds, amount, code, reference, flags, the hold it resolves or that resolved it' })
+  @ApiOkResponse({ type: TransferDetailView })
+  transfer(@Param('id') id: string): Promise<TransferDetailView> {
+    return this.inspector.transferById(id);
+  }
+
+  @Get('admin/participants/:id/ledger')
+  @Roles('admin')
+  @ApiOperation({ summary: "A participant's accounts with their balances, and its transfers, newest first, page by page" })
+  @ApiOkResponse({ type: ParticipantLedgerView })
+  participantLedger(@uuidParam('id') id: string, @Query() query: PageQuery): Promise<ParticipantLedgerView> {
+    return this.inspector.participantLedger(id, query);
   }
 
   @Post('admin/ledger/audit')

@@ -7,9 +7,8 @@ import {
   AccountFlags,
   type AccountId,
   balanceOf,
-  hasFlag,
   spendableOf,
-  TransferFlags,
+  transferPhase,
   type TransferRequest,
   type TransferResult,
 } from './core/index.js';
@@ -175,14 +174,36 @@ export class LedgerService {
          FROM accounts WHERE $1::bigint IS NULL OR id > $1::bigint ORDER BY id LIMIT $2`,
       [after?.[0] ?? null, limit + 1],
     );
-    return pageOf(rows, limit, (r) => [r.id!], (r) => ({
-      id: r.id!,
-      participantId: r.participant_id,
-      kind: r.kind!,
-      balance: formatUsd(BigInt(r.balance!)),
-      pendingDebits: formatUsd(BigInt(r.debits_pending!)),
-      pendingCredits: formatUsd(BigInt(r.credits_pending!)),
-    }));
+    return pageOf(rows, limit, (r) => [r.id!], accountLine);
+  }
+
+  /** The transfers with these ids that exist, with both accounts' owners, in the order asked. */
+  async transfersByIds(ids: readonly string[]): Promise<TransferRecordLine[]> {
+    if (ids.length === 0) return [];
+    const rows: Array<{ id: string; code: string; ref: string | null; amount: string; flags: number; created_at: Date; debit_id: string; debit_owner: string | null; debit_kind: string; credit_id: string; credit_owner: string | null; credit_kind: string }> =
+      await this.dataSource.query(
+        `SELECT t.id, t.code, t.ref, t.amount::text, t.flags, t.created_at,
+                da.id::text AS debit_id, da.participant_id AS debit_owner, da.kind AS debit_kind,
+                ca.id::text AS credit_id, ca.participant_id AS credit_owner, ca.kind AS credit_kind
+           FROM transfers t JOIN accounts da ON da.id = t.debit_account_id JOIN accounts ca ON ca.id = t.credit_account_id
+          WHERE t.id = ANY($1::text[])`,
+        [ids],
+      );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.flatMap((id) => {
+      const r = byId.get(id);
+      if (!r) return [];
+      return [{
+        id: r.id,
+        code: r.code,
+        ref: r.ref,
+        amount: formatUsd(BigInt(r.amount)),
+        debit: { accountId: r.debit_id, participantId: r.debit_owner, kind: r.debit_kind },
+        credit: { accountId: r.credit_id, participantId: r.credit_owner, kind: r.credit_kind },
+        phase: transferPhase(r.flags),
+        createdAt: r.created_at.toISOString(),
+      }];
+    });
   }
 
   /** A participant's statement: the transfers that touched its accounts, newest first, signed from its side. */
@@ -207,11 +228,30 @@ export class LedgerService {
         ref: r.ref,
         account: kindOf.get(debited ? r.debit_account_id : r.credit_account_id)!,
         amount: formatUsd(debited ? -BigInt(r.amount) : BigInt(r.amount)),
-        phase: hasFlag(r.flags, TransferFlags.Pending) ? 'pending' : hasFlag(r.flags, TransferFlags.VoidPending) ? 'voided' : 'posted',
+        phase: transferPhase(r.flags),
         createdAt: r.created_at.toISOString(),
       };
     });
   }
+}
+
+/** One side of a transfer: the account, and whose it is (null: a system account). */
+export interface TransferSide {
+  accountId: string;
+  participantId: string | null;
+  kind: string;
+}
+
+/** A transfer as an admin reads it by id. */
+export interface TransferRecordLine {
+  id: string;
+  code: string;
+  ref: string | null;
+  amount: string;
+  debit: TransferSide;
+  credit: TransferSide;
+  phase: 'posted' | 'pending' | 'voided';
+  createdAt: string;
 }
 
 export interface AccountLine {
@@ -232,6 +272,15 @@ export interface StatementLine {
   phase: 'posted' | 'pending' | 'voided';
   createdAt: string;
 }
+
+export const accountLine = (r: Record<string, string | null>): AccountLine => ({
+  id: r.id!,
+  participantId: r.participant_id,
+  kind: r.kind!,
+  balance: formatUsd(BigInt(r.balance!)),
+  pendingDebits: formatUsd(BigInt(r.debits_pending!)),
+  pendingCredits: formatUsd(BigInt(r.credits_pending!)),
+});
 
 function fail(message: string): never {
   throw new Error(message);

@@ -2,12 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditTrail } from '../platform/audit/audit-trail.js';
-import { invalid, notFound, unprocessable } from '../common/domain-error.js';
+import { conflict, invalid, notFound } from '../common/domain-error.js';
 import { decodeCursor, type Page, pageLimit, pageOf } from '../platform/http/pagination.js';
 import type { Principal } from '../platform/http/auth.js';
 import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
+import { DisputeEvidenceRepository } from './dispute-evidence.js';
 import { DisputesRepository } from './disputes.repository.js';
-import type { DisputeQuery, DisputeView, ResolveDisputeDto } from './metering.dto.js';
+import type { DisputeDetailView, DisputeQuery, DisputeView, ResolveDisputeDto } from './metering.dto.js';
 import { VerifiedUsageRepository } from './verified-usage.repository.js';
 
 interface DisputeRecord {
@@ -23,6 +24,7 @@ interface DisputeRecord {
   resolution: DisputeView['resolution'];
   provider_tokens: string | null;
   reason: string | null;
+  resolved_by: string | null;
   created_at: Date;
   resolved_at: Date | null;
   cursor_at: string;
@@ -39,6 +41,7 @@ export class DisputesService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly disputes: DisputesRepository,
+    private readonly evidence: DisputeEvidenceRepository,
     private readonly deliveries: DeliveriesRepository,
     private readonly usage: VerifiedUsageRepository,
     private readonly audit: AuditTrail,
@@ -57,14 +60,30 @@ export class DisputesService {
     return pageOf(rows, limit, (r) => [r.cursor_at, r.id], view);
   }
 
+  /** One dispute with its evidence side by side: the node's report, the buyer's, the audits, the node's counters. */
+  async get(id: string): Promise<DisputeDetailView> {
+    const [d]: DisputeRecord[] = await this.dataSource.query(`SELECT *, created_at::text AS cursor_at FROM disputes WHERE id = $1`, [id]);
+    if (!d) throw notFound('DISPUTE_NOT_FOUND', 'no such dispute');
+    const sides = await this.evidence.read(this.dataSource.manager, { id: d.id, deliveryId: d.delivery_id, nodeId: d.node_id, evidence: d.evidence, createdAt: d.created_at });
+    return { ...view(d), resolvedBy: d.resolved_by, ...sides };
+  }
+
+  /**
+   * Resolves an open dispute once, with the admin's reason in the audit trail, in the same
+   * transaction (the one method behind the admin route and the console's form).
+   */
   async resolve(actor: Principal, id: string, dto: ResolveDisputeDto): Promise<DisputeView> {
+    // The API's DTO says the same; the console's form reaches here too, so the rule lives here.
+    if (typeof dto.reason !== 'string' || dto.reason.trim().length < 3) {
+      throw invalid('VALIDATION_FAILED', 'reason is required: say why, in at least 3 characters', { fields: ['reason'] });
+    }
     if ((dto.resolution === 'split') !== (dto.providerTokens !== undefined)) {
       throw invalid('VALIDATION_FAILED', 'providerTokens is required for a split and only for a split', { fields: ['providerTokens'] });
     }
     return this.dataSource.transaction(async (manager) => {
       const [d]: DisputeRecord[] = await manager.query(`SELECT *, created_at::text AS cursor_at FROM disputes WHERE id = $1 FOR UPDATE`, [id]);
       if (!d) throw notFound('DISPUTE_NOT_FOUND', 'no such dispute');
-      if (d.status !== 'open') throw unprocessable('DISPUTE_RESOLVED', 'this dispute is already resolved');
+      if (d.status !== 'open') throw conflict('DISPUTE_RESOLVED', `this dispute is already resolved (${d.resolution}, at ${d.resolved_at?.toISOString()})`);
       const tokens = BigInt(d.tokens);
       const toProvider = dto.resolution === 'provider' ? tokens : dto.resolution === 'buyer' ? 0n : BigInt(dto.providerTokens!);
       if (toProvider > tokens) throw invalid('VALIDATION_FAILED', `providerTokens must be at most the ${tokens} disputed tokens`, { fields: ['providerTokens'] });
@@ -73,7 +92,7 @@ export class DisputesService {
       const resolved = await this.disputes.resolve<DisputeRecord>(
         manager,
         id,
-        { resolution: dto.resolution, providerTokens: toProvider, reason: dto.reason, resolvedBy: actor.participantId },
+        { resolution: dto.resolution, providerTokens: toProvider, reason: dto.reason.trim(), resolvedBy: actor.participantId },
         '*, created_at::text AS cursor_at',
       );
       await this.audit.record(manager, {
@@ -81,7 +100,7 @@ export class DisputesService {
         action: 'dispute.resolve',
         subjectType: 'dispute',
         subjectId: id,
-        details: { resolution: dto.resolution, providerTokens: String(toProvider), tokens: d.tokens, reason: dto.reason },
+        details: { resolution: dto.resolution, providerTokens: String(toProvider), tokens: d.tokens, reason: dto.reason.trim() },
       });
       return view(resolved);
     });

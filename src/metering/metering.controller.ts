@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { uuidParam } from '../platform/http/params.js';
 import { CurrentPrincipal, type Principal, Public, Roles } from '../platform/http/auth.js';
 import { DisputesService } from './disputes.service.js';
-import { BuyerReportAnswer, BuyerReportDto, DisputePage, DisputeQuery, DisputeView, ResolveDisputeDto, UsageBatchAnswer } from './metering.dto.js';
+import { BuyerReportAnswer, BuyerReportDto, DisputeDetailView, DisputePage, DisputeQuery, DisputeView, ResolveDisputeDto, UsageBatchAnswer } from './metering.dto.js';
 import { MeteringService } from './metering.service.js';
 
 @ApiTags('metering')
@@ -53,10 +53,23 @@ export class MeteringController {
     return this.disputes.list(query);
   }
 
+  @Get('admin/disputes/:id')
+  @ApiBearerAuth()
+  @Roles('admin')
+  @ApiOperation({ summary: "A dispute with its evidence side by side: the node's signed report, the buyer's counts, the exchange's audits, the node's counters" })
+  @ApiOkResponse({ type: DisputeDetailView })
+  get(@uuidParam('id') id: string): Promise<DisputeDetailView> {
+    return this.disputes.get(id);
+  }
+
   @Post('admin/disputes/:id/resolve')
   @ApiBearerAuth()
   @Roles('admin')
   @HttpCode(200)
+  @ApiOperation({
+    summary: 'Resolve an open dispute for the provider, the buyer, or split, with a reason (audited)',
+    description: 'A dispute that is already resolved answers 409 DISPUTE_RESOLVED.',
+  })
   @ApiOkResponse({ type: DisputeView })
   resolve(@CurrentPrincipal() actor: Principal, @uuidParam('id') id: string, @Body() dto: ResolveDisputeDto): Promise<DisputeView> {
     return this.disputes.resolve(actor, id, dto);

@@ -1,6 +1,6 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { PageOf, PageQuery } from '../platform/http/pagination.js';
 import { DISPUTE_RESOLUTIONS, DISPUTE_STATUSES, type DisputeResolution } from './metering.entities.js';
 
@@ -60,7 +60,8 @@ export class ResolveDisputeDto {
   @IsOptional() @IsInt() @Min(0)
   providerTokens?: number;
 
-  @ApiProperty({ minLength: 3, maxLength: 1000 }) @IsString() @MinLength(3) @MaxLength(1000)
+  @ApiProperty({ minLength: 3, maxLength: 1000, description: 'Why: recorded with the resolution and in the audit trail' })
+  @IsString() @MinLength(3) @MaxLength(1000) @Matches(/\S/, { message: 'reason must not be blank' })
   reason: string;
 }
 
@@ -82,3 +83,80 @@ export class DisputeView {
 }
 
 export class DisputePage extends PageOf(DisputeView) {}
+
+export class NodeReportRecordView {
+  @ApiProperty() requestId: string;
+  @ApiProperty() model: string;
+  @ApiProperty() promptTokens: number;
+  @ApiProperty() completionTokens: number;
+  @ApiProperty({ description: 'Billable tokens as the node reported them' }) reportedBillable: number;
+  @ApiProperty({ nullable: true, type: Number, description: 'Billable tokens verification accepted' }) billableTokens: number | null;
+  @ApiProperty({ nullable: true, enum: ['verified', 'disputed', 'rejected', 'audit'] }) verdict: string | null;
+  @ApiProperty({ type: String, isArray: true }) flags: string[];
+  @ApiProperty({ nullable: true, type: Boolean }) withinSla: boolean | null;
+  @ApiProperty({ enum: ['ok', 'error'] }) status: string;
+  @ApiProperty() startedAt: string;
+  @ApiProperty() finishedAt: string;
+  @ApiProperty() ttftMs: number;
+}
+
+export class NodeReportView {
+  @ApiProperty() batchId: string;
+  @ApiProperty({ description: "base64url Ed25519 signature of the batch's exact bytes, by the node's key" }) signature: string;
+  @ApiProperty({ description: 'Records in the whole batch' }) recordCount: number;
+  @ApiProperty() receivedAt: string;
+  @ApiProperty({ nullable: true, type: String }) verifiedAt: string | null;
+  @ApiProperty({ type: NodeReportRecordView, isArray: true, description: "The batch's records for the disputed delivery (at most 500)" }) records: NodeReportRecordView[];
+}
+
+export class BuyerCountView {
+  @ApiProperty() requestId: string;
+  @ApiProperty() promptTokens: number;
+  @ApiProperty() completionTokens: number;
+  @ApiProperty() reportedAt: string;
+}
+
+export class NodeAuditView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ nullable: true, type: String }) requestId: string | null;
+  @ApiProperty() ok: boolean;
+  @ApiProperty({ nullable: true, type: Number }) answeredPromptTokens: number | null;
+  @ApiProperty({ nullable: true, type: Number }) answeredCompletionTokens: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: "The exchange's re-count of the answer with the model class's tokenizer" }) recountedCompletionTokens: number | null;
+  @ApiProperty() tokenizer: string;
+  @ApiProperty({ nullable: true, type: String }) error: string | null;
+  @ApiProperty() createdAt: string;
+}
+
+export class CounterSampleView {
+  @ApiProperty() scrapedAt: string;
+  @ApiProperty({ description: 'vllm:prompt_tokens_total' }) promptTokensTotal: string;
+  @ApiProperty({ description: 'vllm:generation_tokens_total' }) generationTokensTotal: string;
+  @ApiProperty() requestSuccessTotal: string;
+}
+
+export class CounterGrowthView {
+  @ApiProperty() promptTokens: number;
+  @ApiProperty() generationTokens: number;
+}
+
+export class CounterEvidenceView {
+  @ApiProperty({ description: "Start of the span: the batch's first request, or 10 minutes before the dispute" }) from: string;
+  @ApiProperty() to: string;
+  @ApiProperty({ type: CounterSampleView, isArray: true, description: 'From the last sample at or before `from` to the first at or after `to`' }) samples: CounterSampleView[];
+  @ApiProperty({ type: CounterGrowthView, nullable: true, description: 'How much the counters grew over the samples (a drop counts as a restart)' }) growth: CounterGrowthView | null;
+}
+
+/** What an admin weighs before resolving: the node's report, the buyer's, the audits and the node's counters. */
+export class DisputeEvidenceView {
+  @ApiProperty({ type: NodeReportView, nullable: true, description: "The node's signed batch with the disputed request or counters; null for an audit's own mismatch" })
+  nodeReport: NodeReportView | null;
+  @ApiProperty({ type: BuyerCountView, isArray: true, description: "The buyer's counts of the same requests" }) buyerReport: BuyerCountView[];
+  @ApiProperty({ type: NodeAuditView, isArray: true, description: "The exchange's audits of the node for this delivery or these requests (newest 50)" }) audits: NodeAuditView[];
+  @ApiProperty({ type: CounterEvidenceView }) counters: CounterEvidenceView;
+}
+
+/** A dispute with the evidence side by side (GET /v1/admin/disputes/:id and the console's dispute page). */
+export class DisputeDetailView extends IntersectionType(DisputeView, DisputeEvidenceView) {
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The admin who resolved it' }) resolvedBy: string | null;
+}

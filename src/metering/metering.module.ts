@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DeliveriesModule } from '../deliveries/deliveries.module.js';
 import { DeliveryKeysModule } from '../delivery-keys/delivery-keys.module.js';
+import { DisputeEvidenceRepository } from './dispute-evidence.js';
 import { DisputesRepository } from './disputes.repository.js';
 import { DisputesService } from './disputes.service.js';
 import { MeteringController } from './metering.controller.js';
@@ -12,7 +13,7 @@ import { VerifiedUsageRepository } from './verified-usage.repository.js';
 @Module({
   imports: [DeliveriesModule, DeliveryKeysModule],
   controllers: [MeteringController],
-  providers: [MeteringService, DisputesService, DisputesRepository, VerifiedUsageRepository, VerifyBatchJob, CheckBuyerReportsJob, CounterScrapeJob, NodeAuditJob],
-  exports: [MeteringService, VerifiedUsageRepository, NodeAuditJob, CounterScrapeJob],
+  providers: [MeteringService, DisputesService, DisputesRepository, DisputeEvidenceRepository, VerifiedUsageRepository, VerifyBatchJob, CheckBuyerReportsJob, CounterScrapeJob, NodeAuditJob],
+  exports: [MeteringService, DisputesService, VerifiedUsageRepository, NodeAuditJob, CounterScrapeJob],
 })
 export class MeteringModule {}

@@ -2,10 +2,15 @@ import { Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module.js';
 import { MarketDataModule } from '../market-data/market-data.module.js';
 import { MarketsModule } from '../markets/markets.module.js';
+import { MeteringModule } from '../metering/metering.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { OrdersModule } from '../orders/orders.module.js';
 import { ParticipantsModule } from '../participants/participants.module.js';
 import { AuditPageController } from './audit/audit-page.controller.js';
+import { DisputesPageController } from './disputes/disputes-page.controller.js';
+import { DisputesPageService } from './disputes/disputes-page.service.js';
+import { LedgerPageController } from './ledger/ledger-page.controller.js';
+import { LedgerPageService } from './ledger/ledger-page.service.js';
 import { OpsSessions } from './ops-session.js';
 import { OverviewController } from './overview/overview.controller.js';
 import { OverviewService } from './overview/overview.service.js';
@@ -19,9 +24,9 @@ import { SignInController } from './sign-in.controller.js';
  * is registered by ops-http.ts on the API's Fastify.
  */
 @Module({
-  imports: [ParticipantsModule, MarketsModule, MarketDataModule, LedgerModule, OrdersModule, NodesModule],
-  controllers: [SignInController, OverviewController, ParticipantsPageController, AuditPageController],
-  providers: [OpsSessions, OverviewService, ParticipantPageService],
+  imports: [ParticipantsModule, MarketsModule, MarketDataModule, LedgerModule, OrdersModule, NodesModule, MeteringModule],
+  controllers: [SignInController, OverviewController, ParticipantsPageController, AuditPageController, DisputesPageController, LedgerPageController],
+  providers: [OpsSessions, OverviewService, ParticipantPageService, DisputesPageService, LedgerPageService],
   exports: [OpsSessions],
 })
 export class OpsModule {}

@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
-import { VerifyBatchJob } from '../../src/metering/verification.service.js';
 import { signUsageBatch, type UsageRecord } from '../../src/protocol/usage-batch.js';
 import { SettlementService } from '../../src/settlement/settlement.service.js';
-import { fundedBuyer, listSpotInstrument } from '../support/market-fixtures.js';
-import { balancesOf, bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
+import { listSpotInstrument } from '../support/market-fixtures.js';
+import { type MeteredNode, meteredDelivery, postUsageBatch, usageRecord, verifyUsageBatch } from '../support/metering-fixtures.js';
+import { balancesOf, bearer, startTestApp, type TestApp } from '../support/test-app.js';
 
 // A model class whose prompt tokens count a quarter (inputWeightBps 2500), with an SLA of 20
 // tokens/s and a 2 s time to first token; a spot book with a 60 s window. The provider's node
@@ -27,69 +27,12 @@ afterEach(async () => {
   expect(audit.body).toMatchObject({ sound: true });
 });
 
-interface Node {
-  readonly id: string;
-  readonly key: KeyObject;
-}
+type Node = MeteredNode;
 
-async function providerWithNode(): Promise<{ provider: TestParticipant; node: Node }> {
-  const provider = await createParticipant(t, ['provider']);
-  await deposit(t, provider.id, '100');
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const created = await t.http
-    .post('/v1/nodes')
-    .set(bearer(provider.key))
-    .send({
-      modelClassId,
-      baseUrl: 'http://127.0.0.1:9/v1',
-      metricsUrl: 'http://127.0.0.1:9/metrics',
-      publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
-      tokensPerSecond: 100_000,
-    })
-    .expect(201);
-  return { provider, node: { id: created.body.id, key: privateKey } };
-}
-
-/** A buyer buys 1,000,000 tokens at 0.500 from a provider with a node; returns the delivery id and a buyer key id. */
-async function delivery(): Promise<{ buyer: TestParticipant; provider: TestParticipant; node: Node; deliveryId: string; keyId: string }> {
-  const buyer = await fundedBuyer(t, '100');
-  const { provider, node } = await providerWithNode();
-  await t.http.post('/v1/orders').set(bearer(buyer.key)).send({ instrument: symbol, side: 'buy', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
-  await t.http.post('/v1/orders').set(bearer(provider.key)).send({ instrument: symbol, side: 'sell', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
-  const [d] = (await t.http.get('/v1/deliveries').set(bearer(buyer.key)).expect(200)).body.items;
-  const key = await t.http.post(`/v1/deliveries/${d.id}/keys`).set(bearer(buyer.key)).send({}).expect(201);
-  return { buyer, provider, node, deliveryId: d.id, keyId: key.body.id };
-}
-
-/** An honest request: 400 prompt + 100 completion tokens in 2 s, first token after 300 ms. */
-function record(deliveryId: string, keyId: string, overrides: Partial<UsageRecord> = {}): UsageRecord {
-  const started = Date.now() - 3_000;
-  return {
-    requestId: `chatcmpl-${randomUUID()}`,
-    deliveryId,
-    keyId,
-    model: modelClassId,
-    promptTokens: 400,
-    completionTokens: 100,
-    startedAt: new Date(started).toISOString(),
-    finishedAt: new Date(started + 2_000).toISOString(),
-    ttftMs: 300,
-    status: 'ok',
-    stream: true,
-    ...overrides,
-  };
-}
-
-/** What a node agent sends: the batch's exact bytes, with X-Tokex-Node and X-Tokex-Signature (api.md). */
-const post = (node: Node, records: UsageRecord[], batchId: string = randomUUID(), key: KeyObject = node.key) => {
-  const signed = signUsageBatch({ batchId, nodeId: node.id, createdAt: new Date().toISOString(), records }, key);
-  // supertest would re-encode a Buffer as JSON; the body's text is its exact bytes (UTF-8).
-  return t.http.post('/v1/metering/usage-batches').set(signed.headers).send(signed.body.toString());
-};
-
-/** Runs the batch's verification job the way a worker does: in a transaction. */
-const verify = (node: Node, batchId: string) =>
-  t.dataSource.transaction((manager) => t.app.get(VerifyBatchJob).handle({ nodeId: node.id, batchId }, { jobId: 'test', attempt: 1, manager }));
+const delivery = () => meteredDelivery(t, { symbol, modelClassId });
+const record = (deliveryId: string, keyId: string, overrides: Partial<UsageRecord> = {}) => usageRecord(modelClassId, deliveryId, keyId, overrides);
+const post = (node: Node, records: UsageRecord[], batchId: string = randomUUID(), key: KeyObject = node.key) => postUsageBatch(t, node, records, batchId, key);
+const verify = (node: Node, batchId: string) => verifyUsageBatch(t, node, batchId);
 
 const deliveryRow = async (id: string) =>
   (await t.dataSource.query(`SELECT delivered_tokens::int AS delivered, disputed_tokens::int AS disputed, paid_tokens::int AS paid, status, outcome FROM deliveries WHERE id = $1`, [id]))[0];
@@ -215,7 +158,7 @@ describe('verification', () => {
       .send({ resolution: 'split', providerTokens: 10, reason: 'partial logs from the provider' })
       .expect(200);
     expect(resolved.body).toMatchObject({ status: 'resolved', resolution: 'split', providerTokens: 10 });
-    await t.http.post(`/v1/admin/disputes/${disputes[0].id}/resolve`).set(bearer(t.adminKey)).send({ resolution: 'buyer', reason: 'again' }).expect(422);
+    await t.http.post(`/v1/admin/disputes/${disputes[0].id}/resolve`).set(bearer(t.adminKey)).send({ resolution: 'buyer', reason: 'again' }).expect(409);
     expect(await deliveryRow(deliveryId)).toMatchObject({ delivered: 210, disputed: 0 });
     const [audit] = await t.dataSource.query(`SELECT action, details FROM audit_events WHERE subject_id = $1`, [disputes[0].id]);
     expect(audit).toMatchObject({ action: 'dispute.resolve', details: expect.objectContaining({ resolution: 'split', providerTokens: '10' }) });

@@ -3,3 +3,4 @@ export * from './types.js';
 export * from './apply-transfers.js';
 export * from './balances.js';
 export * from './in-memory-ledger.js';
+export * from './transfer-flags.js';
