@@ -23,3 +23,12 @@ export async function requestEvidence(manager: EntityManager, deliveryId: string
   );
   return { total: requests.total, bad: requests.bad, breach: slaBreach(requests.bad, requests.total) };
 }
+
+/**
+ * The same judgement as a SQL condition on a delivery aliased `d` (for lists that filter on it):
+ * more than 1 % of its buyer requests, and at least 3, failed or missed the SLA (slaBreach).
+ */
+export const REQUEST_BREACH_SQL = `(SELECT count(*) FILTER (WHERE r.status = 'error' OR r.within_sla = false) >= 3
+      AND count(*) FILTER (WHERE r.status = 'error' OR r.within_sla = false) * 10000 > count(*) * 100
+     FROM usage_records r LEFT JOIN delivery_keys k ON k.id = r.key_id
+    WHERE r.delivery_id = d.id AND k.kind IS DISTINCT FROM 'audit')`;

@@ -57,6 +57,15 @@ export class VerifiedUsageRepository {
     return row.n;
   }
 
+  /** The usage a settlement record paid, oldest first. */
+  async paidBy(payoutId: string): Promise<Array<{ id: string; tokens: bigint; recordedAt: Date }>> {
+    const rows: Array<{ id: string; tokens: string; recorded_at: Date }> = await this.dataSource.query(
+      `SELECT id, tokens::text, recorded_at FROM delivery_usage WHERE payout_id = $1::bigint ORDER BY recorded_at, id`,
+      [payoutId],
+    );
+    return rows.map((r) => ({ id: r.id, tokens: BigInt(r.tokens), recordedAt: r.recorded_at }));
+  }
+
   /**
    * Marks usage as paid by a settlement record (`payoutId`). Returns how many rows were still
    * unpaid and are now marked: fewer than asked means another transaction paid some meanwhile.

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { ForwardsModule } from '../forwards/forwards.module.js';
+import { FundingModule } from '../funding/funding.module.js';
 import { LedgerModule } from '../ledger/ledger.module.js';
 import { MarketDataModule } from '../market-data/market-data.module.js';
 import { MarketsModule } from '../markets/markets.module.js';
@@ -6,6 +8,11 @@ import { MeteringModule } from '../metering/metering.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { OrdersModule } from '../orders/orders.module.js';
 import { ParticipantsModule } from '../participants/participants.module.js';
+import { SettlementModule } from '../settlement/settlement.module.js';
+import { DeliveriesPageController } from './deliveries/deliveries-page.controller.js';
+import { SettlementsPageController } from './settlements/settlements-page.controller.js';
+import { ForwardsPageController } from './forwards/forwards-page.controller.js';
+import { ForwardsPageService } from './forwards/forwards-page.service.js';
 import { AuditPageController } from './audit/audit-page.controller.js';
 import { DisputesPageController } from './disputes/disputes-page.controller.js';
 import { DisputesPageService } from './disputes/disputes-page.service.js';
@@ -24,9 +31,9 @@ import { SignInController } from './sign-in.controller.js';
  * is registered by ops-http.ts on the API's Fastify.
  */
 @Module({
-  imports: [ParticipantsModule, MarketsModule, MarketDataModule, LedgerModule, OrdersModule, NodesModule, MeteringModule],
-  controllers: [SignInController, OverviewController, ParticipantsPageController, AuditPageController, DisputesPageController, LedgerPageController],
-  providers: [OpsSessions, OverviewService, ParticipantPageService, DisputesPageService, LedgerPageService],
+  imports: [ParticipantsModule, MarketsModule, MarketDataModule, LedgerModule, ForwardsModule, FundingModule, OrdersModule, NodesModule, MeteringModule, SettlementModule],
+  controllers: [SignInController, OverviewController, ForwardsPageController, ParticipantsPageController, AuditPageController, DisputesPageController, LedgerPageController, SettlementsPageController, DeliveriesPageController],
+  providers: [OpsSessions, OverviewService, ForwardsPageService, ParticipantPageService, DisputesPageService, LedgerPageService],
   exports: [OpsSessions],
 })
 export class OpsModule {}

@@ -41,6 +41,37 @@ export class NodeProbesRepository {
     );
   }
 
+  /** The stored probes of a provider's nodes of one model class in [from, to), newest first, at most `limit`. */
+  async probesBetween(manager: EntityManager, providerId: string, modelClassId: string, from: Date, to: Date, limit: number): Promise<NodeProbeResult[]> {
+    const rows: Array<{ node_id: string; probed_at: Date; ok: boolean; status_code: number | null; latency_ms: number | null; error: string | null }> = await manager.query(
+      `SELECT node_id, probed_at, ok, status_code, latency_ms, error FROM node_probes
+        WHERE provider_id = $1 AND model_class_id = $2 AND probed_at >= $3 AND probed_at < $4
+        ORDER BY probed_at DESC, id DESC LIMIT $5`,
+      [providerId, modelClassId, from, to, limit],
+    );
+    return rows.map((r) => ({
+      nodeId: r.node_id,
+      providerId,
+      modelClassId,
+      probedAt: r.probed_at,
+      ok: r.ok,
+      statusCode: r.status_code,
+      latencyMs: r.latency_ms,
+      error: r.error,
+    }));
+  }
+
+  /**
+   * A SQL condition on a delivery aliased `d`: its provider is down now by the rule of
+   * probe-evidence.ts (some node has a fresh probe, and no node's latest fresh probe was ok).
+   * `freshSince` names the parameter holding the time a probe stays fresh from (now − 2 intervals).
+   */
+  downNowSql(freshSince: string): string {
+    const fresh = `p.provider_id = d.provider_id AND p.model_class_id = d.model_class_id AND p.probed_at >= ${freshSince}`;
+    return `(EXISTS (SELECT 1 FROM node_probes p WHERE ${fresh})
+      AND NOT EXISTS (SELECT 1 FROM (SELECT DISTINCT ON (p.node_id) p.ok FROM node_probes p WHERE ${fresh} ORDER BY p.node_id, p.probed_at DESC, p.ok DESC) latest WHERE latest.ok))`;
+  }
+
   /**
    * The breach verdict for a provider's nodes of one model class over [windowStart, windowEnd),
    * from the stored probes (probe-evidence.ts decides). Probes from up to two intervals before the

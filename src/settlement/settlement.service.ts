@@ -1,18 +1,50 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { DomainError } from '../common/domain-error.js';
 import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
 import type { TransferRequest } from '../ledger/core/index.js';
 import { LedgerService } from '../ledger/ledger.service.js';
-import { requestEvidence } from '../metering/request-evidence.js';
+import { requestEvidence, type RequestEvidence } from '../metering/request-evidence.js';
 import { VerifiedUsageRepository } from '../metering/verified-usage.repository.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { MetricsService } from '../platform/observability/metrics.service.js';
 import { NodeProbesRepository } from '../probes/node-probes.repository.js';
+import type { ProbeVerdict } from '../probes/probe-evidence.js';
 import { batchTotals, closeStep, type DeliveryPosition, isWorthRecording, payoutStep, routeTransfers, type Step } from './core/settlement-steps.js';
-import { insertSettlements } from './settlement-sql.js';
+import { insertSettlements, NO_FAILED_STEP, type StepOutcome } from './settlement-sql.js';
 
 /** Deliveries settled per transaction: one lock set and one ledger write for all of them. */
 const BATCH = 200;
+
+/** What a payout sweeps: open deliveries with verified usage no payout has claimed. */
+const PAYABLE = `d.status = 'open' AND EXISTS (SELECT 1 FROM delivery_usage u WHERE u.delivery_id = d.id AND u.payout_id IS NULL)`;
+/** A delivery with tokens under dispute waits for an admin before it closes (market-rules §7). */
+const UNDISPUTED = `d.status = 'open' AND d.disputed_tokens = 0`;
+/** What a close sweeps ($1: the latest window end due). */
+const CLOSABLE = `${UNDISPUTED} AND d.window_end <= $1`;
+
+export interface BreachSubject {
+  readonly id: string;
+  readonly providerId: string;
+  readonly modelClassId: string;
+  readonly windowStart: Date;
+  readonly windowEnd: Date;
+}
+
+export interface BreachEvidence {
+  readonly probes: ProbeVerdict;
+  readonly requests: RequestEvidence;
+  readonly breach: boolean;
+}
+
+/** A step's kind a sweep runs, and so an admin can retry. */
+export type SweptKind = 'payout' | 'close';
+
+/** Run inside a retry's transaction: after the delivery is locked, and after its steps ran (or were refused again). */
+export interface RetryHooks {
+  readonly locked: (manager: EntityManager) => Promise<void>;
+  readonly settled: (manager: EntityManager, refusal: DomainError | undefined) => Promise<void>;
+}
 
 interface DeliveryState {
   id: string;
@@ -50,6 +82,11 @@ const DELIVERY_STATE = `d.id, d.buyer_id, d.provider_id, d.model_class_id, d.qua
  * Settlement writes only its own records (`settlements`); the deliveries' totals are written by
  * their repository, the usage a payout paid is marked by metering's, and breach evidence is read
  * from the records probes and metering keep.
+ *
+ * A delivery whose steps the ledger refuses (a business rule: funds, a transfer id's conflict) is
+ * recorded as a failed step and leaves its batch, so the others settle; the sweeps then pass it
+ * by until an admin retries it (`retry`), which runs the same batch path for that one delivery.
+ * Any other error (the database, a race) rolls the batch back for the next sweep, as before.
  */
 @Injectable()
 export class SettlementService {
@@ -89,15 +126,14 @@ export class SettlementService {
   private async payOut(): Promise<number> {
     let total = 0;
     for (;;) {
-      const settled = await this.settleBatch(
-        `d.status = 'open' AND EXISTS (SELECT 1 FROM delivery_usage u WHERE u.delivery_id = d.id AND u.payout_id IS NULL)`,
-        [],
-        async (d) => [payoutStep(positionOf(d))],
-        'payout',
-      );
+      const settled = await this.payOutBatch(`${PAYABLE} AND ${NO_FAILED_STEP}`, []);
       total += settled;
       if (settled < BATCH) return total;
     }
+  }
+
+  private payOutBatch(where: string, params: unknown[], hooks?: RetryHooks): Promise<number> {
+    return this.settleBatch(where, params, async (d) => [payoutStep(positionOf(d))], 'payout', hooks);
   }
 
   /** Closes every delivery whose window ended at least the grace period before `now`. Returns deliveries closed. */
@@ -109,21 +145,57 @@ export class SettlementService {
     let total = 0;
     const due = new Date(now.getTime() - this.config.jobs.settlementCloseGraceMs);
     for (;;) {
-      // A delivery with tokens under dispute waits for an admin before it closes (market-rules §7).
-      const settled = await this.settleBatch(`d.status = 'open' AND d.window_end <= $1 AND d.disputed_tokens = 0`, [due], async (d, manager) => {
+      const settled = await this.closeBatch(`${CLOSABLE} AND ${NO_FAILED_STEP}`, [due]);
+      total += settled;
+      if (settled < BATCH) return total;
+    }
+  }
+
+  private closeBatch(where: string, params: unknown[], hooks?: RetryHooks): Promise<number> {
+    return this.settleBatch(
+      where,
+      params,
+      async (d, manager) => {
         const position = positionOf(d);
         const payout = payoutStep(position);
         // Breach evidence, as records: the exchange's probes of the provider's nodes, and the
         // buyer's requests the node failed or served out of the model class's SLA (market-rules §5).
-        const probes = await this.probes.verdict(manager, d.provider_id, d.model_class_id, d.window_start, d.window_end, this.config.jobs.nodeProbeIntervalMs);
-        const requests = await requestEvidence(manager, d.id);
-        const close = closeStep(position, payout.effect.paidTokens, probes.breach || requests.breach);
+        const { probes, requests, breach } = await this.breachEvidence(manager, {
+          id: d.id,
+          providerId: d.provider_id,
+          modelClassId: d.model_class_id,
+          windowStart: d.window_start,
+          windowEnd: d.window_end,
+        });
+        const close = closeStep(position, payout.effect.paidTokens, breach);
         this.logger.log({ delivery: d.id, outcome: close.outcome, undelivered: String(close.tokens), evidence: { probes, requests } }, 'delivery window closed');
         return [payout, close];
-      }, 'close');
-      total += settled;
-      if (settled < BATCH) return total;
-    }
+      },
+      'close',
+      hooks,
+    );
+  }
+
+  /**
+   * Runs a failed step of `kind` once more, through the sweep's own batch path limited to its
+   * delivery, with `hooks` in its transaction. Returns false when there was nothing to run: the
+   * delivery no longer needs that step, or another transaction holds it right now.
+   */
+  async retry(deliveryId: string, kind: SweptKind, hooks: RetryHooks): Promise<boolean> {
+    // A failed close was due when the sweep ran it: its retry does not ask the clock again.
+    const settled = kind === 'payout' ? await this.payOutBatch(`${PAYABLE} AND d.id = $1`, [deliveryId], hooks) : await this.closeBatch(`${UNDISPUTED} AND d.id = $1`, [deliveryId], hooks);
+    return settled > 0;
+  }
+
+  /**
+   * The evidence a close judges breach by (market-rules §5): the probes of the provider's nodes of
+   * the model class over [windowStart, windowEnd), and the buyer's requests metering recorded.
+   * The ops console reads it with the same call, for an open window up to now.
+   */
+  async breachEvidence(manager: EntityManager, d: BreachSubject): Promise<BreachEvidence> {
+    const probes = await this.probes.verdict(manager, d.providerId, d.modelClassId, d.windowStart, d.windowEnd, this.config.jobs.nodeProbeIntervalMs);
+    const requests = await requestEvidence(manager, d.id);
+    return { probes, requests, breach: probes.breach || requests.breach };
   }
 
   /**
@@ -134,7 +206,8 @@ export class SettlementService {
     where: string,
     params: unknown[],
     plan: (d: DeliveryState, manager: EntityManager) => Promise<Step[]>,
-    step: 'payout' | 'close',
+    step: SweptKind,
+    hooks?: RetryHooks,
   ): Promise<number> {
     const started = performance.now();
     const count = await this.ledger.inTransaction(async (manager) => {
@@ -146,17 +219,16 @@ export class SettlementService {
         params,
       );
       if (locked.length === 0) return 0;
+      await hooks?.locked(manager);
       const deliveries: DeliveryState[] = await manager.query(
-        `SELECT ${DELIVERY_STATE} FROM deliveries d WHERE d.id = ANY($1::uuid[]) AND ${where.replaceAll('$1', '$2')} ORDER BY d.window_end, d.id`,
+        `SELECT ${DELIVERY_STATE} FROM deliveries d WHERE d.id = ANY($1::uuid[]) AND ${where.replace(/\$(\d+)/g, (_, n) => `$${Number(n) + 1}`)} ORDER BY d.window_end, d.id`,
         [locked.map((r) => r.id), ...params],
       );
       const byId = new Map(deliveries.map((d) => [d.id, d]));
-      const steps: Step[] = [];
-      for (const d of deliveries) steps.push(...(await plan(d, manager)).filter(isWorthRecording));
-      const transfers: TransferRequest[][] = [];
-      for (const s of steps) transfers.push(await this.withAccounts(s, byId.get(s.deliveryId)!, manager));
-      await this.ledger.transferOrThrow(manager, transfers.flat());
-      await this.record(manager, steps, byId, transfers);
+      const planned: Step[][] = [];
+      for (const d of deliveries) planned.push((await plan(d, manager)).filter(isWorthRecording));
+      const refusals = await this.applyAll(manager, planned, byId);
+      await hooks?.settled(manager, refusals[0]);
       return locked.length;
     });
     if (count > 0) {
@@ -164,6 +236,48 @@ export class SettlementService {
       this.metrics.settledDeliveries.inc({ step }, count);
     }
     return count;
+  }
+
+  /**
+   * Applies every delivery's steps at once; if the ledger refuses the batch, each delivery alone,
+   * recording the refused ones as failed steps. Returns the refusals.
+   */
+  private async applyAll(manager: EntityManager, planned: Step[][], deliveries: ReadonlyMap<string, DeliveryState>): Promise<DomainError[]> {
+    const all = planned.flat();
+    const refusal = await this.apply(manager, all, deliveries);
+    if (!refusal) return [];
+    const refusals: DomainError[] = [];
+    for (const steps of planned) {
+      const refused = planned.length === 1 ? refusal : await this.apply(manager, steps, deliveries);
+      if (!refused) continue;
+      refusals.push(refused);
+      this.logger.warn({ delivery: steps[0].deliveryId, code: refused.code, error: refused.message }, 'settlement step refused by the ledger; it waits for a retry');
+      await this.record(manager, steps, deliveries, await this.routed(manager, steps, deliveries), { status: 'failed', error: `${refused.code}: ${refused.message}` });
+    }
+    return refusals;
+  }
+
+  /** The steps' transfers and records under a savepoint: all of them, or none and the ledger's refusal. */
+  private async apply(manager: EntityManager, steps: Step[], deliveries: ReadonlyMap<string, DeliveryState>): Promise<DomainError | undefined> {
+    if (steps.length === 0) return undefined;
+    const transfers = await this.routed(manager, steps, deliveries);
+    await manager.query('SAVEPOINT settle_steps');
+    try {
+      await this.ledger.transferOrThrow(manager, transfers.flat());
+      await this.record(manager, steps, deliveries, transfers, { status: 'done' });
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      await manager.query('ROLLBACK TO SAVEPOINT settle_steps');
+      return error;
+    }
+    await manager.query('RELEASE SAVEPOINT settle_steps');
+    return undefined;
+  }
+
+  private async routed(manager: EntityManager, steps: Step[], deliveries: ReadonlyMap<string, DeliveryState>): Promise<TransferRequest[][]> {
+    const transfers: TransferRequest[][] = [];
+    for (const s of steps) transfers.push(await this.withAccounts(s, deliveries.get(s.deliveryId)!, manager));
+    return transfers;
   }
 
   /** Fills in each transfer's accounts by what it is (core/settlement-steps.ts), and drops the zero ones. */
@@ -175,7 +289,13 @@ export class SettlementService {
   }
 
   /** The steps' records, the usage they paid, and the deliveries' new totals. */
-  private async record(manager: EntityManager, steps: Step[], deliveries: ReadonlyMap<string, DeliveryState>, transfers: TransferRequest[][]): Promise<void> {
+  private async record(
+    manager: EntityManager,
+    steps: Step[],
+    deliveries: ReadonlyMap<string, DeliveryState>,
+    transfers: TransferRequest[][],
+    outcome: StepOutcome,
+  ): Promise<void> {
     if (steps.length === 0) return;
     const idOf = await insertSettlements(
       manager,
@@ -183,7 +303,9 @@ export class SettlementService {
         const d = deliveries.get(s.deliveryId)!;
         return { key: s.key, kind: s.kind, deliveryId: d.id, buyerId: d.buyer_id, providerId: d.provider_id, tokens: s.tokens, amounts: s.amounts, transferIds: transfers[i].map((t) => t.id) };
       }),
+      outcome,
     );
+    if (outcome.status === 'failed') return; // it moved nothing: no usage paid, no totals
     const paidUsage = steps.flatMap((s) => s.usageIds.map((u) => [u, idOf.get(s.key)!] as const));
     if (paidUsage.length > 0) {
       const marked = await this.usage.markPaid(manager, paidUsage);

@@ -1,0 +1,91 @@
+import { formatUsd } from '../common/money.js';
+import type { MarketsService } from '../markets/markets.service.js';
+import { formatPrice } from '../markets/price.js';
+import type { SettlementDeliveryView, SettlementView } from './settlements.dto.js';
+
+/** A `settlements` row as the review reads it (`id::text, tokens::text`). */
+export interface SettlementRecordRow {
+  id: string;
+  key: string;
+  kind: SettlementView['kind'];
+  delivery_id: string;
+  buyer_id: string;
+  provider_id: string;
+  tokens: string;
+  amounts: Record<string, string>;
+  transfer_ids: string[];
+  status: SettlementView['status'];
+  attempts: number;
+  error: string | null;
+  created_at: Date;
+}
+
+export const SETTLEMENT_COLUMNS = `s.id::text, s.key, s.kind, s.delivery_id, s.buyer_id, s.provider_id, s.tokens::text, s.amounts, s.transfer_ids, s.status, s.attempts, s.error, s.created_at`;
+
+export const settlementView = (r: SettlementRecordRow): SettlementView => ({
+  id: r.id,
+  key: r.key,
+  kind: r.kind,
+  deliveryId: r.delivery_id,
+  buyerId: r.buyer_id,
+  providerId: r.provider_id,
+  tokens: Number(r.tokens),
+  amounts: Object.fromEntries(Object.entries(r.amounts).map(([k, v]) => [k, formatUsd(BigInt(v))])),
+  transferIds: r.transfer_ids,
+  status: r.status,
+  attempts: r.attempts,
+  error: r.error,
+  createdAt: r.created_at.toISOString(),
+});
+
+/** A `deliveries` row (SELECT d.*). */
+export interface DeliveryRecordRow {
+  id: string;
+  instrument: string;
+  model_class_id: string;
+  buyer_id: string;
+  provider_id: string;
+  quantity_tokens: string;
+  price_ticks: string;
+  notional_micros: string;
+  delivered_tokens: string;
+  paid_tokens: string;
+  disputed_tokens: string;
+  paid_micros: string;
+  fee_paid_micros: string;
+  refunded_micros: string;
+  penalty_micros: string;
+  window_start: Date;
+  window_end: Date;
+  status: 'open' | 'closed';
+  outcome: 'delivered' | 'take_or_pay' | 'breach' | null;
+  closed_at: Date | null;
+}
+
+/** A delivery as an admin reads it: the same numbers and formats as `GET /v1/deliveries/:id`. */
+export async function deliveryView(markets: MarketsService, r: DeliveryRecordRow): Promise<SettlementDeliveryView> {
+  const spec = await markets.requireInstrument(r.instrument);
+  const out = BigInt(r.paid_micros) + BigInt(r.fee_paid_micros) + BigInt(r.refunded_micros);
+  return {
+    id: r.id,
+    instrument: r.instrument,
+    modelClass: r.model_class_id,
+    buyerId: r.buyer_id,
+    providerId: r.provider_id,
+    price: formatPrice(Number(r.price_ticks), spec),
+    ordered: Number(r.quantity_tokens),
+    delivered: Number(r.delivered_tokens),
+    paid: Number(r.paid_tokens),
+    disputed: Number(r.disputed_tokens),
+    notional: formatUsd(BigInt(r.notional_micros)),
+    escrow: formatUsd(BigInt(r.notional_micros) - out),
+    providerPaid: formatUsd(BigInt(r.paid_micros)),
+    refunded: formatUsd(BigInt(r.refunded_micros)),
+    penalty: formatUsd(BigInt(r.penalty_micros)),
+    windowStart: r.window_start.toISOString(),
+    windowEnd: r.window_end.toISOString(),
+    status: r.status,
+    outcome: r.outcome,
+    closedAt: r.closed_at?.toISOString() ?? null,
+  };
+}
