@@ -1,5 +1,5 @@
 /**
- * The stub model server (test/support/stub-model-server.ts) as a process, for demos and manual
+ * The stub model server (src/demo/stub-model-server.ts) as a process, for demos and manual
  * runs: an OpenAI-compatible "inference node" with deterministic answers and vLLM's /metrics.
  * Here in bench/ because bench/ is what `npm run build` compiles besides src/.
  *
@@ -11,7 +11,7 @@
  * --under-report-counters-pct N, --down, --fail-requests.
  */
 import { parseArgs } from 'node:util';
-import { startStubModelServer } from '../test/support/stub-model-server.js';
+import { startStubModelServer } from '../src/demo/stub-model-server.js';
 
 const { values } = parseArgs({
   options: {

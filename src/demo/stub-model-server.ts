@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tokenizerFor, SUPPORTED_TOKENIZERS_DESCRIPTION, type Tokenizer } from '../../src/metering/tokenizers.js';
+import { tokenizerFor, SUPPORTED_TOKENIZERS_DESCRIPTION, type Tokenizer } from '../metering/tokenizers.js';
 
 /**
- * A stand-in for a provider's inference server (vLLM and the like), for tests and demos; never
- * shipped. It speaks the OpenAI API on plain `node:http`:
+ * A stand-in for a provider's inference server (vLLM and the like), for tests, benchmarks and
+ * `npm run demo` (docs/demo.md); never a real node. It speaks the OpenAI API on plain `node:http`:
  *
  *   POST /v1/chat/completions   `chat.completion`, or SSE `chat.completion.chunk`s
  *   POST /v1/completions        `text_completion`, streamed or not

@@ -132,6 +132,22 @@ export class EnvironmentVariables {
 
   @Transform(toInt) @IsInt() @Min(100)
   SHUTDOWN_TIMEOUT_MS = 10_000;
+
+  /**
+   * How many times faster than real time the injectable `Clock` runs (forward marks, expiry and
+   * listing read it; the order path, delivery windows and settlement do not). Above 1 only for
+   * demos (`npm run demo`), never in production.
+   */
+  @Transform(toInt) @IsInt() @Min(1) @Max(100_000)
+  CLOCK_RATE = 1;
+
+  /**
+   * With CLOCK_RATE above 1: the real instant (ISO 8601) at which the fast clock reads real time
+   * and from which it runs ahead. Processes that share it agree on the time. Empty: the process's start.
+   */
+  @ValidateIf((env: EnvironmentVariables) => env.CLOCK_ANCHOR !== '')
+  @Matches(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/, { message: 'CLOCK_ANCHOR must be an ISO 8601 instant with a zone' })
+  CLOCK_ANCHOR = '';
 }
 
 export type ProcessRole = 'api' | 'worker' | 'all';
@@ -167,6 +183,8 @@ export interface AppConfig {
   };
   readonly metering: { auditMaxTokens: number };
   readonly shutdownTimeoutMs: number;
+  /** The injectable Clock: `rate` times real time from `anchorMs` (epoch ms), or real time at rate 1. */
+  readonly clock: { rate: number; anchorMs: number | null };
 }
 
 export class ConfigurationError extends Error {
@@ -186,6 +204,8 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
       message.startsWith(error.property) ? message : `${error.property}: ${message}`,
     ),
   );
+  // A fast clock would mark and expire real forwards days early: never in production.
+  if (vars.NODE_ENV === 'production' && vars.CLOCK_RATE !== 1) problems.push('CLOCK_RATE must be 1 when NODE_ENV is production');
   if (problems.length > 0) throw new ConfigurationError(problems);
   return {
     env: vars.NODE_ENV,
@@ -222,6 +242,7 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
     },
     metering: { auditMaxTokens: vars.METERING_AUDIT_MAX_TOKENS },
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
+    clock: { rate: vars.CLOCK_RATE, anchorMs: vars.CLOCK_ANCHOR === '' ? null : Date.parse(vars.CLOCK_ANCHOR) },
   };
 }
 

@@ -1,0 +1,1 @@
+export * from '../../src/demo/stub-model-server.js';
