@@ -7,6 +7,8 @@ export interface SettledDelivery {
   readonly id: string;
   /** Tokens settled so far (the point on the delivery's axis): replaces the column. */
   readonly paidTokens: bigint;
+  /** Tokens resolved for the buyer in disputes by this batch, gone for good: added to the column. */
+  readonly refundedTokens: bigint;
   /** Amounts moved by this batch: added to the columns. */
   readonly paid: bigint;
   readonly fee: bigint;
@@ -50,13 +52,13 @@ export class DeliveriesRepository {
     if (deliveries.length === 0) return;
     await manager.query(
       `UPDATE deliveries d
-          SET paid_tokens = v.paid_tokens, paid_micros = d.paid_micros + v.paid, fee_paid_micros = d.fee_paid_micros + v.fee,
+          SET paid_tokens = v.paid_tokens, refunded_tokens = d.refunded_tokens + v.refunded_tokens, paid_micros = d.paid_micros + v.paid, fee_paid_micros = d.fee_paid_micros + v.fee,
               refunded_micros = d.refunded_micros + v.refunded, penalty_micros = d.penalty_micros + v.penalty,
               outcome = coalesce(v.outcome, d.outcome),
               status = CASE WHEN v.outcome IS NULL THEN d.status ELSE 'closed' END,
               closed_at = CASE WHEN v.outcome IS NULL THEN d.closed_at ELSE now() END
-         FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[])
-           AS v(id, paid_tokens, paid, fee, refunded, penalty, outcome)
+         FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[])
+           AS v(id, paid_tokens, paid, fee, refunded, penalty, outcome, refunded_tokens)
         WHERE d.id = v.id`,
       [
         deliveries.map((t) => t.id),
@@ -66,6 +68,7 @@ export class DeliveriesRepository {
         deliveries.map((t) => String(t.refunded)),
         deliveries.map((t) => String(t.penalty)),
         deliveries.map((t) => t.outcome),
+        deliveries.map((t) => String(t.refundedTokens)),
       ],
     );
   }

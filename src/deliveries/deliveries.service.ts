@@ -24,6 +24,7 @@ interface DeliveryRecord {
   delivered_tokens: string;
   paid_tokens: string;
   disputed_tokens: string;
+  refunded_tokens: string;
   paid_micros: string;
   fee_paid_micros: string;
   refunded_micros: string;
@@ -127,6 +128,7 @@ export class DeliveriesService {
     const ordered = BigInt(r.quantity_tokens);
     const paid = BigInt(r.paid_tokens);
     const disputed = BigInt(r.disputed_tokens);
+    const refunded = BigInt(r.refunded_tokens); // resolved for the buyer in disputes: gone from the delivery
     const used = BigInt(r.delivered_tokens);
     const out = BigInt(r.paid_micros) + BigInt(r.fee_paid_micros) + BigInt(r.refunded_micros);
     return {
@@ -142,7 +144,7 @@ export class DeliveriesService {
       delivered: Number(used),
       paid: Number(paid),
       disputed: Number(disputed),
-      remaining: r.status === 'open' ? Number(nonNegative(ordered - (used > paid ? used : paid) - disputed)) : 0,
+      remaining: r.status === 'open' ? Number(nonNegative(ordered - (used > paid ? used : paid) - disputed - refunded)) : 0,
       notional: formatUsd(BigInt(r.notional_micros)),
       escrow: formatUsd(BigInt(r.notional_micros) - out),
       providerPaid: formatUsd(BigInt(r.paid_micros)),

@@ -9,14 +9,15 @@ export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 /**
  * What one spot fill obliges (market-rules §5): the provider serves `quantity_tokens` to the buyer
  * within the window, the buyer's notional waits in escrow, and the provider's bond for those tokens
- * backs the promise. Created in the fill's own transaction. The token counters only grow:
- * `paid_tokens` (delivered and paid), `disputed_tokens` (held out until an admin resolves them);
+ * backs the promise. Created in the fill's own transaction. The token counters:
+ * `paid_tokens` (delivered and paid, only grows), `disputed_tokens` (held out until an admin
+ * resolves them), `refunded_tokens` (resolved for the buyer in disputes: gone for good, only grows);
  * what is left at the window's close is paid (take-or-pay) or refunded (breach).
  */
 @Entity('deliveries')
 @Check('deliveries_status_known', `status IN ('open', 'closed')`)
 @Check('deliveries_outcome_known', `outcome IS NULL OR outcome IN ('delivered', 'take_or_pay', 'breach')`)
-@Check('deliveries_tokens_within_quantity', `paid_tokens >= 0 AND disputed_tokens >= 0 AND paid_tokens + disputed_tokens <= quantity_tokens`)
+@Check('deliveries_tokens_within_quantity', `paid_tokens >= 0 AND disputed_tokens >= 0 AND refunded_tokens >= 0 AND paid_tokens + disputed_tokens + refunded_tokens <= quantity_tokens`)
 @Check('deliveries_escrow_not_overspent', `paid_micros + fee_paid_micros + refunded_micros <= notional_micros AND penalty_micros <= bond_micros`)
 @Index('deliveries_buyer_idx', ['buyerId', 'createdAt'])
 @Index('deliveries_provider_idx', ['providerId', 'createdAt'])
@@ -74,6 +75,10 @@ export class DeliveryRow {
 
   @Column('bigint', { name: 'disputed_tokens', transformer: bigintColumn, default: 0 })
   disputedTokens: bigint;
+
+  /** Tokens an admin resolved for the buyer in disputes: refunded with a penalty, never paid (market-rules §7). */
+  @Column('bigint', { name: 'refunded_tokens', transformer: bigintColumn, default: 0 })
+  refundedTokens: bigint;
 
   /** Escrow paid out so far: to the provider, and as its fee. */
   @Column('bigint', { name: 'paid_micros', transformer: bigintColumn, default: 0 })

@@ -10,14 +10,15 @@ export class DisputesRepository {
 
   /**
    * Opens disputes (once per key) and holds their tokens out of settlement: the delivery's
-   * `disputed_tokens` grows by what is left room for, so a delivery never holds more than it sold.
+   * `disputed_tokens` grows by what is left room for (not the tokens already refunded to the
+   * buyer), so a delivery never holds more than it sold.
    */
   async open(manager: EntityManager, disputes: readonly NewDispute[]): Promise<void> {
     for (const d of disputes) {
       const [inserted] = await manager.query(
         `INSERT INTO disputes (key, delivery_id, node_id, provider_id, buyer_id, kind, tokens, evidence)
          SELECT $1, d.id, $3, d.provider_id, d.buyer_id, $4,
-                GREATEST(0, LEAST($5::bigint, d.quantity_tokens - d.paid_tokens - d.disputed_tokens - (SELECT coalesce(sum(u.tokens), 0) FROM delivery_usage u WHERE u.delivery_id = d.id AND u.payout_id IS NULL))),
+                GREATEST(0, LEAST($5::bigint, d.quantity_tokens - d.paid_tokens - d.disputed_tokens - d.refunded_tokens - (SELECT coalesce(sum(u.tokens), 0) FROM delivery_usage u WHERE u.delivery_id = d.id AND u.payout_id IS NULL))),
                 $6
            FROM deliveries d WHERE d.id = $2 FOR UPDATE OF d
          ON CONFLICT (key) DO NOTHING

@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { AuditTrail } from '../platform/audit/audit-trail.js';
 import { conflict, invalid, notFound } from '../common/domain-error.js';
+import { formatUsd } from '../common/money.js';
 import { decodeCursor, type Page, pageLimit, pageOf } from '../platform/http/pagination.js';
 import type { Principal } from '../platform/http/auth.js';
 import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
+import { DisputeRefunds, type DisputeRefundMoney } from '../settlement/dispute-refunds.js';
 import { DisputeEvidenceRepository } from './dispute-evidence.js';
 import { DisputesRepository } from './disputes.repository.js';
 import type { DisputeDetailView, DisputeQuery, DisputeView, ResolveDisputeDto } from './metering.dto.js';
@@ -33,8 +35,10 @@ interface DisputeRecord {
 /**
  * Disputes for admins (market-rules §7): list them with their evidence, and resolve each once.
  * Resolving releases the held tokens: those awarded to the provider become verified usage (paid
- * by the next payout); those awarded to the buyer are simply not delivered, so the buyer keeps
- * them to use in the window (and a breach at the close refunds them). Every resolution is audited.
+ * by the next payout); those awarded to the buyer were not delivered through the provider's
+ * fault, so they leave the delivery for good, refunded to the buyer with the breach penalty from
+ * the provider's bond (settlement's DisputeRefunds, in the same transaction). Every resolution is
+ * audited, with the money it moved.
  */
 @Injectable()
 export class DisputesService {
@@ -44,6 +48,7 @@ export class DisputesService {
     private readonly evidence: DisputeEvidenceRepository,
     private readonly deliveries: DeliveriesRepository,
     private readonly usage: VerifiedUsageRepository,
+    private readonly refunds: DisputeRefunds,
     private readonly audit: AuditTrail,
   ) {}
 
@@ -57,7 +62,8 @@ export class DisputesService {
         ORDER BY created_at DESC, id DESC LIMIT $5`,
       [query.status ?? null, query.deliveryId ?? null, before?.[0] ?? null, before?.[1] ?? null, limit + 1],
     );
-    return pageOf(rows, limit, (r) => [r.cursor_at, r.id], view);
+    const refunds = await this.refunds.ofDisputes(this.dataSource.manager, rows.map((r) => r.id));
+    return pageOf(rows, limit, (r) => [r.cursor_at, r.id], (r) => view(r, refunds.get(r.id)));
   }
 
   /** One dispute with its evidence side by side: the node's report, the buyer's, the audits, the node's counters. */
@@ -65,12 +71,13 @@ export class DisputesService {
     const [d]: DisputeRecord[] = await this.dataSource.query(`SELECT *, created_at::text AS cursor_at FROM disputes WHERE id = $1`, [id]);
     if (!d) throw notFound('DISPUTE_NOT_FOUND', 'no such dispute');
     const sides = await this.evidence.read(this.dataSource.manager, { id: d.id, deliveryId: d.delivery_id, nodeId: d.node_id, evidence: d.evidence, createdAt: d.created_at });
-    return { ...view(d), resolvedBy: d.resolved_by, ...sides };
+    return { ...view(d, await this.refundOf(this.dataSource.manager, d.id)), resolvedBy: d.resolved_by, ...sides };
   }
 
   /**
    * Resolves an open dispute once, with the admin's reason in the audit trail, in the same
-   * transaction (the one method behind the admin route and the console's form).
+   * transaction (the one method behind the admin route and the console's form). The buyer's
+   * tokens (all for `buyer`, `tokens - providerTokens` for `split`) are refunded in it too.
    */
   async resolve(actor: Principal, id: string, dto: ResolveDisputeDto): Promise<DisputeView> {
     // The API's DTO says the same; the console's form reaches here too, so the rule lives here.
@@ -89,6 +96,7 @@ export class DisputesService {
       if (toProvider > tokens) throw invalid('VALIDATION_FAILED', `providerTokens must be at most the ${tokens} disputed tokens`, { fields: ['providerTokens'] });
       await this.deliveries.releaseDisputedTokens(manager, d.delivery_id, d.tokens);
       if (toProvider > 0n) await this.usage.record(`dispute:${d.id}`, d.delivery_id, toProvider, manager);
+      const refund = toProvider < tokens ? await this.refunds.refund(manager, d.id, d.delivery_id, tokens - toProvider) : null;
       const resolved = await this.disputes.resolve<DisputeRecord>(
         manager,
         id,
@@ -100,14 +108,24 @@ export class DisputesService {
         action: 'dispute.resolve',
         subjectType: 'dispute',
         subjectId: id,
-        details: { resolution: dto.resolution, providerTokens: String(toProvider), tokens: d.tokens, reason: dto.reason.trim() },
+        details: {
+          resolution: dto.resolution,
+          providerTokens: String(toProvider),
+          tokens: d.tokens,
+          reason: dto.reason.trim(),
+          ...(refund ? { refundedTokens: String(refund.tokens), buyerRefund: String(refund.refund), penalty: String(refund.penalty), settlementId: refund.settlementId } : {}),
+        },
       });
-      return view(resolved);
+      return view(resolved, refund ?? undefined);
     });
+  }
+
+  private async refundOf(manager: EntityManager, id: string): Promise<DisputeRefundMoney | undefined> {
+    return (await this.refunds.ofDisputes(manager, [id])).get(id);
   }
 }
 
-function view(r: DisputeRecord): DisputeView {
+function view(r: DisputeRecord, refund?: DisputeRefundMoney): DisputeView {
   return {
     id: r.id,
     kind: r.kind,
@@ -121,6 +139,9 @@ function view(r: DisputeRecord): DisputeView {
     resolution: r.resolution,
     providerTokens: r.provider_tokens === null ? null : Number(r.provider_tokens),
     reason: r.reason,
+    refund: refund
+      ? { settlementId: refund.settlementId, tokens: Number(refund.tokens), buyerRefund: formatUsd(refund.refund), penalty: formatUsd(refund.penalty) }
+      : null,
     createdAt: r.created_at.toISOString(),
     resolvedAt: r.resolved_at?.toISOString() ?? null,
   };

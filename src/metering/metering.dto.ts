@@ -65,6 +65,14 @@ export class ResolveDisputeDto {
   reason: string;
 }
 
+/** The money a resolution for the buyer moved (market-rules §7): its tokens' escrow back, and the penalty from the provider's bond. */
+export class DisputeRefundView {
+  @ApiProperty({ description: 'The settlement step that recorded it' }) settlementId: string;
+  @ApiProperty({ description: 'Tokens resolved for the buyer: never paid to the provider' }) tokens: number;
+  @ApiProperty({ example: '0.000026', description: "Their escrow, back to the buyer's available cash (USD)" }) buyerRefund: string;
+  @ApiProperty({ example: '0.000003', description: "The breach penalty on it, from the provider's bond to the buyer (USD)" }) penalty: string;
+}
+
 export class DisputeView {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() kind: string;
@@ -78,6 +86,8 @@ export class DisputeView {
   @ApiProperty({ nullable: true, enum: DISPUTE_RESOLUTIONS }) resolution: DisputeResolution | null;
   @ApiProperty({ nullable: true }) providerTokens: number | null;
   @ApiProperty({ nullable: true }) reason: string | null;
+  @ApiProperty({ nullable: true, type: DisputeRefundView, description: 'What the buyer was refunded, when it was awarded tokens of an open delivery' })
+  refund: DisputeRefundView | null;
   @ApiProperty() createdAt: string;
   @ApiProperty({ nullable: true }) resolvedAt: string | null;
 }

@@ -83,7 +83,8 @@ export class SettlementReview {
   async retry(admin: Principal, id: string, reason: string): Promise<SettlementDetail> {
     const step = await this.find(id);
     const notFailed = () => conflict('SETTLEMENT_NOT_FAILED', `settlement ${id} is done; only a failed step can be retried`);
-    if (step.status !== 'failed' || step.kind === 'escrow') throw notFailed();
+    // Escrow and dispute steps commit with their cause (the fill, the resolution) or not at all: never failed.
+    if (step.status !== 'failed' || step.kind === 'escrow' || step.kind === 'dispute') throw notFailed();
     const ran = await this.settlement.retry(step.delivery_id, step.kind, {
       locked: async (manager) => {
         const [now]: Array<{ status: string }> = await manager.query(`SELECT status FROM settlements WHERE id = $1 FOR UPDATE`, [id]);

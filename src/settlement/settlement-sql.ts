@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { arrayLiteral } from '../platform/database/sql-literals.js';
+import type { DeliveryPosition } from './core/settlement-steps.js';
 
 /** A spot fill's escrow as settlement records it; the order writer's fill records fit it as they are. */
 export interface EscrowFill {
@@ -30,10 +31,10 @@ export function recordEscrowSql(fills: readonly EscrowFill[]): string | undefine
        JOIN deliveries d ON d.fill_id = f.id`;
 }
 
-/** One payout or close step as settlement records it. */
+/** One payout, close or dispute-refund step as settlement records it. */
 export interface SettlementRecord {
   readonly key: string;
-  readonly kind: 'payout' | 'close';
+  readonly kind: 'payout' | 'close' | 'dispute';
   readonly deliveryId: string;
   readonly buyerId: string;
   readonly providerId: string;
@@ -88,3 +89,45 @@ export async function insertSettlements(manager: EntityManager, records: readonl
 
 /** Deliveries with a failed step wait for an admin's retry: the sweeps leave them alone (a SQL condition on `d`). */
 export const NO_FAILED_STEP = `NOT EXISTS (SELECT 1 FROM settlements f WHERE f.delivery_id = d.id AND f.status = 'failed')`;
+
+/** A delivery as settlement plans its steps (`DELIVERY_STATE`, read after the delivery is locked). */
+export interface DeliveryState {
+  id: string;
+  status: 'open' | 'closed';
+  buyer_id: string;
+  provider_id: string;
+  model_class_id: string;
+  quantity_tokens: string;
+  notional_micros: string;
+  seller_fee_micros: string;
+  bond_micros: string;
+  paid_tokens: string;
+  disputed_tokens: string;
+  refunded_tokens: string;
+  penalty_micros: string;
+  window_start: Date;
+  window_end: Date;
+  /** Verified usage not yet paid, and its rows' ids. */
+  unpaid_tokens: string;
+  unpaid_ids: string[];
+}
+
+/** The columns of a `DeliveryState`, from `deliveries d`. */
+export const DELIVERY_STATE = `d.id, d.status, d.buyer_id, d.provider_id, d.model_class_id, d.quantity_tokens::text, d.notional_micros::text,
+  d.seller_fee_micros::text, d.bond_micros::text, d.paid_tokens::text, d.disputed_tokens::text, d.refunded_tokens::text, d.penalty_micros::text,
+  d.window_start, d.window_end,
+  coalesce((SELECT sum(u.tokens) FROM delivery_usage u WHERE u.delivery_id = d.id AND u.payout_id IS NULL), 0)::text AS unpaid_tokens,
+  coalesce((SELECT array_agg(u.id) FROM delivery_usage u WHERE u.delivery_id = d.id AND u.payout_id IS NULL), '{}') AS unpaid_ids`;
+
+export function positionOf(d: DeliveryState): DeliveryPosition {
+  return {
+    id: d.id,
+    terms: { quantity: BigInt(d.quantity_tokens), notional: BigInt(d.notional_micros), sellerFee: BigInt(d.seller_fee_micros), bond: BigInt(d.bond_micros) },
+    paidTokens: BigInt(d.paid_tokens),
+    disputedTokens: BigInt(d.disputed_tokens),
+    // Every penalty before the close is a dispute's (the close's own comes with it, and ends the delivery).
+    refunded: { tokens: BigInt(d.refunded_tokens), penalty: BigInt(d.penalty_micros) },
+    unpaidTokens: BigInt(d.unpaid_tokens),
+    unpaidUsageIds: d.unpaid_ids,
+  };
+}

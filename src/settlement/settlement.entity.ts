@@ -1,7 +1,7 @@
 import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 import { bigintColumn } from '../platform/database/bigint.transformer.js';
 
-export const SETTLEMENT_KINDS = ['escrow', 'payout', 'close'] as const;
+export const SETTLEMENT_KINDS = ['escrow', 'payout', 'close', 'dispute'] as const;
 export type SettlementKind = (typeof SETTLEMENT_KINDS)[number];
 export const SETTLEMENT_STATUSES = ['done', 'failed'] as const;
 export type SettlementStatus = (typeof SETTLEMENT_STATUSES)[number];
@@ -12,7 +12,7 @@ export type SettlementStatus = (typeof SETTLEMENT_STATUSES)[number];
  * key, from which its transfer ids derive, so a step that runs again finds itself done.
  */
 @Entity('settlements')
-@Check('settlements_kind_known', `kind IN ('escrow', 'payout', 'close')`)
+@Check('settlements_kind_known', `kind IN ('escrow', 'payout', 'close', 'dispute')`)
 @Check('settlements_status_known', `status IN ('done', 'failed')`)
 @Index('settlements_delivery_idx', ['deliveryId', 'id'])
 @Index('settlements_buyer_idx', ['buyerId', 'id'])
@@ -38,7 +38,7 @@ export class SettlementRow {
   @Column('uuid', { name: 'provider_id' })
   providerId: string;
 
-  /** Tokens the step settled (paid, taken-or-paid, or refunded). */
+  /** Tokens the step settled (paid, taken-or-paid, or refunded; a dispute's: those resolved for the buyer). */
   @Column('bigint', { transformer: bigintColumn, default: 0 })
   tokens: bigint;
 

@@ -10,8 +10,9 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { MetricsService } from '../platform/observability/metrics.service.js';
 import { NodeProbesRepository } from '../probes/node-probes.repository.js';
 import type { ProbeVerdict } from '../probes/probe-evidence.js';
-import { batchTotals, closeStep, type DeliveryPosition, isWorthRecording, payoutStep, routeTransfers, type Step } from './core/settlement-steps.js';
-import { insertSettlements, NO_FAILED_STEP, type StepOutcome } from './settlement-sql.js';
+import { batchTotals, closeStep, isWorthRecording, payoutStep, type Step } from './core/settlement-steps.js';
+import { DELIVERY_STATE, type DeliveryState, insertSettlements, NO_FAILED_STEP, positionOf, type StepOutcome } from './settlement-sql.js';
+import { stepTransfers } from './step-transfers.js';
 
 /** Deliveries settled per transaction: one lock set and one ledger write for all of them. */
 const BATCH = 200;
@@ -45,29 +46,6 @@ export interface RetryHooks {
   readonly locked: (manager: EntityManager) => Promise<void>;
   readonly settled: (manager: EntityManager, refusal: DomainError | undefined) => Promise<void>;
 }
-
-interface DeliveryState {
-  id: string;
-  buyer_id: string;
-  provider_id: string;
-  model_class_id: string;
-  quantity_tokens: string;
-  notional_micros: string;
-  seller_fee_micros: string;
-  bond_micros: string;
-  paid_tokens: string;
-  disputed_tokens: string;
-  window_start: Date;
-  window_end: Date;
-  /** Verified usage not yet paid, and its rows' ids. */
-  unpaid_tokens: string;
-  unpaid_ids: string[];
-}
-
-const DELIVERY_STATE = `d.id, d.buyer_id, d.provider_id, d.model_class_id, d.quantity_tokens::text, d.notional_micros::text,
-  d.seller_fee_micros::text, d.bond_micros::text, d.paid_tokens::text, d.disputed_tokens::text, d.window_start, d.window_end,
-  coalesce((SELECT sum(u.tokens) FROM delivery_usage u WHERE u.delivery_id = d.id AND u.payout_id IS NULL), 0)::text AS unpaid_tokens,
-  coalesce((SELECT array_agg(u.id) FROM delivery_usage u WHERE u.delivery_id = d.id AND u.payout_id IS NULL), '{}') AS unpaid_ids`;
 
 /**
  * The settlement worker's money movements for spot deliveries (market-rules §5, docs/settlement.md).
@@ -281,11 +259,8 @@ export class SettlementService {
   }
 
   /** Fills in each transfer's accounts by what it is (core/settlement-steps.ts), and drops the zero ones. */
-  private async withAccounts(step: Step, d: DeliveryState, manager: EntityManager): Promise<TransferRequest[]> {
-    const buyer = await this.ledger.accountsOf(d.buyer_id, manager);
-    const provider = await this.ledger.accountsOf(d.provider_id, manager);
-    const fees = await this.ledger.systemAccount('fees');
-    return routeTransfers(step.transfers, { buyer, provider, fees });
+  private withAccounts(step: Step, d: DeliveryState, manager: EntityManager): Promise<TransferRequest[]> {
+    return stepTransfers(this.ledger, manager, step, { buyerId: d.buyer_id, providerId: d.provider_id });
   }
 
   /** The steps' records, the usage they paid, and the deliveries' new totals. */
@@ -314,15 +289,4 @@ export class SettlementService {
     }
     await this.deliveries.recordSettled(manager, batchTotals(steps));
   }
-}
-
-function positionOf(d: DeliveryState): DeliveryPosition {
-  return {
-    id: d.id,
-    terms: { quantity: BigInt(d.quantity_tokens), notional: BigInt(d.notional_micros), sellerFee: BigInt(d.seller_fee_micros), bond: BigInt(d.bond_micros) },
-    paidTokens: BigInt(d.paid_tokens),
-    disputedTokens: BigInt(d.disputed_tokens),
-    unpaidTokens: BigInt(d.unpaid_tokens),
-    unpaidUsageIds: d.unpaid_ids,
-  };
 }

@@ -83,7 +83,7 @@ export class OverviewService {
          FROM forward_positions p JOIN instruments i ON i.symbol = p.instrument
         WHERE p.lots > 0 GROUP BY p.instrument
        UNION ALL
-       SELECT instrument, sum(quantity_tokens - paid_tokens - disputed_tokens)::text
+       SELECT instrument, sum(quantity_tokens - paid_tokens - disputed_tokens - refunded_tokens)::text
          FROM deliveries WHERE status = 'open' GROUP BY instrument`,
     );
     return new Map(rows.map((r) => [r.instrument, Number(r.tokens)]));

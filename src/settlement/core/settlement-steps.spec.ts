@@ -1,11 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import type { DeliveryTerms } from './delivery-money.js';
+import { type DeliveryTerms, NOTHING_REFUNDED } from './delivery-money.js';
 import {
   accountsFor,
   batchTotals,
   closeStep,
   type DeliveryPosition,
+  disputeRefundStep,
   isWorthRecording,
   payoutStep,
   routeTransfers,
@@ -27,6 +28,7 @@ const position = (terms: DeliveryTerms, over: Partial<DeliveryPosition> = {}): D
   terms,
   paidTokens: 0n,
   disputedTokens: 0n,
+  refunded: NOTHING_REFUNDED,
   unpaidTokens: 0n,
   unpaidUsageIds: [],
   ...over,
@@ -72,7 +74,22 @@ describe('the accounts each movement is between', () => {
       ['delivery-penalty', 'provider.bond', 'buyer.available', 20_000n],
       ['delivery-bond-release', 'provider.bond', 'provider.available', 30_000n],
     ]);
-    expect(step.effect).toEqual({ paidTokens: 600_000n, paid: 0n, fee: 0n, refunded: 200_000n, penalty: 20_000n, outcome: 'breach' });
+    expect(step.effect).toEqual({ paidTokens: 600_000n, refundedTokens: 0n, paid: 0n, fee: 0n, refunded: 200_000n, penalty: 20_000n, outcome: 'breach' });
+  });
+
+  test("a dispute resolved for the buyer refunds its tokens' escrow from the top of the axis and pays the penalty from the bond, under the dispute's key", () => {
+    const step = disputeRefundStep(position(TERMS, { paidTokens: 200n }), 'x', 50n);
+    expect(step).toMatchObject({ key: 'dispute:x', kind: 'dispute', tokens: 50n, amounts: { buyerRefund: 26n, penalty: 3n }, usageIds: [] });
+    expect(routeTransfers(step.transfers, ACCOUNTS).map((t) => [t.id, t.debitAccountId, t.creditAccountId, t.amount])).toEqual([
+      ['dispute:x:refund', 'buyer.escrow', 'buyer.available', 26n],
+      ['dispute:x:penalty', 'provider.bond', 'buyer.available', 3n],
+    ]);
+    expect(step.effect).toEqual({ paidTokens: 200n, refundedTokens: 50n, paid: 0n, fee: 0n, refunded: 26n, penalty: 3n });
+    // The close after it: its take-or-pay stops below the refunded tokens, and only the rest of the bond goes back.
+    const close = closeStep(position(TERMS, { paidTokens: 200n, refunded: { tokens: 50n, penalty: 3n } }), 200n, false);
+    expect(close.amounts).toMatchObject({ providerPayout: 499_475n - 99n, providerFee: 499n, bondReleased: 49_997n });
+    // A payout never reaches them either.
+    expect(payoutStep(position(TERMS, { refunded: { tokens: 50n, penalty: 3n }, unpaidTokens: 2_000_000n, unpaidUsageIds: ['u'] })).tokens).toBe(999_950n);
   });
 });
 
@@ -81,6 +98,9 @@ interface Life {
   readonly terms: DeliveryTerms;
   readonly disputed: bigint;
   readonly usage: readonly (readonly bigint[])[];
+  /** After which usage batch the dispute is resolved (never, if past the last), and the provider's share of it in %. */
+  readonly resolveAt: number;
+  readonly providerShare: bigint;
   readonly breach: boolean;
 }
 const life = fc
@@ -91,27 +111,51 @@ const life = fc
     bondBps: fc.bigInt({ min: 0n, max: 3_000n }),
     disputedShare: fc.bigInt({ min: 0n, max: 100n }),
     usage: fc.array(fc.array(fc.bigInt({ min: 1n, max: 10n ** 9n }), { maxLength: 3 }), { maxLength: 6 }),
+    resolveAt: fc.nat({ max: 7 }),
+    providerShare: fc.oneof(fc.constant(0n), fc.constant(100n), fc.bigInt({ min: 0n, max: 100n })),
     breach: fc.boolean(),
   })
   .map((l): Life => ({
     terms: { quantity: l.quantity, notional: l.notional, sellerFee: (l.notional * l.feeBps) / 10_000n, bond: (l.notional * l.bondBps) / 10_000n },
     disputed: l.disputedShare === 100n ? 0n : (l.quantity * l.disputedShare) / 200n,
     usage: l.usage,
+    resolveAt: l.resolveAt,
+    providerShare: l.providerShare,
     breach: l.breach,
   }));
 
-function run({ terms, disputed, usage, breach }: Life): Step[] {
+/** Whether the life's dispute is resolved before its close (otherwise its tokens stay in escrow). */
+const resolved = (l: Life) => l.disputed === 0n || l.resolveAt <= l.usage.length;
+
+function run({ terms, disputed, usage, resolveAt, providerShare, breach }: Life): Step[] {
   let d = position(terms, { disputedTokens: disputed });
   const steps: Step[] = [];
   let n = 0;
   const apply = (s: Step) => {
     if (!isWorthRecording(s)) return;
     steps.push(s);
-    d = { ...d, paidTokens: s.effect.paidTokens, unpaidTokens: 0n, unpaidUsageIds: d.unpaidUsageIds.filter((u) => !s.usageIds.includes(u)) };
+    d = {
+      ...d,
+      paidTokens: s.effect.paidTokens,
+      refunded: { tokens: d.refunded.tokens + s.effect.refundedTokens, penalty: d.refunded.penalty + (s.kind === 'dispute' ? s.effect.penalty : 0n) },
+      unpaidTokens: s.kind === 'payout' ? 0n : d.unpaidTokens,
+      unpaidUsageIds: d.unpaidUsageIds.filter((u) => !s.usageIds.includes(u)),
+    };
   };
-  for (const batch of usage) {
+  const resolve = () => {
+    // As DisputesService does: release, the provider's share becomes usage, the buyer's is refunded.
+    const toProvider = (disputed * providerShare) / 100n;
+    d = { ...d, disputedTokens: 0n, unpaidTokens: d.unpaidTokens + toProvider, unpaidUsageIds: toProvider > 0n ? [...d.unpaidUsageIds, 'dispute:x'] : d.unpaidUsageIds };
+    apply(disputeRefundStep(d, 'x', disputed - toProvider));
+  };
+  usage.forEach((batch, i) => {
+    if (i === resolveAt && disputed > 0n) resolve();
     for (const tokens of batch) d = { ...d, unpaidTokens: d.unpaidTokens + tokens, unpaidUsageIds: [...d.unpaidUsageIds, `u${n++}`] };
     apply(payoutStep(d));
+  });
+  if (resolveAt === usage.length && disputed > 0n) {
+    resolve();
+    apply(payoutStep(d)); // the close pays the verified usage first
   }
   apply(closeStep(d, d.paidTokens, breach));
   return steps;
@@ -142,7 +186,7 @@ describe('a delivery settled in steps', () => {
           net.set(t.creditAccountId, (net.get(t.creditAccountId) ?? 0n) + t.amount);
         }
         const escrowSpent = -(net.get('buyer.escrow') ?? 0n);
-        if (l.disputed === 0n) expect(escrowSpent).toBe(l.terms.notional);
+        if (resolved(l)) expect(escrowSpent).toBe(l.terms.notional);
         else expect(escrowSpent <= l.terms.notional).toBe(true);
         expect(-(net.get('provider.bond') ?? 0n)).toBe(l.terms.bond);
         expect([...net.values()].reduce((a, b) => a + b, 0n)).toBe(0n);
@@ -159,13 +203,14 @@ describe('a delivery settled in steps', () => {
         expect(totals).toEqual({
           id: 'd',
           paidTokens: steps.at(-1)!.effect.paidTokens,
+          refundedTokens: steps.reduce((a, s) => a + s.effect.refundedTokens, 0n),
           paid: steps.reduce((a, s) => a + s.effect.paid, 0n),
           fee: steps.reduce((a, s) => a + s.effect.fee, 0n),
           refunded: steps.reduce((a, s) => a + s.effect.refunded, 0n),
           penalty: steps.reduce((a, s) => a + s.effect.penalty, 0n),
           outcome: steps.at(-1)!.effect.outcome,
         });
-        expect(totals.paidTokens <= l.terms.quantity - l.disputed).toBe(true);
+        expect(totals.paidTokens + totals.refundedTokens <= l.terms.quantity - (resolved(l) ? 0n : l.disputed)).toBe(true);
         expect(totals.paid + totals.fee + totals.refunded <= l.terms.notional && totals.penalty <= l.terms.bond).toBe(true);
       }),
     );

@@ -7,16 +7,18 @@
  *   delivery-payout        buyer.escrow  → provider.available   provider's share of delivered tokens
  *   delivery-take-or-pay   buyer.escrow  → provider.available   undelivered tokens, no breach
  *   delivery-fee           buyer.escrow  → fees                 the provider's fee, out of the escrow
- *   delivery-refund        buyer.escrow  → buyer.available      undelivered tokens' escrow, breach
- *   delivery-penalty       provider.bond → buyer.available      breach penalty, at most the bond
+ *   delivery-refund        buyer.escrow  → buyer.available      undelivered tokens' escrow: breach, or
+ *                                                               a dispute resolved for the buyer
+ *   delivery-penalty       provider.bond → buyer.available      penalty on such a refund, at most the bond left
  *   delivery-bond-release  provider.bond → provider.available   what is left of the bond at the close
  *
  * Keys. A step's record key and its transfer ids derive from the delivery and the point on its
  * token axis the step settles to (`payout:<delivery>:<to>`, `close:<delivery>`). That point only
  * grows, so a step planned again after it committed reuses an id the ledger and the records refuse.
+ * A dispute's refund derives from the dispute (`dispute:<dispute>`), which is resolved once.
  */
-import type { CloseOutcome, DeliveryTerms } from './delivery-money.js';
-import { closeDelivery, payoutBetween } from './delivery-money.js';
+import type { CloseOutcome, DeliveryTerms, Refunded } from './delivery-money.js';
+import { closeDelivery, DEFAULT_PENALTY_BPS, payoutBetween, refundDisputed, settleableTo } from './delivery-money.js';
 
 export type SettlementTransferCode =
   | 'delivery-payout'
@@ -85,6 +87,8 @@ export interface DeliveryPosition {
   readonly terms: DeliveryTerms;
   readonly paidTokens: bigint;
   readonly disputedTokens: bigint;
+  /** Tokens resolved for the buyer in disputes (gone from the top of the axis), and their penalties. */
+  readonly refunded: Refunded;
   /** Verified usage no payout has claimed yet, and its rows' ids. */
   readonly unpaidTokens: bigint;
   readonly unpaidUsageIds: readonly string[];
@@ -93,6 +97,8 @@ export interface DeliveryPosition {
 /** A step's effect on its delivery: the new settled point, and the money it moved. */
 export interface StepEffect {
   readonly paidTokens: bigint;
+  /** Tokens that left the delivery for good, for the buyer (a dispute's refund): added up. */
+  readonly refundedTokens: bigint;
   readonly paid: bigint;
   readonly fee: bigint;
   readonly refunded: bigint;
@@ -102,7 +108,7 @@ export interface StepEffect {
 
 export interface Step {
   readonly key: string;
-  readonly kind: 'payout' | 'close';
+  readonly kind: 'payout' | 'close' | 'dispute';
   readonly deliveryId: string;
   readonly tokens: bigint;
   readonly amounts: Readonly<Record<string, bigint>>;
@@ -115,7 +121,7 @@ export interface Step {
 /** Verified usage not yet paid: the tokens from `paid` up, capped where disputed tokens begin. */
 export function payoutStep(d: DeliveryPosition): Step {
   const paid = d.paidTokens;
-  const ceiling = d.terms.quantity - d.disputedTokens;
+  const ceiling = settleableTo(d.terms, d.disputedTokens, d.refunded);
   const wanted = paid + d.unpaidTokens;
   const to = wanted < ceiling ? wanted : ceiling; // usage beyond what was bought is not paid
   const p = payoutBetween(d.terms, paid, to);
@@ -132,13 +138,13 @@ export function payoutStep(d: DeliveryPosition): Step {
       { id: `${key}:fee`, code: 'delivery-fee', amount: p.fee, ref: d.id },
     ],
     usageIds: d.unpaidUsageIds,
-    effect: { paidTokens: to, paid: p.providerNet, fee: p.fee, refunded: 0n, penalty: 0n },
+    effect: { paidTokens: to, refundedTokens: 0n, paid: p.providerNet, fee: p.fee, refunded: 0n, penalty: 0n },
   };
 }
 
 /** The window's close after `paid` tokens were paid (market-rules §5); disputed tokens stay put. */
 export function closeStep(d: DeliveryPosition, paid: bigint, breach: boolean): Step & { readonly outcome: CloseOutcome } {
-  const c = closeDelivery(d.terms, paid, d.disputedTokens, breach);
+  const c = closeDelivery(d.terms, paid, d.disputedTokens, breach, DEFAULT_PENALTY_BPS, d.refunded);
   const key = `close:${d.id}`;
   return {
     key,
@@ -156,6 +162,7 @@ export function closeStep(d: DeliveryPosition, paid: bigint, breach: boolean): S
     usageIds: [],
     effect: {
       paidTokens: c.outcome === 'take_or_pay' ? paid + c.undeliveredTokens : paid,
+      refundedTokens: 0n,
       paid: c.payout.providerNet,
       fee: c.payout.fee,
       refunded: c.refund,
@@ -163,6 +170,30 @@ export function closeStep(d: DeliveryPosition, paid: bigint, breach: boolean): S
       outcome: c.outcome,
     },
     outcome: c.outcome,
+  };
+}
+
+/**
+ * `tokens` of a dispute resolved for the buyer (market-rules §7), already released from the
+ * delivery's disputed tokens: not delivered through the provider's fault, like a breach limited to
+ * them. They leave the delivery for good, from the top of its axis: their escrow goes back to the
+ * buyer with no fee, and the breach penalty on it comes out of the bond left on the delivery.
+ */
+export function disputeRefundStep(d: DeliveryPosition, disputeId: string, tokens: bigint): Step {
+  const r = refundDisputed(d.terms, d.paidTokens, d.disputedTokens, d.refunded, tokens);
+  const key = `dispute:${disputeId}`;
+  return {
+    key,
+    kind: 'dispute',
+    deliveryId: d.id,
+    tokens,
+    amounts: { buyerRefund: r.refund, penalty: r.penalty },
+    transfers: [
+      { id: `${key}:refund`, code: 'delivery-refund', amount: r.refund, ref: d.id },
+      { id: `${key}:penalty`, code: 'delivery-penalty', amount: r.penalty, ref: d.id },
+    ],
+    usageIds: [],
+    effect: { paidTokens: d.paidTokens, refundedTokens: tokens, paid: 0n, fee: 0n, refunded: r.refund, penalty: r.penalty },
   };
 }
 
@@ -182,10 +213,11 @@ export interface DeliveryTotals extends Required<Omit<StepEffect, 'outcome'>> {
 export function batchTotals(steps: readonly Step[]): DeliveryTotals[] {
   const totals = new Map<string, DeliveryTotals>();
   for (const s of steps) {
-    const t = totals.get(s.deliveryId) ?? { id: s.deliveryId, paidTokens: 0n, paid: 0n, fee: 0n, refunded: 0n, penalty: 0n, outcome: null };
+    const t = totals.get(s.deliveryId) ?? { id: s.deliveryId, paidTokens: 0n, refundedTokens: 0n, paid: 0n, fee: 0n, refunded: 0n, penalty: 0n, outcome: null };
     totals.set(s.deliveryId, {
       id: s.deliveryId,
       paidTokens: s.effect.paidTokens,
+      refundedTokens: t.refundedTokens + s.effect.refundedTokens,
       paid: t.paid + s.effect.paid,
       fee: t.fee + s.effect.fee,
       refunded: t.refunded + s.effect.refunded,
