@@ -61,10 +61,14 @@ export class CounterScrapeJob implements JobHandler<'metering.scrape-counters'> 
     const nodes: OwingNode[] = await this.dataSource.query(NODES_OWING_NOW);
     const samples = await Promise.all(
       nodes.map(async (node) => {
+        // Stamped when the scrape is sent, not when its body arrives: a request that finished before
+        // the stamp is then surely in the counters, however long the answer takes to reach us (a
+        // stamp on arrival made honest nodes look like they over-reported under load).
+        const at = new Date();
         try {
           const response = await fetch(node.metrics_url, { signal: AbortSignal.timeout(this.config.jobs.nodeProbeTimeoutMs), redirect: 'manual' });
           const counters = response.ok ? parseVllmCounters(await response.text()) : undefined;
-          return counters ? { node: node.id, at: new Date(), ...counters } : undefined;
+          return counters ? { node: node.id, at, ...counters } : undefined;
         } catch (error) {
           this.logger.warn({ node: node.id, err: (error as Error).message }, 'could not scrape node counters');
           return undefined;
