@@ -9,34 +9,8 @@ import { MarketsService } from '../markets/markets.service.js';
 import { formatPrice } from '../markets/price.js';
 import type { Principal } from '../platform/http/auth.js';
 import type { DeliveryKeyInfo, DeliveryKeyView, DeliveryQuery, DeliveryView } from './deliveries.dto.js';
-import type { DeliveryOutcome, DeliveryStatus } from './delivery.entity.js';
+import type { DeliveryRecord } from './delivery-record.js';
 
-interface DeliveryRecord {
-  id: string;
-  fill_id: string;
-  instrument: string;
-  model_class_id: string;
-  buyer_id: string;
-  provider_id: string;
-  quantity_tokens: string;
-  price_ticks: string;
-  notional_micros: string;
-  delivered_tokens: string;
-  paid_tokens: string;
-  disputed_tokens: string;
-  refunded_tokens: string;
-  paid_micros: string;
-  fee_paid_micros: string;
-  refunded_micros: string;
-  penalty_micros: string;
-  window_start: Date;
-  window_end: Date;
-  status: DeliveryStatus;
-  outcome: DeliveryOutcome | null;
-  closed_at: Date | null;
-  created_at: Date;
-  cursor_at: string;
-}
 
 const NOT_FOUND = () => notFound('DELIVERY_NOT_FOUND', 'no such delivery');
 
@@ -67,7 +41,7 @@ export class DeliveriesService {
     return pageOf(
       rows.map((r, i) => ({ r, view: views[i] })),
       limit,
-      ({ r }) => [r.cursor_at, r.id],
+      ({ r }) => [r.cursor_at!, r.id],
       ({ view }) => view,
     );
   }

@@ -7,7 +7,7 @@ import { formatUsd } from '../common/money.js';
 import { decodeCursor, type Page, pageLimit, pageOf } from '../platform/http/pagination.js';
 import type { Principal } from '../platform/http/auth.js';
 import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
-import { DisputeRefunds, type DisputeRefundMoney } from '../settlement/dispute-refunds.js';
+import { DisputeMoney, type DisputeRefundMoney } from './dispute-money.js';
 import { DisputeEvidenceRepository } from './dispute-evidence.js';
 import { DisputesRepository } from './disputes.repository.js';
 import type { DisputeDetailView, DisputeQuery, DisputeView, ResolveDisputeDto } from './metering.dto.js';
@@ -37,7 +37,7 @@ interface DisputeRecord {
  * Resolving releases the held tokens: those awarded to the provider become verified usage (paid
  * by the next payout); those awarded to the buyer were not delivered through the provider's
  * fault, so they leave the delivery for good, refunded to the buyer with the breach penalty from
- * the provider's bond (settlement's DisputeRefunds, in the same transaction). Every resolution is
+ * the provider's bond (settlement's DisputeRefunds, through DisputeMoney, in the same transaction). Every resolution is
  * audited, with the money it moved.
  */
 @Injectable()
@@ -48,7 +48,7 @@ export class DisputesService {
     private readonly evidence: DisputeEvidenceRepository,
     private readonly deliveries: DeliveriesRepository,
     private readonly usage: VerifiedUsageRepository,
-    private readonly refunds: DisputeRefunds,
+    private readonly refunds: DisputeMoney,
     private readonly audit: AuditTrail,
   ) {}
 

@@ -1,20 +1,11 @@
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { DeliveriesModule } from '../deliveries/deliveries.module.js';
 import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
-import { LedgerModule } from '../ledger/ledger.module.js';
 import { LedgerService } from '../ledger/ledger.service.js';
+import { DisputeMoney, type DisputeMoneyHandler, type DisputeRefundMoney } from '../metering/dispute-money.js';
 import { batchTotals, disputeRefundStep } from './core/settlement-steps.js';
 import { DELIVERY_STATE, type DeliveryState, insertSettlements, positionOf } from './settlement-sql.js';
 import { stepTransfers } from './step-transfers.js';
-
-/** What a dispute's refund moved, as the resolution reports it (micro-USD). */
-export interface DisputeRefundMoney {
-  readonly settlementId: string;
-  readonly tokens: bigint;
-  readonly refund: bigint;
-  readonly penalty: bigint;
-}
 
 /**
  * The money of a dispute resolved for the buyer (market-rules §7, docs/settlement.md): its tokens
@@ -24,11 +15,14 @@ export interface DisputeRefundMoney {
  * ledger and the deliveries, so metering can ask for it without depending on the settlement worker.
  */
 @Injectable()
-export class DisputeRefunds {
+export class DisputeRefunds implements DisputeMoneyHandler {
   constructor(
     private readonly ledger: LedgerService,
     private readonly deliveries: DeliveriesRepository,
-  ) {}
+    money: DisputeMoney,
+  ) {
+    money.handledBy(this);
+  }
 
   /**
    * Refunds `tokens` of the dispute `disputeId`, already released from the delivery's disputed
@@ -65,11 +59,3 @@ export class DisputeRefunds {
     );
   }
 }
-
-/** DisputeRefunds alone, for metering's resolutions: the ledger and the deliveries, nothing of metering's. */
-@Module({
-  imports: [LedgerModule, DeliveriesModule],
-  providers: [DisputeRefunds],
-  exports: [DisputeRefunds],
-})
-export class DisputeRefundsModule {}

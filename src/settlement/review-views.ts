@@ -1,4 +1,5 @@
 import { formatUsd } from '../common/money.js';
+import type { DeliveryRecord } from '../deliveries/delivery-record.js';
 import type { MarketsService } from '../markets/markets.service.js';
 import { formatPrice } from '../markets/price.js';
 import type { SettlementDeliveryView, SettlementView } from './settlements.dto.js';
@@ -39,28 +40,7 @@ export const settlementView = (r: SettlementRecordRow): SettlementView => ({
 });
 
 /** A `deliveries` row (SELECT d.*). */
-export interface DeliveryRecordRow {
-  id: string;
-  instrument: string;
-  model_class_id: string;
-  buyer_id: string;
-  provider_id: string;
-  quantity_tokens: string;
-  price_ticks: string;
-  notional_micros: string;
-  delivered_tokens: string;
-  paid_tokens: string;
-  disputed_tokens: string;
-  paid_micros: string;
-  fee_paid_micros: string;
-  refunded_micros: string;
-  penalty_micros: string;
-  window_start: Date;
-  window_end: Date;
-  status: 'open' | 'closed';
-  outcome: 'delivered' | 'take_or_pay' | 'breach' | null;
-  closed_at: Date | null;
-}
+export type DeliveryRecordRow = DeliveryRecord;
 
 /** A delivery as an admin reads it: the same numbers and formats as `GET /v1/deliveries/:id`. */
 export async function deliveryView(markets: MarketsService, r: DeliveryRecordRow): Promise<SettlementDeliveryView> {

@@ -7,6 +7,7 @@ import { ParticipantsModule } from '../participants/participants.module.js';
 import { ProbesModule } from '../probes/probes.module.js';
 import { AdminDeliveriesController } from './admin-deliveries.controller.js';
 import { DeliveryReview } from './delivery-review.service.js';
+import { DisputeRefunds } from './dispute-refunds.js';
 import { SettlementReview } from './settlement-review.service.js';
 import { CloseWindowsJob, PayoutsJob } from './settlement.jobs.js';
 import { SettlementService } from './settlement.service.js';
@@ -15,7 +16,8 @@ import { SettlementsController } from './settlements.controller.js';
 @Module({
   imports: [LedgerModule, DeliveriesModule, MeteringModule, ProbesModule, MarketsModule, ParticipantsModule],
   controllers: [SettlementsController, AdminDeliveriesController],
-  providers: [SettlementService, SettlementReview, DeliveryReview, PayoutsJob, CloseWindowsJob],
+  // DisputeRefunds registers itself as metering's DisputeMoney handler.
+  providers: [SettlementService, SettlementReview, DeliveryReview, DisputeRefunds, PayoutsJob, CloseWindowsJob],
   exports: [SettlementService, SettlementReview, DeliveryReview],
 })
 export class SettlementModule {}
