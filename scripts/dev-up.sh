@@ -29,6 +29,8 @@ if [[ -z "${OPS_SESSION_SECRET:-}" ]]; then
   export OPS_SESSION_SECRET
 fi
 export PORT="${PORT:-3000}"
+# Local nodes listen on 127.0.0.1, which production refuses (docs/operations.md): allowed here unless .env says otherwise.
+export NODE_URLS_ALLOW_PRIVATE="${NODE_URLS_ALLOW_PRIVATE:-true}"
 
 pids=()
 stop() { kill -TERM "${pids[@]}" 2>/dev/null || true; wait; }

@@ -181,6 +181,7 @@ async function main(): Promise<number> {
     OPS_SESSION_SECRET: randomBytes(32).toString('base64url'),
     LOG_HTTP_REQUESTS: 'false',
     RATE_LIMIT_PER_SECOND: '0',
+    NODE_URLS_ALLOW_PRIVATE: 'true', // the demo's nodes listen on 127.0.0.1
     OUTBOX_SWEEP_INTERVAL_MS: '100',
     SETTLEMENT_PAYOUT_INTERVAL_MS: '250',
     METERING_SCRAPE_INTERVAL_MS: '1000',

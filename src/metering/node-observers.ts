@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { DeliveryKeysService } from '../delivery-keys/delivery-keys.service.js';
 import { HandlesJob, type JobHandler } from '../platform/jobs/job-handler.js';
+import { outboundRequest } from '../platform/net/outbound-http.js';
 import { nodeOwesDeliveryAt } from '../probes/node-prober.js';
 import { beyondTolerance } from './core/verification.js';
 import { tokenizerFor } from './tokenizers.js';
@@ -15,6 +16,11 @@ const NODES_OWING_NOW = `SELECT n.id, n.provider_id, n.model_class_id, n.base_ur
    FROM inference_nodes n JOIN model_classes m ON m.id = n.model_class_id
   WHERE ${nodeOwesDeliveryAt('now()')}
   ORDER BY n.id`;
+
+/** A node's answers are read up to these sizes (a bigger one is a failed scrape or audit), and an audit waits this long. */
+const MAX_METRICS_BYTES = 1024 * 1024;
+const MAX_COMPLETION_BYTES = 1024 * 1024;
+const AUDIT_TIMEOUT_MS = 30_000;
 
 interface OwingNode {
   id: string;
@@ -66,8 +72,12 @@ export class CounterScrapeJob implements JobHandler<'metering.scrape-counters'> 
         // stamp on arrival made honest nodes look like they over-reported under load).
         const at = new Date();
         try {
-          const response = await fetch(node.metrics_url, { signal: AbortSignal.timeout(this.config.jobs.nodeProbeTimeoutMs), redirect: 'manual' });
-          const counters = response.ok ? parseVllmCounters(await response.text()) : undefined;
+          const response = await outboundRequest(node.metrics_url, {
+            timeoutMs: this.config.jobs.nodeProbeTimeoutMs,
+            maxBytes: MAX_METRICS_BYTES,
+            allowPrivate: this.config.nodeUrls.allowPrivate,
+          });
+          const counters = response.ok ? parseVllmCounters(response.text()) : undefined;
           return counters ? { node: node.id, at, ...counters } : undefined;
         } catch (error) {
           this.logger.warn({ node: node.id, err: (error as Error).message }, 'could not scrape node counters');
@@ -139,16 +149,19 @@ export class NodeAuditJob implements JobHandler<'metering.audit-nodes'> {
     let recounted: number | null = null;
     let error: string | null = null;
     try {
-      const response = await fetch(`${node.base_url.replace(/\/$/, '')}/completions`, {
+      // A redirect is a failed audit (never followed); the answer is capped in size and time.
+      const response = await outboundRequest(`${node.base_url.replace(/\/$/, '')}/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${key.token}` },
         body: JSON.stringify({ model: node.model_class_id, prompt, max_tokens: this.config.metering.auditMaxTokens, stream: false }),
-        signal: AbortSignal.timeout(30_000),
+        timeoutMs: AUDIT_TIMEOUT_MS,
+        maxBytes: MAX_COMPLETION_BYTES,
+        allowPrivate: this.config.nodeUrls.allowPrivate,
       });
-      const body = (await response.json()) as { id?: string; choices?: Array<{ text?: string }>; usage?: { prompt_tokens?: number; completion_tokens?: number } };
       if (!response.ok) throw new Error(`node answered ${response.status}`);
+      const body = JSON.parse(response.text()) as { id?: string; choices?: Array<{ text?: string }>; usage?: { prompt_tokens?: number; completion_tokens?: number } };
       // The id the node will report the request under (api.md), else the response's own id.
-      requestId = response.headers.get('x-tokex-request-id') ?? (typeof body.id === 'string' ? body.id : null);
+      requestId = response.header('x-tokex-request-id') ?? (typeof body.id === 'string' ? body.id : null);
       const text = body.choices?.map((c) => c.text ?? '').join('') ?? '';
       const tokenizer = tokenizerFor(node.tokenizer);
       recounted = tokenizer ? tokenizer.count(text) : null;

@@ -1,8 +1,9 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { isUUID } from 'class-validator';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditTrail } from '../platform/audit/audit-trail.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { conflict, invalid, notFound } from '../common/domain-error.js';
 import { decodeCursor, type ListedRow, type Page, pageLimit, pageOf, type PageQuery } from '../platform/http/pagination.js';
 import { MarketsService } from '../markets/markets.service.js';
@@ -10,6 +11,7 @@ import type { Principal } from '../platform/http/auth.js';
 import { SuspensionEffects } from '../participants/suspension-effects.js';
 import type { NodeStatus } from './inference-node.entity.js';
 import type { NodeView } from './nodes.dto.js';
+import { checkNodeUrls } from './node-urls.js';
 import { parseEd25519PublicKey } from './public-key.js';
 
 /** A node as other modules use it; metering verifies batch signatures with `publicKey`. */
@@ -93,6 +95,7 @@ export class NodesService implements OnModuleInit {
     private readonly markets: MarketsService,
     private readonly audit: AuditTrail,
     private readonly suspension: SuspensionEffects,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /** A suspended provider's nodes are disabled in its suspension's transaction. */
@@ -103,6 +106,7 @@ export class NodesService implements OnModuleInit {
   async register(actor: Principal, request: NodeRegistration): Promise<NodeView> {
     const publicKey = parseEd25519PublicKey(request.publicKey);
     if (!publicKey.ok) throw invalid('VALIDATION_FAILED', `publicKey ${publicKey.reason}`, { fields: ['publicKey'] });
+    await checkNodeUrls({ baseUrl: request.baseUrl, metricsUrl: request.metricsUrl }, this.config.nodeUrls.allowPrivate);
     return this.dataSource.transaction(async (manager) => {
       if (!(await this.markets.modelClass(request.modelClassId, manager))) throw notFound('MODEL_CLASS_NOT_FOUND', 'no such model class');
       const [row]: NodeRecord[] = await manager.query(
@@ -169,6 +173,7 @@ export class NodesService implements OnModuleInit {
    * what was sold already stays owed.
    */
   async update(actor: Principal, id: string, changes: NodeChanges): Promise<NodeView> {
+    await checkNodeUrls({ baseUrl: changes.baseUrl, metricsUrl: changes.metricsUrl }, this.config.nodeUrls.allowPrivate);
     return this.dataSource.transaction(async (manager) => {
       const [[row]]: [NodeRecord[]] = await manager.query(
         `UPDATE inference_nodes

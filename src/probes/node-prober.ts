@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { performance } from 'node:perf_hooks';
 import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { outboundRequest } from '../platform/net/outbound-http.js';
 import { type NodeProbeResult, NodeProbesRepository } from './node-probes.repository.js';
 import type { ProbeVerdict } from './probe-evidence.js';
 
@@ -84,25 +85,14 @@ export class NodeProber {
     const started = performance.now();
     try {
       const url = `${new URL(node.base_url).origin}/health`;
-      // A redirect is not ready: answered, not followed (it could point anywhere).
-      const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+      // A redirect is not ready: answered, not followed (it could point anywhere). The status is all we read.
+      const response = await outboundRequest(url, { timeoutMs, maxBytes: 0, discardBody: true, allowPrivate: this.config.nodeUrls.allowPrivate });
       const latencyMs = Math.round(performance.now() - started);
-      await response.body?.cancel().catch(() => undefined); // the status is all we need; free the socket
-      const ok = response.status >= 200 && response.status < 300;
-      return { ...base, probedAt, ok, statusCode: response.status, latencyMs, error: ok ? null : `HTTP ${response.status}` };
+      return { ...base, probedAt, ok: response.ok, statusCode: response.status, latencyMs, error: response.ok ? null : `HTTP ${response.status}` };
     } catch (error) {
-      return { ...base, probedAt, ok: false, statusCode: null, latencyMs: null, error: describeFailure(error, timeoutMs) };
+      return { ...base, probedAt, ok: false, statusCode: null, latencyMs: null, error: String((error as Error).message ?? error).slice(0, MAX_ERROR_LENGTH) };
     }
   }
-}
-
-function describeFailure(error: unknown, timeoutMs: number): string {
-  const e = error as (Error & { cause?: { code?: string; message?: string } }) | undefined;
-  if (e?.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-  // fetch reports network failures as "fetch failed", with the reason (ECONNREFUSED, ...) in its cause
-  const cause = e?.cause?.code ?? e?.cause?.message;
-  const text = cause ? `${e?.message}: ${cause}` : String(e?.message ?? error);
-  return text.slice(0, MAX_ERROR_LENGTH);
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; results in the order of `items`. */

@@ -74,7 +74,7 @@ beforeAll(async () => {
   Logger.overrideLogger(false); // the job warns about the failing nodes this file sets up on purpose
   dataSource = await openTestDataSource(4);
   // A short interval, so a few rounds cover a window; a short timeout, so a hung node costs little.
-  prober = new NodeProber(dataSource, loadConfig({ NODE_PROBE_INTERVAL_MS: '200', NODE_PROBE_TIMEOUT_MS: '1000' }, 'worker'));
+  prober = new NodeProber(dataSource, loadConfig({ NODE_PROBE_INTERVAL_MS: '200', NODE_PROBE_TIMEOUT_MS: '1000', NODE_URLS_ALLOW_PRIVATE: 'true' }, 'worker'));
   [healthy, sick] = await Promise.all([startNode(200), startNode(503)]);
   const dead = await deadBaseUrl();
 
@@ -163,7 +163,7 @@ describe('node health probes', () => {
 
   test('evidence over a stored window: 1 % down is within the rule, 2 % is a breach', async () => {
     // A window of 1,000 s probed every 10 s, as production would with the default interval.
-    const tenSeconds = new NodeProber(dataSource, loadConfig({}, 'worker'));
+    const tenSeconds = new NodeProber(dataSource, loadConfig({ NODE_URLS_ALLOW_PRIVATE: 'true' }, 'worker'));
     const provider = await participant('probe stored', 'provider');
     const nodeId = await node(provider, healthy.baseUrl);
     const windowStart = Date.UTC(2030, 0, 1);

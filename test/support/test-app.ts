@@ -47,6 +47,7 @@ export async function startTestApp(env: Record<string, string> = {}, role: Proce
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       BOOTSTRAP_ADMIN_KEY,
       RATE_LIMIT_PER_SECOND: '0',
+      NODE_URLS_ALLOW_PRIVATE: 'true', // the tests' nodes listen on 127.0.0.1
       ...env,
     },
     role,

@@ -94,6 +94,15 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(100) @Max(60_000)
   NODE_PROBE_TIMEOUT_MS = 2_000;
 
+  /**
+   * Whether providers' node URLs may point at loopback, private, link-local or other non-public
+   * addresses (registration refuses them and the worker never calls them otherwise). Tests and
+   * local development, whose nodes run on 127.0.0.1, only: it lets a provider aim the worker at
+   * the exchange's own network.
+   */
+  @Transform(toBool) @IsBoolean()
+  NODE_URLS_ALLOW_PRIVATE = false;
+
   /** How often the worker looks for overdue GTD orders on books no process serves. */
   @Transform(toInt) @IsInt() @Min(100)
   ORDER_EXPIRY_INTERVAL_MS = 5_000;
@@ -182,6 +191,8 @@ export interface AppConfig {
     settlementCloseGraceMs: number;
   };
   readonly metering: { auditMaxTokens: number };
+  /** Providers' node URLs: whether non-public addresses are allowed (platform/net/address-policy.ts). */
+  readonly nodeUrls: { allowPrivate: boolean };
   readonly shutdownTimeoutMs: number;
   /** The injectable Clock: `rate` times real time from `anchorMs` (epoch ms), or real time at rate 1. */
   readonly clock: { rate: number; anchorMs: number | null };
@@ -241,6 +252,7 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
       settlementCloseGraceMs: vars.SETTLEMENT_CLOSE_GRACE_MS,
     },
     metering: { auditMaxTokens: vars.METERING_AUDIT_MAX_TOKENS },
+    nodeUrls: { allowPrivate: vars.NODE_URLS_ALLOW_PRIVATE },
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
     clock: { rate: vars.CLOCK_RATE, anchorMs: vars.CLOCK_ANCHOR === '' ? null : Date.parse(vars.CLOCK_ANCHOR) },
   };
