@@ -8,6 +8,8 @@ import { type ProviderCapacity, SalesWindow } from './core/capacity.js';
 import type { LiveOrder } from './core/live-order.js';
 import type { BatchFacts, BookState } from './core/plan-batch.js';
 import type { ProductShell } from './products.js';
+import { readStoredAnswers } from '../platform/idempotency/stored-answers.js';
+import type { StoredAnswer } from './core/book-commands.js';
 
 /** Order ids fetched from the sequence at a time. */
 const ORDER_ID_BLOCK = 1_000;
@@ -50,10 +52,11 @@ export class BookFacts {
     const needsIndex = state.book.referencePriceTicks === undefined && places.some((c) => c.type === 'market');
     // Account ids are cached after a participant's first order; everything else is read side by side.
     for (const [id, a] of await this.sources.ledger.accountsOfMany(callers)) this.accounts.set(id, a);
-    const [feesAccount, spendable, knownClientOrderIds, orderIds, capacity, indexPriceTicks, productFacts] = await Promise.all([
+    const [feesAccount, spendable, knownClientOrderIds, storedAnswers, orderIds, capacity, indexPriceTicks, productFacts] = await Promise.all([
       this.sources.ledger.systemAccount('fees'),
       this.sources.ledger.spendable(callers.map((id) => this.accounts.get(id)!.available)),
       this.knownClientOrderIds(places),
+      this.storedAnswers(places),
       this.allocateOrderIds(places.length),
       rules.sellsNeedCapacity ? this.capacities(spec as SpotTerms, this.addingSellers(state, commands), now) : new Map<string, ProviderCapacity>(),
       needsIndex ? this.sources.indexPrice() : undefined,
@@ -66,6 +69,7 @@ export class BookFacts {
       accounts: this.accounts,
       spendable: productFacts?.spendable ? new Map([...productFacts.spendable, ...spendable]) : spendable,
       knownClientOrderIds,
+      storedAnswers,
       orderIds,
       capacity,
       ...(indexPriceTicks !== undefined ? { indexPriceTicks } : {}),
@@ -125,6 +129,13 @@ export class BookFacts {
       [keyed.map((p) => p.participantId), keyed.map((p) => p.clientOrderId)],
     );
     return new Map(rows.map((r) => [clientOrderKey(r.participant_id, r.client_order_id), BigInt(r.id)]));
+  }
+
+  /** Answers already stored under the batch's Idempotency-Keys: one indexed lookup, only for a batch that has keys. */
+  private async storedAnswers(places: ReadonlyArray<{ participantId: string; idempotency?: { key: string } }>): Promise<Map<string, StoredAnswer>> {
+    const keys = places.flatMap((p) => (p.idempotency ? [{ participantId: p.participantId, key: p.idempotency.key }] : []));
+    const stored = await readStoredAnswers(this.sources.dataSource, keys);
+    return new Map(stored.map((a) => [clientOrderKey(a.participantId, a.key), a]));
   }
 
   /**

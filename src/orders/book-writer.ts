@@ -9,6 +9,8 @@ import { loadBook } from './book-loader.js';
 import type { BookCommand, CommandResult } from './core/book-commands.js';
 import { type BookState, planBatch } from './core/plan-batch.js';
 import type { ProductShell } from './products.js';
+import { keyedAnswers } from './keyed-answers.js';
+import { recordAnswersSql } from '../platform/idempotency/stored-answers.js';
 
 /** Commands taken into one transaction at most (group commit). */
 const MAX_BATCH = 500;
@@ -214,8 +216,9 @@ export class BookWriter {
     const now = Date.now();
     const facts = await this.deps.facts.read(this.state, spec, product, commands, now);
     const plan = planBatch(this.state, product.rules, facts, commands);
+    const { results, toStore } = keyedAnswers(commands, plan.results, spec);
     const prepared = performance.now();
-    await commitPlan(this.deps.dataSource, spec, plan, product.commitSql(spec, plan));
+    await commitPlan(this.deps.dataSource, spec, plan, [...product.commitSql(spec, plan), ...recordAnswersSql(toStore)]);
     this.deps.measured?.(commands.length, (prepared - started) / 1000, (performance.now() - prepared) / 1000);
 
     this.deps.facts.committed(plan.fills, now);
@@ -232,7 +235,7 @@ export class BookWriter {
       };
       this.deps.published(batch);
     }
-    return plan.results as Array<CommandResult | DomainError>;
+    return results;
   }
 
   /** Sets the timer for the book's earliest GTD expiry (the engine's expiry queue knows it). */
@@ -256,8 +259,8 @@ function unavailable(message: string): DomainError {
 
 /**
  * Failures that a fresh attempt resolves: a deadlock or serialization failure, or a unique
- * violation (the same clientOrderId committed meanwhile on another instrument: the next attempt's
- * pre-read finds it and answers with that order).
+ * violation (the same clientOrderId or Idempotency-Key committed meanwhile on another instrument
+ * or route: the next attempt's pre-read finds it and answers with that order, or a 409).
  */
 function isSerializationProblem(error: unknown): boolean {
   const code = (error as { code?: string })?.code;

@@ -1,8 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal, type Principal, Roles } from '../platform/http/auth.js';
 import { uuidParam } from '../platform/http/params.js';
+import { IdempotencyKeyHeader } from '../platform/idempotency/idempotency.service.js';
 import { ParticipantsService } from '../participants/participants.service.js';
 import { AmendOrderDto, CancelAllAfterDto, CancelAllAfterView, FillPage, MassCancelQuery, MassCancelView, OrderPage, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
 import { DeadManSwitches } from './dead-man-switches.js';
@@ -22,12 +23,21 @@ export class OrdersController {
   @Post('orders')
   @ApiOperation({
     summary: 'Place an order; answered once it and its fills are committed',
-    description: 'A repeated clientOrderId returns the first order (200) instead of placing another (201).',
+    description:
+      'A repeated clientOrderId returns the first order (200) instead of placing another (201). ' +
+      'The same Idempotency-Key and body return the first answer (same status and body, header idempotent-replayed: true); the same key with another body is a 409.',
   })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key and body: the first answer again. Same key, other body: 409.' })
   @ApiCreatedResponse({ type: OrderView })
-  async place(@CurrentPrincipal() actor: Principal, @Body() dto: PlaceOrderDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<OrderView> {
-    const { created, order } = await this.orders.place(actor, dto);
-    void reply.status(created ? 201 : 200);
+  async place(
+    @CurrentPrincipal() actor: Principal,
+    @Body() dto: PlaceOrderDto,
+    @IdempotencyKeyHeader() key: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<OrderView> {
+    const { statusCode, order, replayed } = await this.orders.place(actor, dto, key);
+    void reply.status(statusCode);
+    if (replayed) void reply.header('idempotent-replayed', 'true');
     return order;
   }
 

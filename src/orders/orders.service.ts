@@ -7,6 +7,7 @@ import type { InstrumentSpec } from '../markets/instrument-terms.js';
 import { parsePrice, tokensToLots } from '../markets/price.js';
 import type { Principal } from '../platform/http/auth.js';
 import { SuspensionEffects } from '../participants/suspension-effects.js';
+import { requestHash } from '../platform/idempotency/stored-answers.js';
 import { BookGateway } from './book-gateway.js';
 import { ProductCatalog } from './products.js';
 import type { LiveOrder } from './core/live-order.js';
@@ -52,7 +53,11 @@ export class OrdersService implements OnModuleInit {
     this.suspension.cancelsOrders(async (participantId) => (await this.cancelAllOf(participantId)).cancelled.map((o) => o.id));
   }
 
-  async place(actor: Principal, dto: PlaceOrderDto): Promise<{ created: boolean; order: OrderView }> {
+  /**
+   * With an `Idempotency-Key`, the book's writer decides repeats and stores the answer in the
+   * order's own commit, so the answer is the committed one and a retry in flight places nothing.
+   */
+  async place(actor: Principal, dto: PlaceOrderDto, idempotencyKey?: string): Promise<{ statusCode: number; order: OrderView; replayed: boolean }> {
     const spec = await this.books.instrument(dto.instrument);
     // Spot: providers sell capacity, buyers buy (market-rules §4). Forwards: either side, the position decides (§6).
     const role = this.products.shellFor(spec.kind).rules.roleToPlace(dto.side);
@@ -83,9 +88,11 @@ export class OrdersService implements OnModuleInit {
       postOnly: dto.postOnly ?? false,
       stp: dto.selfTradePrevention ?? 'cancel_taker',
       ...(dto.clientOrderId !== undefined ? { clientOrderId: dto.clientOrderId } : {}),
+      ...(idempotencyKey !== undefined ? { idempotency: { key: idempotencyKey, requestHash: requestHash({ route: 'POST /v1/orders', body: dto }) } } : {}),
     });
-    if (result.duplicateOf !== undefined) return { created: false, order: await this.get(actor, String(result.duplicateOf)) };
-    return { created: true, order: orderView(result.order!, spec, result.fills) };
+    if (result.answer) return { statusCode: result.answer.statusCode, order: result.answer.body as OrderView, replayed: result.answer.replayed };
+    if (result.duplicateOf !== undefined) return { statusCode: 200, order: await this.get(actor, String(result.duplicateOf)), replayed: false };
+    return { statusCode: 201, order: orderView(result.order!, spec, result.fills), replayed: false };
   }
 
   async amend(actor: Principal, id: string, dto: AmendOrderDto): Promise<OrderView> {

@@ -20,6 +20,8 @@ export type BookCommand =
       readonly postOnly: boolean;
       readonly stp: StpMode;
       readonly clientOrderId?: string;
+      /** The request's `Idempotency-Key` and the hash of its body: the same key twice gets the first answer. */
+      readonly idempotency?: { readonly key: string; readonly requestHash: string };
     }
   | { readonly kind: 'amend'; readonly participantId: string; readonly orderId: number; readonly priceTicks?: number; readonly lots?: number }
   | { readonly kind: 'cancel'; readonly participantId: string; readonly orderId: number }
@@ -41,6 +43,23 @@ export interface CommandResult {
   readonly duplicateOf?: bigint;
   /** What a product command answers (forwards: the mark it set, the expiry it ran). */
   readonly product?: unknown;
+  /** A keyed place's answer, committed with it; `replayed` when it is an earlier command's. */
+  readonly answer?: KeyedAnswer;
+  /** A keyed place repeating an earlier command of the same batch: that command's index. */
+  readonly sameAs?: number;
+}
+
+/** An answer stored under an `Idempotency-Key`: what the first request with that key was told. */
+export interface StoredAnswer {
+  readonly requestHash: string;
+  readonly statusCode: number;
+  readonly body: unknown;
+}
+
+export interface KeyedAnswer {
+  readonly statusCode: number;
+  readonly body: unknown;
+  readonly replayed: boolean;
 }
 
 /** The key of a participant's clientOrderId in the batch's facts. */

@@ -4,7 +4,8 @@ import { type InstrumentSpec, tradingState } from '../../markets/instrument-term
 import type { BookEvent, Command, OrderBook } from '../../matching/index.js';
 import { formatUsd } from '../../common/money.js';
 import { BatchMoney, type FillRecord, type OrderAccounts, openPart } from './batch-money.js';
-import { type AmendCommand, type BookCommand, clientOrderKey, type CommandResult, type PlaceCommand } from './book-commands.js';
+import { type AmendCommand, type BookCommand, clientOrderKey, type CommandResult, type PlaceCommand, type StoredAnswer } from './book-commands.js';
+import { KeyedPlaces } from './keyed-places.js';
 import { NO_CAPACITY, type ProviderCapacity } from './capacity.js';
 import { type LevelChange, levelChanges } from './level-changes.js';
 import { type LiveOrder, openLots } from './live-order.js';
@@ -32,8 +33,9 @@ export interface BatchFacts {
   readonly accounts: ReadonlyMap<string, OrderAccounts>;
   /** What each caller's available account may spend, as read before the batch. */
   readonly spendable: ReadonlyMap<AccountId, bigint>;
-  /** clientOrderIds already committed (`clientOrderKey`), with their order ids. */
+  /** clientOrderIds already committed (`clientOrderKey`), with their order ids; answers committed under Idempotency-Keys (the same form). */
   readonly knownClientOrderIds: ReadonlyMap<string, bigint>;
+  readonly storedAnswers?: ReadonlyMap<string, StoredAnswer>;
   /** Fresh order ids, ascending, at least one per place command. */
   readonly orderIds: readonly number[];
   /** Capacity of every provider adding sell quantity in the batch. */
@@ -77,6 +79,7 @@ export function planBatch(state: BookState, rules: ProductRules, facts: BatchFac
 
 class BatchPlanner {
   private readonly money: BatchMoney;
+  private readonly keeper?: PositionKeeper;
   private readonly fills: FillRecord[] = [];
   private readonly batchClientIds = new Map<string, bigint>();
   private nextOrderId = 0;
@@ -92,15 +95,14 @@ class BatchPlanner {
     this.money = new BatchMoney(rules.money(facts.terms), rules, facts.feesAccount, facts.accounts, facts.spendable, this.keeper);
   }
 
-  private readonly keeper?: PositionKeeper;
-
   plan(commands: readonly BookCommand[]): BatchPlan {
     const { book } = this.state;
     const previousSeq = book.lastSequence;
     const before = { bids: book.depth('buy'), asks: book.depth('sell') };
-    const results = commands.map((command) => {
+    const keyed = new KeyedPlaces(this.facts.storedAnswers);
+    const results = commands.map((command, index) => {
       try {
-        return this.execute(command);
+        return command.kind === 'place' ? keyed.place(command, index, () => this.place(command)) : this.execute(command);
       } catch (error) {
         if (error instanceof DomainError) return error;
         throw error;
