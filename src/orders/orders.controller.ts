@@ -5,7 +5,8 @@ import { CurrentPrincipal, type Principal, Roles } from '../platform/http/auth.j
 import { uuidParam } from '../platform/http/params.js';
 import { IdempotencyKeyHeader } from '../platform/idempotency/idempotency.service.js';
 import { ParticipantsService } from '../participants/participants.service.js';
-import { AmendOrderDto, CancelAllAfterDto, CancelAllAfterView, FillPage, MassCancelQuery, MassCancelView, OrderPage, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
+import { invalid } from '../common/domain-error.js';
+import { AmendOrderDto, CLIENT_ORDER_ID, CancelAllAfterDto, CancelAllAfterView, FillPage, MassCancelQuery, MassCancelView, OrderPage, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
 import { DeadManSwitches } from './dead-man-switches.js';
 import { OrdersService } from './orders.service.js';
 
@@ -54,6 +55,14 @@ export class OrdersController {
   async ordersOf(@CurrentPrincipal() actor: Principal, @uuidParam('id') id: string, @Query() query: OrderQuery): Promise<OrderPage> {
     await this.participants.get(actor, id); // 404 for an unknown participant
     return this.orders.listOf(id, query);
+  }
+
+  @Get('orders/by-client-id/:clientOrderId')
+  @ApiOperation({ summary: "The caller's order with this clientOrderId, with its fills: how a client that lost an answer learns what happened" })
+  @ApiOkResponse({ type: OrderView })
+  byClientOrderId(@CurrentPrincipal() actor: Principal, @Param('clientOrderId') clientOrderId: string): Promise<OrderView> {
+    if (!CLIENT_ORDER_ID.test(clientOrderId)) throw invalid('VALIDATION_FAILED', 'clientOrderId must be 1 to 64 letters, digits, _ . : or -', { fields: ['clientOrderId'] });
+    return this.orders.byClientOrderId(actor, clientOrderId);
   }
 
   @Get('orders/:id')

@@ -8,7 +8,7 @@ const TYPES = ['limit', 'market'] as const;
 const TIME_IN_FORCE = ['GTC', 'IOC', 'FOK', 'GTD'] as const;
 const STP_MODES = ['cancel_taker', 'cancel_maker', 'cancel_both'] as const;
 const PRICE = /^\d{1,7}(\.\d{1,6})?$/;
-const CLIENT_ORDER_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+export const CLIENT_ORDER_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 export class PlaceOrderDto {
   @ApiProperty({ example: 'LLAMA-3.1-70B-INSTRUCT-SPOT' })
@@ -68,6 +68,10 @@ export class OrderQuery extends PageQuery {
 
   @ApiPropertyOptional({ enum: ORDER_STATUSES }) @IsOptional() @IsIn(ORDER_STATUSES)
   status?: (typeof ORDER_STATUSES)[number];
+
+  @ApiPropertyOptional({ example: 'bot-7f3a-000123', description: 'Only the order with this clientOrderId (the list then has one item or none)' })
+  @IsOptional() @Matches(CLIENT_ORDER_ID, { message: 'clientOrderId must be 1 to 64 letters, digits, _ . : or -' })
+  clientOrderId?: string;
 }
 
 export class MassCancelQuery {

@@ -151,6 +151,16 @@ export class OrdersService implements OnModuleInit {
     return orderView(order, spec, fills);
   }
 
+  /** The caller's order by its clientOrderId, with its fills (the unique index finds it); anyone else's is not found. */
+  async byClientOrderId(actor: Principal, clientOrderId: string): Promise<OrderView> {
+    const [row]: OrderRecord[] = await this.dataSource.query(`SELECT ${ORDER_COLUMNS} FROM orders WHERE participant_id = $1 AND client_order_id = $2`, [
+      actor.participantId,
+      clientOrderId,
+    ]);
+    if (!row) throw ORDER_NOT_FOUND();
+    return this.get(actor, row.id);
+  }
+
   list(actor: Principal, query: OrderQuery): Promise<Page<OrderView>> {
     return this.listOf(actor.participantId, query);
   }
@@ -162,9 +172,9 @@ export class OrdersService implements OnModuleInit {
     const rows: OrderRecord[] = await this.dataSource.query(
       `SELECT ${ORDER_COLUMNS} FROM orders
         WHERE participant_id = $1 AND ($2::text IS NULL OR instrument = $2) AND ($3::text IS NULL OR status = $3)
-          AND ($4::bigint IS NULL OR id < $4::bigint)
+          AND ($4::bigint IS NULL OR id < $4::bigint) AND ($6::text IS NULL OR client_order_id = $6)
         ORDER BY id DESC LIMIT $5`,
-      [participantId, query.instrument ?? null, query.status ?? null, before?.[0] ?? null, limit + 1],
+      [participantId, query.instrument ?? null, query.status ?? null, before?.[0] ?? null, limit + 1, query.clientOrderId ?? null],
     );
     const specs = new Map<string, InstrumentSpec>();
     for (const r of rows) if (!specs.has(r.instrument)) specs.set(r.instrument, await this.instrument(r.instrument));
