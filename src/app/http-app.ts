@@ -28,6 +28,8 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     genReqId: (request: IncomingMessage) => requestIdOf(request),
     bodyLimit: 8 * 1024 * 1024, // a usage batch of 5,000 records (api.md)
     forceCloseConnections: 'idle', // keep-alive connections must not hold up a graceful shutdown
+    // request.ip: the client behind that many proxies (as proxy-addr counts hops: 0 is the TCP peer)
+    trustProxy: (_address: string, hop: number) => hop < config.http.trustProxyHops,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new NestPinoLogger(logger),

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainError, forbidden } from '../common/domain-error.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { FailedAuthLimiter } from '../platform/http/failed-auth-limiter.js';
 import { hashApiKey } from './api-key-secret.js';
 import type { ParticipantStatus, Role } from './participant.entity.js';
 import type { Principal } from '../platform/http/auth.js';
@@ -14,31 +15,43 @@ interface CachedKey {
 }
 
 const MAX_CACHED_KEYS = 100_000;
+/** Unknown key hashes remembered: enough for a client retrying a few wrong keys; a stranger trying many meets the address limit. */
+const MAX_UNKNOWN_KEYS = 10_000;
 
 /**
  * Resolves an API key to its participant. Verified keys are cached for API_KEY_CACHE_TTL_MS so
  * the order path does not ask PostgreSQL on every request; revoking a key or suspending a
  * participant clears this process's cache at once, and other API processes within the TTL.
+ * Unknown keys are remembered as unknown for the same TTL, and keys not verified from memory are
+ * limited per client address (FailedAuthLimiter): wrong keys do not reach PostgreSQL every time.
  */
 @Injectable()
 export class ApiKeyAuthenticator {
   private readonly cache = new Map<string, CachedKey>();
+  /** Hashes of keys found unknown or revoked, with when that stops being trusted; oldest first. */
+  private readonly unknown = new Map<string, number>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly failures: FailedAuthLimiter,
   ) {}
 
-  async authenticate(rawKey: string): Promise<Principal> {
+  /** `clientAddress`: where the request came from, for the limit on unknown keys (none without it). */
+  async authenticate(rawKey: string, clientAddress?: string): Promise<Principal> {
     const hash = hashApiKey(rawKey);
     const cacheKey = hash.toString('base64');
     let entry = this.cache.get(cacheKey);
     if (!entry || entry.expiresAt <= Date.now()) {
-      entry = await this.load(hash);
+      const release = await this.failures.admit(clientAddress);
+      const knownUnknown = (this.unknown.get(cacheKey) ?? 0) > Date.now();
+      entry = knownUnknown ? undefined : await this.load(hash);
       if (!entry) {
         this.cache.delete(cacheKey);
+        if (!knownUnknown) this.rememberUnknown(cacheKey);
         throw new DomainError('INVALID_API_KEY', 'the API key is unknown or revoked', 'unauthenticated');
       }
+      await release();
       if (this.config.http.apiKeyCacheTtlMs > 0) {
         if (this.cache.size >= MAX_CACHED_KEYS) this.cache.clear();
         this.cache.set(cacheKey, entry);
@@ -57,6 +70,13 @@ export class ApiKeyAuthenticator {
     if (!entry) throw new DomainError('INVALID_API_KEY', 'the API key is unknown or revoked', 'unauthenticated');
     if (entry.status !== 'active') throw forbidden('PARTICIPANT_SUSPENDED', 'this participant is suspended');
     return entry.principal;
+  }
+
+  private rememberUnknown(cacheKey: string): void {
+    if (this.config.http.apiKeyCacheTtlMs === 0) return;
+    this.unknown.delete(cacheKey);
+    if (this.unknown.size >= MAX_UNKNOWN_KEYS) this.unknown.delete(this.unknown.keys().next().value!);
+    this.unknown.set(cacheKey, Date.now() + this.config.http.apiKeyCacheTtlMs);
   }
 
   /** Forget cached keys of a participant (suspension) or one key (revocation). */

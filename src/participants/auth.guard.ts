@@ -28,7 +28,7 @@ export class AuthGuard implements CanActivate {
     if (!match) {
       throw new DomainError('UNAUTHENTICATED', 'missing or malformed Authorization header: expected "Bearer <api key>"', 'unauthenticated');
     }
-    const principal = await this.authenticator.authenticate(match[1]);
+    const principal = await this.authenticator.authenticate(match[1], request.ip);
     request.principal = principal;
 
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(REQUIRED_ROLES, targets);

@@ -80,7 +80,7 @@ describe('the error format of api.md', () => {
   });
 });
 
-describe('per-key rate limits, counted in Redis', () => {
+describe('per-participant rate limits, counted in Redis', () => {
   let limited: TestApp;
   beforeAll(async () => {
     limited = await startTestApp({ RATE_LIMIT_PER_SECOND: '5' });
@@ -89,7 +89,7 @@ describe('per-key rate limits, counted in Redis', () => {
     await limited.close();
   });
 
-  test('past the limit a key gets 429 with Retry-After; other keys are unaffected', async () => {
+  test('past the limit a participant gets 429 with Retry-After; other participants are unaffected', async () => {
     const t = limited;
     const bot = await createParticipant(t, ['buyer']);
     const other = await createParticipant(t, ['buyer']);

@@ -19,7 +19,7 @@ export interface ChildService {
 /**
  * The environment of a service child process serving HTTP on the test database and Redis: its own
  * queue prefix (shared by every process started with this one environment), a free loopback port,
- * no rate limit, no request logs, and node URLs on loopback allowed.
+ * no rate limits, no request logs, and node URLs on loopback allowed.
  */
 export function childServiceEnv(name: string): Record<string, string> {
   return {
@@ -30,6 +30,7 @@ export function childServiceEnv(name: string): Record<string, string> {
     LOG_HTTP_REQUESTS: 'false',
     RATE_LIMIT_PER_SECOND: '0',
     NODE_URLS_ALLOW_PRIVATE: 'true', // the tests' nodes listen on 127.0.0.1
+    AUTH_FAILURES_PER_MINUTE: '0',
     BOOTSTRAP_ADMIN_KEY,
     PORT: '0',
     HOST: '127.0.0.1',

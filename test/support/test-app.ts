@@ -48,6 +48,7 @@ export async function startTestApp(env: Record<string, string> = {}, role: Proce
       BOOTSTRAP_ADMIN_KEY,
       RATE_LIMIT_PER_SECOND: '0',
       NODE_URLS_ALLOW_PRIVATE: 'true', // the tests' nodes listen on 127.0.0.1
+      AUTH_FAILURES_PER_MINUTE: '0', // many tests present wrong keys on purpose, all from 127.0.0.1
       ...env,
     },
     role,

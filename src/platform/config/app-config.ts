@@ -70,6 +70,17 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(0) @Max(600_000)
   API_KEY_CACHE_TTL_MS = 2_000;
 
+  /** API keys per minute that one client address may present unverified before 429s (0: no limit). */
+  @Transform(toInt) @IsInt() @Min(0)
+  AUTH_FAILURES_PER_MINUTE = 60;
+
+  /**
+   * Proxies in front of the API whose X-Forwarded-For entries are trusted for the client's address
+   * (the failed-authentication limit is per address). 0: the connection's own peer.
+   */
+  @Transform(toInt) @IsInt() @Min(0) @Max(10)
+  TRUST_PROXY_HOPS = 0;
+
   @Transform(toInt) @IsInt() @Min(10) @Max(60_000)
   OUTBOX_SWEEP_INTERVAL_MS = 500;
 
@@ -165,7 +176,16 @@ export type ProcessRole = 'api' | 'worker' | 'all';
 export interface AppConfig {
   readonly env: EnvironmentVariables['NODE_ENV'];
   readonly role: ProcessRole;
-  readonly http: { host: string; port: number; logRequests: boolean; rateLimitPerSecond: number; apiKeyCacheTtlMs: number };
+  readonly http: {
+    host: string;
+    port: number;
+    logRequests: boolean;
+    /** Per participant, over all its keys. */
+    rateLimitPerSecond: number;
+    apiKeyCacheTtlMs: number;
+    authFailuresPerMinute: number;
+    trustProxyHops: number;
+  };
   readonly database: { url: string; poolSize: number; migrate: boolean };
   readonly redis: { url: string; queuePrefix: string };
   readonly log: { level: string; pretty: boolean };
@@ -227,6 +247,8 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
       logRequests: vars.LOG_HTTP_REQUESTS,
       rateLimitPerSecond: vars.RATE_LIMIT_PER_SECOND,
       apiKeyCacheTtlMs: vars.API_KEY_CACHE_TTL_MS,
+      authFailuresPerMinute: vars.AUTH_FAILURES_PER_MINUTE,
+      trustProxyHops: vars.TRUST_PROXY_HOPS,
     },
     database: { url: vars.DATABASE_URL, poolSize: vars.DB_POOL_SIZE, migrate: vars.DB_MIGRATE },
     redis: { url: vars.REDIS_URL, queuePrefix: vars.QUEUE_PREFIX },

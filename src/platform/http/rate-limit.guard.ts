@@ -14,10 +14,11 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
 
 /**
- * Per-API-key rate limit (RATE_LIMIT_PER_SECOND), counted in Redis so every API process shares
- * the budget. Fixed one-second windows: cheap (one round trip) and good enough to stop a runaway
+ * Per-participant rate limit (RATE_LIMIT_PER_SECOND), over all its API keys, counted in Redis so
+ * every API process shares the budget. Fixed one-second windows: cheap (one round trip) and good enough to stop a runaway
  * bot. If Redis is unreachable the request is let through: limits protect the exchange, they are
- * not worth an outage. Unauthenticated public routes are left to the load balancer.
+ * not worth an outage. Unauthenticated public routes are left to the load balancer; unknown keys
+ * are limited per address before they are looked up (failed-auth-limiter.ts).
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
@@ -38,7 +39,8 @@ export class RateLimitGuard implements CanActivate {
       count = (await this.redis.client.eval(
         COUNT_SCRIPT,
         1,
-        `${this.config.redis.queuePrefix}:ratelimit:${request.principal.apiKeyId}:${window}`,
+        // Per participant: more keys are not more budget.
+        `${this.config.redis.queuePrefix}:ratelimit:${request.principal.participantId}:${window}`,
         String(WINDOW_MS * 2),
       )) as number;
     } catch (error) {
@@ -50,7 +52,7 @@ export class RateLimitGuard implements CanActivate {
     void reply.header('x-ratelimit-remaining', String(Math.max(0, limit - count)));
     if (count > limit) {
       const retryAfterSeconds = 1;
-      throw new DomainError('RATE_LIMITED', `more than ${limit} requests per second for this API key`, 'rate_limited', {
+      throw new DomainError('RATE_LIMITED', `more than ${limit} requests per second for this participant`, 'rate_limited', {
         retryAfterSeconds,
       });
     }

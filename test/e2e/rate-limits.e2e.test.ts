@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { generateApiKey } from '../../src/participants/api-key-secret.js';
+import { bearer, createParticipant, startTestApp, type TestApp } from '../support/test-app.js';
+
+/**
+ * Limits per participant, and for strangers (issue 14, item 6): a participant's keys share one
+ * budget, and keys that are not known are limited per client address and do not reach
+ * PostgreSQL every time.
+ */
+const unknownKey = () => `tkx_${randomBytes(24).toString('base64url')}`;
+
+describe('the rate limit counts per participant, not per key', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ RATE_LIMIT_PER_SECOND: '5' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  test('eight keys of one participant share its five requests a second', async () => {
+    const bot = await createParticipant(t, ['buyer']);
+    const keys = [bot.key];
+    // Written directly: through the API, the admin's own requests would meet its limit.
+    for (let i = 1; i < 8; i++) {
+      const key = generateApiKey();
+      await t.dataSource.query(`INSERT INTO api_keys (participant_id, prefix, key_hash) VALUES ($1, $2, $3)`, [bot.id, key.prefix, key.hash]);
+      keys.push(key.key);
+    }
+    const started = Date.now();
+    const responses = await Promise.all(keys.flatMap((key) => Array.from({ length: 5 }, () => t.http.get('/v1/me').set(bearer(key)))));
+    const elapsedMs = Date.now() - started;
+    const served = responses.filter((r) => r.status === 200).length;
+    // Fixed one-second windows: the requests span at most elapsed/1s + 2 of them, five each.
+    expect(served).toBeLessThanOrEqual(5 * (Math.floor(elapsedMs / 1000) + 2));
+    const refused = responses.find((r) => r.status === 429)!;
+    expect(refused.body).toMatchObject({ code: 'RATE_LIMITED', message: 'more than 5 requests per second for this participant' });
+  });
+});
+
+describe('unknown API keys', () => {
+  let t: TestApp;
+  let keyLookups: () => number;
+  beforeAll(async () => {
+    // Behind one proxy, as in production: the client's address is the one X-Forwarded-For names.
+    t = await startTestApp({ AUTH_FAILURES_PER_MINUTE: '5', TRUST_PROXY_HOPS: '1', API_KEY_CACHE_TTL_MS: '60000' });
+    const query = jest.spyOn(t.dataSource, 'query'); // counts, and calls the real method
+    keyLookups = () => query.mock.calls.filter(([sql]) => /FROM api_keys k JOIN participants/.test(String(sql))).length;
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  test('a key found unknown is remembered: asking again does not reach PostgreSQL', async () => {
+    const key = unknownKey();
+    const before = keyLookups();
+    for (let i = 0; i < 10; i++) {
+      // from ten addresses, so the address limit plays no part
+      const answer = await t.http.get('/v1/me').set(bearer(key)).set('x-forwarded-for', `198.51.100.${i + 1}`).expect(401);
+      expect(answer.body.code).toBe('INVALID_API_KEY');
+    }
+    expect(keyLookups() - before).toBe(1);
+  });
+
+  test('an address presenting many unknown keys gets 429s without lookups; other addresses and known keys are unaffected', async () => {
+    const before = keyLookups();
+    const from = (address: string) => ({ authorization: `Bearer ${unknownKey()}`, 'x-forwarded-for': address });
+    const answers = await Promise.all(Array.from({ length: 30 }, () => t.http.get('/v1/me').set(from('203.0.113.7'))));
+    const refused = answers.filter((a) => a.status === 429);
+    // Five a minute; the thirty span at most two minutes' windows.
+    expect(answers.filter((a) => a.status === 401).length).toBeLessThanOrEqual(10);
+    expect(refused.length).toBeGreaterThanOrEqual(20);
+    expect(refused[0].body).toMatchObject({ code: 'TOO_MANY_FAILED_AUTHENTICATIONS', message: 'more than 5 unknown API keys a minute from this address' });
+    expect(Number(refused[0].headers['retry-after'])).toBeGreaterThan(0);
+    expect(keyLookups() - before).toBeLessThanOrEqual(10);
+    // another address has its own budget; a known key from it is served
+    await t.http.get('/v1/me').set(from('203.0.113.8')).expect(401);
+    const buyer = await createParticipant(t, ['buyer']);
+    await t.http.get('/v1/me').set(bearer(buyer.key)).set('x-forwarded-for', '203.0.113.8').expect(200);
+  });
+});
