@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { DomainError, invalid, notFound } from '../common/domain-error.js';
+import { DomainError, forbidden, invalid, notFound } from '../common/domain-error.js';
 import { Outbox } from '../platform/jobs/outbox.js';
 import type { Principal } from '../platform/http/auth.js';
 import { billableTokens } from './core/verification.js';
 import type { BuyerReportDto } from './metering.dto.js';
 import { parseUsageBatch, type RejectedRecord, UsageBatchError, verifyUsageBatchSignature } from '../protocol/usage-batch.js';
+import { participantStatusForShare } from '../participants/participant-status.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -66,6 +67,10 @@ export class MeteringService {
     }
     const { batch, valid, rejected } = parsed;
     return this.dataSource.transaction(async (manager) => {
+      // A suspended provider's nodes report nothing more (issue 14): refused after the signature, so only the node learns why.
+      if ((await participantStatusForShare(manager, node.provider_id)) !== 'active') {
+        throw forbidden('PARTICIPANT_SUSPENDED', "this node's provider is suspended: its usage batches are refused");
+      }
       const [created] = await manager.query(
         `INSERT INTO usage_batches (node_id, batch_id, provider_id, body, signature, record_count, answer) VALUES ($1, $2, $3, $4, $5, $6, '{}')
          ON CONFLICT (node_id, batch_id) DO NOTHING RETURNING batch_id`,
