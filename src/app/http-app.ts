@@ -11,6 +11,8 @@ import type { AppConfig } from '../platform/config/app-config.js';
 import { createRootLogger, NestPinoLogger, REQUEST_ID_HEADER, requestIdOf } from '../platform/observability/logging.js';
 import { MetricsService } from '../platform/observability/metrics.service.js';
 import { registerOpsConsole } from '../ops/ops-http.js';
+import { DEFAULT_BODY_LIMIT } from '../platform/http/route-limits.js';
+import { hardenHttpEdge } from './http-edge.js';
 
 /**
  * Builds the HTTP application (api role) on Fastify: request ids, security headers, latency
@@ -26,7 +28,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
       disableRequestLogging: (request) => !config.http.logRequests || request.url === '/health' || request.url === '/metrics',
     }),
     genReqId: (request: IncomingMessage) => requestIdOf(request),
-    bodyLimit: 8 * 1024 * 1024, // a usage batch of 5,000 records (api.md)
+    bodyLimit: DEFAULT_BODY_LIMIT, // per route as well (http-edge.ts): only usage batches are large
     forceCloseConnections: 'idle', // keep-alive connections must not hold up a graceful shutdown
     // request.ip: the client behind that many proxies (as proxy-addr counts hops: 0 is the TCP peer)
     trustProxy: (_address: string, hop: number) => hop < config.http.trustProxyHops,
@@ -36,6 +38,8 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     abortOnError: false, // start-up errors reach the caller (main prints them; tests assert them)
     rawBody: true, // signed usage batches are verified over the exact bytes received
   });
+
+  hardenHttpEdge(app);
 
   // WS /v1/stream shares the HTTP server (and port) of the API.
   app.useWebSocketAdapter(new WsAdapter(app));

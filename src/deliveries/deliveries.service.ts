@@ -28,7 +28,7 @@ export class DeliveriesService {
 
   async list(actor: Principal, query: DeliveryQuery): Promise<Page<DeliveryView>> {
     const limit = pageLimit(query);
-    const before = decodeCursor(query.cursor, 2);
+    const before = decodeCursor(query.cursor, ['timestamp', 'uuid']);
     const rows: DeliveryRecord[] = await this.dataSource.query(
       `SELECT *, created_at::text AS cursor_at FROM deliveries
         WHERE (($2::text IS NULL OR $2 = 'buyer') AND buyer_id = $1 OR ($2::text IS NULL OR $2 = 'provider') AND provider_id = $1)

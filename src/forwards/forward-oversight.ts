@@ -44,7 +44,7 @@ export class ForwardOversight {
       if (!known) throw notFound('PARTICIPANT_NOT_FOUND', `no participant ${query.participant}`);
     }
     const limit = pageLimit(query);
-    const after = decodeCursor(query.cursor, 2);
+    const after = decodeCursor(query.cursor, ['text', 'uuid']);
     if (after && !UUID.test(String(after[1]))) throw invalid('INVALID_CURSOR', 'cursor is not a cursor this list returned');
     const rows: Array<PositionRow & { name: string }> = await this.dataSource.query(
       `SELECT r.*, pa.name FROM (${positionRowsSql(

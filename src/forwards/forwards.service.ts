@@ -48,7 +48,7 @@ export class ForwardsService {
   async marks(symbol: string, query: { limit?: number; cursor?: string }): Promise<Page<MarkView>> {
     const terms = await this.forward(symbol);
     const limit = pageLimit(query);
-    const after = decodeCursor(query.cursor, 1);
+    const after = decodeCursor(query.cursor, ['day']);
     const rows: MarkRow[] = await this.dataSource.query(
       `SELECT ${MARK_COLUMNS} FROM forward_marks WHERE instrument = $1 AND ($2::date IS NULL OR day < $2::date) ORDER BY day DESC LIMIT $3`,
       [symbol, after ? validDay(String(after[0])) : null, limit + 1],
@@ -121,7 +121,7 @@ export class ForwardsService {
 
   async marginEvents(query: MarginCallQuery): Promise<Page<MarginEventView>> {
     const limit = pageLimit(query);
-    const after = decodeCursor(query.cursor, 1);
+    const after = decodeCursor(query.cursor, ['bigint']);
     if ((query.status ?? 'open') === 'open') {
       if (query.event) throw invalid('VALIDATION_FAILED', 'event filters need status=all: open calls are not events', { fields: ['event'] });
       const rows: Array<{ instrument: string; participant_id: string; margin_micros: string; updated_at: Date; id: string; day: string | null; requirement_micros: string | null }> = await this.dataSource.query(

@@ -138,7 +138,7 @@ export class FundingService {
 
   async listDeposits(query: PageQuery, participantId: string | null): Promise<Page<DepositView>> {
     const limit = pageLimit(query);
-    const before = decodeCursor(query.cursor, 2);
+    const before = decodeCursor(query.cursor, ['timestamp', 'uuid']);
     const rows: Array<DepositRecord & ListedRow> = await this.dataSource.query(
       `SELECT id, participant_id, amount, reference, recorded_by, created_at, created_at::text AS cursor_at FROM deposits
         WHERE ($1::uuid IS NULL OR participant_id = $1)
@@ -190,7 +190,7 @@ export class FundingService {
 
   async listWithdrawals(query: PageQuery & { status?: WithdrawalStatus }, participantId: string | null): Promise<Page<WithdrawalView>> {
     const limit = pageLimit(query);
-    const before = decodeCursor(query.cursor, 2);
+    const before = decodeCursor(query.cursor, ['timestamp', 'uuid']);
     const rows: Array<WithdrawalRecord & ListedRow> = await this.dataSource.query(
       `SELECT ${WITHDRAWAL_COLUMNS}, created_at::text AS cursor_at FROM withdrawals
         WHERE ($1::uuid IS NULL OR participant_id = $1) AND ($2::text IS NULL OR status = $2)

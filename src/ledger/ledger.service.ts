@@ -168,7 +168,7 @@ export class LedgerService {
   /** Every account with its balance, in id order. */
   async listAccounts(query: PageQuery): Promise<Page<AccountLine>> {
     const limit = pageLimit(query);
-    const after = decodeCursor(query.cursor, 1);
+    const after = decodeCursor(query.cursor, ['bigint']);
     const rows: Array<Record<string, string | null>> = await this.dataSource.query(
       `SELECT id, participant_id, kind, credits_posted - debits_posted AS balance, debits_pending, credits_pending
          FROM accounts WHERE $1::bigint IS NULL OR id > $1::bigint ORDER BY id LIMIT $2`,
@@ -209,7 +209,7 @@ export class LedgerService {
   /** A participant's statement: the transfers that touched its accounts, newest first, signed from its side. */
   async statementOf(participantId: string, query: PageQuery): Promise<Page<StatementLine>> {
     const limit = pageLimit(query);
-    const before = decodeCursor(query.cursor, 1);
+    const before = decodeCursor(query.cursor, ['bigint']);
     const accounts = await this.accountsOf(participantId);
     const kindOf = new Map(Object.entries(accounts).map(([kind, id]) => [String(id), kind]));
     const rows: Array<{ seq: string; id: string; code: string; ref: string | null; debit_account_id: string; credit_account_id: string; amount: string; flags: number; created_at: Date }> =

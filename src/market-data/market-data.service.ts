@@ -47,7 +47,7 @@ export class MarketDataService {
   async trades(symbol: string, query: PageQuery): Promise<Page<TradeView>> {
     const spec = await this.instrument(symbol);
     const limit = pageLimit(query);
-    const cursor = decodeCursor(query.cursor, 2);
+    const cursor = decodeCursor(query.cursor, ['bigint', 'bigint']);
     const before = cursor && { seq: Number(cursor[0]), n: Number(cursor[1]) };
     if (before && !(Number.isSafeInteger(before.seq) && Number.isSafeInteger(before.n))) {
       throw invalid('INVALID_CURSOR', 'cursor is not a cursor this list returned');

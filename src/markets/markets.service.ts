@@ -85,7 +85,7 @@ export class MarketsService {
 
   async listModelClasses(query: PageQuery): Promise<Page<ModelClassView>> {
     const limit = pageLimit(query);
-    const after = decodeCursor(query.cursor, 2);
+    const after = decodeCursor(query.cursor, ['timestamp', 'text']);
     const rows: Array<ModelClassRecord & ListedRow> = await this.dataSource.query(
       `SELECT ${MODEL_CLASS_COLUMNS}, created_at::text AS cursor_at FROM model_classes
         WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::text)
@@ -157,7 +157,7 @@ export class MarketsService {
 
   async listInstruments(query: PageQuery & { kind?: InstrumentKind; modelClass?: string; status?: InstrumentStatus }): Promise<Page<InstrumentView>> {
     const limit = pageLimit(query);
-    const after = decodeCursor(query.cursor, 2);
+    const after = decodeCursor(query.cursor, ['timestamp', 'text']);
     const rows: Array<InstrumentRecord & ListedRow> = await this.dataSource.query(
       `SELECT ${INSTRUMENT_COLUMNS}, created_at::text AS cursor_at FROM instruments
         WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR model_class_id = $2) AND ($3::text IS NULL OR status = $3)

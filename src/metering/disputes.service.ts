@@ -54,7 +54,7 @@ export class DisputesService {
 
   async list(query: DisputeQuery): Promise<Page<DisputeView>> {
     const limit = pageLimit(query);
-    const before = decodeCursor(query.cursor, 2);
+    const before = decodeCursor(query.cursor, ['timestamp', 'uuid']);
     const rows: DisputeRecord[] = await this.dataSource.query(
       `SELECT *, created_at::text AS cursor_at FROM disputes
         WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR delivery_id = $2)

@@ -2,6 +2,8 @@ import { Body, Controller, Get, Headers, HttpCode, Post, Query, type RawBodyRequ
 import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { uuidParam } from '../platform/http/params.js';
+import { BodyLimit, RawBodyOnly } from '../platform/http/route-limits.js';
+import { USAGE_BATCH_BODY_LIMIT } from './usage-batch-gate.js';
 import { CurrentPrincipal, type Principal, Public, Roles } from '../platform/http/auth.js';
 import { DisputesService } from './disputes.service.js';
 import { BuyerReportAnswer, BuyerReportDto, DisputeDetailView, DisputePage, DisputeQuery, DisputeView, ResolveDisputeDto, UsageBatchAnswer } from './metering.dto.js';
@@ -17,6 +19,8 @@ export class MeteringController {
 
   @Post('metering/usage-batches')
   @Public() // authenticated by the node's Ed25519 signature over the payload, checked first
+  @BodyLimit(USAGE_BATCH_BODY_LIMIT) // read only for a registered node (usage-batch-gate.ts)
+  @RawBodyOnly() // parsed only once the signature verifies
   @ApiOperation({
     summary: 'A node agent reports signed usage',
     description: 'Answered 202 once stored (verification is asynchronous); a resent batch gets its first answer again with 200.',

@@ -22,7 +22,7 @@ export interface IngestAnswer {
   readonly rejected: RejectedRecord[];
 }
 
-interface NodeKey {
+export interface NodeKey {
   id: string;
   provider_id: string;
   public_key: string;
@@ -47,7 +47,11 @@ export class MeteringService {
    * One signed batch: `body` is the request's bytes as received, `nodeId` and `signature` its
    * X-Tokex-Node and X-Tokex-Signature headers. The signature is checked before anything else.
    */
-  async ingest(body: Buffer | undefined, nodeId: string | undefined, signature: string | undefined): Promise<{ first: boolean; answer: IngestAnswer }> {
+  /**
+   * The registered node a batch names, checked from its headers alone: the usage-batch route's
+   * large body is read only for a request that passes (usage-batch-gate.ts), and then signed.
+   */
+  async batchSender(nodeId: string | undefined, signature: string | undefined): Promise<NodeKey> {
     if (!nodeId || !UUID.test(nodeId)) throw new DomainError('UNKNOWN_NODE', 'X-Tokex-Node must name a registered node (its id)', 'unauthenticated');
     if (!signature) throw new DomainError('BAD_SIGNATURE', 'X-Tokex-Signature is missing', 'unauthenticated');
     const [node]: NodeKey[] = await this.dataSource.query(
@@ -55,7 +59,12 @@ export class MeteringService {
       [nodeId],
     );
     if (!node) throw new DomainError('UNKNOWN_NODE', 'no node with that id is registered', 'unauthenticated');
-    if (!body || !verifyUsageBatchSignature(body, signature, node.public_key)) {
+    return node;
+  }
+
+  async ingest(body: Buffer | undefined, nodeId: string | undefined, signature: string | undefined): Promise<{ first: boolean; answer: IngestAnswer }> {
+    const node = await this.batchSender(nodeId, signature); // and signature is present
+    if (!body || !verifyUsageBatchSignature(body, signature!, node.public_key)) {
       throw new DomainError('BAD_SIGNATURE', 'X-Tokex-Signature does not verify the body with the node’s registered public key', 'unauthenticated');
     }
     let parsed: ReturnType<typeof parseUsageBatch>;

@@ -135,7 +135,7 @@ export class NodesService implements OnModuleInit {
   /** A provider's nodes: its own list, or an admin's view of it (the ops console's participant page). */
   async listOf(providerId: string, query: PageQuery): Promise<Page<NodeView>> {
     const limit = pageLimit(query);
-    const after = decodeCursor(query.cursor, 2);
+    const after = decodeCursor(query.cursor, ['timestamp', 'uuid']);
     const rows: Array<NodeRecord & ListedRow> = await this.dataSource.query(
       `SELECT ${NODE_COLUMNS}, created_at::text AS cursor_at FROM inference_nodes
         WHERE provider_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))

@@ -168,7 +168,7 @@ export class OrdersService implements OnModuleInit {
   /** A participant's orders, newest first: its own list, or an admin's view of it. */
   async listOf(participantId: string, query: OrderQuery): Promise<Page<OrderView>> {
     const limit = pageLimit(query);
-    const before = decodeCursor(query.cursor, 1);
+    const before = decodeCursor(query.cursor, ['bigint']);
     const rows: OrderRecord[] = await this.dataSource.query(
       `SELECT ${ORDER_COLUMNS} FROM orders
         WHERE participant_id = $1 AND ($2::text IS NULL OR instrument = $2) AND ($3::text IS NULL OR status = $3)
@@ -183,7 +183,7 @@ export class OrdersService implements OnModuleInit {
 
   async fills(actor: Principal, query: OrderQuery): Promise<Page<FillView>> {
     const limit = pageLimit(query);
-    const before = decodeCursor(query.cursor, 2);
+    const before = decodeCursor(query.cursor, ['timestamp', 'text']);
     const rows: Array<FillRow & { cursor_at: string }> = await this.dataSource.query(
       `SELECT *, created_at::text AS cursor_at FROM fills
         WHERE (buyer_id = $1 OR seller_id = $1) AND ($2::text IS NULL OR instrument = $2)

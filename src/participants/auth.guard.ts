@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { DomainError, forbidden } from '../common/domain-error.js';
 import type { Role } from './participant.entity.js';
 import { ApiKeyAuthenticator } from './api-key-authenticator.js';
+import { bearerKeyOf } from './early-auth.js';
 import { type Principal, PUBLIC_ROUTE, REQUIRED_ROLES } from '../platform/http/auth.js';
 
 /**
@@ -24,12 +25,13 @@ export class AuthGuard implements CanActivate {
     const isPublic = this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets) === true;
     if (isPublic && header === undefined) return true;
 
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-    if (!match) {
-      throw new DomainError('UNAUTHENTICATED', 'missing or malformed Authorization header: expected "Bearer <api key>"', 'unauthenticated');
+    // Usually already checked as the request arrived (early-auth.ts), before its body was read.
+    let principal = request.principal;
+    if (!principal) {
+      const key = bearerKeyOf(header);
+      if (!key) throw new DomainError('UNAUTHENTICATED', 'missing or malformed Authorization header: expected "Bearer <api key>"', 'unauthenticated');
+      principal = request.principal = await this.authenticator.authenticate(key, request.ip);
     }
-    const principal = await this.authenticator.authenticate(match[1], request.ip);
-    request.principal = principal;
 
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(REQUIRED_ROLES, targets);
     if (roles && !roles.some((role) => principal.roles.includes(role))) {

@@ -124,7 +124,7 @@ export class ParticipantsService implements OnApplicationBootstrap {
   /** Participants in the order they joined; optionally of one role, one status, or with `name` in their name. */
   async list(query: PageQuery & ParticipantFilter): Promise<Page<ParticipantView>> {
     const limit = pageLimit(query);
-    const after = decodeCursor(query.cursor, 2);
+    const after = decodeCursor(query.cursor, ['timestamp', 'uuid']);
     const rows: Array<ParticipantRecord & ListedRow> = await this.dataSource.query(
       `SELECT id, name, roles, status, created_at, created_at::text AS cursor_at FROM participants
         WHERE ($1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::uuid))
@@ -225,7 +225,7 @@ export class ParticipantsService implements OnApplicationBootstrap {
   async listKeys(actor: Principal, participantId: string, query: PageQuery): Promise<Page<ApiKeyView>> {
     await this.get(actor, participantId);
     const limit = pageLimit(query);
-    const after = decodeCursor(query.cursor, 2);
+    const after = decodeCursor(query.cursor, ['timestamp', 'uuid']);
     const rows: Array<ApiKeyRecord & ListedRow> = await this.dataSource.query(
       `SELECT id, participant_id, prefix, label, created_at, revoked_at, created_at::text AS cursor_at FROM api_keys
         WHERE participant_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))

@@ -103,6 +103,7 @@ export function parseUsageBatch(body: Buffer, nodeId: string): { batch: UsageBat
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageBatchError('the batch must be an object');
   const b = value as Record<string, unknown>;
   if (typeof b.batchId !== 'string' || b.batchId.length === 0 || b.batchId.length > 128) throw new UsageBatchError('batchId must be 1 to 128 characters');
+  if (!isStorable(b.batchId)) throw new UsageBatchError('batchId must not contain a NUL character or a lone UTF-16 surrogate');
   if (b.nodeId !== nodeId) throw new UsageBatchError('nodeId must be the node named in X-Tokex-Node');
   if (!isTime(b.createdAt)) throw new UsageBatchError('createdAt must be an ISO 8601 time');
   if (!Array.isArray(b.records) || b.records.length === 0 || b.records.length > MAX_RECORDS_PER_BATCH) {
@@ -113,7 +114,8 @@ export function parseUsageBatch(body: Buffer, nodeId: string): { batch: UsageBat
   const seen = new Set<string>();
   for (const [index, record] of (b.records as unknown[]).entries()) {
     const problem = recordProblem(record);
-    const requestId = typeof (record as { requestId?: unknown })?.requestId === 'string' ? ((record as { requestId: string }).requestId) : null;
+    const claimed = (record as { requestId?: unknown } | null)?.requestId;
+    const requestId = typeof claimed === 'string' && isStorable(claimed) ? claimed : null; // the answer is stored as jsonb
     if (problem) rejected.push({ index, requestId, reason: problem });
     else if (seen.has(requestId!)) rejected.push({ index, requestId, reason: 'requestId repeated within the batch' });
     else {
@@ -124,10 +126,19 @@ export function parseUsageBatch(body: Buffer, nodeId: string): { batch: UsageBat
   return { batch: b as unknown as UsageBatch, valid, rejected };
 }
 
+/** Text PostgreSQL can store: no NUL, no half of a UTF-16 surrogate pair. */
+const isStorable = (text: string) => !/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 10_000_000;
+/**
+ * An ISO 8601 time on a day that exists, from 1970 to 9999: JavaScript reads year 0 and February 31,
+ * PostgreSQL refuses them.
+ */
 function isTime(v: unknown): boolean {
-  return typeof v === 'string' && v.length <= 40 && /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v));
+  if (typeof v !== 'string' || v.length > 40) return false;
+  const day = /^(\d{4})-(\d{2})-(\d{2})T/.exec(v);
+  if (!day || Number(day[1]) < 1970 || Number.isNaN(Date.parse(v))) return false;
+  return new Date(Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]))).toISOString().startsWith(`${day[1]}-${day[2]}-${day[3]}`);
 }
 
 /** What is wrong with one record, naming the field; undefined if nothing. */
@@ -135,8 +146,10 @@ export function recordProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null) return 'a record must be an object';
   const x = value as Record<string, unknown>;
   if (typeof x.requestId !== 'string' || x.requestId.length === 0 || x.requestId.length > 128) return 'requestId must be 1 to 128 characters';
+  if (!isStorable(x.requestId)) return 'requestId must not contain a NUL character or a lone UTF-16 surrogate';
   if (typeof x.deliveryId !== 'string' || !UUID.test(x.deliveryId)) return 'deliveryId must be a UUID';
   if (typeof x.model !== 'string' || x.model.length > 200) return 'model must be a string';
+  if (!isStorable(x.model)) return 'model must not contain a NUL character or a lone UTF-16 surrogate';
   if (!isCount(x.promptTokens)) return 'promptTokens must be a whole number from 0 to 10,000,000';
   if (!isCount(x.completionTokens)) return 'completionTokens must be a whole number from 0 to 10,000,000';
   if (!isTime(x.startedAt) || !isTime(x.finishedAt)) return 'startedAt and finishedAt must be ISO 8601 times';

@@ -47,7 +47,7 @@ export class DeliveryReview {
     if (query.participantId) await this.participants.get(admin, query.participantId);
     if (query.instrument) await this.markets.requireInstrument(query.instrument);
     const limit = pageLimit(query);
-    const before = decodeCursor(query.cursor, 2);
+    const before = decodeCursor(query.cursor, ['timestamp', 'uuid']);
     const breachNow = `(d.status = 'open' AND (${REQUEST_BREACH_SQL} OR ${this.probes.downNowSql('$7::timestamptz')}))`;
     const rows: ReviewedRow[] = await this.dataSource.query(
       `SELECT d.*, d.created_at::text AS cursor_at, ${breachNow} AS breach_now,

@@ -38,7 +38,7 @@ export class SettlementReview {
   /** Steps newest first; `participantId` limits them to that participant's deliveries. */
   async list(query: SettlementFilter): Promise<Page<SettlementView>> {
     const limit = pageLimit(query);
-    const before = decodeCursor(query.cursor, 1);
+    const before = decodeCursor(query.cursor, ['bigint']);
     if (query.from && query.to && Date.parse(query.from) > Date.parse(query.to)) throw invalid('VALIDATION_FAILED', 'from must not be after to', { fields: ['from', 'to'] });
     const rows: SettlementRecordRow[] = await this.dataSource.query(
       `SELECT ${SETTLEMENT_COLUMNS} FROM settlements s

@@ -9,6 +9,8 @@ import { AppModule } from '../../src/app/app.module.js';
 import { beforeBoot } from '../../src/app/bootstrap.js';
 import { loadConfig, type AppConfig, type ProcessRole } from '../../src/platform/config/app-config.js';
 import { createHttpApp } from '../../src/app/http-app.js';
+import { hardenHttpEdge } from '../../src/app/http-edge.js';
+import { DEFAULT_BODY_LIMIT } from '../../src/platform/http/route-limits.js';
 import { Clock } from '../../src/platform/clock/clock.js';
 import { createRootLogger, NestPinoLogger } from '../../src/platform/observability/logging.js';
 
@@ -79,8 +81,9 @@ async function createClockedApp(config: AppConfig, clock: Clock): Promise<NestFa
     .overrideProvider(Clock)
     .useValue(clock)
     .compile();
-  const adapter = new FastifyAdapter({ loggerInstance: logger, bodyLimit: 8 * 1024 * 1024, forceCloseConnections: 'idle' });
+  const adapter = new FastifyAdapter({ loggerInstance: logger, bodyLimit: DEFAULT_BODY_LIMIT, forceCloseConnections: 'idle' });
   const app = moduleRef.createNestApplication<NestFastifyApplication>(adapter, { logger: new NestPinoLogger(logger), rawBody: true });
+  hardenHttpEdge(app);
   app.useWebSocketAdapter(new WsAdapter(app));
   return app;
 }

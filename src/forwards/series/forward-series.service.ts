@@ -95,7 +95,7 @@ export class ForwardSeriesService {
 
   async list(query: PageQuery): Promise<Page<ForwardSeriesView>> {
     const limit = pageLimit(query);
-    const after = decodeCursor(query.cursor, 2);
+    const after = decodeCursor(query.cursor, ['timestamp', 'text']);
     const rows: Array<SeriesRecord & ListedRow> = await this.dataSource.query(
       `SELECT ${SERIES_COLUMNS}, created_at::text AS cursor_at FROM forward_series
         WHERE $1::timestamptz IS NULL OR (created_at, id::text) > ($1::timestamptz, $2::text)

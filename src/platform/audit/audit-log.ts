@@ -50,7 +50,7 @@ export class AuditLog {
 
   async list(query: PageQuery & AuditFilter): Promise<Page<AuditEventRecord>> {
     const limit = pageLimit(query);
-    const before = decodeCursor(query.cursor, 1);
+    const before = decodeCursor(query.cursor, ['bigint']);
     const rows: AuditRow[] = await this.dataSource.query(
       `SELECT id::text AS id, actor_id, action, subject_type, subject_id, details, created_at FROM audit_events
         WHERE ($1::bigint IS NULL OR id < $1::bigint) AND ($2::uuid IS NULL OR actor_id = $2::uuid) AND ($3::text IS NULL OR action = $3)

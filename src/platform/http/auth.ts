@@ -1,4 +1,5 @@
-import { createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
+import { WithRouteLimits } from './route-limits.js';
 
 /** What a participant may do (api.md): every route names the roles it admits. */
 export const ROLES = ['provider', 'buyer', 'admin'] as const;
@@ -14,8 +15,11 @@ export interface Principal {
 export const PUBLIC_ROUTE = 'tokex:public';
 export const REQUIRED_ROLES = 'tokex:roles';
 
-/** No API key needed (health, metrics, docs, public market data). */
-export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
+/**
+ * No API key needed (health, metrics, docs, public market data). The HTTP edge reads it too, to
+ * refuse a request without a key before its body is read.
+ */
+export const Public = () => applyDecorators(SetMetadata(PUBLIC_ROUTE, true), WithRouteLimits({ public: true }));
 
 /** The caller must hold at least one of these roles; otherwise 403. */
 export const Roles = (...roles: Role[]) => SetMetadata(REQUIRED_ROLES, roles);
