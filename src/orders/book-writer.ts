@@ -10,6 +10,7 @@ import type { BookCommand, CommandResult } from './core/book-commands.js';
 import { type BookState, planBatch } from './core/plan-batch.js';
 import type { ProductShell } from './products.js';
 import { keyedAnswers } from './keyed-answers.js';
+import { adminCancelAuditsSql } from './admin-cancel-audits.js';
 import { recordAnswersSql } from '../platform/idempotency/stored-answers.js';
 
 /** Commands taken into one transaction at most (group commit). */
@@ -218,7 +219,7 @@ export class BookWriter {
     const plan = planBatch(this.state, product.rules, facts, commands);
     const { results, toStore } = keyedAnswers(commands, plan.results, spec);
     const prepared = performance.now();
-    await commitPlan(this.deps.dataSource, spec, plan, [...product.commitSql(spec, plan), ...recordAnswersSql(toStore)]);
+    await commitPlan(this.deps.dataSource, spec, plan, [...product.commitSql(spec, plan), ...recordAnswersSql(toStore), ...adminCancelAuditsSql(this.symbol, commands, results)]);
     this.deps.measured?.(commands.length, (prepared - started) / 1000, (performance.now() - prepared) / 1000);
 
     this.deps.facts.committed(plan.fills, now);

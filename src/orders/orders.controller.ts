@@ -6,7 +6,7 @@ import { uuidParam } from '../platform/http/params.js';
 import { IdempotencyKeyHeader } from '../platform/idempotency/idempotency.service.js';
 import { ParticipantsService } from '../participants/participants.service.js';
 import { invalid } from '../common/domain-error.js';
-import { AmendOrderDto, CLIENT_ORDER_ID, CancelAllAfterDto, CancelAllAfterView, FillPage, MassCancelQuery, MassCancelView, OrderPage, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
+import { AdminCancelDto, AdminMassCancelDto, AmendOrderDto, CLIENT_ORDER_ID, CancelAllAfterDto, CancelAllAfterView, FillPage, MassCancelQuery, MassCancelView, OrderPage, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
 import { DeadManSwitches } from './dead-man-switches.js';
 import { OrdersService } from './orders.service.js';
 
@@ -55,6 +55,25 @@ export class OrdersController {
   async ordersOf(@CurrentPrincipal() actor: Principal, @uuidParam('id') id: string, @Query() query: OrderQuery): Promise<OrderPage> {
     await this.participants.get(actor, id); // 404 for an unknown participant
     return this.orders.listOf(id, query);
+  }
+
+  @Post('admin/participants/:id/orders/cancel')
+  @HttpCode(200)
+  @Roles('admin')
+  @ApiOperation({ summary: "Cancel a participant's open orders (all, or one instrument's), through each book; audited with the reason (admin)" })
+  @ApiOkResponse({ type: MassCancelView })
+  async adminCancelAll(@CurrentPrincipal() actor: Principal, @uuidParam('id') id: string, @Body() dto: AdminMassCancelDto): Promise<MassCancelView> {
+    await this.participants.get(actor, id); // 404 for an unknown participant
+    return this.orders.cancelAllOf(id, dto.instrument, { actorId: actor.participantId, reason: dto.reason });
+  }
+
+  @Post('admin/orders/:id/cancel')
+  @HttpCode(200)
+  @Roles('admin')
+  @ApiOperation({ summary: "Cancel any participant's open order, through its book; audited with the reason (admin)" })
+  @ApiOkResponse({ type: OrderView })
+  adminCancel(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() dto: AdminCancelDto): Promise<OrderView> {
+    return this.orders.adminCancel(actor, id, dto.reason);
   }
 
   @Get('orders/by-client-id/:clientOrderId')

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { PageOf, PageQuery } from '../platform/http/pagination.js';
 import { ORDER_STATUSES } from './order.entity.js';
+import { IsReason } from '../participants/participants.dto.js';
 
 const SIDES = ['buy', 'sell'] as const;
 const TYPES = ['limit', 'market'] as const;
@@ -75,6 +76,18 @@ export class OrderQuery extends PageQuery {
 }
 
 export class MassCancelQuery {
+  @ApiPropertyOptional({ description: 'Only this instrument; all instruments when absent' })
+  @IsOptional() @IsString() @Matches(/^[A-Z0-9][A-Z0-9.-]{1,79}$/, { message: 'instrument must be an instrument symbol' })
+  instrument?: string;
+}
+
+export class AdminCancelDto {
+  @ApiProperty({ example: 'runaway bot, ticket 4411', maxLength: 500, description: 'Why: kept in the audit trail' })
+  @IsReason()
+  reason: string;
+}
+
+export class AdminMassCancelDto extends AdminCancelDto {
   @ApiPropertyOptional({ description: 'Only this instrument; all instruments when absent' })
   @IsOptional() @IsString() @Matches(/^[A-Z0-9][A-Z0-9.-]{1,79}$/, { message: 'instrument must be an instrument symbol' })
   instrument?: string;

@@ -11,6 +11,7 @@ import { requestHash } from '../platform/idempotency/stored-answers.js';
 import { BookGateway } from './book-gateway.js';
 import { ProductCatalog } from './products.js';
 import type { LiveOrder } from './core/live-order.js';
+import type { AdminAction } from './core/book-commands.js';
 import { ORDER_COLUMNS, type OrderRecord, toLiveOrder } from './order-records.js';
 import { type FillFacts, fillView, orderView } from './order-views.js';
 import type { AmendOrderDto, FillView, MassCancelView, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
@@ -129,8 +130,19 @@ export class OrdersService implements OnModuleInit {
     return this.cancelAllOf(actor.participantId, instrument);
   }
 
-  /** Cancels a participant's open orders through each book's gateway: its own cancel-all, its dead-man switch, its suspension. */
-  async cancelAllOf(participantId: string, instrument?: string): Promise<MassCancelView> {
+  /** An admin cancels any participant's order, through its book; the reason is audited in the cancel's commit. */
+  async adminCancel(actor: Principal, id: string, reason: string): Promise<OrderView> {
+    if (!/^[1-9]\d{0,17}$/.test(id)) throw invalid('VALIDATION_FAILED', 'id must be an order id', { fields: ['id'] });
+    const [row]: Array<{ participant_id: string; instrument: string }> = await this.dataSource.query(`SELECT participant_id, instrument FROM orders WHERE id = $1`, [id]);
+    if (!row) throw ORDER_NOT_FOUND();
+    const spec = await this.instrument(row.instrument);
+    const byAdmin = { actorId: actor.participantId, reason };
+    const result = await this.books.submit(row.instrument, { kind: 'cancel', participantId: row.participant_id, orderId: Number(id), byAdmin });
+    return orderView(result.order!, spec, []);
+  }
+
+  /** Cancels a participant's open orders through each book's gateway: its own cancel-all, its dead-man switch, its suspension, an admin. */
+  async cancelAllOf(participantId: string, instrument?: string, byAdmin?: AdminAction): Promise<MassCancelView> {
     const rows: Array<{ instrument: string }> = await this.dataSource.query(
       `SELECT DISTINCT instrument FROM orders WHERE participant_id = $1 AND status = 'open' AND ($2::text IS NULL OR instrument = $2)`,
       [participantId, instrument ?? null],
@@ -138,7 +150,7 @@ export class OrdersService implements OnModuleInit {
     const cancelled: OrderView[] = [];
     for (const { instrument: symbol } of rows) {
       const spec = await this.instrument(symbol);
-      const result = await this.books.submit(symbol, { kind: 'cancel_all', participantId });
+      const result = await this.books.submit(symbol, { kind: 'cancel_all', participantId, ...(byAdmin ? { byAdmin } : {}) });
       cancelled.push(...result.closed.map((o) => orderView(o, spec, [])));
     }
     return { cancelled };

@@ -24,10 +24,16 @@ export type BookCommand =
       readonly idempotency?: { readonly key: string; readonly requestHash: string };
     }
   | { readonly kind: 'amend'; readonly participantId: string; readonly orderId: number; readonly priceTicks?: number; readonly lots?: number }
-  | { readonly kind: 'cancel'; readonly participantId: string; readonly orderId: number }
-  | { readonly kind: 'cancel_all'; readonly participantId: string }
+  | { readonly kind: 'cancel'; readonly participantId: string; readonly orderId: number; readonly byAdmin?: AdminAction }
+  | { readonly kind: 'cancel_all'; readonly participantId: string; readonly byAdmin?: AdminAction }
   | { readonly kind: 'expire' }
   | ProductCommand;
+
+/** An admin acting on a participant's orders: audited, with the reason, in the batch's commit. */
+export interface AdminAction {
+  readonly actorId: string;
+  readonly reason: string;
+}
 
 export type PlaceCommand = Extract<BookCommand, { kind: 'place' }>;
 export type AmendCommand = Extract<BookCommand, { kind: 'amend' }>;
