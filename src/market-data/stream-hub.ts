@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { DomainError } from '../common/domain-error.js';
 import type { PriceGrid } from '../markets/price.js';
@@ -9,6 +9,8 @@ import { bookDelta, bookView, ownFillView, ownOrderView, tradeView } from './mar
 import { MarketDataService } from './market-data.service.js';
 import { type ClientMessage, errorFrame, parseClientMessage } from './stream-protocol.js';
 import { StreamSession } from './stream-session.js';
+import { StreamKeyWatch } from './stream-key-watch.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 
 /** Topics one connection may follow at most. */
 const MAX_TOPICS = 100;
@@ -40,17 +42,23 @@ export class StreamHub implements OnModuleDestroy {
   /** Ticker refreshes in flight, per instrument; `again`: another batch traded meanwhile. */
   private readonly tickerRefreshes = new Map<string, { again: boolean }>();
   private readonly unsubscribe: () => void;
+  private readonly keyWatch: StreamKeyWatch;
 
   constructor(
     books: BookGateway,
     private readonly marketData: MarketDataService,
     private readonly authenticator: ApiKeyAuthenticator,
+    @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.unsubscribe = books.onCommitted((batch) => this.onCommitted(batch));
+    // Within the key cache's TTL, as every API request (a TTL of 0 caches nothing: then each second).
+    const recheckMs = config.http.apiKeyCacheTtlMs > 0 ? config.http.apiKeyCacheTtlMs : 1_000;
+    this.keyWatch = new StreamKeyWatch(authenticator, recheckMs, (session, apiKeyId, standing) => this.closePrivate(session, apiKeyId, standing));
   }
 
   onModuleDestroy(): void {
     this.unsubscribe();
+    this.keyWatch.stop();
   }
 
   /** A new connection; an `Authorization: Bearer` header at the upgrade counts as an `auth` message. */
@@ -77,7 +85,22 @@ export class StreamHub implements OnModuleDestroy {
   }
 
   disconnect(session: StreamSession): void {
+    this.keyWatch.forget(session);
     for (const key of session.topics) this.unfollow(key, session);
+  }
+
+  /** The session's key was revoked or its participant suspended: its private channels close, public ones stay. */
+  private closePrivate(session: StreamSession, apiKeyId: string, standing: 'revoked' | 'suspended'): void {
+    session.enqueue(async () => {
+      if (session.principal?.apiKeyId !== apiKeyId) return; // authenticated again meanwhile, with another key
+      session.principal = undefined;
+      this.keyWatch.forget(session);
+      const closed = [...session.topics].filter(isPrivateTopic);
+      for (const key of closed) this.unfollow(key, session);
+      const [code, why] = standing === 'revoked' ? ['API_KEY_REVOKED', 'the API key was revoked'] : ['PARTICIPANT_SUSPENDED', 'the participant is suspended'];
+      session.send({ op: 'error', code, message: `${why}: the private channels (orders, fills) are closed; authenticate again to follow them` });
+      for (const key of closed) session.send({ op: 'unsubscribed', channel: key.split(':')[0] });
+    });
   }
 
   private async run(session: StreamSession, message: ClientMessage): Promise<void> {
@@ -96,9 +119,10 @@ export class StreamHub implements OnModuleDestroy {
       const principal = await this.authenticator.authenticate(message.apiKey);
       // Another key may be another participant: what the previous one followed is not for this one.
       if (session.principal && session.principal.participantId !== principal.participantId) {
-        for (const key of session.topics) if (key.startsWith('orders:') || key.startsWith('fills:')) this.unfollow(key, session);
+        for (const key of session.topics) if (isPrivateTopic(key)) this.unfollow(key, session);
       }
       session.principal = principal;
+      this.keyWatch.watch(session);
       return session.send({ op: 'authenticated', participantId: principal.participantId, ...id });
     }
 
@@ -242,6 +266,8 @@ export class StreamHub implements OnModuleDestroy {
     })();
   }
 }
+
+const isPrivateTopic = (key: string) => key.startsWith('orders:') || key.startsWith('fills:');
 
 function groupBy<T>(items: readonly T[], keys: (item: T) => string[]): Map<string, T[]> {
   const groups = new Map<string, T[]>();

@@ -15,6 +15,12 @@ interface CachedKey {
 }
 
 const MAX_CACHED_KEYS = 100_000;
+
+export interface KeyInvalidation {
+  readonly participantId?: string;
+  readonly apiKeyId?: string;
+}
+export type KeyStanding = 'active' | 'revoked' | 'suspended';
 /** Unknown key hashes remembered: enough for a client retrying a few wrong keys; a stranger trying many meets the address limit. */
 const MAX_UNKNOWN_KEYS = 10_000;
 
@@ -28,6 +34,7 @@ const MAX_UNKNOWN_KEYS = 10_000;
 @Injectable()
 export class ApiKeyAuthenticator {
   private readonly cache = new Map<string, CachedKey>();
+  private readonly invalidationListeners = new Set<(match: KeyInvalidation) => void>();
   /** Hashes of keys found unknown or revoked, with when that stops being trusted; oldest first. */
   private readonly unknown = new Map<string, number>();
 
@@ -79,11 +86,28 @@ export class ApiKeyAuthenticator {
     this.unknown.set(cacheKey, Date.now() + this.config.http.apiKeyCacheTtlMs);
   }
 
-  /** Forget cached keys of a participant (suspension) or one key (revocation). */
-  invalidate(match: { participantId?: string; apiKeyId?: string }): void {
+  /** Forget cached keys of a participant (suspension) or one key (revocation), and tell who holds keys open (the stream). */
+  invalidate(match: KeyInvalidation): void {
     for (const [k, v] of this.cache) {
       if (v.principal.participantId === match.participantId || v.principal.apiKeyId === match.apiKeyId) this.cache.delete(k);
     }
+    for (const listener of this.invalidationListeners) listener(match);
+  }
+
+  /** Called on every revocation or suspension made in this process (other processes' are found by `standing`). */
+  onInvalidated(listener: (match: KeyInvalidation) => void): () => void {
+    this.invalidationListeners.add(listener);
+    return () => this.invalidationListeners.delete(listener);
+  }
+
+  /** Whether each key may still be used, read fresh in one query: a key not answered is unknown (revoked and gone). */
+  async standing(apiKeyIds: readonly string[]): Promise<Map<string, KeyStanding>> {
+    if (apiKeyIds.length === 0) return new Map();
+    const rows: Array<{ id: string; revoked: boolean; status: ParticipantStatus }> = await this.dataSource.query(
+      `SELECT k.id, k.revoked_at IS NOT NULL AS revoked, p.status FROM api_keys k JOIN participants p ON p.id = k.participant_id WHERE k.id = ANY($1::uuid[])`,
+      [apiKeyIds],
+    );
+    return new Map(rows.map((r) => [r.id, r.revoked ? 'revoked' : r.status === 'active' ? 'active' : 'suspended']));
   }
 
   private load(hash: Buffer): Promise<CachedKey | undefined> {
