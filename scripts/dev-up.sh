@@ -28,6 +28,12 @@ if [[ -z "${OPS_SESSION_SECRET:-}" ]]; then
   echo "OPS_SESSION_SECRET=$OPS_SESSION_SECRET" >> .env
   export OPS_SESSION_SECRET
 fi
+# Delivery-key signing keys are encrypted at rest with this (docs/operations.md, "Secrets"); kept in .env.
+if [[ -z "${SIGNING_KEYS_ENCRYPTION_KEY:-}" ]]; then
+  SIGNING_KEYS_ENCRYPTION_KEY="$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64"))')"
+  echo "SIGNING_KEYS_ENCRYPTION_KEY=$SIGNING_KEYS_ENCRYPTION_KEY" >> .env
+  export SIGNING_KEYS_ENCRYPTION_KEY
+fi
 export PORT="${PORT:-3000}"
 # Local nodes listen on 127.0.0.1, which production refuses (docs/operations.md): allowed here unless .env says otherwise.
 export NODE_URLS_ALLOW_PRIVATE="${NODE_URLS_ALLOW_PRIVATE:-true}"

@@ -5,6 +5,7 @@ import { calculateJwkThumbprint, importPKCS8, type JSONWebKeySet, type JWK, Sign
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { invalid } from '../common/domain-error.js';
+import { SigningKeyVault } from './signing-key-vault.js';
 import {
   DELIVERY_KEY_ALGORITHM,
   DELIVERY_KEY_ISSUER,
@@ -60,7 +61,7 @@ interface DeliveryKeyDbRow {
   created_at: Date;
 }
 
-const SIGNING_KEYS_LOCK = `SELECT pg_advisory_xact_lock(hashtext('tokex:signing-keys'))`;
+export const SIGNING_KEYS_LOCK = `SELECT pg_advisory_xact_lock(hashtext('tokex:signing-keys'))`;
 const NEWEST_SIGNING_KEY = `SELECT kid, private_pkcs8 FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid DESC LIMIT 1`;
 // A rotation made by another process is picked up within this long, without a restart.
 const SIGNING_KEY_CACHE_MS = 60_000;
@@ -89,7 +90,11 @@ export class DeliveryKeysService {
   private cached: { key: Promise<SigningKey>; loadedAt: number } | null = null;
   private lastImported: SigningKey | null = null;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    /** Seals private keys for storage and opens them (signing-key-vault.ts); none: plaintext. */
+    private readonly vault: SigningKeyVault = new SigningKeyVault(null),
+  ) {}
 
   /**
    * Records a key and signs it. With `manager`, the row is written in the caller's transaction:
@@ -234,9 +239,10 @@ export class DeliveryKeysService {
     return this.importSigningKey(row.kid, row.private_pkcs8);
   }
 
-  private async importSigningKey(kid: string, pem: string): Promise<SigningKey> {
+  /** `stored`: the row's private key, sealed or not. */
+  private async importSigningKey(kid: string, stored: string): Promise<SigningKey> {
     if (this.lastImported?.kid === kid) return this.lastImported;
-    const key = { kid, privateKey: await importPKCS8(pem, DELIVERY_KEY_ALGORITHM) };
+    const key = { kid, privateKey: await importPKCS8(this.vault.open(kid, stored), DELIVERY_KEY_ALGORITHM) };
     this.lastImported = key;
     return key;
   }
@@ -251,7 +257,7 @@ export class DeliveryKeysService {
       kid,
       DELIVERY_KEY_ALGORITHM,
       JSON.stringify(publicJwk),
-      privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      this.vault.seal(kid, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()),
     ]);
     return kid;
   }

@@ -18,7 +18,10 @@ export class SigningKeyRow {
   @Column('jsonb', { name: 'public_jwk' })
   publicJwk: Record<string, unknown>;
 
-  /** PEM "PRIVATE KEY" (PKCS #8). Whoever reads this column can mint delivery keys. */
+  /**
+   * PEM "PRIVATE KEY" (PKCS #8), sealed with SIGNING_KEYS_ENCRYPTION_KEY when one is set
+   * (signing-key-vault.ts). Whoever reads this column and has that key can mint delivery keys.
+   */
   @Column('text', { name: 'private_pkcs8' })
   privatePkcs8: string;
 

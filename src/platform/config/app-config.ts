@@ -11,7 +11,21 @@ const toBool = ({ value }: { value: unknown }) =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
 
 /** Names of variables whose values must never be printed. */
-export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['BOOTSTRAP_ADMIN_KEY', 'DATABASE_URL', 'REDIS_URL', 'OPS_SESSION_SECRET']);
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'BOOTSTRAP_ADMIN_KEY',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'OPS_SESSION_SECRET',
+  'SIGNING_KEYS_ENCRYPTION_KEY',
+  'SIGNING_KEYS_PREVIOUS_ENCRYPTION_KEYS',
+]);
+
+/** 32 bytes in base64 or base64url (`openssl rand -base64 32`), or undefined. */
+const encryptionKeyOf = (text: string): Buffer | undefined => {
+  if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(text.trim())) return undefined;
+  const key = Buffer.from(text.trim(), 'base64');
+  return key.length === 32 ? key : undefined;
+};
 
 export class EnvironmentVariables {
   @IsIn(['development', 'test', 'production'])
@@ -63,6 +77,18 @@ export class EnvironmentVariables {
   /** How long an ops console session lasts after sign-in. */
   @Transform(toInt) @IsInt() @Min(60_000)
   OPS_SESSION_TTL_MS = 8 * 3_600_000;
+
+  /**
+   * Encrypts the delivery-key signing keys at rest (AES-256-GCM): 32 bytes in base64. Set, any
+   * row stored in plaintext or under a previous key is sealed with it at start-up. Empty: stored
+   * in plaintext (development only).
+   */
+  @IsString()
+  SIGNING_KEYS_ENCRYPTION_KEY = '';
+
+  /** While rotating SIGNING_KEYS_ENCRYPTION_KEY: the keys it replaces, comma-separated, to open rows sealed under them. */
+  @IsString()
+  SIGNING_KEYS_PREVIOUS_ENCRYPTION_KEYS = '';
 
   @Transform(toInt) @IsInt() @Min(0)
   RATE_LIMIT_PER_SECOND = 100;
@@ -191,6 +217,8 @@ export interface AppConfig {
   readonly log: { level: string; pretty: boolean };
   readonly bootstrapAdminKey: string | null;
   readonly ops: { sessionSecret: string | null; sessionTtlMs: number };
+  /** Delivery-key signing keys at rest: the key that seals them (none: plaintext), and earlier ones that still open them. */
+  readonly signingKeys: { encryptionKey: Buffer | null; previousEncryptionKeys: Buffer[] };
   readonly jobs: {
     attempts: number;
     backoffMs: number;
@@ -237,6 +265,10 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
   );
   // A fast clock would mark and expire real forwards days early: never in production.
   if (vars.NODE_ENV === 'production' && vars.CLOCK_RATE !== 1) problems.push('CLOCK_RATE must be 1 when NODE_ENV is production');
+  const encryptionKey = vars.SIGNING_KEYS_ENCRYPTION_KEY === '' ? null : encryptionKeyOf(vars.SIGNING_KEYS_ENCRYPTION_KEY);
+  if (encryptionKey === undefined) problems.push('SIGNING_KEYS_ENCRYPTION_KEY must be 32 bytes in base64 (openssl rand -base64 32)');
+  const previousKeys = vars.SIGNING_KEYS_PREVIOUS_ENCRYPTION_KEYS.split(',').filter((k) => k.trim() !== '').map(encryptionKeyOf);
+  if (previousKeys.some((k) => k === undefined)) problems.push('SIGNING_KEYS_PREVIOUS_ENCRYPTION_KEYS must be keys of 32 bytes in base64, comma-separated');
   if (problems.length > 0) throw new ConfigurationError(problems);
   return {
     env: vars.NODE_ENV,
@@ -255,6 +287,7 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
     log: { level: vars.LOG_LEVEL, pretty: vars.LOG_PRETTY },
     bootstrapAdminKey: vars.BOOTSTRAP_ADMIN_KEY === '' ? null : vars.BOOTSTRAP_ADMIN_KEY,
     ops: { sessionSecret: vars.OPS_SESSION_SECRET === '' ? null : vars.OPS_SESSION_SECRET, sessionTtlMs: vars.OPS_SESSION_TTL_MS },
+    signingKeys: { encryptionKey: encryptionKey ?? null, previousEncryptionKeys: previousKeys as Buffer[] },
     jobs: {
       attempts: vars.JOB_ATTEMPTS,
       backoffMs: vars.JOB_BACKOFF_MS,

@@ -16,11 +16,37 @@ export function requestIdOf(request: IncomingMessage): string {
   return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
+/**
+ * Errors as pino logs them, less what may carry secrets: a failed statement's bound parameters
+ * (TypeORM's QueryFailedError keeps them: an API key's hash, a signing key) are dropped, only
+ * their count kept, and PostgreSQL's `detail` loses the values it quotes
+ * (`Key (key_hash)=(\x...) already exists`). The SQL text stays: it holds placeholders, not values.
+ */
+export function serializeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  return scrubbed(pino.stdSerializers.err(error) as unknown as Record<string, unknown>, 0);
+}
+
+function scrubbed(fields: Record<string, unknown>, depth: number): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...fields };
+  if ('parameters' in out) {
+    out.parameterCount = Array.isArray(out.parameters) ? out.parameters.length : undefined;
+    delete out.parameters;
+  }
+  if (typeof out.detail === 'string') out.detail = out.detail.replace(/=\((.*)\)/s, '=([redacted])');
+  for (const nested of ['driverError', 'cause']) {
+    const value = out[nested];
+    if (value !== null && typeof value === 'object' && depth < 3) out[nested] = scrubbed({ ...(value as Record<string, unknown>) }, depth + 1);
+  }
+  return out;
+}
+
 /** The process's one pino logger: JSON lines, secrets redacted, the role on every line. */
 export function createRootLogger(config: AppConfig): PinoLogger {
   return pino({
     level: config.log.level,
     base: { role: config.role, pid: process.pid },
+    serializers: { err: serializeError },
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.apiKey', '*.key'], censor: '[redacted]' },
     transport: config.log.pretty ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
   });
