@@ -55,7 +55,7 @@ export class AuditLog {
       `SELECT id::text AS id, actor_id, action, subject_type, subject_id, details, created_at FROM audit_events
         WHERE ($1::bigint IS NULL OR id < $1::bigint) AND ($2::uuid IS NULL OR actor_id = $2::uuid) AND ($3::text IS NULL OR action = $3)
           AND ($4::text IS NULL OR subject_type = $4) AND ($5::text IS NULL OR subject_id = $5)
-        ORDER BY id DESC LIMIT $6`,
+        ORDER BY audit_events.id DESC LIMIT $6`, // the bigint: `id` alone would be the text column above
       [before?.[0] ?? null, query.actor ?? null, query.action ?? null, query.subjectType ?? null, query.subject ?? null, limit + 1],
     );
     return pageOf(rows, limit, (r) => [r.id], toRecord);
