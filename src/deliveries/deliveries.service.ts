@@ -2,14 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { notFound, unprocessable } from '../common/domain-error.js';
-import { formatUsd } from '../common/money.js';
 import { DeliveryKeysService } from '../delivery-keys/delivery-keys.service.js';
 import { decodeCursor, type Page, pageLimit, pageOf } from '../platform/http/pagination.js';
 import { MarketsService } from '../markets/markets.service.js';
-import { formatPrice } from '../markets/price.js';
 import type { Principal } from '../platform/http/auth.js';
 import type { DeliveryKeyInfo, DeliveryKeyView, DeliveryQuery, DeliveryView } from './deliveries.dto.js';
-import type { DeliveryRecord } from './delivery-record.js';
+import { type DeliveryRecord, deliveryFigures } from './delivery-record.js';
 
 
 const NOT_FOUND = () => notFound('DELIVERY_NOT_FOUND', 'no such delivery');
@@ -98,39 +96,18 @@ export class DeliveriesService {
   }
 
   private async view(actor: Principal, r: DeliveryRecord): Promise<DeliveryView> {
-    const spec = await this.markets.requireInstrument(r.instrument);
-    const ordered = BigInt(r.quantity_tokens);
-    const paid = BigInt(r.paid_tokens);
-    const disputed = BigInt(r.disputed_tokens);
-    const refunded = BigInt(r.refunded_tokens); // resolved for the buyer in disputes: gone from the delivery
-    const used = BigInt(r.delivered_tokens);
-    const out = BigInt(r.paid_micros) + BigInt(r.fee_paid_micros) + BigInt(r.refunded_micros);
+    const figures = deliveryFigures(r, await this.markets.requireInstrument(r.instrument));
+    const [ordered, paid, used] = [BigInt(r.quantity_tokens), BigInt(r.paid_tokens), BigInt(r.delivered_tokens)];
+    // Tokens refunded to the buyer by a dispute have left the delivery for good.
+    const gone = BigInt(r.disputed_tokens) + BigInt(r.refunded_tokens);
     return {
-      id: r.id,
-      instrument: r.instrument,
-      modelClass: r.model_class_id,
+      ...figures,
       fillId: r.fill_id,
       role: r.buyer_id === actor.participantId ? 'buyer' : 'provider',
-      buyerId: r.buyer_id,
-      providerId: r.provider_id,
-      price: formatPrice(Number(r.price_ticks), spec),
-      ordered: Number(ordered),
-      delivered: Number(used),
-      paid: Number(paid),
-      disputed: Number(disputed),
-      remaining: r.status === 'open' ? Number(nonNegative(ordered - (used > paid ? used : paid) - disputed - refunded)) : 0,
-      notional: formatUsd(BigInt(r.notional_micros)),
-      escrow: formatUsd(BigInt(r.notional_micros) - out),
-      providerPaid: formatUsd(BigInt(r.paid_micros)),
-      refunded: formatUsd(BigInt(r.refunded_micros)),
-      penalty: formatUsd(BigInt(r.penalty_micros)),
-      windowStart: r.window_start.toISOString(),
-      windowEnd: r.window_end.toISOString(),
-      status: r.status,
-      outcome: r.outcome,
-      closedAt: r.closed_at?.toISOString() ?? null,
+      remaining: r.status === 'open' ? Number(nonNegative(ordered - (used > paid ? used : paid) - gone)) : 0,
     };
   }
+
 }
 
 const nonNegative = (x: bigint) => (x < 0n ? 0n : x);

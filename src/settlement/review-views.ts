@@ -1,7 +1,6 @@
 import { formatUsd } from '../common/money.js';
-import type { DeliveryRecord } from '../deliveries/delivery-record.js';
+import { type DeliveryRecord, deliveryFigures } from '../deliveries/delivery-record.js';
 import type { MarketsService } from '../markets/markets.service.js';
-import { formatPrice } from '../markets/price.js';
 import type { SettlementDeliveryView, SettlementView } from './settlements.dto.js';
 
 /** A `settlements` row as the review reads it (`id::text, tokens::text`). */
@@ -44,28 +43,5 @@ export type DeliveryRecordRow = DeliveryRecord;
 
 /** A delivery as an admin reads it: the same numbers and formats as `GET /v1/deliveries/:id`. */
 export async function deliveryView(markets: MarketsService, r: DeliveryRecordRow): Promise<SettlementDeliveryView> {
-  const spec = await markets.requireInstrument(r.instrument);
-  const out = BigInt(r.paid_micros) + BigInt(r.fee_paid_micros) + BigInt(r.refunded_micros);
-  return {
-    id: r.id,
-    instrument: r.instrument,
-    modelClass: r.model_class_id,
-    buyerId: r.buyer_id,
-    providerId: r.provider_id,
-    price: formatPrice(Number(r.price_ticks), spec),
-    ordered: Number(r.quantity_tokens),
-    delivered: Number(r.delivered_tokens),
-    paid: Number(r.paid_tokens),
-    disputed: Number(r.disputed_tokens),
-    notional: formatUsd(BigInt(r.notional_micros)),
-    escrow: formatUsd(BigInt(r.notional_micros) - out),
-    providerPaid: formatUsd(BigInt(r.paid_micros)),
-    refunded: formatUsd(BigInt(r.refunded_micros)),
-    penalty: formatUsd(BigInt(r.penalty_micros)),
-    windowStart: r.window_start.toISOString(),
-    windowEnd: r.window_end.toISOString(),
-    status: r.status,
-    outcome: r.outcome,
-    closedAt: r.closed_at?.toISOString() ?? null,
-  };
+  return deliveryFigures(r, await markets.requireInstrument(r.instrument));
 }
