@@ -6,10 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-load_env
-ensure_node
-ensure_services
-ensure_installed
+ensure_ready
 log "building"
 npm run -s build
 exec node dist/src/demo/main.js "$@"

@@ -80,6 +80,14 @@ ensure_chromium() {
   [[ -x "$CHROMIUM_PATH" ]] || die "Chromium did not install at $CHROMIUM_PATH"
 }
 
+# What every entry script needs first: .env, Node, PostgreSQL and Redis answering, dependencies.
+ensure_ready() {
+  load_env
+  ensure_node
+  ensure_services
+  ensure_installed
+}
+
 ensure_installed() {
   if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
     log "installing dependencies (npm ci)"

@@ -6,10 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-load_env
-ensure_node
-ensure_services
-ensure_installed
+ensure_ready
 # The tests make their own database (TEST_DATABASE_URL, default tokex_test on the same server).
 if [[ -z "${TEST_DATABASE_URL:-}" ]]; then
   base="${DATABASE_URL%/*}"
