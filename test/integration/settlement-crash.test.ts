@@ -47,6 +47,7 @@ const workerEnv = {
   SETTLEMENT_CLOSE_GRACE_MS: '0',
   NODE_PROBE_INTERVAL_MS: '1000',
   LEDGER_CHECK_INTERVAL_MS: '3600000',
+  NODE_URLS_ALLOW_PRIVATE: 'true', // the tests' nodes listen on 127.0.0.1
   OUTBOX_SWEEP_INTERVAL_MS: '200',
 };
 
