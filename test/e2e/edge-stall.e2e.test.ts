@@ -91,15 +91,22 @@ function attackFromWorker(url: string, count: number, fields: number): Promise<A
   });
 }
 
+const p90 = (latencies: number[]) => [...latencies].sort((a, b) => a - b)[Math.floor(latencies.length * 0.9)];
+
+/** /health's latency with nothing else running, on this machine now: the yardstick for the bounds. */
+async function quietLatency(): Promise<number> {
+  return p90(await healthLatencies(new Promise((resolve) => setTimeout(resolve, 300))));
+}
+
 /**
- * The stalls this fixes held every /health for 4.8 s and 5.8 s; a healthy one takes a few ms. On a
- * loaded 2-core machine a single answer can still wait a few hundred ms for the CPU, so the bounds
- * are: nine in ten within 250 ms, none beyond 2.5 s.
+ * The stalls this fixes held every /health for 4.8 s and 5.8 s; a healthy one takes a few ms. The
+ * bounds are relative to /health's own latency measured just before, so a machine loaded by other
+ * work does not fail the test while a stall of seconds still does: nine in ten answers within
+ * 200 ms plus five times the quiet latency, none beyond 2.5 s plus ten times it.
  */
-function expectResponsive(latencies: number[]): void {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  expect(sorted[Math.floor(sorted.length * 0.9)]).toBeLessThan(250);
-  expect(sorted[sorted.length - 1]).toBeLessThan(2_500);
+async function expectResponsive(latencies: number[], quiet: number): Promise<void> {
+  expect(p90(latencies)).toBeLessThan(200 + 5 * quiet);
+  expect(Math.max(...latencies)).toBeLessThan(2_500 + 10 * quiet);
 }
 const BOUND_MS = 1_000;
 
@@ -107,6 +114,7 @@ describe('no request stalls the API', () => {
   test('a 1.5 MB object of 100,000 unknown fields, with a key or as a usage batch, is refused fast and /health answers', async () => {
     const wide = wideObject(100_000, '"xxxxxxx"');
     expect(wide.length).toBeGreaterThan(1_500_000);
+    const quiet = await quietLatency();
     const attacks = Promise.all([
       post('/v1/orders', wide, bearer(trader.key)),
       post('/v1/metering/usage-batches', wide, { 'x-tokex-node': nodeId, 'x-tokex-signature': 'forged' }),
@@ -114,17 +122,18 @@ describe('no request stalls the API', () => {
     const [latencies, [order, batch]] = await Promise.all([healthLatencies(attacks), attacks]);
     expect([order.status, order.body.code]).toEqual([413, 'INVALID_BODY']);
     expect(batch.status).toBe(401); // read (a registered node), then refused by its signature
-    expect(Math.max(order.ms, batch.ms)).toBeLessThan(BOUND_MS * 2); // refused within a moment, not seconds
-    expectResponsive(latencies);
+    expect(Math.max(order.ms, batch.ms)).toBeLessThan(BOUND_MS * 2 + 10 * quiet); // refused within a moment, not seconds
+    await expectResponsive(latencies, quiet);
   });
 
   test('ten 7.9 MB bodies without a key are refused before they are read, and /health answers', async () => {
     // Sent from another thread, as from another machine: this thread's event loop only serves.
+    const quiet = await quietLatency();
     const attacks = attackFromWorker(base, 10, 660_000); // 7.9 MB each, under the old 8 MiB limit
     const [latencies, answers] = await Promise.all([healthLatencies(attacks), attacks]);
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(401));
     expect(answers.map((a) => a.code)).toEqual(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? 'UNAUTHENTICATED' : 'UNKNOWN_NODE')));
-    expectResponsive(latencies);
+    await expectResponsive(latencies, quiet);
   });
 
   test('5,000 nested objects are a 400 naming the depth, not a 500', async () => {
