@@ -56,8 +56,14 @@ export async function startTestApp(env: Record<string, string> = {}, role: Proce
     role,
   );
   const app = options.clock ? await createClockedApp(config, options.clock) : await createHttpApp(config);
-  await app.init();
-  await app.getHttpAdapter().getInstance().ready();
+  try {
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+  } catch (error) {
+    // A start-up the test expects to fail must not leave its pools and connections open behind it.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   return {
     app,
     config,
