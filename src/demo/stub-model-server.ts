@@ -3,6 +3,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tokenizerFor, SUPPORTED_TOKENIZERS_DESCRIPTION, type Tokenizer } from '../metering/tokenizers.js';
+import { chatPromptOf, completionPromptOf, labelValue, maxTokensOf, openAiError, readJson, RequestError, sendJson } from './stub-requests.js';
+import { generateCompletion, longerTokenization, tokenPieces } from './stub-text.js';
+
+// The text rules are part of the stub's published behaviour (tests and benches import them here).
+export { chatPromptText, generateCompletion, longerTokenization } from './stub-text.js';
 
 /**
  * A stand-in for a provider's inference server (vLLM and the like), for tests, benchmarks and
@@ -150,133 +155,7 @@ export interface StubModelServer {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Deterministic text
-
-/** Ordinary ASCII words; each is one token (with its leading space) in the supported tokenizers. */
-const WORDS = [
-  'market', 'token', 'price', 'order', 'trade', 'model', 'value', 'offer', 'buyer', 'seller',
-  'capacity', 'delivery', 'window', 'server', 'node', 'request', 'answer', 'signal', 'ledger', 'account',
-  'balance', 'period', 'future', 'spot', 'book', 'level', 'quote', 'depth', 'volume', 'index',
-  'river', 'stone', 'light', 'cloud', 'green', 'quiet', 'north', 'south', 'water', 'field',
-  'bright', 'steady', 'simple', 'open', 'clear', 'fast', 'small', 'large', 'early', 'later',
-  'runs', 'holds', 'moves', 'keeps', 'shows', 'meets', 'finds', 'turns', 'sends', 'reads',
-  'with', 'from', 'over', 'under',
-];
-/** One token each in every supported tokenizer: used to land exactly on max_tokens. */
-const FILLERS = [' a', ' the', ' and', ' of', ' to', ' in'];
-
-/** FNV-1a over UTF-16 code units: a small, stable seed from a string. */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
-/** mulberry32, as in test/support/prng.ts. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * The stub's completion of `prompt`: a function of the prompt text and `maxTokens` only.
- * `completionTokens` is `tokenizer.count(text)`, equal to `maxTokens` for every supported
- * tokenizer; it could only fall short if a tokenizer merged tokens across word boundaries.
- */
-export function generateCompletion(tokenizer: Tokenizer, prompt: string, maxTokens: number): { text: string; completionTokens: number } {
-  const random = mulberry32(fnv1a(`${maxTokens}\u0000${prompt}`));
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)];
-  const pieces: string[] = [];
-  let sum = 0;
-  while (sum < maxTokens) {
-    const word = pick(WORDS);
-    let piece = pieces.length === 0 ? word[0].toUpperCase() + word.slice(1) : ` ${word}`;
-    let tokens = tokenizer.count(piece);
-    if (tokens > maxTokens - sum) {
-      piece = pieces.length === 0 ? 'A' : pick(FILLERS);
-      tokens = tokenizer.count(piece);
-      if (tokens > maxTokens - sum) break;
-    }
-    pieces.push(piece);
-    sum += tokens;
-  }
-  // Each piece starts where the tokenizers' pre-tokenizers split (before " word"), so the sum of
-  // the pieces' counts is the whole text's count. Checked rather than trusted:
-  let text = pieces.join('');
-  let completionTokens = tokenizer.count(text);
-  while (completionTokens > maxTokens && pieces.length > 0) {
-    pieces.pop();
-    text = pieces.join('');
-    completionTokens = tokenizer.count(text);
-  }
-  return { text, completionTokens };
-}
-
-/**
- * A longer tokenization of `text` that decodes to the same text: every canonical token whose text
- * has two or more characters is split into its first character and the rest, each encoded on its
- * own. (Tokens that decode to a partial UTF-8 sequence are kept whole.) A dishonest server can
- * claim to have generated this sequence; only re-counting with the canonical encoding shows it.
- */
-export function longerTokenization(tokenizer: Tokenizer, text: string): number[] {
-  const out: number[] = [];
-  for (const token of tokenizer.encode(text)) {
-    const piece = tokenizer.decode([token]);
-    const first = Array.from(piece)[0] ?? '';
-    if (piece.length <= first.length || piece.includes('\uFFFD')) {
-      out.push(token);
-      continue;
-    }
-    out.push(...tokenizer.encode(first), ...tokenizer.encode(piece.slice(first.length)));
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Prompts
-
-type ContentPart = { type?: unknown; text?: unknown };
-
-/** The text of a chat message's content: a string, or the `text` of its `text` parts, in order. */
-function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) {
-    return content
-      .filter((part: ContentPart) => part?.type === 'text' && typeof part.text === 'string')
-      .map((part: ContentPart) => part.text as string)
-      .join('');
-  }
-  return '';
-}
-
-/** The prompt-token rule for chat: message contents in order, joined with "\n". */
-export function chatPromptText(messages: readonly { content?: unknown }[]): string {
-  return messages.map((message) => contentText(message?.content)).join('\n');
-}
-
-// ---------------------------------------------------------------------------------------------
 // The server
-
-class RequestError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly param: string | null = null,
-  ) {
-    super(message);
-  }
-}
-
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 interface ModelMetrics {
   // Kept in hundredths of a token (or request) so under-reporting by any whole percentage is
@@ -549,67 +428,4 @@ function checkedBehaviour(b: StubBehaviour): StubBehaviour {
     down: b.down === true,
     failRequests: b.failRequests === true,
   });
-}
-
-/** The streamed pieces of `text`: one per token, or one per word if single tokens do not decode cleanly. */
-function tokenPieces(tokenizer: Tokenizer, text: string): string[] {
-  const pieces = tokenizer.encode(text).map((token) => tokenizer.decode([token]));
-  return pieces.join('') === text ? pieces : (text.match(/\s*\S+/g) ?? []);
-}
-
-function chatPromptOf(body: Record<string, unknown>): string {
-  const messages = body.messages;
-  if (!Array.isArray(messages) || messages.length === 0) throw new RequestError(400, 'messages must be a non-empty array', 'messages');
-  if (messages.some((m) => typeof m !== 'object' || m === null)) throw new RequestError(400, 'every message must be an object', 'messages');
-  return chatPromptText(messages as { content?: unknown }[]);
-}
-
-function completionPromptOf(body: Record<string, unknown>): string {
-  const prompt = body.prompt;
-  if (typeof prompt === 'string') return prompt;
-  if (Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] === 'string') return prompt[0];
-  throw new RequestError(400, 'the stub takes prompt as one string', 'prompt');
-}
-
-function maxTokensOf(body: Record<string, unknown>, chat: boolean, fallback: number, limit: number): number {
-  const param = chat && body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
-  const value = body[param];
-  if (value === undefined || value === null) return fallback;
-  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > limit) {
-    throw new RequestError(400, `${param} must be a whole number from 1 to ${limit}`, param);
-  }
-  return value as number;
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new RequestError(413, `request body over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new RequestError(400, 'the body is not valid JSON');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RequestError(400, 'the body must be a JSON object');
-  return body as Record<string, unknown>;
-}
-
-function openAiError(message: string, type: string, param: string | null = null): { error: Record<string, unknown> } {
-  return { error: { message, type, param, code: null } };
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-/** Prometheus label value escaping: backslash, double quote and newline. */
-function labelValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }

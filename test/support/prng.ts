@@ -1,14 +1,5 @@
-/** mulberry32: a small seeded PRNG, so a failing randomized test can be replayed with its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32), so a failing randomized test can be replayed with its seed. */
+export { prng } from '../../src/common/prng.js';
 
 /** A whole number in [lo, hi], drawn from `random`. */
 export const betweenOf = (random: () => number) => (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
