@@ -48,6 +48,16 @@ export function renderPage(request: FastifyRequest, reply: FastifyReply, view: s
   }) as unknown as FastifyReply;
 }
 
+/**
+ * The "Next" link of a paged table: the page's path with its filters (those given) and the cursor
+ * the service answered; null on the last page.
+ */
+export function nextPageHref(path: string, filters: Record<string, string | undefined>, cursor: string | null | undefined): string | null {
+  if (!cursor) return null;
+  const given = Object.entries(filters).filter((e): e is [string, string] => e[1] !== undefined);
+  return `${path}?${new URLSearchParams([...given, ['cursor', cursor]])}`;
+}
+
 /** Answers a POST the way browsers expect: 303 See Other, so a reload does not post again. */
 export function redirectAfterPost(reply: FastifyReply, to: string): FastifyReply {
   return reply.redirect(to, 303);

@@ -6,7 +6,7 @@ import { ParticipantsService } from '../../participants/participants.service.js'
 import { AuditQuery } from '../../platform/audit/audit-log.controller.js';
 import { AuditLog } from '../../platform/audit/audit-log.js';
 import { Public } from '../../platform/http/auth.js';
-import { OpsExceptionFilter, renderPage } from '../ops-page.js';
+import { OpsExceptionFilter, nextPageHref, renderPage } from '../ops-page.js';
 
 const blankAsAbsent = ({ value }: { value: unknown }) => (typeof value === 'string' && value.trim() === '' ? undefined : typeof value === 'string' ? value.trim() : value);
 
@@ -36,7 +36,7 @@ export class AuditPageController {
       ...(query.actor ? [query.actor] : []),
     ]);
     const filters = { actor: query.actor ?? '', action: query.action ?? '', subjectType: query.subjectType ?? '', subject: query.subject ?? '' };
-    const next = page.nextCursor ? `/ops/audit?${new URLSearchParams({ ...filters, cursor: page.nextCursor })}` : null;
+    const next = nextPageHref('/ops/audit', filters, page.nextCursor);
     const events = page.items.map((e) => ({
       ...e,
       actorName: e.actorId ? (names.get(e.actorId) ?? e.actorId) : 'the service',

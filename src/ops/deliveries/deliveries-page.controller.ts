@@ -8,7 +8,7 @@ import { uuidParam } from '../../platform/http/params.js';
 import { PageQuery } from '../../platform/http/pagination.js';
 import { DELIVERY_STATES, type DeliveryStateFilter } from '../../settlement/delivery-review.dto.js';
 import { DeliveryReview } from '../../settlement/delivery-review.service.js';
-import { OpsAdmin, OpsExceptionFilter, renderPage } from '../ops-page.js';
+import { OpsAdmin, OpsExceptionFilter, nextPageHref, renderPage } from '../ops-page.js';
 
 const blankAsAbsent = Transform(({ value }) => (value === '' ? undefined : value));
 
@@ -39,8 +39,7 @@ export class DeliveriesPageController {
   async list(@Req() request: FastifyRequest, @Res() reply: FastifyReply, @OpsAdmin() admin: Principal, @Query() query: DeliveriesPageQuery) {
     const page = await this.review.list(admin, { ...query, limit: query.limit ?? 50 });
     const filters = { state: query.state, instrument: query.instrument, participantId: query.participantId };
-    const kept = Object.fromEntries(Object.entries(filters).filter((e): e is [string, string] => e[1] !== undefined));
-    const next = page.nextCursor ? `/ops/deliveries?${new URLSearchParams({ ...kept, cursor: page.nextCursor })}` : null;
+    const next = nextPageHref('/ops/deliveries', filters, page.nextCursor);
     return renderPage(request, reply, 'deliveries', { title: 'Deliveries', page, filters, next, states: DELIVERY_STATES, waiting: WAITING });
   }
 

@@ -7,7 +7,7 @@ import { DISPUTE_RESOLUTIONS, type DisputeResolution } from '../../metering/mete
 import { Public, type Principal } from '../../platform/http/auth.js';
 import { PageQuery } from '../../platform/http/pagination.js';
 import { uuidParam } from '../../platform/http/params.js';
-import { OpsAdmin, OpsExceptionFilter, OpsForm, redirectAfterPost, renderPage } from '../ops-page.js';
+import { OpsAdmin, OpsExceptionFilter, OpsForm, redirectAfterPost, nextPageHref, renderPage } from '../ops-page.js';
 import { DISPUTE_FILTERS, type DisputeFilter, DisputesPageService } from './disputes-page.service.js';
 
 export class DisputesPageQuery extends PageQuery {
@@ -49,7 +49,7 @@ export class DisputesPageController {
     const status = query.status ?? 'open';
     const limit = query.limit ?? 50;
     const { disputes, nextCursor } = await this.page.list(status, { cursor: query.cursor, limit });
-    const next = nextCursor ? `/ops/disputes?status=${status}&limit=${limit}&cursor=${encodeURIComponent(nextCursor)}` : null;
+    const next = nextPageHref('/ops/disputes', { status, limit: String(limit) }, nextCursor);
     return renderPage(request, reply, 'disputes', { title: 'Disputes', disputes, status, filters: DISPUTE_FILTERS, next });
   }
 

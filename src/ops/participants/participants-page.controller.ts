@@ -8,7 +8,7 @@ import { IsReason, IsRoles, ParticipantQuery } from '../../participants/particip
 import { PARTICIPANT_STATUSES, type Role, ROLES } from '../../participants/participant.entity.js';
 import { ParticipantsService } from '../../participants/participants.service.js';
 import { type Principal, Public } from '../../platform/http/auth.js';
-import { OpsAdmin, OpsExceptionFilter, OpsForm, redirectAfterPost, renderPage } from '../ops-page.js';
+import { OpsAdmin, OpsExceptionFilter, OpsForm, redirectAfterPost, nextPageHref, renderPage } from '../ops-page.js';
 import { ParticipantPageService } from './participant-page.service.js';
 
 /** A checkbox group posts one value as a string and several as a list. */
@@ -101,7 +101,7 @@ export class ParticipantsPageController {
   async list(@Req() request: FastifyRequest, @Res() reply: FastifyReply, @Query() query: ParticipantsPageQuery) {
     const page = await this.participants.list({ ...query, limit: query.limit ?? 50 });
     const filters = { role: query.role ?? '', status: query.status ?? '', name: query.name ?? '' };
-    const next = page.nextCursor ? `/ops/participants?${new URLSearchParams({ ...filters, cursor: page.nextCursor })}` : null;
+    const next = nextPageHref('/ops/participants', filters, page.nextCursor);
     return renderPage(request, reply, 'participants', { title: 'Participants', participants: page.items, filters, next, roles: ROLES, statuses: PARTICIPANT_STATUSES });
   }
 

@@ -7,7 +7,7 @@ import { type Principal, Public } from '../../platform/http/auth.js';
 import { PageQuery } from '../../platform/http/pagination.js';
 import { SETTLEMENT_KINDS, SETTLEMENT_STATUSES, type SettlementKind, type SettlementStatus } from '../../settlement/settlement.entity.js';
 import { SettlementReview } from '../../settlement/settlement-review.service.js';
-import { OpsAdmin, OpsExceptionFilter, OpsForm, redirectAfterPost, renderPage } from '../ops-page.js';
+import { OpsAdmin, OpsExceptionFilter, OpsForm, redirectAfterPost, nextPageHref, renderPage } from '../ops-page.js';
 
 /** A GET filter form sends its blank fields: blank means no filter. */
 const blankAsAbsent = Transform(({ value }) => (value === '' ? undefined : value));
@@ -57,7 +57,7 @@ export class SettlementsPageController {
   async list(@Req() request: FastifyRequest, @Res() reply: FastifyReply, @OpsAdmin() admin: Principal, @Query() query: SettlementsPageQuery) {
     const page = await this.review.listAll(admin, { ...query, limit: query.limit ?? 50 });
     const filters = { status: query.status, kind: query.kind, participantId: query.participantId, deliveryId: query.deliveryId, from: query.from, to: query.to };
-    const next = page.nextCursor ? `/ops/settlements?${new URLSearchParams({ ...definedOf(filters), cursor: page.nextCursor })}` : null;
+    const next = nextPageHref('/ops/settlements', filters, page.nextCursor);
     return renderPage(request, reply, 'settlements', { title: 'Settlements', page, filters, next, kinds: SETTLEMENT_KINDS, statuses: SETTLEMENT_STATUSES });
   }
 
@@ -73,8 +73,4 @@ export class SettlementsPageController {
     const after = await this.review.retry(admin, id, form.reason);
     return redirectAfterPost(reply, `/ops/settlements/${encodeURIComponent(id)}?retried=${after.settlement.status}`);
   }
-}
-
-function definedOf(values: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(Object.entries(values).filter((e): e is [string, string] => e[1] !== undefined));
 }
