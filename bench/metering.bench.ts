@@ -6,21 +6,51 @@
  *                  posters for --duration seconds: records/s accepted (2xx only, then counted in
  *                  PostgreSQL), batch latency, CPU; then how long the workers take to verify them
  *                  all (every usage_batches row 'verified'): verified records/s
- *   (b) detection  this process plays the node agent in front of a stub model server
+ *   (b) detection  three scenarios, each on its own node, delivery and stub model server
  *                  (test/support/stub-model-server.ts, real token counts, vLLM counters at /metrics,
- *                  scraped by the service every 500 ms): it sends OpenAI chat requests to the stub,
- *                  turns the stub's `usage` answers into usage records and posts them signed. Three
- *                  scenarios, each on its own node, delivery and stub: honest, inflating completion
- *                  tokens by 1 %, by 10 %. Disputes opened, and for the inflating ones the requests
- *                  sent until the first dispute appeared.
+ *                  scraped by the service every 500 ms): honest, inflating completion tokens by
+ *                  1 %, by 10 %. Two kinds of traffic reach each stub:
+ *                  - the buyer's: this process plays the node agent for it, sending OpenAI chat
+ *                    requests (non-streamed) straight to the stub, turning the stub's `usage`
+ *                    answers into usage records and posting them signed with the node's key;
+ *                  - the exchange's own audits (job `metering.audit-nodes`, every
+ *                    METERING_AUDIT_EVERY_REQUESTS requests the node reported, --audit-every):
+ *                    the node is registered with the base URL of a real tokex node agent
+ *                    (dist/src/node-agent/main.js, a child process per scenario, signing with the
+ *                    same node key, FLUSH_INTERVAL_MS 200) in front of the stub, which forwards
+ *                    them and reports what it served in signed batches, as a real agent reports
+ *                    every request it serves: the stub's counters hold no tokens nobody reports.
+ *                  The audits ask for METERING_AUDIT_MAX_TOKENS (320) tokens through chat or
+ *                  plain completions, streamed or not; the service re-counts each answer and
+ *                  opens an `audit_mismatch` dispute when the node claims more beyond tolerance.
+ *                  The node's counters are checked cumulatively (`counter_mismatch`), and a node
+ *                  with an open audit_mismatch or counter_mismatch is under review: its later
+ *                  verified records are held (`node_under_review`), not paid. The audit job
+ *                  looks for due nodes once a second and audits a node once at a time, so at
+ *                  this bench's hundreds of requests a second an audit comes every few hundred
+ *                  requests, not every 50: the table says how often.
  *
- * Detection runs two ways. "Rounds" (the measured aims): the agent sends a round of requests
- * (32 in flight), waits until the service has scraped a counter sample that is newer than the
- * round's last finishedAt and shows every token of it, posts the round in batches, and waits until
- * they are verified before the next round, so each batch is checked against counters that grew by
- * exactly its own requests. "Continuous": requests never pause (32 in flight all the time) and each
- * batch is posted once a sample newer than its last finishedAt exists, as an agent would do under
- * steady traffic; the check then also sees tokens of requests not reported yet.
+ * Figures per scenario: requests sent by this process when the first dispute about the node was
+ * seen in PostgreSQL (any kind, and which kind came first), when the first audit_mismatch and the
+ * first counter_mismatch were seen; disputes by kind; record verdicts (the agent's audit records
+ * are `audit`); audits the service sent (node_audits) and how many failed; and the inflated
+ * tokens paid: over this process's own records that were paid (verdict `verified`), their
+ * reported completion tokens less the true ones (the stub's answer text re-counted with the
+ * model class's tokenizer, llama3), against the inflated tokens of all its requests, and as a
+ * share of the true tokens paid (the aim: at most the 0.5 % tolerance).
+ *
+ * Detection runs two ways. "Rounds": the bench sends a round of requests (32 in flight), waits
+ * until the service has scraped a counter sample that is newer than the round's last finishedAt
+ * and shows every token of it, posts the round in batches, and waits until they are verified
+ * before the next round, so each batch is checked against counters that grew by its own requests
+ * and the audits sent meanwhile (reported by the agent). "Continuous" (the traffic market-rules
+ * §7's aims are stated for): requests never pause (32 in flight all the time) and each batch is
+ * posted once a sample newer than its last finishedAt exists, as an agent would do under steady
+ * traffic; the check then also sees tokens of requests not reported yet. Aims are printed for
+ * both: honest, 0 disputes per 100,000 requests; 1 %, flagged (any dispute about the node)
+ * within 1,000 requests; 10 %, flagged within 100 requests with the inflated tokens paid at most
+ * 0.5 % of the true tokens paid. After a scenario's traffic the bench waits until no audit of
+ * its node is due or unreported, then stops its agent and removes its spool.
  *
  * Options: --duration S (ingest seconds, default 15), --posters N (8), --batch N (records per
  * ingest batch, 1000), --providers N (4), --deliveries-per-node N (4), --honest N (honest
@@ -30,21 +60,26 @@
  * continuous scenario, 10000; 0: none; a scenario of 0 requests is skipped), --concurrency N
  * (requests in flight to the stub, 32), --sample-rule covering|newer (rounds: wait for a sample
  * that also shows every token of the round, default, or only for one newer than its last request),
- * --verify-timeout S (600), --parts a,b, --database URL (default
+ * --audit-every N (METERING_AUDIT_EVERY_REQUESTS: an audit per N reported requests, default 50;
+ * 0: no request-driven audits, to measure the counter check alone; METERING_AUDIT_INTERVAL_MS is
+ * an hour either way), --verify-timeout S (600), --parts a,b, --database URL (default
  * postgres://postgres@127.0.0.1:5432/tokex_bench_metering; dropped and recreated), --redis URL
  * (default redis://127.0.0.1:6379/14, a database the tests do not flush).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import pg from 'pg';
+import { tokenizerFor } from '../src/markets/tokenizers.js';
 import { type SignedUsageBatch, signUsageBatch, type UsageRecord } from '../src/protocol/usage-batch.js';
 import { startStubModelServer } from '../test/support/stub-model-server.js';
 import { recreateDatabase } from './bench-database.js';
@@ -66,6 +101,7 @@ const { values: args } = parseArgs({
     continuous: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '32' },
     'sample-rule': { type: 'string', default: 'covering' },
+    'audit-every': { type: 'string', default: '50' },
     'verify-timeout': { type: 'string', default: '600' },
     parts: { type: 'string', default: 'a,b' },
     database: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/tokex_bench_metering' },
@@ -80,6 +116,17 @@ const CONCURRENCY = Number(args.concurrency);
 const PARTS = new Set(args.parts!.split(','));
 const ADMIN_KEY = `tkx_bench_admin_${randomUUID().replaceAll('-', '')}`;
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+/**
+ * The built node agent. Started here rather than by test/support/child-service.ts's
+ * spawnNodeAgent, which finds it relative to its source file (../../dist/...): compiled into
+ * dist/test/support/ that path would be dist/dist/.
+ */
+const NODE_AGENT = fileURLToPath(new URL('../src/node-agent/main.js', import.meta.url));
+/** METERING_AUDIT_EVERY_REQUESTS: the service audits a node once it has reported this many requests since its last audit (0: never by requests). */
+const AUDIT_EVERY = Number(args['audit-every']);
+if (!Number.isInteger(AUDIT_EVERY) || AUDIT_EVERY < 0) throw new Error(`--audit-every must be a whole number >= 0, not ${args['audit-every']}`);
+/** The tolerance (market-rules §7): 0.5 %. */
+const TOLERANCE_PCT = 0.5;
 const SCRAPE_INTERVAL_MS = 500;
 /** Every delivery buys this many tokens at 0.500 USD per million: usage never runs out. */
 const DELIVERY_TOKENS = 1_000_000_000;
@@ -125,7 +172,11 @@ async function startService(): Promise<Service> {
       PORT: String(port),
       HOST: '127.0.0.1',
       METERING_SCRAPE_INTERVAL_MS: String(SCRAPE_INTERVAL_MS),
+      // Audits by time only once an hour: in the bench they come every AUDIT_EVERY reported requests.
       METERING_AUDIT_INTERVAL_MS: '3600000',
+      METERING_AUDIT_EVERY_REQUESTS: String(AUDIT_EVERY),
+      // The bench's nodes (stubs, agents, the empty metrics server) listen on 127.0.0.1.
+      NODE_URLS_ALLOW_PRIVATE: 'true',
       SETTLEMENT_PAYOUT_INTERVAL_MS: '250',
       NODE_PROBE_INTERVAL_MS: '60000',
     },
@@ -139,7 +190,9 @@ async function startService(): Promise<Service> {
     let key = line.slice(0, 40);
     try {
       const entry = JSON.parse(line) as { msg?: string; err?: string; job?: string; disputes?: string[] };
-      key = `${entry.msg ?? '?'}${entry.job ? ` (${entry.job})` : ''}${entry.err ? `: ${String(entry.err).slice(0, 160)}` : ''}${entry.disputes ? ` [${[...new Set(entry.disputes)].join(', ')}]` : ''}`;
+      // Ids and times masked, so lines that differ only by them count as one.
+      const err = entry.err ? String(entry.err).replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<id>').replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, '<time>') : '';
+      key = `${entry.msg ?? '?'}${entry.job ? ` (${entry.job})` : ''}${err ? `: ${err.slice(0, 160)}` : ''}${entry.disputes ? ` [${[...new Set(entry.disputes)].join(', ')}]` : ''}`;
     } catch {
       // not JSON: counted as it is
     }
@@ -475,17 +528,30 @@ interface ScenarioResult {
   readonly failed: number;
   readonly batches: number;
   readonly seconds: number;
+  /** Disputes about the node by kind, node_under_review included. */
   readonly disputes: Map<string, number>;
   readonly disputedTokens: number;
   readonly flaggedBatches: number;
-  /** Requests sent when the first dispute of that kind was seen in PostgreSQL. */
-  readonly firstCounterSeenAt: number | null;
+  /** Requests this process had sent when the first dispute (of any kind, of that kind) about the node was seen in PostgreSQL. */
   readonly firstAnySeenAt: number | null;
+  readonly firstAuditSeenAt: number | null;
+  readonly firstCounterSeenAt: number | null;
+  /** The kind of the node's first dispute (by creation; node_under_review, a consequence of another, last). */
+  readonly firstKind: string | null;
   /** The last request of the first batch that got a counter_mismatch dispute (its position in the stream). */
   readonly firstFlaggedBatchEnd: number | null;
   readonly verdicts: string;
+  /** Completion tokens of this process's own requests: as reported (the stub's usage), and true (its text re-counted). */
   readonly reportedCompletion: number;
   readonly trueCompletion: number;
+  /** The same over those of its records that were paid (verdict 'verified'). */
+  readonly paid: { readonly reported: number; readonly true: number; readonly records: number };
+  /** What the stub generated in all, the audits' tokens included (its true counters). */
+  readonly stubGenerated: number;
+  /** Audits the service sent through the node (node_audits), and those that failed. */
+  readonly audits: { readonly total: number; readonly failed: number };
+  /** The agent: requests it served (the audits) and its warnings. */
+  readonly agent: { readonly served: number; readonly warnings: string };
   /** Samples the service took of the node's counters during the scenario. */
   readonly samples: number;
   /** The first dispute's kind and evidence, as stored. */
@@ -538,11 +604,140 @@ async function stubCounters(stub: RemoteStub): Promise<{ prompt: number; generat
   return { prompt: sum('vllm:prompt_tokens_total'), generation: sum('vllm:generation_tokens_total') };
 }
 
-class Agent {
+/** A tokex node agent in front of a scenario's stub, as a child process: the node's base URL for the exchange's audits. */
+interface NodeAgentChild {
+  /** Its OpenAI base URL: http://127.0.0.1:<port>/v1 */
+  readonly baseUrl: string;
+  readonly spoolDir: string;
+  /** Requests it served (its "request served" lines). */
+  served(): number;
+  /** Its warnings and errors, counted by message. */
+  readonly warnings: Map<string, number>;
+  /** SIGTERM (it posts what is spooled first), wait for the exit, remove the spool. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The built agent (dist/src/node-agent/main.js), configured as test/support/child-service.ts's
+ * spawnNodeAgent and the metering-stack test configure it: it signs with the node's key (the one
+ * this process signs its own batches with), forwards to the stub, and posts its batches every
+ * 200 ms. Resolves once it listens.
+ */
+async function startNodeAgent(service: Service, market: Market, provider: Participant, node: Node, stub: RemoteStub): Promise<NodeAgentChild> {
+  const spoolDir = await mkdtemp(join(tmpdir(), 'tokex-bench-agent-'));
+  const child = spawn(process.execPath, [NODE_AGENT], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      TOKEX_URL: service.url,
+      NODE_ID: node.id,
+      PROVIDER_ID: provider.id,
+      MODEL_CLASS: market.modelClassId,
+      NODE_PRIVATE_KEY: node.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      UPSTREAM_URL: stub.baseUrl,
+      SPOOL_DIR: spoolDir,
+      FLUSH_INTERVAL_MS: '200',
+      KEYS_REFRESH_MS: '1000',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const warnings = new Map<string, number>();
+  let served = 0;
+  let exited = false;
+  const exit = once(child, 'exit').then(() => (exited = true));
+  let timer: NodeJS.Timeout | undefined;
+  const listening = new Promise<string>((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error('the node agent did not listen within 30 s')), 30_000);
+    // Its log is one JSON object a line: read all of it (a full pipe would block the agent).
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let entry: { level?: string; msg?: string; url?: string; err?: string };
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        entry = { level: 'warn', msg: line.slice(0, 160) };
+      }
+      if (entry.msg === 'tokex node agent listening' && entry.url) resolve(entry.url);
+      else if (entry.msg === 'request served') served++;
+      else if (entry.level === 'warn' || entry.level === 'error') {
+        const key = `${entry.msg}${entry.err ? `: ${String(entry.err).slice(0, 160)}` : ''}`;
+        warnings.set(key, (warnings.get(key) ?? 0) + 1);
+      }
+    });
+    void exit.then(() => reject(new Error(`the node agent exited during start-up: ${[...warnings.keys()].join('; ') || 'no warning logged'}`)));
+  });
+  let url: string;
+  try {
+    url = await listening;
+  } catch (error) {
+    if (!exited) child.kill('SIGKILL');
+    await rm(spoolDir, { recursive: true, force: true });
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  return {
+    baseUrl: `${url}/v1`,
+    spoolDir,
+    served: () => served,
+    warnings,
+    stop: async () => {
+      if (!exited) {
+        child.kill('SIGTERM');
+        await exit;
+      }
+      await rm(spoolDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Waits until the node's audits are over: every batch of it verified, every answered audit
+ * reported by the agent and verified, and no audit due (fewer than AUDIT_EVERY records reported
+ * since its last one, the audit job's own rule), so stopping its agent fails none. Gives up after
+ * 60 s, saying why.
+ */
+async function settleAudits(db: pg.Client, nodeId: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const [s] = (
+      await db.query<{ unverified: number; unreported: number; since: number }>(
+        `SELECT (SELECT count(*) FROM usage_batches WHERE node_id = $1 AND status <> 'verified')::int AS unverified,
+                (SELECT count(*) FROM node_audits a WHERE a.node_id = $1 AND a.ok
+                    AND NOT EXISTS (SELECT 1 FROM usage_records r WHERE r.node_id = a.node_id AND r.request_id = a.request_id AND r.verdict IS NOT NULL))::int AS unreported,
+                (SELECT count(*) FROM (SELECT 1 FROM usage_records r
+                   WHERE r.node_id = $1
+                     AND r.started_at > (SELECT coalesce(max(a.created_at), n.created_at) FROM inference_nodes n LEFT JOIN node_audits a ON a.node_id = n.id WHERE n.id = $1 GROUP BY n.created_at)
+                   LIMIT $2) since)::int AS since`,
+        [nodeId, Math.max(AUDIT_EVERY, 1)],
+      )
+    ).rows;
+    if (s.unverified === 0 && s.unreported === 0 && (AUDIT_EVERY === 0 || s.since < AUDIT_EVERY)) return;
+    if (Date.now() > deadline) {
+      console.log(`  audits of node ${nodeId} not settled after 60 s: ${s.unverified} batches unverified, ${s.unreported} answered audits not reported and verified, ${s.since} records since the last audit`);
+      return;
+    }
+    await sleep(100);
+  }
+}
+
+/** The model class's tokenizer (the bench's model classes name llama3): the true count of an answer's text. */
+const TOKENIZER = tokenizerFor('llama3')!;
+
+/**
+ * The buyer's traffic, and this process as the node agent that reports it: requests straight to
+ * the stub, their records posted signed with the node's key. Keeps each request's true completion
+ * tokens (the answer's text re-counted), to tell what inflation was paid.
+ */
+class BenchAgent {
   private readonly next: () => number;
   sent = 0;
   failed = 0;
   reportedCompletion = 0;
+  trueCompletion = 0;
+  /** True completion tokens by request id. */
+  readonly truth = new Map<string, number>();
 
   constructor(
     private readonly stub: RemoteStub,
@@ -554,7 +749,7 @@ class Agent {
     this.next = random(seed);
   }
 
-  /** One buyer request through the "agent" to the stub, non-streamed: its usage record, or undefined if it failed. */
+  /** One buyer request to the stub, non-streamed: its usage record, or undefined if it failed. */
   private async request(): Promise<UsageRecord | undefined> {
     const words = 5 + Math.floor(this.next() * 116);
     const prompt = Array.from({ length: words }, () => PROMPT_WORDS[Math.floor(this.next() * PROMPT_WORDS.length)]).join(' ');
@@ -567,10 +762,18 @@ class Agent {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.delivery.token}` },
         body: JSON.stringify({ model: this.market.modelClassId, messages: [{ role: 'user', content: prompt }], max_tokens: maxTokens, stream: false }),
       });
-      const body = (await response.json()) as { id: string; model: string; usage: { prompt_tokens: number; completion_tokens: number } };
+      const body = (await response.json()) as {
+        id: string;
+        model: string;
+        choices: Array<{ message: { content: string } }>;
+        usage: { prompt_tokens: number; completion_tokens: number };
+      };
       const finishedAt = Date.now();
       if (!response.ok) throw new Error(`the stub answered ${response.status}`);
+      const truth = TOKENIZER.count(body.choices[0].message.content);
       this.reportedCompletion += body.usage.completion_tokens;
+      this.trueCompletion += truth;
+      this.truth.set(body.id, truth);
       return {
         requestId: body.id,
         deliveryId: this.delivery.id,
@@ -655,32 +858,39 @@ async function waitVerified(db: pg.Client, batchIds: readonly string[]): Promise
   }
 }
 
-async function disputeKinds(db: pg.Client, deliveryId: string): Promise<Map<string, number>> {
-  const rows = (await db.query<{ kind: string; n: number }>(`SELECT kind, count(*)::int AS n FROM disputes WHERE delivery_id = $1 GROUP BY kind`, [deliveryId])).rows;
+/** Disputes about the node, by kind. */
+async function disputeKinds(db: pg.Client, nodeId: string): Promise<Map<string, number>> {
+  const rows = (await db.query<{ kind: string; n: number }>(`SELECT kind, count(*)::int AS n FROM disputes WHERE node_id = $1 GROUP BY kind`, [nodeId])).rows;
   return new Map(rows.map((r) => [r.kind, r.n]));
 }
 
-async function runScenario(service: Service, db: pg.Client, market: Market, scenario: Scenario, index: number, stubs: RemoteStub[]): Promise<ScenarioResult> {
-  // A fresh stub (its counters from zero), node, buyer and delivery.
+async function runScenario(service: Service, db: pg.Client, market: Market, scenario: Scenario, index: number, stubs: RemoteStub[], agents: NodeAgentChild[]): Promise<ScenarioResult> {
+  // A fresh stub (its counters from zero), node, agent, buyer and delivery.
   const stub = await startStubInWorker(market.modelClassId, scenario.inflatePct);
   stubs.push(stub);
   const provider = await participant(service, 'provider', `bench detection provider ${index}`);
   const buyer = await participant(service, 'buyer', `bench detection buyer ${index}`);
+  // Registered first (its id goes to the agent), then pointed at the agent; the service scrapes the stub's counters directly.
   const node = await registerNode(service, market, provider, stub.baseUrl, `${stub.url}/metrics`, `bench detection node ${index} (${scenario.name})`);
+  const nodeAgent = await startNodeAgent(service, market, provider, node, stub);
+  agents.push(nodeAgent);
+  await api(service.url, 'PATCH', `/v1/nodes/${node.id}`, provider.key, { baseUrl: nodeAgent.baseUrl });
   const delivery = await buyFrom(service, market, buyer, provider);
   // The scraper only scrapes nodes that owe a delivery: the first sample comes after the fill.
   const ready = Date.now();
   await waitForSample(db, node.id, (s) => s.at.getTime() > ready, 'after the delivery opened');
 
-  const agent = new Agent(stub, market, node, delivery, 0x5eed0 + index * 2 + 1);
+  const agent = new BenchAgent(stub, market, node, delivery, 0x5eed0 + index * 2 + 1);
   const batchEnds = new Map<string, number>();
   let posted = 0;
   let batches = 0;
-  let firstCounterSeenAt: number | null = null;
   let firstAnySeenAt: number | null = null;
+  let firstAuditSeenAt: number | null = null;
+  let firstCounterSeenAt: number | null = null;
   const look = async () => {
-    const kinds = await disputeKinds(db, delivery.id);
+    const kinds = await disputeKinds(db, node.id);
     if (firstAnySeenAt === null && kinds.size > 0) firstAnySeenAt = agent.sent;
+    if (firstAuditSeenAt === null && kinds.has('audit_mismatch')) firstAuditSeenAt = agent.sent;
     if (firstCounterSeenAt === null && kinds.has('counter_mismatch')) firstCounterSeenAt = agent.sent;
   };
   const postBatch = async (records: UsageRecord[]) => {
@@ -746,23 +956,41 @@ async function runScenario(service: Service, db: pg.Client, market: Market, scen
   }
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(`  ${label}: ${fmt(agent.sent)} requests in ${seconds.toFixed(1)} s (${fmt(agent.sent / seconds)}/s), ${fmt(batches)} batches${' '.repeat(20)}\n`);
+  // The audits its last requests made due, reported by the agent and verified; then the agent goes.
+  await settleAudits(db, node.id);
+  await look();
+  await nodeAgent.stop();
 
-  // Disputes through the admin API (what an admin sees), and the rest from PostgreSQL.
-  const listed: Array<{ kind: string; tokens: number; evidence: { batchId?: string } }> = [];
+  // Disputes through the admin API (what an admin sees: the scenario's one delivery, which the audits use too), and the rest from PostgreSQL.
+  const listed: Array<{ kind: string; nodeId: string; tokens: number; evidence: { batchId?: string } }> = [];
   for (let cursor: string | null = null; ; ) {
     const page: { items: typeof listed; nextCursor: string | null } = await api(service.url, 'GET', `/v1/admin/disputes?deliveryId=${delivery.id}&limit=1000${cursor ? `&cursor=${cursor}` : ''}`, ADMIN_KEY);
-    listed.push(...page.items);
+    listed.push(...page.items.filter((d) => d.nodeId === node.id));
     cursor = page.nextCursor;
     if (!cursor) break;
   }
   const disputes = new Map<string, number>();
   for (const d of listed) disputes.set(d.kind, (disputes.get(d.kind) ?? 0) + 1);
   const [first] = (
-    await db.query<{ batch: string }>(`SELECT evidence->>'batchId' AS batch FROM disputes WHERE delivery_id = $1 AND kind = 'counter_mismatch' ORDER BY created_at, id LIMIT 1`, [delivery.id])
+    await db.query<{ batch: string }>(`SELECT evidence->>'batchId' AS batch FROM disputes WHERE node_id = $1 AND kind = 'counter_mismatch' ORDER BY created_at, id LIMIT 1`, [node.id])
   ).rows;
-  const [firstAny] = (await db.query<{ text: string }>(`SELECT kind || ' ' || evidence::text AS text FROM disputes WHERE delivery_id = $1 ORDER BY created_at, id LIMIT 1`, [delivery.id])).rows;
+  const [firstAny] = (await db.query<{ text: string }>(`SELECT kind || ' ' || evidence::text AS text FROM disputes WHERE node_id = $1 ORDER BY created_at, id LIMIT 1`, [node.id])).rows;
+  // The kind that flagged the node first. created_at is its transaction's start, so a node_under_review hold can
+  // carry an earlier time than the audit_mismatch or counter_mismatch that caused it: holds rank last.
+  const [firstFlag] = (await db.query<{ kind: string }>(`SELECT kind FROM disputes WHERE node_id = $1 ORDER BY kind = 'node_under_review', created_at, id LIMIT 1`, [node.id])).rows;
   const verdicts = (await db.query<{ verdict: string; n: number }>(`SELECT coalesce(verdict, 'unverified') AS verdict, count(*)::int AS n FROM usage_records WHERE node_id = $1 GROUP BY 1 ORDER BY 2 DESC`, [node.id])).rows;
   const [{ samples }] = (await db.query<{ samples: number }>(`SELECT count(*)::int AS samples FROM node_counter_samples WHERE node_id = $1`, [node.id])).rows;
+  const [audits] = (await db.query<{ total: number; failed: number }>(`SELECT count(*)::int AS total, count(*) FILTER (WHERE NOT ok)::int AS failed FROM node_audits WHERE node_id = $1`, [node.id])).rows;
+  // The inflation paid: this process's records that were paid, against each one's true count (the agent's audit records are never paid).
+  const paid = { reported: 0, true: 0, records: 0 };
+  const paidRows = (await db.query<{ request_id: string; completion: number }>(`SELECT request_id, completion_tokens AS completion FROM usage_records WHERE node_id = $1 AND verdict = 'verified'`, [node.id])).rows;
+  for (const r of paidRows) {
+    const truth = agent.truth.get(r.request_id);
+    if (truth === undefined) continue;
+    paid.reported += r.completion;
+    paid.true += truth;
+    paid.records++;
+  }
   return {
     scenario,
     sent: agent.sent,
@@ -770,14 +998,20 @@ async function runScenario(service: Service, db: pg.Client, market: Market, scen
     batches,
     seconds,
     disputes,
-    disputedTokens: listed.reduce((a, d) => a + Number(d.tokens), 0),
+    disputedTokens: listed.reduce((x, d) => x + Number(d.tokens), 0),
     flaggedBatches: new Set(listed.filter((d) => d.kind === 'counter_mismatch').map((d) => d.evidence.batchId)).size,
-    firstCounterSeenAt,
     firstAnySeenAt,
+    firstAuditSeenAt,
+    firstCounterSeenAt,
+    firstKind: firstFlag?.kind ?? null,
     firstFlaggedBatchEnd: first ? (batchEnds.get(first.batch) ?? null) : null,
     verdicts: verdicts.map((r) => `${r.verdict} ${fmt(r.n)}`).join(', '),
     reportedCompletion: agent.reportedCompletion,
-    trueCompletion: (await stubCounters(stub)).generation,
+    trueCompletion: agent.trueCompletion,
+    paid,
+    stubGenerated: (await stubCounters(stub)).generation,
+    audits,
+    agent: { served: nodeAgent.served(), warnings: [...nodeAgent.warnings].map(([k, n]) => `${k} ×${n}`).join('; ') },
     samples,
     firstEvidence: firstAny?.text ?? null,
   };
@@ -794,6 +1028,7 @@ async function main(): Promise<void> {
   const db = new pg.Client({ connectionString: args.database, application_name: 'tokex-bench-metering' });
   await db.connect();
   const stubs: RemoteStub[] = [];
+  const agents: NodeAgentChild[] = [];
   const metrics = await emptyMetricsServer();
   let exitCode = 0;
   try {
@@ -821,8 +1056,8 @@ async function main(): Promise<void> {
           { name: 'inflating 10 %', inflatePct: 10, requests: continuous, batch: batch10, mode: 'continuous', round: 0 },
         );
       }
-      console.log(`- (b) detection: ${scenarios.length} scenarios, ${CONCURRENCY} requests in flight to a stub model server, counters scraped every ${SCRAPE_INTERVAL_MS} ms`);
-      for (const [i, scenario] of scenarios.entries()) if (scenario.requests > 0) results.push(await runScenario(service, db, market, scenario, i, stubs));
+      console.log(`- (b) detection: ${scenarios.length} scenarios, ${CONCURRENCY} requests in flight to a stub model server, counters scraped every ${SCRAPE_INTERVAL_MS} ms, ${AUDIT_EVERY > 0 ? `an audit every ${AUDIT_EVERY} reported requests` : 'no request-driven audits'} through a node agent`);
+      for (const [i, scenario] of scenarios.entries()) if (scenario.requests > 0) results.push(await runScenario(service, db, market, scenario, i, stubs, agents));
     }
 
     // ------------------------------------------------------------------ report
@@ -854,10 +1089,19 @@ async function main(): Promise<void> {
       if (a.stored !== a.acceptedRecords || !a.verify.done || a.verify.disputes > 0) exitCode = 1;
     }
     if (results.length > 0) {
-      console.log(`\n(b) detection: stub model server as the node's upstream and metrics; ${CONCURRENCY} requests in flight, non-streamed, max_tokens 20 to 200`);
+      const audits = AUDIT_EVERY > 0 ? `the service audits each node once it reported ${AUDIT_EVERY} requests since its last audit (its audit job looks every second)` : 'no request-driven audits (--audit-every 0)';
+      console.log(
+        `\n(b) detection: a stub model server per node; ${CONCURRENCY} requests in flight straight to it, non-streamed, max_tokens 20 to 200, reported by the bench; ${audits}; ` +
+          `the node's base URL is a tokex node agent in front of the stub, which serves and reports the audits`,
+      );
       const row = (c: string[]) =>
-        console.log(`  ${c[0].padEnd(15)} ${c[1].padEnd(11)} ${c[2].padStart(9)} ${c[3].padStart(6)} ${c[4].padStart(8)} ${c[5].padStart(10)} ${c[6].padStart(12)} ${c[7].padStart(13)}  ${c[8]}`);
-      row(['scenario', 'mode', 'requests', 'batch', 'req/s', 'disputes', 'first seen', 'first flagged', 'disputes by kind; verdicts']);
+        console.log(
+          `  ${c[0].padEnd(15)} ${c[1].padEnd(11)} ${c[2].padStart(9)} ${c[3].padStart(6)} ${c[4].padStart(7)} ${c[5].padStart(9)} ${c[6].padStart(8)} ${c[7].padEnd(17)} ${c[8].padStart(9)} ${c[9].padStart(11)} ${c[10].padStart(13)} ${c[11].padStart(15)}`,
+        );
+      row(['scenario', 'mode', 'requests', 'batch', 'req/s', 'disputes', 'flagged', 'first kind', 'audit at', 'counter at', 'batch flagged', 'audits (failed)']);
+      const pct = (part: number, whole: number, digits = 2) => (whole > 0 ? `${((100 * part) / whole).toFixed(digits)} %` : '-');
+      const total = (r: ScenarioResult) => [...r.disputes.values()].reduce((x, y) => x + y, 0);
+      const at = (n: number | null) => (n === null ? '-' : fmt(n));
       for (const r of results) {
         const kinds = [...r.disputes].map(([k, n]) => `${k} ${fmt(n)}`).join(', ') || 'none';
         row([
@@ -866,32 +1110,73 @@ async function main(): Promise<void> {
           fmt(r.sent),
           String(r.scenario.batch),
           fmt(r.sent / r.seconds),
-          fmt([...r.disputes.values()].reduce((x, y) => x + y, 0)),
-          r.firstAnySeenAt === null ? '-' : `${fmt(r.firstAnySeenAt)}`,
-          r.firstFlaggedBatchEnd === null ? '-' : `${fmt(r.firstFlaggedBatchEnd)}`,
-          `${kinds}; ${r.verdicts}; ${fmt(r.flaggedBatches)} of ${fmt(r.batches)} batches flagged; completion reported ${fmt(r.reportedCompletion)} / true ${fmt(r.trueCompletion)}; ${fmt(r.samples)} samples${r.failed ? `; ${r.failed} requests failed` : ''}`,
+          fmt(total(r)),
+          at(r.firstAnySeenAt),
+          r.firstKind ?? '-',
+          at(r.firstAuditSeenAt),
+          at(r.firstCounterSeenAt),
+          at(r.firstFlaggedBatchEnd),
+          `${fmt(r.audits.total)} (${fmt(r.audits.failed)})`,
         ]);
+        console.log(
+          `      disputes by kind: ${kinds}; verdicts: ${r.verdicts}; ${fmt(r.flaggedBatches)} of ${fmt(r.batches)} bench batches counter-flagged; ` +
+            `completion reported ${fmt(r.reportedCompletion)} / true ${fmt(r.trueCompletion)} (the stub generated ${fmt(r.stubGenerated)}, audits included); ` +
+            `${fmt(r.samples)} samples; the agent served ${fmt(r.agent.served)}${r.agent.warnings ? ` (its warnings: ${r.agent.warnings})` : ''}` +
+            `${r.audits.total > 0 ? `; one audit per ${fmt(r.sent / r.audits.total)} bench requests` : ''}${r.failed ? `; ${r.failed} requests failed` : ''}`,
+        );
+        const inflated = r.reportedCompletion - r.trueCompletion;
+        const paidInflated = r.paid.reported - r.paid.true;
+        console.log(
+          `      inflated tokens paid: ${fmt(paidInflated)} of ${fmt(inflated)} (${pct(paidInflated, inflated)}), i.e. ${pct(paidInflated, r.paid.true, 3)} of the true tokens paid ` +
+            `(${fmt(r.paid.true)} true tokens in ${fmt(r.paid.records)} of ${fmt(r.sent - r.failed)} bench records paid)`,
+        );
       }
-      console.log('  (first seen: requests sent when the first dispute was seen in PostgreSQL; first flagged: the last request of the first batch with a counter_mismatch)');
+      console.log(
+        '  (flagged, audit at, counter at: requests the bench had sent when the first dispute about the node of any kind, the first audit_mismatch, the first counter_mismatch was seen in PostgreSQL; ' +
+          'first kind: the kind that flagged the node first, node_under_review holds ranking after the dispute that caused them; batch flagged: the last request of the first bench batch with a counter_mismatch; audits: sent by the service through the agent, node_audits)',
+      );
       for (const r of results.filter((x) => x.scenario.inflatePct === 0 && x.firstEvidence)) {
         console.log(`  FALSE DISPUTE on the honest node (${r.scenario.mode}), first one: ${r.firstEvidence}`);
       }
-      const rounds = (name: string) => results.find((r) => r.scenario.mode === 'rounds' && r.scenario.name === name);
-      const honest = rounds('honest');
-      const one = rounds('inflating 1 %');
-      const ten = rounds('inflating 10 %');
-      const firstCounter = (r: ScenarioResult | undefined) => r?.firstCounterSeenAt ?? null;
       const aim = (ok: boolean | undefined) => (ok === undefined ? 'not run' : ok ? 'met' : 'not met');
-      console.log('  aims (rounds):');
-      console.log(`    honest: 0 disputes over 100,000 requests: ${aim(honest && (honest.sent >= 100_000 ? [...honest.disputes.values()].reduce((x, y) => x + y, 0) === 0 : undefined))}${honest && honest.sent < 100_000 ? ` (only ${fmt(honest.sent)} sent: ${[...honest.disputes.values()].reduce((x, y) => x + y, 0)} disputes)` : ''}`);
-      console.log(`    1 % flagged (counter_mismatch) within 1,000 requests: ${aim(one && firstCounter(one) !== null && firstCounter(one)! <= 1_000)}${one ? ` (first at ${firstCounter(one) ?? 'never'})` : ''}`);
-      console.log(`    10 % flagged (counter_mismatch) within 100 requests: ${aim(ten && firstCounter(ten) !== null && firstCounter(ten)! <= 100)}${ten ? ` (first at ${firstCounter(ten) ?? 'never'}, batches of ${ten.scenario.batch})` : ''}`);
+      const flaggedWithin = (r: ScenarioResult, within: number) => r.firstAnySeenAt !== null && r.firstAnySeenAt <= within;
+      const flag = (r: ScenarioResult) =>
+        r.firstAnySeenAt === null
+          ? 'never flagged'
+          : `first flag at ${fmt(r.firstAnySeenAt)}, ${r.firstKind} first; audit_mismatch at ${at(r.firstAuditSeenAt)}, counter_mismatch at ${at(r.firstCounterSeenAt)}`;
+      /** Inflated tokens paid, in percent of the true tokens paid. */
+      const paidShare = (r: ScenarioResult) => (r.paid.true > 0 ? (100 * (r.paid.reported - r.paid.true)) / r.paid.true : 0);
+      const paidText = (r: ScenarioResult) => `inflated tokens paid ${paidShare(r).toFixed(3)} % of the true tokens paid`;
+      for (const mode of ['rounds', 'continuous'] as const) {
+        const find = (name: string) => results.find((r) => r.scenario.mode === mode && r.scenario.name === name);
+        const honest = find('honest');
+        const one = find('inflating 1 %');
+        const ten = find('inflating 10 %');
+        if (!honest && !one && !ten) continue;
+        console.log(`  aims (${mode}${mode === 'continuous' ? ': the traffic market-rules §7 states them for' : ''}):`);
+        if (mode === 'rounds') {
+          console.log(
+            `    honest: 0 disputes over 100,000 requests: ${aim(honest && (honest.sent >= 100_000 ? total(honest) === 0 : undefined))}${honest && honest.sent < 100_000 ? ` (only ${fmt(honest.sent)} sent: ${total(honest)} disputes)` : ''}`,
+          );
+        } else {
+          console.log(
+            `    honest: 0 disputes per 100,000 requests: ${honest ? `${aim(total(honest) === 0)} over ${fmt(honest.sent)} requests (${total(honest)} disputes)${honest.sent < 100_000 ? '; fewer than 100,000 sent' : ''}` : 'not run'}`,
+          );
+        }
+        console.log(`    1 % flagged (any dispute about the node) within 1,000 requests: ${aim(one && flaggedWithin(one, 1_000))}${one ? ` (${flag(one)})` : ''}`);
+        console.log(
+          `    10 % flagged within 100 requests, inflated tokens paid at most ${TOLERANCE_PCT} % of the true tokens paid: ${aim(ten && flaggedWithin(ten, 100) && paidShare(ten) <= TOLERANCE_PCT)}` +
+            `${ten ? ` (${flag(ten)}; ${paidText(ten)}; batches of ${ten.scenario.batch})` : ''}`,
+        );
+      }
       if (results.some((r) => r.scenario.inflatePct === 0 && r.disputes.size > 0)) exitCode = 1;
     }
     console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine shares its two cores)`);
     const warnings = [...service.warnings].sort((x, y) => y[1] - x[1]).slice(0, 15);
     console.log(`\nservice log lines (LOG_LEVEL=warn): ${warnings.length ? warnings.map(([k, n]) => `${k} ×${fmt(n)}`).join('; ') : 'none'}`);
   } finally {
+    // Before the service, so they can post what they hold; each removes its spool.
+    for (const agent of agents) await agent.stop().catch((error: unknown) => console.log(`  stopping a node agent: ${(error as Error).message}`));
     await db.end();
     if (service.child.exitCode === null) {
       const exited = once(service.child, 'exit');
