@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tokenizerFor, SUPPORTED_TOKENIZERS_DESCRIPTION, type Tokenizer } from '../metering/tokenizers.js';
+import { tokenizerFor, SUPPORTED_TOKENIZERS_DESCRIPTION, type Tokenizer } from '../markets/tokenizers.js';
 import { chatPromptOf, completionPromptOf, labelValue, maxTokensOf, openAiError, readJson, RequestError, sendJson } from './stub-requests.js';
 import { generateCompletion, longerTokenization, tokenPieces } from './stub-text.js';
 
@@ -67,7 +67,7 @@ export interface StubModelServerOptions {
   readonly port?: number;
   /** Default 127.0.0.1. */
   readonly host?: string;
-  /** A tokenizer name from src/metering/tokenizers.ts; default `llama3`. */
+  /** A tokenizer name from src/markets/tokenizers.ts; default `llama3`. */
   readonly tokenizer?: string;
   /** Listed by /v1/models, used when a request names no model, and shown at 0 in /metrics from the start. */
   readonly model?: string;

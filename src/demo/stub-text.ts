@@ -1,5 +1,5 @@
 import { prng } from '../common/prng.js';
-import type { Tokenizer } from '../metering/tokenizers.js';
+import type { Tokenizer } from '../markets/tokenizers.js';
 
 /**
  * The stub model server's text (src/demo/stub-model-server.ts): its deterministic completions, the

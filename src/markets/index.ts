@@ -1,4 +1,4 @@
-// What other modules use of markets: the service, the instrument vocabulary and the pure price math.
+// What other modules use of markets: the service, the instrument vocabulary, the pure price math and the tokenizers.
 export { MarketsModule } from './markets.module.js';
 export { INSTRUMENT_CHANNEL, MarketsService, type ModelClassSpec } from './markets.service.js';
 export {
@@ -13,3 +13,4 @@ export {
   tradingState,
 } from './instrument-terms.js';
 export * from './price.js';
+export { SUPPORTED_TOKENIZERS, SUPPORTED_TOKENIZERS_DESCRIPTION, tokenizerFor, type Tokenizer } from './tokenizers.js';

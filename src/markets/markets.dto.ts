@@ -14,6 +14,7 @@ import {
 } from './instrument-terms.js';
 import { MAX_LOT_TOKENS } from './price.js';
 import { IsTickSize } from './tick-size.validator.js';
+import { SUPPORTED_TOKENIZERS, SUPPORTED_TOKENIZERS_DESCRIPTION } from './tokenizers.js';
 
 const MAX_SLA_TOKENS_PER_SECOND = 100_000;
 const MAX_SLA_TTFT_MS = 600_000;
@@ -25,9 +26,12 @@ export class CreateModelClassDto {
   @IsString() @Matches(MODEL_CLASS_ID_PATTERN, { message: `id must be ${MODEL_CLASS_ID_RULE}` })
   id: string;
 
-  @ApiProperty({ example: 'tiktoken:o200k_base', maxLength: 100, description: 'The tokenizer package or encoding that counts this model\'s tokens' })
-  @IsString() @MinLength(1) @MaxLength(100)
-  @Matches(/^[A-Za-z0-9._:/@+-]+$/, { message: 'tokenizer must be a name such as "llama3" or "tiktoken:o200k_base" (letters, digits and ._:/@+-)' })
+  @ApiProperty({
+    example: 'tiktoken:o200k_base',
+    enum: SUPPORTED_TOKENIZERS,
+    description: `The tokenizer that counts this model's tokens, ${SUPPORTED_TOKENIZERS_DESCRIPTION}: the exchange re-counts audited text with it, so it must be one it has`,
+  })
+  @IsString() @IsIn(SUPPORTED_TOKENIZERS, { message: `tokenizer must be ${SUPPORTED_TOKENIZERS_DESCRIPTION}` })
   tokenizer: string;
 
   @ApiProperty({ example: 2500, minimum: 0, maximum: 10_000, description: 'A prompt token counts this many basis points of a completion token' })

@@ -8,7 +8,7 @@ import { HandlesJob, type JobHandler } from '../platform/jobs/job-handler.js';
 import { outboundRequest } from '../platform/net/outbound-http.js';
 import { nodeOwesDeliveryAt } from '../probes/node-prober.js';
 import { beyondTolerance } from './core/verification.js';
-import { tokenizerFor } from './tokenizers.js';
+import { tokenizerFor } from '../markets/tokenizers.js';
 import { DisputesRepository } from './disputes.repository.js';
 
 /** Nodes that owe a delivery now: enabled, with an open window of their provider and model class. */

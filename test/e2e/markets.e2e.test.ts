@@ -127,6 +127,34 @@ describe('model classes', () => {
     expect(response.body).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED', message: expect.stringContaining(field) });
     expect(await rowsWritten()).toEqual(before);
   });
+
+  test('the tokenizer must be one the exchange has, since its audits re-count with it: others are refused, listing the known ones', async () => {
+    const known = ['llama3', 'tiktoken:cl100k_base', 'tiktoken:o200k_base'];
+    const before = await rowsWritten();
+    for (const tokenizer of ['bert-base-uncased', 'tiktoken:o300k_base', 'Llama3']) {
+      const id = newModelId();
+      const refused = await t.http.post('/v1/admin/model-classes').set(bearer(t.adminKey)).send({ ...modelClassBody(id), tokenizer }).expect(400);
+      expect(refused.body).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED', message: expect.stringMatching(/^tokenizer must be one of /) });
+      for (const name of known) expect(refused.body.message).toContain(`"${name}"`);
+      const missing = await t.http.get(`/v1/model-classes/${id}`).expect(404);
+      expect(missing.body.code).toBe('MODEL_CLASS_NOT_FOUND');
+    }
+    expect(await rowsWritten()).toEqual(before);
+
+    for (const tokenizer of known) {
+      const id = newModelId();
+      const created = await t.http.post('/v1/admin/model-classes').set(bearer(t.adminKey)).send({ ...modelClassBody(id), tokenizer }).expect(201);
+      expect(created.body).toMatchObject({ id, tokenizer });
+      await t.http.get(`/v1/model-classes/${id}`).expect(200);
+    }
+  });
+
+  test('the OpenAPI document lists the supported tokenizers', async () => {
+    const { body } = await t.http.get('/docs-json').expect(200);
+    const property = body.components.schemas.CreateModelClassDto.properties.tokenizer;
+    expect(property.enum).toEqual(expect.arrayContaining(['llama3', 'tiktoken:cl100k_base', 'tiktoken:o200k_base']));
+    expect(property.description).toContain('"llama3"');
+  });
 });
 
 describe('instruments', () => {

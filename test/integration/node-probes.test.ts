@@ -80,7 +80,7 @@ beforeAll(async () => {
 
   for (const model of [MODEL, OTHER_MODEL]) {
     await dataSource.query(
-      `INSERT INTO model_classes (id, tokenizer, input_weight_bps, min_tokens_per_second, max_ttft_ms) VALUES ($1, 'test', 2500, 10, 2000)`,
+      `INSERT INTO model_classes (id, tokenizer, input_weight_bps, min_tokens_per_second, max_ttft_ms) VALUES ($1, 'llama3', 2500, 10, 2000)`,
       [model],
     );
   }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import OpenAI from 'openai';
-import { tokenizerFor, type Tokenizer } from '../../src/metering/tokenizers.js';
+import { tokenizerFor, type Tokenizer } from '../../src/markets/tokenizers.js';
 import {
   chatPromptText,
   generateCompletion,

@@ -4,7 +4,10 @@ import llama3Tokenizer from 'llama3-tokenizer-js';
 /**
  * The tokenizers that count a model class's tokens (market-rules §1: a token is one token "as
  * counted by the model's own tokenizer"). The exchange re-counts text with these when it audits a
- * node (§7). Pure: no Nest, no I/O.
+ * node (§7), so a model class may only name one of them: `POST /v1/admin/model-classes` refuses any
+ * other (an unknown name would leave its nodes' audits without a re-count). They live in markets,
+ * with the model class that names them; metering and the demo's stub server import them from here.
+ * Pure: no Nest, no I/O.
  *
  * Names, as a model class stores them in `tokenizer`:
  * - `llama3`: the Llama 3 / 3.1 / 3.2 / 3.3 tokenizer (llama3-tokenizer-js);
