@@ -16,7 +16,7 @@ import { TransferRow } from '../ledger/transfer.entity.js';
 import { Instrument } from '../markets/instrument.entity.js';
 import { ModelClass } from '../markets/model-class.entity.js';
 import { DeliveryUsageRow } from '../metering/delivery-usage.entity.js';
-import { BuyerReportRow, DisputeRow, NodeAuditRow, NodeCounterSampleRow, UsageBatchRow, UsageRecordRow } from '../metering/metering.entities.js';
+import { BuyerReportRow, DisputeRow, NodeAuditRow, NodeCounterSampleRow, NodeReconciliationRow, UsageBatchRow, UsageRecordRow } from '../metering/metering.entities.js';
 import { InferenceNode } from '../nodes/inference-node.entity.js';
 import { DeadManSwitchRow } from '../orders/dead-man-switch.entity.js';
 import { FillRow } from '../orders/fill.entity.js';
@@ -62,4 +62,5 @@ export const ENTITIES = [
   DisputeRow,
   NodeCounterSampleRow,
   NodeAuditRow,
+  NodeReconciliationRow,
 ];

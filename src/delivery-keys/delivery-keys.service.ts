@@ -124,7 +124,9 @@ export class DeliveryKeysService {
       [id, input.deliveryId, input.buyerId, input.providerId, input.kind, signingKey.kid, expiresAt],
     );
     // The v1 claims (api.md): the delivery is the subject, the provider whose nodes accept it the audience.
-    const token = await new SignJWT({ buy: input.buyerId, mdl: input.modelClassId, knd: input.kind })
+    // `knd` is always `buyer`: only the row knows an audit key, so a node cannot serve audits
+    // differently from buyers' requests (docs/metering.md).
+    const token = await new SignJWT({ buy: input.buyerId, mdl: input.modelClassId, knd: 'buyer' })
       .setProtectedHeader({ alg: DELIVERY_KEY_ALGORITHM, kid: signingKey.kid, typ: 'JWT' })
       .setIssuer(DELIVERY_KEY_ISSUER)
       .setSubject(input.deliveryId)

@@ -38,9 +38,9 @@ export class DisputeEvidenceRepository {
       [d.deliveryId, requestIds],
     );
     const audits: Array<Record<string, unknown> & { created_at: Date }> = await manager.query(
-      `SELECT a.id, a.request_id, a.ok, a.answered_prompt_tokens, a.answered_completion_tokens, a.recounted_completion_tokens, a.error, a.created_at, m.tokenizer
+      `SELECT a.id, a.request_id, a.ok, a.answered_prompt_tokens, a.answered_completion_tokens, a.recounted_completion_tokens, a.error, a.endpoint, a.stream, a.created_at, m.tokenizer
          FROM node_audits a JOIN inference_nodes n ON n.id = a.node_id JOIN model_classes m ON m.id = n.model_class_id
-        WHERE a.node_id = $1 AND (a.delivery_id = $2 OR a.request_id = ANY($3::text[]))
+        WHERE a.node_id = $1 AND (a.delivery_id = $2 OR a.request_id = ANY($3::text[])) AND a.ok IS NOT NULL
         ORDER BY a.created_at DESC LIMIT 50`,
       [d.nodeId, d.deliveryId, requestIds],
     );
@@ -56,6 +56,8 @@ export class DisputeEvidenceRepository {
         answeredCompletionTokens: a.answered_completion_tokens as number | null,
         recountedCompletionTokens: a.recounted_completion_tokens as number | null,
         tokenizer: a.tokenizer as string,
+        endpoint: a.endpoint as 'completions' | 'chat',
+        stream: a.stream as boolean,
         error: a.error as string | null,
         createdAt: a.created_at.toISOString(),
       })),

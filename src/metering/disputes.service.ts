@@ -95,6 +95,9 @@ export class DisputesService {
       const toProvider = dto.resolution === 'provider' ? tokens : dto.resolution === 'buyer' ? 0n : BigInt(dto.providerTokens!);
       if (toProvider > tokens) throw invalid('VALIDATION_FAILED', `providerTokens must be at most the ${tokens} disputed tokens`, { fields: ['providerTokens'] });
       await this.deliveries.releaseDisputedTokens(manager, d.delivery_id, d.tokens);
+      // An admin has judged the node's counters: its reconciliation begins afresh with its next
+      // batch, or the old excess would flag every batch of it forever (core/reconciliation.ts).
+      if (d.kind === 'counter_mismatch') await manager.query(`DELETE FROM node_reconciliations WHERE node_id = $1`, [d.node_id]);
       if (toProvider > 0n) await this.usage.record(`dispute:${d.id}`, d.delivery_id, toProvider, manager);
       const refund = toProvider < tokens ? await this.refunds.refund(manager, d.id, d.delivery_id, tokens - toProvider) : null;
       const resolved = await this.disputes.resolve<DisputeRecord>(

@@ -134,6 +134,8 @@ export class NodeAuditView {
   @ApiProperty({ nullable: true, type: Number }) answeredCompletionTokens: number | null;
   @ApiProperty({ nullable: true, type: Number, description: "The exchange's re-count of the answer with the model class's tokenizer" }) recountedCompletionTokens: number | null;
   @ApiProperty() tokenizer: string;
+  @ApiProperty({ enum: ['completions', 'chat'], description: 'The API the audit went through' }) endpoint: 'completions' | 'chat';
+  @ApiProperty() stream: boolean;
   @ApiProperty({ nullable: true, type: String }) error: string | null;
   @ApiProperty() createdAt: string;
 }

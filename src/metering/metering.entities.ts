@@ -1,4 +1,4 @@
-import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { bigintColumn } from '../platform/database/bigint.transformer.js';
 
 /**
@@ -54,6 +54,7 @@ export type UsageVerdict = (typeof USAGE_VERDICTS)[number];
 @Entity('usage_records')
 @Index('usage_records_delivery_idx', ['deliveryId', 'startedAt'])
 @Index('usage_records_batch_idx', ['nodeId', 'batchId'])
+@Index('usage_records_node_started_idx', ['nodeId', 'startedAt'])
 @Check('usage_records_verdict_known', `verdict IS NULL OR verdict IN ('verified', 'disputed', 'rejected', 'audit')`)
 export class UsageRecordRow {
   @PrimaryColumn('uuid', { name: 'node_id' })
@@ -152,6 +153,7 @@ export type DisputeResolution = (typeof DISPUTE_RESOLUTIONS)[number];
 @Entity('disputes')
 @Index('disputes_open_idx', ['createdAt'], { where: `status = 'open'` })
 @Index('disputes_delivery_idx', ['deliveryId'])
+@Index('disputes_node_open_idx', ['nodeId', 'kind'], { where: `status = 'open'` })
 @Check('disputes_status_known', `status IN ('open', 'resolved')`)
 @Check('disputes_resolution_known', `resolution IS NULL OR resolution IN ('provider', 'buyer', 'split')`)
 export class DisputeRow {
@@ -231,6 +233,50 @@ export class NodeCounterSampleRow {
   requestSuccessTotal: string;
 }
 
+/**
+ * A node's running reconciliation with its own counters (core/reconciliation.ts): from a baseline
+ * sample, how much the counters grew and how much the node reported, so each batch is judged on
+ * everything reported since the baseline. Reset when an admin resolves a counter dispute.
+ */
+@Entity('node_reconciliations')
+export class NodeReconciliationRow {
+  @PrimaryColumn('uuid', { name: 'node_id', primaryKeyConstraintName: 'node_reconciliations_pkey' })
+  nodeId: string;
+
+  @Column('timestamptz', { name: 'baseline_at' })
+  baselineAt: Date;
+
+  /** The latest sample the reconciliation has reached. */
+  @Column('timestamptz', { name: 'checked_at' })
+  checkedAt: Date;
+
+  @Column('numeric', { name: 'last_prompt_total' })
+  lastPromptTotal: string;
+
+  @Column('numeric', { name: 'last_generation_total' })
+  lastGenerationTotal: string;
+
+  /** The counters' growth since the baseline (a drop counts as a restart). */
+  @Column('numeric', { name: 'counted_prompt_tokens', default: '0' })
+  countedPromptTokens: string;
+
+  @Column('numeric', { name: 'counted_generation_tokens', default: '0' })
+  countedGenerationTokens: string;
+
+  /** What the node reported for its successful requests started since the baseline. */
+  @Column('bigint', { name: 'reported_requests', default: '0', transformer: bigintColumn })
+  reportedRequests: bigint;
+
+  @Column('bigint', { name: 'reported_prompt_tokens', default: '0', transformer: bigintColumn })
+  reportedPromptTokens: bigint;
+
+  @Column('bigint', { name: 'reported_completion_tokens', default: '0', transformer: bigintColumn })
+  reportedCompletionTokens: bigint;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}
+
 /** A request the exchange itself sent through a node, and its own re-count of the answer. */
 @Entity('node_audits')
 @Index('node_audits_node_idx', ['nodeId', 'createdAt'])
@@ -248,8 +294,9 @@ export class NodeAuditRow {
   @Column('text', { name: 'request_id', nullable: true })
   requestId: string | null;
 
-  @Column('boolean')
-  ok: boolean;
+  /** Null while the audit is in flight (its row claims the node's next audit). */
+  @Column('boolean', { nullable: true })
+  ok: boolean | null;
 
   @Column('int', { name: 'answered_prompt_tokens', nullable: true })
   answeredPromptTokens: number | null;
@@ -263,6 +310,13 @@ export class NodeAuditRow {
 
   @Column('text', { nullable: true })
   error: string | null;
+
+  /** The API the audit went through: `completions` or `chat`, as buyers' requests do. */
+  @Column('text', { default: 'completions' })
+  endpoint: 'completions' | 'chat';
+
+  @Column('boolean', { default: false })
+  stream: boolean;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

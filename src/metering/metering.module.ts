@@ -7,7 +7,8 @@ import { DisputesRepository } from './disputes.repository.js';
 import { DisputesService } from './disputes.service.js';
 import { MeteringController } from './metering.controller.js';
 import { MeteringService } from './metering.service.js';
-import { CounterScrapeJob, NodeAuditJob } from './node-observers.js';
+import { NodeAuditJob } from './node-audits.js';
+import { CounterScrapeJob } from './counter-scrapes.js';
 import { CheckBuyerReportsJob, VerifyBatchJob } from './verification.service.js';
 import { VerifiedUsageRepository } from './verified-usage.repository.js';
 

@@ -1,7 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { HandlesJob, type JobContext, type JobHandler } from '../platform/jobs/job-handler.js';
-import { type BatchRecordFacts, type CounterFacts, counterSpan, lateBuyerReportDisputes, verifyBatch } from './core/verify-batch.js';
+import { type CounterReading, reconcile, type ReconciliationState, startReconciliation } from './core/reconciliation.js';
+import { type BatchRecordFacts, type CounterFacts, lateBuyerReportDisputes, NODE_REVIEW_KINDS, verifyBatch } from './core/verify-batch.js';
 import { DisputesRepository } from './disputes.repository.js';
 import { VerifiedUsageRepository } from './verified-usage.repository.js';
 
@@ -78,8 +79,12 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
       [payload.nodeId, payload.batchId],
     );
     const records = rows.map(recordFacts);
-    const counters = await this.counterFacts(manager, batch.node_id, records);
-    const verdict = verifyBatch({ nodeId: batch.node_id, batchId: payload.batchId, records, counters });
+    const counters = await this.counterFacts(manager, batch.node_id, payload.batchId, records);
+    const [{ under_review: underReview }] = await manager.query(
+      `SELECT EXISTS (SELECT 1 FROM disputes WHERE node_id = $1 AND status = 'open' AND kind = ANY($2::text[])) AS under_review`,
+      [batch.node_id, NODE_REVIEW_KINDS],
+    );
+    const verdict = verifyBatch({ nodeId: batch.node_id, batchId: payload.batchId, records, counters, underReview });
 
     await manager.query(
       `UPDATE usage_records r SET verdict = v.verdict, billable_tokens = v.billable, within_sla = v.within_sla, flags = ARRAY(SELECT jsonb_array_elements_text(v.flags))
@@ -102,45 +107,95 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
   }
 
   /**
-   * The node's counter samples from its last one before this batch's first request to the
-   * latest, and what it reported for the requests within them (docs/metering.md). Undefined when
-   * there is nothing to compare with; throws (the job backs off and retries) while the node's
-   * counters are being scraped but no sample is yet past this batch's last request.
+   * The node's cumulative reconciliation with its counters (core/reconciliation.ts), moved by this
+   * batch to the latest sample taken before its first request finished, and saved in the job's
+   * transaction (the row lock makes one node's batches take turns). Undefined when there is
+   * nothing to compare with: the node was never scraped, or had no sample before its first
+   * reconciled batch began.
    */
-  private async counterFacts(manager: EntityManager, nodeId: string, records: readonly BatchRecordFacts[]): Promise<CounterFacts | undefined> {
-    const span = counterSpan(records.map((r) => r.record));
-    if (!span) return undefined;
-    const first = new Date(span.first);
-    const last = new Date(span.last);
-    const samples: Array<{ scraped_at: Date; prompt: string; generation: string }> = await manager.query(
-      `SELECT scraped_at, prompt_tokens_total::text AS prompt, generation_tokens_total::text AS generation FROM node_counter_samples
-        WHERE node_id = $1 AND scraped_at >= (SELECT max(scraped_at) FROM node_counter_samples WHERE node_id = $1 AND scraped_at <= $2)
-        ORDER BY scraped_at`,
-      [nodeId, first],
+  private async counterFacts(manager: EntityManager, nodeId: string, batchId: string, records: readonly BatchRecordFacts[]): Promise<CounterFacts | undefined> {
+    if (records.length === 0) return undefined;
+    const batch = records.map((r) => r.record);
+    const firstStart = Math.min(...batch.map((r) => r.startedAt));
+    const firstFinish = Math.min(...batch.map((r) => r.finishedAt));
+    const state = await this.reconciliation(manager, nodeId, new Date(firstStart));
+    if (!state) return undefined;
+    const samples: SampleRow[] = await manager.query(
+      `SELECT ${SAMPLE_COLUMNS} FROM node_counter_samples WHERE node_id = $1 AND scraped_at > $2 AND scraped_at <= $3 ORDER BY scraped_at`,
+      [nodeId, new Date(state.checked.at), new Date(firstFinish)],
     );
-    if (samples.length < 2 || samples[samples.length - 1].scraped_at < last) {
-      // A node never scraped goes without this check; one being scraped is waited for.
-      const [recent] = await manager.query(`SELECT 1 FROM node_counter_samples WHERE node_id = $1 AND scraped_at > now() - interval '1 minute' LIMIT 1`, [nodeId]);
-      if (recent && samples.length > 0) throw new Error(`waiting for a counter sample of node ${nodeId} after ${last.toISOString()}`);
-      return undefined;
+    // Other batches' records already verified that finished in the stretch the samples pass
+    // (those of batches not verified yet are counted when theirs is). Requests of up to a day.
+    const verified: Array<{ prompt_tokens: number; completion_tokens: number; started_at: Date; finished_at: Date }> = samples.length
+      ? await manager.query(
+          `SELECT prompt_tokens, completion_tokens, started_at, finished_at FROM usage_records
+            WHERE node_id = $1 AND started_at >= greatest($2::timestamptz, $3::timestamptz - interval '1 day') AND started_at <= $4
+              AND finished_at > $3 AND finished_at <= $4 AND status = 'ok' AND verdict IS NOT NULL AND batch_id <> $5`,
+          [nodeId, new Date(state.baselineAt), new Date(state.checked.at), samples[samples.length - 1].scraped_at, batchId],
+        )
+      : [];
+    const { state: next, facts } = reconcile(
+      state,
+      batch,
+      verified.map((r) => ({ promptTokens: r.prompt_tokens, completionTokens: r.completion_tokens, startedAt: r.started_at.getTime(), finishedAt: r.finished_at.getTime(), ttftMs: 0, status: 'ok' as const })),
+      samples.map(counterReading),
+    );
+    await manager.query(
+      `UPDATE node_reconciliations SET checked_at = $2, last_prompt_total = $3, last_generation_total = $4, counted_prompt_tokens = $5, counted_generation_tokens = $6,
+              reported_requests = $7, reported_prompt_tokens = $8, reported_completion_tokens = $9, updated_at = now()
+        WHERE node_id = $1`,
+      [nodeId, new Date(next.checked.at), next.checked.prompt, next.checked.generation, next.counted.prompt, next.counted.generation, next.reported.requests, next.reported.promptTokens, next.reported.completionTokens],
+    );
+    return facts;
+  }
+
+  /** The node's reconciliation, locked; begun at its last sample before `firstStart` when it has none. Undefined when there is no such sample. */
+  private async reconciliation(manager: EntityManager, nodeId: string, firstStart: Date): Promise<ReconciliationState | undefined> {
+    const lock = () => manager.query(`SELECT ${RECONCILIATION_COLUMNS} FROM node_reconciliations WHERE node_id = $1 FOR UPDATE`, [nodeId]) as Promise<ReconciliationRow[]>;
+    let [row] = await lock();
+    if (!row) {
+      const [baseline]: SampleRow[] = await manager.query(
+        `SELECT ${SAMPLE_COLUMNS} FROM node_counter_samples WHERE node_id = $1 AND scraped_at <= $2 ORDER BY scraped_at DESC LIMIT 1`,
+        [nodeId, firstStart],
+      );
+      if (!baseline) return undefined;
+      const start = startReconciliation(counterReading(baseline));
+      await manager.query(
+        `INSERT INTO node_reconciliations (node_id, baseline_at, checked_at, last_prompt_total, last_generation_total) VALUES ($1, $2, $2, $3, $4) ON CONFLICT (node_id) DO NOTHING`,
+        [nodeId, new Date(start.baselineAt), start.checked.prompt, start.checked.generation],
+      );
+      [row] = await lock();
     }
-    const from = samples[0].scraped_at;
-    const to = samples[samples.length - 1].scraped_at;
-    const [reported] = await manager.query(
-      `SELECT count(*)::int AS requests, coalesce(sum(prompt_tokens), 0)::bigint::text AS prompt, coalesce(sum(completion_tokens), 0)::bigint::text AS completion
-         FROM usage_records WHERE node_id = $1 AND started_at >= $2 AND finished_at <= $3 AND status = 'ok'`,
-      [nodeId, from, to],
-    );
-    const series = (key: 'prompt' | 'generation') => samples.map((s) => ({ at: s.scraped_at.getTime(), value: Number(s[key]) }));
     return {
-      from: from.getTime(),
-      to: to.getTime(),
-      reported: { requests: reported.requests, promptTokens: Number(reported.prompt), completionTokens: Number(reported.completion) },
-      prompt: series('prompt'),
-      generation: series('generation'),
+      baselineAt: row.baseline_at.getTime(),
+      checked: { at: row.checked_at.getTime(), prompt: Number(row.last_prompt_total), generation: Number(row.last_generation_total) },
+      counted: { prompt: Number(row.counted_prompt_tokens), generation: Number(row.counted_generation_tokens) },
+      reported: { requests: Number(row.reported_requests), promptTokens: Number(row.reported_prompt_tokens), completionTokens: Number(row.reported_completion_tokens) },
     };
   }
 }
+
+interface SampleRow {
+  scraped_at: Date;
+  prompt: string;
+  generation: string;
+}
+const SAMPLE_COLUMNS = 'scraped_at, prompt_tokens_total::text AS prompt, generation_tokens_total::text AS generation';
+const counterReading = (s: SampleRow): CounterReading => ({ at: s.scraped_at.getTime(), prompt: Number(s.prompt), generation: Number(s.generation) });
+
+interface ReconciliationRow {
+  baseline_at: Date;
+  checked_at: Date;
+  last_prompt_total: string;
+  last_generation_total: string;
+  counted_prompt_tokens: string;
+  counted_generation_tokens: string;
+  reported_requests: string;
+  reported_prompt_tokens: string;
+  reported_completion_tokens: string;
+}
+const RECONCILIATION_COLUMNS = `baseline_at, checked_at, last_prompt_total::text, last_generation_total::text, counted_prompt_tokens::text, counted_generation_tokens::text,
+  reported_requests::text, reported_prompt_tokens::text, reported_completion_tokens::text`;
 
 function recordFacts(r: RecordRow): BatchRecordFacts {
   return {

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { performance } from 'node:perf_hooks';
 import { DataSource, type EntityManager } from 'typeorm';
+import { mapBounded } from '../common/map-bounded.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { outboundRequest } from '../platform/net/outbound-http.js';
 import { type NodeProbeResult, NodeProbesRepository } from './node-probes.repository.js';
@@ -93,18 +94,4 @@ export class NodeProber {
       return { ...base, probedAt, ok: false, statusCode: null, latencyMs: null, error: String((error as Error).message ?? error).slice(0, MAX_ERROR_LENGTH) };
     }
   }
-}
-
-/** Runs `fn` over `items` with at most `limit` calls in flight; results in the order of `items`. */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
 }

@@ -47,7 +47,10 @@ export interface DeliveryKeyClaims {
   readonly providerId: string;
   /** `mdl` */
   readonly modelClassId: string;
-  /** `knd`: the buyer's own key, or one tokex's probes use to audit the node. */
+  /**
+   * `knd`: tokex issues every key as `buyer`, its audit keys included, so that a node cannot tell
+   * an audit from a buyer's request; `audit` is still read in keys issued before that.
+   */
   readonly kind: DeliveryKeyKind;
   readonly issuedAt: Date;
   readonly expiresAt: Date;

@@ -45,11 +45,18 @@ class RequestEvidenceView {
   @ApiProperty() breach: boolean;
 }
 
+class AuditEvidenceView {
+  @ApiProperty({ description: "The exchange's audits of the provider's nodes of the model class in the judged span" }) total: number;
+  @ApiProperty({ description: 'Of them, refused, failed or answered with nothing to re-count' }) failed: number;
+  @ApiProperty() breach: boolean;
+}
+
 export class SlaEvidenceView {
   @ApiProperty({ description: 'The span judged: the window, or its part until now while it is open' }) from: string;
   @ApiProperty() until: string;
   @ApiProperty({ type: ProbeVerdictView }) probes: ProbeVerdictView;
   @ApiProperty({ type: RequestEvidenceView }) requests: RequestEvidenceView;
+  @ApiProperty({ type: AuditEvidenceView }) audits: AuditEvidenceView;
   @ApiProperty({ description: 'What a close would judge on this evidence' }) breach: boolean;
 }
 

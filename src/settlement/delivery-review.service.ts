@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { notFound } from '../common/domain-error.js';
 import { MarketsService } from '../markets/markets.service.js';
+import { auditBreachSql } from '../metering/audit-evidence.js';
 import { REQUEST_BREACH_SQL } from '../metering/request-evidence.js';
 import { ParticipantsService } from '../participants/participants.service.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
@@ -48,7 +49,7 @@ export class DeliveryReview {
     if (query.instrument) await this.markets.requireInstrument(query.instrument);
     const limit = pageLimit(query);
     const before = decodeCursor(query.cursor, ['timestamp', 'uuid']);
-    const breachNow = `(d.status = 'open' AND (${REQUEST_BREACH_SQL} OR ${this.probes.downNowSql('$7::timestamptz')}))`;
+    const breachNow = `(d.status = 'open' AND (${REQUEST_BREACH_SQL} OR ${this.probes.downNowSql('$7::timestamptz')} OR ${auditBreachSql('$7::timestamptz')}))`;
     const rows: ReviewedRow[] = await this.dataSource.query(
       `SELECT d.*, d.created_at::text AS cursor_at, ${breachNow} AS breach_now,
               (SELECT count(*)::int FROM settlements f WHERE f.delivery_id = d.id AND f.status = 'failed') AS failed_steps

@@ -4,6 +4,7 @@ import { DomainError } from '../common/domain-error.js';
 import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
 import type { TransferRequest } from '../ledger/core/index.js';
 import { LedgerService } from '../ledger/ledger.service.js';
+import { auditEvidence, type AuditEvidence } from '../metering/audit-evidence.js';
 import { requestEvidence, type RequestEvidence } from '../metering/request-evidence.js';
 import { VerifiedUsageRepository } from '../metering/verified-usage.repository.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
@@ -35,6 +36,7 @@ export interface BreachSubject {
 export interface BreachEvidence {
   readonly probes: ProbeVerdict;
   readonly requests: RequestEvidence;
+  readonly audits: AuditEvidence;
   readonly breach: boolean;
 }
 
@@ -136,9 +138,9 @@ export class SettlementService {
       async (d, manager) => {
         const position = positionOf(d);
         const payout = payoutStep(position);
-        // Breach evidence, as records: the exchange's probes of the provider's nodes, and the
-        // buyer's requests the node failed or served out of the model class's SLA (market-rules §5).
-        const { probes, requests, breach } = await this.breachEvidence(manager, {
+        // Breach evidence, as records: the exchange's probes and audits of the provider's nodes, and
+        // the buyer's requests the node failed or served out of the model class's SLA (market-rules §5, §7).
+        const { probes, requests, audits, breach } = await this.breachEvidence(manager, {
           id: d.id,
           providerId: d.provider_id,
           modelClassId: d.model_class_id,
@@ -146,7 +148,7 @@ export class SettlementService {
           windowEnd: d.window_end,
         });
         const close = closeStep(position, payout.effect.paidTokens, breach);
-        this.logger.log({ delivery: d.id, outcome: close.outcome, undelivered: String(close.tokens), evidence: { probes, requests } }, 'delivery window closed');
+        this.logger.log({ delivery: d.id, outcome: close.outcome, undelivered: String(close.tokens), evidence: { probes, requests, audits } }, 'delivery window closed');
         return [payout, close];
       },
       'close',
@@ -166,14 +168,16 @@ export class SettlementService {
   }
 
   /**
-   * The evidence a close judges breach by (market-rules §5): the probes of the provider's nodes of
-   * the model class over [windowStart, windowEnd), and the buyer's requests metering recorded.
-   * The ops console reads it with the same call, for an open window up to now.
+   * The evidence a close judges breach by (market-rules §5, §7): the probes and the exchange's
+   * audits of the provider's nodes of the model class over [windowStart, windowEnd), and the
+   * buyer's requests metering recorded. The ops console reads it with the same call, for an open
+   * window up to now.
    */
   async breachEvidence(manager: EntityManager, d: BreachSubject): Promise<BreachEvidence> {
     const probes = await this.probes.verdict(manager, d.providerId, d.modelClassId, d.windowStart, d.windowEnd, this.config.jobs.nodeProbeIntervalMs);
     const requests = await requestEvidence(manager, d.id);
-    return { probes, requests, breach: probes.breach || requests.breach };
+    const audits = await auditEvidence(manager, d.providerId, d.modelClassId, d.windowStart, d.windowEnd);
+    return { probes, requests, audits, breach: probes.breach || requests.breach || audits.breach };
   }
 
   /**

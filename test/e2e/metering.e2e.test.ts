@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { signUsageBatch, type UsageRecord } from '../../src/protocol/usage-batch.js';
+import { NodeAuditJob } from '../../src/metering/node-audits.js';
 import { SettlementService } from '../../src/settlement/settlement.service.js';
 import { listSpotInstrument } from '../support/market-fixtures.js';
 import { type MeteredNode, meteredDelivery, postUsageBatch, usageRecord, verifyUsageBatch } from '../support/metering-fixtures.js';
@@ -175,13 +176,105 @@ describe('verification', () => {
        VALUES ($1, $2, 1000, 500, 10), ($1, $3, 1050, 520, 11)`,
       [node.id, new Date(start - 500), new Date()],
     );
-    // …but it reports 400 prompt and 100 completion tokens.
+    // …but it reports 400 prompt and 100 completion tokens for a request in that period. Its own
+    // batch is judged on what the counters showed before it finished, so it is paid…
     const batchId = randomUUID();
     await post(node, [record(deliveryId, keyId, { startedAt: new Date(start).toISOString(), finishedAt: new Date(start + 2_000).toISOString() })], batchId).expect(202);
     await verify(node, batchId);
-    expect(await deliveryRow(deliveryId)).toMatchObject({ delivered: 0, disputed: 200 });
+    expect(await deliveryRow(deliveryId)).toMatchObject({ delivered: 200, disputed: 0 });
+    // …and the next batch, whose request finished after the last sample, sees the mismatch and is held.
+    const next = randomUUID();
+    await post(node, [record(deliveryId, keyId, { startedAt: new Date(Date.now() + 100).toISOString(), finishedAt: new Date(Date.now() + 2_100).toISOString() })], next).expect(202);
+    await verify(node, next);
+    expect(await deliveryRow(deliveryId)).toMatchObject({ delivered: 200, disputed: 200 });
     const [dispute] = (await t.http.get(`/v1/admin/disputes?deliveryId=${deliveryId}`).set(bearer(t.adminKey)).expect(200)).body.items;
     expect(dispute).toMatchObject({ kind: 'counter_mismatch', tokens: 200, evidence: expect.objectContaining({ counters: { promptTokens: 50, generationTokens: 20 } }) });
+  });
+
+  test("a node's counters are reconciled cumulatively: an inflation within each batch's tolerance shows in the totals, and an admin's resolution starts it afresh", async () => {
+    const { node, deliveryId, keyId } = await delivery();
+    const t0 = Date.now() - 4_000; // within the window's 5 s of skew
+    // Six requests of 400 + 100 tokens, one every 2 s, each followed by a scrape that counts it
+    // (samples at t0 - 500 ms, then 1.5 s after each request starts; some in the future, which
+    // verification does not mind). The node reports 102
+    // completion tokens for each: 2 over, within a single request's tolerance.
+    const at = (i: number) => t0 + i * 2_000;
+    await t.dataSource.query(
+      `INSERT INTO node_counter_samples (node_id, scraped_at, prompt_tokens_total, generation_tokens_total, request_success_total)
+       SELECT $1, $2::timestamptz + make_interval(secs => i * 2) - interval '500 ms', 1000 + 400 * i, 500 + 100 * i, i
+         FROM generate_series(0, 6) AS i`,
+      [node.id, new Date(t0)],
+    );
+    const request = (i: number, completionTokens = 102) =>
+      record(deliveryId, keyId, { completionTokens, startedAt: new Date(at(i)).toISOString(), finishedAt: new Date(at(i) + 1_000).toISOString() });
+    const verdicts: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const batchId = randomUUID();
+      await post(node, [request(i)], batchId).expect(202);
+      await verify(node, batchId);
+      verdicts.push((await t.dataSource.query(`SELECT verdict FROM usage_records WHERE node_id = $1 AND batch_id = $2`, [node.id, batchId]))[0].verdict);
+    }
+    // Judged each on its own span, every batch passed. Each batch moves the reconciliation to the
+    // sample before its request finished: the third sees the first two, 204 reported against 200.
+    expect(verdicts).toEqual(['verified', 'verified', 'disputed', 'disputed', 'disputed']);
+    const disputes = (await t.http.get(`/v1/admin/disputes?deliveryId=${deliveryId}`).set(bearer(t.adminKey)).expect(200)).body.items;
+    expect(disputes.map((d: { kind: string }) => d.kind)).toEqual(Array(3).fill('counter_mismatch'));
+    expect(disputes.at(-1).evidence).toMatchObject({ reported: { requests: 2, promptTokens: 800, completionTokens: 204 }, counters: { promptTokens: 800, generationTokens: 200 } });
+    expect(disputes[0].evidence).toMatchObject({ reported: { requests: 4, completionTokens: 408 }, counters: { generationTokens: 400 } });
+    // The admin looks at the node and resolves them: its next batch is judged from a new baseline.
+    for (const d of disputes) {
+      await t.http.post(`/v1/admin/disputes/${d.id}/resolve`).set(bearer(t.adminKey)).send({ resolution: 'buyer', reason: 'the node over-reported' }).expect(200);
+    }
+    const honest = randomUUID();
+    await post(node, [request(5, 100)], honest).expect(202);
+    await verify(node, honest);
+    expect(await t.dataSource.query(`SELECT verdict FROM usage_records WHERE node_id = $1 AND batch_id = $2`, [node.id, honest])).toEqual([{ verdict: 'verified' }]);
+  });
+
+  test('a node caught by an audit is under review: what it reports is held until an admin resolves the audit dispute', async () => {
+    const { node, deliveryId, keyId } = await delivery();
+    // The exchange's audit re-counted 100 completion tokens; the node reports 120 for it.
+    const audited = record(deliveryId, keyId, { completionTokens: 120 });
+    await t.dataSource.query(
+      `INSERT INTO node_audits (node_id, delivery_id, request_id, ok, answered_prompt_tokens, answered_completion_tokens, recounted_completion_tokens)
+       VALUES ($1, $2, $3, true, 400, 100, 100)`,
+      [node.id, deliveryId, audited.requestId],
+    );
+    const first = randomUUID();
+    await post(node, [audited], first).expect(202);
+    await verify(node, first);
+    const [auditDispute] = (await t.http.get(`/v1/admin/disputes?deliveryId=${deliveryId}`).set(bearer(t.adminKey)).expect(200)).body.items;
+    expect(auditDispute).toMatchObject({ kind: 'audit_mismatch', tokens: 0 });
+    // Under review: an honest-looking batch is held whole, not paid.
+    const held = randomUUID();
+    await post(node, [record(deliveryId, keyId), record(deliveryId, keyId)], held).expect(202);
+    await verify(node, held);
+    expect(await deliveryRow(deliveryId)).toMatchObject({ delivered: 0, disputed: 400 });
+    const disputes = (await t.http.get(`/v1/admin/disputes?deliveryId=${deliveryId}&status=open`).set(bearer(t.adminKey)).expect(200)).body.items;
+    expect(disputes.map((d: { kind: string; tokens: number }) => [d.kind, d.tokens]).sort()).toEqual([
+      ['audit_mismatch', 0],
+      ['node_under_review', 400],
+    ]);
+    // Resolved: the review ends, and the next batch is paid as usual.
+    await t.http.post(`/v1/admin/disputes/${auditDispute.id}/resolve`).set(bearer(t.adminKey)).send({ resolution: 'provider', reason: 'a one-off in the node\'s tokenizer' }).expect(200);
+    const after = randomUUID();
+    await post(node, [record(deliveryId, keyId)], after).expect(202);
+    await verify(node, after);
+    expect(await deliveryRow(deliveryId)).toMatchObject({ delivered: 200, disputed: 400 });
+  });
+
+  test('a node is audited every 50 requests it reports, as well as every minute', async () => {
+    const busy = await delivery();
+    const quiet = await delivery();
+    // Requests started after the nodes were registered (an audit is due after that many since the last one).
+    const since = (d: typeof busy, n: number) =>
+      Array.from({ length: n }, (_, i) => record(d.deliveryId, d.keyId, { startedAt: new Date(Date.now() + i).toISOString(), finishedAt: new Date(Date.now() + 2_000 + i).toISOString() }));
+    await post(busy.node, since(busy, 50)).expect(202);
+    await post(quiet.node, since(quiet, 49)).expect(202);
+    await t.app.get(NodeAuditJob).handle();
+    // The busy node is audited (its URL refuses: a failed audit, stored as evidence); the quiet one is not due yet.
+    const audits = await t.dataSource.query(`SELECT node_id, ok FROM node_audits WHERE node_id = ANY($1::uuid[])`, [[busy.node.id, quiet.node.id]]);
+    expect(audits).toEqual([{ node_id: busy.node.id, ok: false }]);
   });
 
   test('failed and out-of-SLA requests beyond 1 % of a delivery make its close a breach', async () => {

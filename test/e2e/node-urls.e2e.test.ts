@@ -3,7 +3,8 @@ import { Logger } from '@nestjs/common';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CounterScrapeJob, NodeAuditJob } from '../../src/metering/node-observers.js';
+import { CounterScrapeJob } from '../../src/metering/counter-scrapes.js';
+import { NodeAuditJob } from '../../src/metering/node-audits.js';
 import { NodeProber } from '../../src/probes/node-prober.js';
 import { bearer, createParticipant, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
 
@@ -120,7 +121,7 @@ describe('the worker', () => {
       res.end();
     });
     const spec = await owingNode(`${node.url}/v1`, `${node.url}/metrics`);
-    expect(await open.app.get(NodeAuditJob).audit(spec)).toMatchObject({ ok: false });
+    expect(await open.app.get(NodeAuditJob).audit(spec, { endpoint: 'completions', stream: false })).toMatchObject({ ok: false });
     const [audit] = await open.dataSource.query(`SELECT ok, error FROM node_audits WHERE node_id = $1`, [spec.id]);
     expect(audit).toEqual({ ok: false, error: 'node answered 307' });
     expect((await open.app.get(NodeProber).probeDue()).find((p) => p.nodeId === spec.id)).toMatchObject({ ok: false, statusCode: 307 });

@@ -87,6 +87,18 @@ describe('signing keys', () => {
 });
 
 describe('delivery keys', () => {
+  test("an audit key's token is a buyer's: only its row says audit", async () => {
+    const service = new DeliveryKeysService(dataSource);
+    const base = anIssue({ expiresAt: new Date(Date.now() + HOUR_MS) });
+    const buyer = decodeJwt((await service.issue({ ...base, kind: 'buyer' })).token);
+    const audit = await service.issue({ ...base, kind: 'audit' });
+    const claims = decodeJwt(audit.token);
+    expect(Object.keys(claims).sort()).toEqual(Object.keys(buyer).sort());
+    expect(claims.knd).toBe('buyer');
+    expect((await verifyDeliveryKey(audit.token, await service.jwks())).kind).toBe('buyer');
+    expect((await service.keysOfDelivery(base.deliveryId)).find((k) => k.id === audit.id)).toMatchObject({ kind: 'audit' });
+  });
+
   test('an issued key verifies against the JWKS with its claims, and is recorded', async () => {
     const service = new DeliveryKeysService(dataSource);
     const input = anIssue({ kind: 'audit', expiresAt: new Date(Date.now() + HOUR_MS + 789) });
@@ -101,7 +113,7 @@ describe('delivery keys', () => {
       buyerId: input.buyerId,
       providerId: input.providerId,
       modelClassId: 'llama-3.1-70b',
-      kind: 'audit',
+      kind: 'buyer', // what the token says, whatever the row's kind
       expiresAt: issued.expiresAt,
     });
     expect(Math.abs(claims.issuedAt.getTime() - Date.now())).toBeLessThan(10_000);
@@ -119,7 +131,7 @@ describe('delivery keys', () => {
       exp: issued.expiresAt.getTime() / 1000,
       buy: input.buyerId,
       mdl: 'llama-3.1-70b',
-      knd: 'audit',
+      knd: 'buyer',
     });
     expect(await reasonOf(verifyDeliveryKey(issued.token, await service.jwks(), { providerId: input.buyerId }))).toBe('wrong_provider');
     expect(await reasonOf(verifyDeliveryKey(issued.token, await service.jwks(), { deliveryId: input.buyerId }))).toBe('wrong_delivery');

@@ -4,7 +4,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { NodeAuditJob } from '../../src/metering/node-observers.js';
+import { CounterScrapeJob } from '../../src/metering/counter-scrapes.js';
+import { type AuditPlan, NodeAuditJob } from '../../src/metering/node-audits.js';
 import { Clock } from '../../src/platform/clock/clock.js';
 import { upcomingWeek } from '../support/forward-fixtures.js';
 import { SettlementService } from '../../src/settlement/settlement.service.js';
@@ -30,6 +31,7 @@ beforeAll(async () => {
     {
       METERING_SCRAPE_INTERVAL_MS: '200',
       METERING_AUDIT_INTERVAL_MS: '3600000', // audits are sent by the tests themselves
+      METERING_AUDIT_EVERY_REQUESTS: '0',
       SETTLEMENT_PAYOUT_INTERVAL_MS: '100',
       NODE_PROBE_INTERVAL_MS: '3600000',
       LEDGER_CHECK_INTERVAL_MS: '3600000',
@@ -74,9 +76,9 @@ async function buySpot(buyer: TestParticipant, provider: TestParticipant): Promi
 /** A provider with a stub server behind a node agent, a buyer who bought tokens from it (spot, unless `buy` says otherwise), and the buyer's client. */
 async function stack(
   behaviour: Partial<StubBehaviour> = {},
-  { wrongAgentKey = false, buy = buySpot }: { wrongAgentKey?: boolean; buy?: (buyer: TestParticipant, provider: TestParticipant) => Promise<string> } = {},
+  { wrongAgentKey = false, buy = buySpot, ttftMs }: { wrongAgentKey?: boolean; buy?: (buyer: TestParticipant, provider: TestParticipant) => Promise<string>; ttftMs?: number } = {},
 ): Promise<Stack> {
-  const stub = await startStubModelServer({ tokenizer: 'llama3', model: modelClassId, behaviour });
+  const stub = await startStubModelServer({ tokenizer: 'llama3', model: modelClassId, behaviour, ttftMs });
   cleanups.push(() => stub.close());
   const provider = await createParticipant(t, ['provider']);
   await deposit(t, provider.id, '100');
@@ -138,6 +140,10 @@ async function chat(s: Stack, requests = 4): Promise<number> {
   return s.stub.requests.reduce((sum, r) => sum + r.generated.completionTokens, 0);
 }
 
+/** Audits the stack's node once, through `plan`. */
+const audit = (s: Stack, plan: AuditPlan = { endpoint: 'completions', stream: false }) =>
+  t.app.get(NodeAuditJob).audit({ id: s.nodeId, provider_id: s.provider.id, model_class_id: modelClassId, base_url: `${s.agent.url}/v1`, tokenizer: 'llama3' }, plan);
+
 const records = (nodeId: string) =>
   t.dataSource.query(`SELECT request_id, verdict, completion_tokens, billable_tokens::int AS billable FROM usage_records WHERE node_id = $1 ORDER BY started_at`, [nodeId]);
 const disputes = (deliveryId: string) => t.dataSource.query(`SELECT kind, tokens::int AS tokens FROM disputes WHERE delivery_id = $1 ORDER BY created_at`, [deliveryId]);
@@ -154,31 +160,67 @@ describe('metering with the stub server and the node agent as real servers', () 
     const rows = await verifiedCount(s.nodeId, 4);
     expect(rows.map((r: { verdict: string }) => r.verdict)).toEqual(['verified', 'verified', 'verified', 'verified']);
     expect(rows.reduce((sum: number, r: { completion_tokens: number }) => sum + r.completion_tokens, 0)).toBe(truth);
-    // One audit through the agent: the node's answer agrees with tokex's own re-count.
-    const audit = await t.app.get(NodeAuditJob).audit({ id: s.nodeId, provider_id: s.provider.id, model_class_id: modelClassId, base_url: `${s.agent.url}/v1`, metrics_url: `${s.stub.url}/metrics`, tokenizer: 'llama3' });
-    expect(audit.ok).toBe(true);
+    // Audits through the agent, by every API a buyer uses: the node's answers agree with tokex's own re-count.
+    for (const plan of [{ endpoint: 'completions', stream: false }, { endpoint: 'chat', stream: false }, { endpoint: 'chat', stream: true }, { endpoint: 'completions', stream: true }] as const) {
+      expect(await audit(s, plan)).toMatchObject({ ok: true, error: null });
+    }
+    expect(s.stub.requests.slice(-4).map((r) => [r.endpoint, r.stream, r.authorization])).toEqual([
+      ['/v1/completions', false, undefined],
+      ['/v1/chat/completions', false, undefined],
+      ['/v1/chat/completions', true, undefined],
+      ['/v1/completions', true, undefined],
+    ]);
+    const audited = await verifiedCount(s.nodeId, 8);
+    expect(audited.slice(4).map((r: { verdict: string; billable: number }) => [r.verdict, r.billable])).toEqual(Array(4).fill(['audit', 0]));
     await waitFor('the payout', async () => ((await balancesOf(t, s.provider)).available !== '99.950000' ? true : undefined));
     expect(await disputes(s.deliveryId)).toEqual([]);
     // The buyer's delivery key stops at the agent: the inference server never sees it.
     expect(s.stub.requests.every((r) => r.authorization === undefined)).toBe(true);
   }, 60_000);
 
-  test('a node inflating its completion counts by 10 % is caught by the audit re-count and by its own counters', async () => {
+  test('a node inflating its completion counts by 10 % is caught by its own counters and by the audit re-count, and paid nothing more', async () => {
     const s = await stack({ inflateCompletionPct: 10 });
+    // 4 requests of 20 tokens reported as 22: 8 tokens over. A scrape after them, then the audit:
+    // its batch moves the reconciliation past the four, however the agent cut their batches.
     await chat(s, 4);
-    const audit = await t.app.get(NodeAuditJob).audit({ id: s.nodeId, provider_id: s.provider.id, model_class_id: modelClassId, base_url: `${s.agent.url}/v1`, metrics_url: `${s.stub.url}/metrics`, tokenizer: 'llama3' });
-    expect(audit.ok).toBe(true);
-    await waitFor('an audit and a counter dispute', async () => {
-      const kinds = (await disputes(s.deliveryId)).map((d: { kind: string }) => d.kind);
-      return kinds.includes('audit_mismatch') && kinds.includes('counter_mismatch') ? kinds : undefined;
-    }, 30_000);
+    await verifiedCount(s.nodeId, 4);
+    await t.app.get(CounterScrapeJob).handle();
+    // The audit's answer claims 10 % more than its text re-counts to.
+    expect(await audit(s, { endpoint: 'chat', stream: false })).toMatchObject({ ok: true });
+    expect((await disputes(s.deliveryId)).map((d: { kind: string }) => d.kind)).toContain('audit_mismatch');
+    await verifiedCount(s.nodeId, 5);
+    expect((await disputes(s.deliveryId)).map((d: { kind: string }) => d.kind)).toContain('counter_mismatch');
+    // Caught, whatever it reports now is held for an admin: nothing more is paid.
+    const deliveredNow = async () => (await t.dataSource.query(`SELECT delivered_tokens::int AS n FROM deliveries WHERE id = $1`, [s.deliveryId]))[0].n;
+    const delivered = await deliveredNow();
+    await chat(s, 2);
+    const rows = await verifiedCount(s.nodeId, 7);
+    expect(rows.slice(4).map((r: { verdict: string }) => r.verdict).sort()).toEqual(['audit', 'disputed', 'disputed']);
+    expect(await deliveredNow()).toBe(delivered);
   }, 60_000);
 
   test('a node reporting a longer tokenization of the same text is caught by the re-count', async () => {
     const s = await stack({ longerTokenization: true });
-    const audit = await t.app.get(NodeAuditJob).audit({ id: s.nodeId, provider_id: s.provider.id, model_class_id: modelClassId, base_url: `${s.agent.url}/v1`, metrics_url: `${s.stub.url}/metrics`, tokenizer: 'llama3' });
-    expect(audit.ok).toBe(true);
+    expect(await audit(s, { endpoint: 'completions', stream: true })).toMatchObject({ ok: true });
+    await verifiedCount(s.nodeId, 1);
     expect((await disputes(s.deliveryId)).map((d: { kind: string }) => d.kind)).toContain('audit_mismatch');
+  }, 60_000);
+
+  test('a node is audited once at a time: a second audit while one is in flight is not sent', async () => {
+    const s = await stack({}, { ttftMs: 1_000 }); // each answer takes a second
+    const [first, second] = await Promise.all([audit(s), audit(s)]);
+    expect([first, second].map((a) => a.error).sort()).toEqual(['another audit of this node is in flight', null]);
+    expect(s.stub.requests).toHaveLength(1);
+    const rows = await t.dataSource.query(`SELECT ok FROM node_audits WHERE node_id = $1`, [s.nodeId]);
+    expect(rows).toEqual([{ ok: true }]);
+  }, 60_000);
+
+  test('a node that fails audits is in breach by them, though its health probes would pass', async () => {
+    const s = await stack({ failRequests: true });
+    for (let i = 0; i < 3; i++) expect(await audit(s, { endpoint: i % 2 ? 'chat' : 'completions', stream: i === 2 })).toMatchObject({ ok: false, error: expect.stringMatching(/^node answered 5\d\d$/) });
+    const detail = (await t.http.get(`/v1/admin/deliveries/${s.deliveryId}`).set(bearer(t.adminKey)).expect(200)).body;
+    expect(detail.evidence.audits).toEqual({ total: 3, failed: 3, breach: true });
+    expect(detail.evidence.breach).toBe(true);
   }, 60_000);
 
   test('a node replaying an old request id is paid for it once', async () => {
@@ -201,7 +243,12 @@ describe('metering with the stub server and the node agent as real servers', () 
   test('a node whose counters show less than it reports is caught by reconciliation', async () => {
     const s = await stack({ underReportCountersPct: 30 });
     await chat(s, 4);
-    await waitFor('a counter dispute', async () => ((await disputes(s.deliveryId)).some((d: { kind: string }) => d.kind === 'counter_mismatch') ? true : undefined), 30_000);
+    await verifiedCount(s.nodeId, 4);
+    // A scrape after the four, and one more request: its batch moves the reconciliation past them.
+    await t.app.get(CounterScrapeJob).handle();
+    await chat(s, 1);
+    await verifiedCount(s.nodeId, 5);
+    expect((await disputes(s.deliveryId)).map((d: { kind: string }) => d.kind)).toContain('counter_mismatch');
   }, 60_000);
 
   test('an agent signing with the wrong key: tokex stores nothing, and the agent sets the batch aside', async () => {

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { parseVllmCounters } from '../../src/metering/node-observers.js';
+import { parseVllmCounters } from '../../src/metering/counter-scrapes.js';
 import {
   parseUsageBatch,
   type RejectedRecord,
@@ -627,7 +627,7 @@ describe('serving buyers', () => {
         expect(text).toContain(`\nvllm:prompt_tokens_total{model_name="${MODEL_CLASS}"} 1234\n`);
         expect(text).toContain(`\nvllm:generation_tokens_total{model_name="${MODEL_CLASS}"} 567\n`);
         expect(text).toContain('\n# TYPE vllm:prompt_tokens_total counter\n');
-        // What tokex's counter scrape reads (metering/node-observers.ts).
+        // What tokex's counter scrape reads (metering/counter-scrapes.ts).
         expect([kind, parseVllmCounters(text)]).toEqual([kind, expect.objectContaining({ prompt: 1234, generation: 567 })]);
       }
 

@@ -23,13 +23,12 @@ function rec(requestId: string, over: Partial<BatchRecordFacts> = {}): BatchReco
   };
 }
 const batch = (records: BatchRecordFacts[], counters?: CounterFacts): BatchFacts => ({ nodeId: 'n1', batchId: 'b1', records, counters });
-/** Counters that grew by `prompt` and `generation` tokens between two samples. */
+/** Counters that grew by `prompt` and `generation` tokens since the baseline. */
 const counters = (prompt: number, generation: number, reported: { promptTokens: number; completionTokens: number }): CounterFacts => ({
   from: 0,
   to: 10_000,
   reported: { requests: 1, ...reported },
-  prompt: [{ at: 0, value: 1_000 }, { at: 10_000, value: 1_000 + prompt }],
-  generation: [{ at: 0, value: 5 }, { at: 10_000, value: 5 + generation }],
+  counted: { promptTokens: prompt, generationTokens: generation },
 });
 
 describe('verifyBatch, by example', () => {
@@ -97,6 +96,13 @@ describe('verifyBatch, by example', () => {
       counters: { promptTokens: 1_600, generationTokens: 300 },
     });
     expect(verifyBatch(batch(records, counters(1_600, 400, { promptTokens: 1_600, completionTokens: 400 }))).disputes.map((d) => d.kind)).toEqual(['buyer_mismatch']);
+  });
+
+  test('disagreeing counters are recorded against the node even when the batch has nothing to hold', () => {
+    const audits = [rec('a', { keyKind: 'audit' }), rec('b', { delivery: null })];
+    const v = verifyBatch(batch(audits, counters(0, 0, { promptTokens: 1_600, completionTokens: 400 })));
+    expect(v.records.map((r) => r.verdict)).toEqual(['audit', 'rejected']);
+    expect(v.disputes.map((d) => [d.key, d.kind, d.tokens])).toEqual([['batch:n1:b1:d1:counter_mismatch', 'counter_mismatch', 0n]]);
   });
 
   test('late buyer reports beyond tolerance open disputes holding nothing', () => {
@@ -196,14 +202,19 @@ describe('verifyBatch, properties', () => {
     );
   });
 
-  test("the counters' disagreement moves every verified token into a dispute of its delivery, and bills nothing more", () => {
-    const disagreeing = counters(0, 0, { promptTokens: 10_000, completionTokens: 10_000 });
+  test.each([
+    ['counter_mismatch', { counters: counters(0, 0, { promptTokens: 10_000, completionTokens: 10_000 }) }],
+    ['node_under_review', { underReview: true }],
+    ['counter_mismatch', { counters: counters(0, 0, { promptTokens: 10_000, completionTokens: 10_000 }), underReview: true }],
+  ] as const)("a %s moves every verified token into a dispute of its delivery, and bills nothing more", (kind, hold) => {
     fc.assert(
       fc.property(facts, (b) => {
         const plain = verifyBatch(b);
-        const held = verifyBatch({ ...b, counters: disagreeing });
+        const held = verifyBatch({ ...b, ...hold });
         const verified = plain.records.flatMap((o, i) => (o.verdict === 'verified' ? [[b.records[i].deliveryId, o.billable] as const] : []));
-        const counterDisputes = held.disputes.filter((d) => d.kind === 'counter_mismatch');
+        // one hold per batch: the counters' when they disagree, else the review's
+        expect(held.disputes.filter((d) => d.kind === 'counter_mismatch' || d.kind === 'node_under_review').every((d) => d.kind === kind)).toBe(true);
+        const counterDisputes = held.disputes.filter((d) => d.kind === kind);
         expect(sum(held.usage.map((u) => u.tokens)) + sum(counterDisputes.map((d) => d.tokens))).toBe(sum(plain.usage.map((u) => u.tokens)));
         for (const d of counterDisputes) expect(d.tokens).toBe(sum(verified.filter(([id]) => id === d.deliveryId).map(([, t]) => t)));
         expect(held.records.some((o) => o.verdict === 'verified' && o.billable > 0n)).toBe(false);

@@ -13,12 +13,20 @@
  * - Otherwise the reported billable tokens are billed, unless the buyer reported its own count and
  *   the node's exceeds it beyond tolerance: then the buyer's count is billed and the excess is
  *   disputed (`buyer_mismatch`). Within tolerance the node's count stands.
- * And for the batch: when the node's counters grew by less than it reported (beyond tolerance),
- * every record still verified is held out whole, one `counter_mismatch` dispute per delivery.
+ * And for the batch, on every record still verified:
+ * - When the node's counters grew by less than it reported since its reconciliation's baseline
+ *   (core/reconciliation.ts; beyond tolerance), they are held out whole, one `counter_mismatch`
+ *   dispute per delivery (one holding nothing when there is nothing to hold: the node is caught).
+ * - Otherwise, while the node is under review (an audit or counter dispute about it is open), they
+ *   are held out whole too, one `node_under_review` dispute per delivery: a node caught inflating
+ *   is paid nothing more until an admin has looked.
  */
-import { type CounterSample, type DeliveryFacts, type ModelClassFacts, type NodeFacts, type RecordFacts, beyondTolerance, billableTokens, checkRecord, counterIncrease, countersDisagree } from './verification.js';
+import { type DeliveryFacts, type ModelClassFacts, type NodeFacts, type RecordFacts, beyondTolerance, billableTokens, checkRecord, countersDisagree } from './verification.js';
 
-export type DisputeKind = 'implausible' | 'buyer_mismatch' | 'audit_mismatch' | 'counter_mismatch';
+export type DisputeKind = 'implausible' | 'buyer_mismatch' | 'audit_mismatch' | 'counter_mismatch' | 'node_under_review';
+
+/** Disputes about the node itself, not one request: while one is open, the node is under review. */
+export const NODE_REVIEW_KINDS: readonly DisputeKind[] = ['audit_mismatch', 'counter_mismatch'];
 
 /** A dispute to open (once per key), holding `tokens` of its delivery out of settlement. */
 export interface NewDispute {
@@ -52,14 +60,14 @@ export interface BatchRecordFacts {
   readonly audit: { readonly recountedCompletion: number | null; readonly answeredCompletion: number | null } | null;
 }
 
-/** The node's counters over the batch's span, from the last sample before its first request. */
+/** The node's reconciliation with its counters, from its baseline sample to one after this batch (core/reconciliation.ts). */
 export interface CounterFacts {
   readonly from: number;
   readonly to: number;
-  /** What the node reported for its successful requests within [from, to]. */
+  /** What the node reported for its successful requests started since `from`, all finished by `to`. */
   readonly reported: { readonly requests: number; readonly promptTokens: number; readonly completionTokens: number };
-  readonly prompt: readonly CounterSample[];
-  readonly generation: readonly CounterSample[];
+  /** How much its counters grew from `from` to `to`. */
+  readonly counted: { readonly promptTokens: number; readonly generationTokens: number };
 }
 
 export interface BatchFacts {
@@ -69,6 +77,8 @@ export interface BatchFacts {
   readonly records: readonly BatchRecordFacts[];
   /** Absent when the node's counters are not compared (never scraped, or no sample before the batch). */
   readonly counters?: CounterFacts;
+  /** An audit or counter dispute about the node is open: what it reports is held for an admin. */
+  readonly underReview?: boolean;
 }
 
 export type Verdict = 'verified' | 'disputed' | 'rejected' | 'audit';
@@ -105,30 +115,31 @@ export function verifyBatch(batch: BatchFacts): BatchVerdict {
   const outcomes = batch.records.map((r) => verifyRecord(batch.nodeId, r, disputes));
 
   const counters = batch.counters && counterMismatch(batch.counters);
-  if (counters) {
-    const held = new Map<string, bigint>();
-    batch.records.forEach((r, i) => {
-      const o = outcomes[i];
-      if (o.verdict !== 'verified' || o.billable <= 0n) return;
-      held.set(r.deliveryId, (held.get(r.deliveryId) ?? 0n) + o.billable);
-      outcomes[i] = { ...o, verdict: 'disputed', billable: 0n, flags: [...o.flags, 'counter_mismatch'] };
-    });
-    for (const [deliveryId, tokens] of held) {
-      disputes.push({
-        key: `batch:${batch.nodeId}:${batch.batchId}:${deliveryId}:counter_mismatch`,
-        deliveryId,
-        nodeId: batch.nodeId,
-        kind: 'counter_mismatch',
-        tokens,
-        evidence: { batchId: batch.batchId, ...counters },
-      });
-    }
-  }
+  if (counters) holdVerified(batch, outcomes, disputes, 'counter_mismatch', counters);
+  else if (batch.underReview) holdVerified(batch, outcomes, disputes, 'node_under_review', {});
 
   const usage = batch.records
     .map((r, i) => ({ id: `usage:${batch.nodeId}:${r.requestId}`, deliveryId: r.deliveryId, tokens: outcomes[i].billable }))
     .filter((u) => u.tokens > 0n);
   return { records: outcomes, usage, disputes };
+}
+
+/** Holds every verified record of the batch out whole: one dispute of `kind` per delivery. */
+function holdVerified(batch: BatchFacts, outcomes: Outcome[], disputes: NewDispute[], kind: DisputeKind, evidence: Record<string, unknown>): void {
+  const held = new Map<string, bigint>();
+  batch.records.forEach((r, i) => {
+    const o = outcomes[i];
+    if (o.verdict !== 'verified' || o.billable <= 0n) return;
+    held.set(r.deliveryId, (held.get(r.deliveryId) ?? 0n) + o.billable);
+    outcomes[i] = { ...o, verdict: 'disputed', billable: 0n, flags: [...o.flags, kind] };
+  });
+  // The counters' verdict is about the node: recorded even when the batch has nothing to hold
+  // (its records all audits or rejected), so that the node is under review from now on.
+  const known = batch.records.find((r) => r.delivery !== null);
+  if (held.size === 0 && kind === 'counter_mismatch' && known) held.set(known.deliveryId, 0n);
+  for (const [deliveryId, tokens] of held) {
+    disputes.push({ key: `batch:${batch.nodeId}:${batch.batchId}:${deliveryId}:${kind}`, deliveryId, nodeId: batch.nodeId, kind, tokens, evidence: { batchId: batch.batchId, ...evidence } });
+  }
 }
 
 function verifyRecord(nodeId: string, r: BatchRecordFacts, disputes: NewDispute[]): Outcome {
@@ -175,26 +186,18 @@ function verifyRecord(nodeId: string, r: BatchRecordFacts, disputes: NewDispute[
 }
 
 /**
- * The counters' evidence when the node reported more than its own server counted over the span
- * (prompt or generation tokens, beyond tolerance); undefined when they agree.
+ * The counters' evidence when the node reported more than its own server counted since the
+ * reconciliation's baseline (prompt or generation tokens, beyond tolerance); undefined when they agree.
  */
 export function counterMismatch(c: CounterFacts): Record<string, unknown> | undefined {
-  const promptGrowth = counterIncrease(c.prompt);
-  const generationGrowth = counterIncrease(c.generation);
-  if (!countersDisagree(c.reported.completionTokens, generationGrowth) && !countersDisagree(c.reported.promptTokens, promptGrowth)) return undefined;
+  const { promptTokens, generationTokens } = c.counted;
+  if (!countersDisagree(c.reported.completionTokens, generationTokens) && !countersDisagree(c.reported.promptTokens, promptTokens)) return undefined;
   return {
     from: new Date(c.from).toISOString(),
     to: new Date(c.to).toISOString(),
     reported: { requests: c.reported.requests, promptTokens: c.reported.promptTokens, completionTokens: c.reported.completionTokens },
-    counters: { promptTokens: promptGrowth, generationTokens: generationGrowth },
+    counters: { promptTokens, generationTokens },
   };
-}
-
-/** The span the node's counters must cover for a batch: its first start and its last finish. */
-export function counterSpan(records: readonly RecordFacts[]): { first: number; last: number } | undefined {
-  if (records.length === 0) return undefined;
-  const first = records[0].startedAt;
-  return { first, last: records.reduce((m, r) => (r.finishedAt > m ? r.finishedAt : m), first) };
 }
 
 /** A buyer's report of a request that was already verified and billed. */

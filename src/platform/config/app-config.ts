@@ -156,13 +156,17 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(100)
   METERING_SCRAPE_INTERVAL_MS = 10_000;
 
-  /** How often the exchange sends an audit request through each node that owes a delivery. */
+  /** How often, at least, the exchange sends an audit request through each node that owes a delivery. */
   @Transform(toInt) @IsInt() @Min(100)
   METERING_AUDIT_INTERVAL_MS = 60_000;
 
-  /** Tokens an audit request asks for. */
+  /** A node is also audited once it has reported this many requests since its last audit (0: by time only). */
+  @Transform(toInt) @IsInt() @Min(0)
+  METERING_AUDIT_EVERY_REQUESTS = 50;
+
+  /** Tokens an audit request asks for: long enough that a 1 % inflation is beyond the 2-token tolerance (docs/metering.md). */
   @Transform(toInt) @IsInt() @Min(1) @Max(4096)
-  METERING_AUDIT_MAX_TOKENS = 64;
+  METERING_AUDIT_MAX_TOKENS = 320;
 
   /** How often verified usage is paid out (the payout lag's main part). */
   @Transform(toInt) @IsInt() @Min(50)
@@ -234,11 +238,13 @@ export interface AppConfig {
     forwardListingIntervalMs: number;
     meteringScrapeIntervalMs: number;
     meteringAuditIntervalMs: number;
+    /** How often the audit job looks for due nodes: every second when audits are also due by requests. */
+    meteringAuditCheckMs: number;
     settlementPayoutIntervalMs: number;
     settlementCloseIntervalMs: number;
     settlementCloseGraceMs: number;
   };
-  readonly metering: { auditMaxTokens: number };
+  readonly metering: { auditMaxTokens: number; auditIntervalMs: number; auditEveryRequests: number };
   /** Providers' node URLs: whether non-public addresses are allowed (platform/net/address-policy.ts). */
   readonly nodeUrls: { allowPrivate: boolean };
   readonly shutdownTimeoutMs: number;
@@ -302,11 +308,12 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
       forwardListingIntervalMs: vars.FORWARD_LISTING_INTERVAL_MS,
       meteringScrapeIntervalMs: vars.METERING_SCRAPE_INTERVAL_MS,
       meteringAuditIntervalMs: vars.METERING_AUDIT_INTERVAL_MS,
+      meteringAuditCheckMs: vars.METERING_AUDIT_EVERY_REQUESTS > 0 ? Math.min(vars.METERING_AUDIT_INTERVAL_MS, 1_000) : vars.METERING_AUDIT_INTERVAL_MS,
       settlementPayoutIntervalMs: vars.SETTLEMENT_PAYOUT_INTERVAL_MS,
       settlementCloseIntervalMs: vars.SETTLEMENT_CLOSE_INTERVAL_MS,
       settlementCloseGraceMs: vars.SETTLEMENT_CLOSE_GRACE_MS,
     },
-    metering: { auditMaxTokens: vars.METERING_AUDIT_MAX_TOKENS },
+    metering: { auditMaxTokens: vars.METERING_AUDIT_MAX_TOKENS, auditIntervalMs: vars.METERING_AUDIT_INTERVAL_MS, auditEveryRequests: vars.METERING_AUDIT_EVERY_REQUESTS },
     nodeUrls: { allowPrivate: vars.NODE_URLS_ALLOW_PRIVATE },
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
     clock: { rate: vars.CLOCK_RATE, anchorMs: vars.CLOCK_ANCHOR === '' ? null : Date.parse(vars.CLOCK_ANCHOR) },
