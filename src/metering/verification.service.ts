@@ -1,6 +1,8 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { HandlesJob, type JobContext, type JobHandler } from '../platform/jobs/job-handler.js';
+import { Outbox } from '../platform/jobs/outbox.js';
 import { type CounterReading, reconcile, type ReconciliationState, startReconciliation } from './core/reconciliation.js';
 import { type BatchRecordFacts, type CounterFacts, lateBuyerReportDisputes, NODE_REVIEW_KINDS, verifyBatch } from './core/verify-batch.js';
 import { DisputesRepository } from './disputes.repository.js';
@@ -55,6 +57,8 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
   constructor(
     private readonly usage: VerifiedUsageRepository,
     private readonly disputes: DisputesRepository,
+    private readonly outbox: Outbox,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async handle(payload: { nodeId: string; batchId: string }, { manager }: JobContext): Promise<void> {
@@ -104,6 +108,24 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
     await this.disputes.open(manager, verdict.disputes);
     await manager.query(`UPDATE usage_batches SET status = 'verified', verified_at = now() WHERE node_id = $1 AND batch_id = $2`, [payload.nodeId, payload.batchId]);
     if (verdict.disputes.length > 0) this.logger.warn({ batch: payload.batchId, disputes: verdict.disputes.map((d) => d.kind) }, 'usage disputed');
+    await this.auditIfDue(manager, batch.node_id);
+  }
+
+  /**
+   * A node that has reported `METERING_AUDIT_EVERY_REQUESTS` requests since its last audit is
+   * audited now (job `metering.audit-nodes` through the outbox, once per last audit), not at the
+   * audit job's next tick: a busy node is audited as often as its traffic.
+   */
+  private async auditIfDue(manager: EntityManager, nodeId: string): Promise<void> {
+    const every = this.config.metering.auditEveryRequests;
+    if (every <= 0) return;
+    const [due]: Array<{ since: Date; requests: number }> = await manager.query(
+      `SELECT last.at AS since, (SELECT count(*)::int FROM (SELECT 1 FROM usage_records r WHERE r.node_id = n.id AND r.started_at > last.at LIMIT $2) x) AS requests
+         FROM inference_nodes n CROSS JOIN LATERAL (SELECT coalesce(max(a.created_at), n.created_at) AS at FROM node_audits a WHERE a.node_id = n.id) last
+        WHERE n.id = $1`,
+      [nodeId, every],
+    );
+    if (due && due.requests >= every) await this.outbox.add(manager, 'metering.audit-nodes', `requests:${nodeId}:${due.since.toISOString()}`, { reason: 'requests' });
   }
 
   /**

@@ -269,8 +269,16 @@ describe('verification', () => {
     // Requests started after the nodes were registered (an audit is due after that many since the last one).
     const since = (d: typeof busy, n: number) =>
       Array.from({ length: n }, (_, i) => record(d.deliveryId, d.keyId, { startedAt: new Date(Date.now() + i).toISOString(), finishedAt: new Date(Date.now() + 2_000 + i).toISOString() }));
-    await post(busy.node, since(busy, 50)).expect(202);
-    await post(quiet.node, since(quiet, 49)).expect(202);
+    const [busyBatch, quietBatch] = [randomUUID(), randomUUID()];
+    await post(busy.node, since(busy, 50), busyBatch).expect(202);
+    await post(quiet.node, since(quiet, 49), quietBatch).expect(202);
+    // Verifying the busy node's batch asks for an audit at once (through the outbox); the quiet one's does not.
+    await verify(busy.node, busyBatch);
+    await verify(quiet.node, quietBatch);
+    const asked = await t.dataSource.query(`SELECT job_key FROM outbox WHERE job_name = 'metering.audit-nodes' AND split_part(job_key, ':', 2) = ANY($1::text[])`, [
+      [busy.node.id, quiet.node.id],
+    ]);
+    expect(asked.map((r: { job_key: string }) => r.job_key.split(':')[1])).toEqual([busy.node.id]);
     await t.app.get(NodeAuditJob).handle();
     // The busy node is audited (its URL refuses: a failed audit, stored as evidence); the quiet one is not due yet.
     const audits = await t.dataSource.query(`SELECT node_id, ok FROM node_audits WHERE node_id = ANY($1::uuid[])`, [[busy.node.id, quiet.node.id]]);

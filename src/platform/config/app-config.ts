@@ -238,8 +238,6 @@ export interface AppConfig {
     forwardListingIntervalMs: number;
     meteringScrapeIntervalMs: number;
     meteringAuditIntervalMs: number;
-    /** How often the audit job looks for due nodes: every second when audits are also due by requests. */
-    meteringAuditCheckMs: number;
     settlementPayoutIntervalMs: number;
     settlementCloseIntervalMs: number;
     settlementCloseGraceMs: number;
@@ -308,7 +306,6 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
       forwardListingIntervalMs: vars.FORWARD_LISTING_INTERVAL_MS,
       meteringScrapeIntervalMs: vars.METERING_SCRAPE_INTERVAL_MS,
       meteringAuditIntervalMs: vars.METERING_AUDIT_INTERVAL_MS,
-      meteringAuditCheckMs: vars.METERING_AUDIT_EVERY_REQUESTS > 0 ? Math.min(vars.METERING_AUDIT_INTERVAL_MS, 1_000) : vars.METERING_AUDIT_INTERVAL_MS,
       settlementPayoutIntervalMs: vars.SETTLEMENT_PAYOUT_INTERVAL_MS,
       settlementCloseIntervalMs: vars.SETTLEMENT_CLOSE_INTERVAL_MS,
       settlementCloseGraceMs: vars.SETTLEMENT_CLOSE_GRACE_MS,

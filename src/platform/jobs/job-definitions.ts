@@ -25,7 +25,7 @@ export interface JobPayloads {
   'metering.check-buyer-reports': { deliveryId: string; requestIds: string[] };
   /** Scrape the token counters of nodes that owe a delivery. */
   'metering.scrape-counters': { reason: string };
-  /** Send the exchange's own audit requests through nodes that owe a delivery and are due one. */
+  /** Send the exchange's own audit requests through nodes that owe a delivery and are due one (scheduled, and via the outbox when a node has reported enough requests since its last audit). */
   'metering.audit-nodes': { reason: string };
   /** Mark every forward for the days that ended since its last mark, and expire those past their last trade. */
   'forwards.mark-and-expire': { reason: string };
@@ -50,7 +50,7 @@ export const JOB_DEFINITIONS: { readonly [N in JobName]: JobDefinition<N> } = {
   'metering.verify-batch': { queue: 'metering' },
   'metering.check-buyer-reports': { queue: 'metering' },
   'metering.scrape-counters': { queue: 'metering', schedule: { every: (c) => c.meteringScrapeIntervalMs, payload: { reason: 'scheduled' } } },
-  'metering.audit-nodes': { queue: 'metering', schedule: { every: (c) => c.meteringAuditCheckMs, payload: { reason: 'scheduled' } } },
+  'metering.audit-nodes': { queue: 'metering', schedule: { every: (c) => c.meteringAuditIntervalMs, payload: { reason: 'scheduled' } } },
   'forwards.mark-and-expire': { queue: 'forwards', schedule: { every: (c) => c.forwardMarkIntervalMs, payload: { reason: 'scheduled' } } },
   'forwards.list-contracts': { queue: 'forwards', schedule: { every: (c) => c.forwardListingIntervalMs, payload: { reason: 'scheduled' } } },
 };
