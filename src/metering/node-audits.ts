@@ -13,6 +13,12 @@ import { type AuditAnswer, type AuditEndpoint, readAuditAnswer } from './core/au
 import { beyondTolerance } from './core/verification.js';
 import { DisputesRepository } from './disputes.repository.js';
 
+/** SQL joined to a node `n`: `last.at`, its last audit's time (or, never audited, its registration). */
+export const LAST_AUDIT = `CROSS JOIN LATERAL (SELECT coalesce(max(a.created_at), n.created_at) AS at FROM node_audits a WHERE a.node_id = n.id) last`;
+/** SQL: how many requests node `n` reported since `last.at`, counted up to `limit` (a parameter). */
+export const requestsSinceLastAudit = (limit: string) =>
+  `(SELECT count(*)::int FROM (SELECT 1 FROM usage_records r WHERE r.node_id = n.id AND r.started_at > last.at LIMIT ${limit}) since)`;
+
 /**
  * Nodes due an audit: they owe a delivery now, and their last audit (or, never audited, their
  * registration) is at least `$1` ms old, or they reported at least `$2` requests since (0: never).
@@ -20,10 +26,10 @@ import { DisputesRepository } from './disputes.repository.js';
 const DUE_NODES = `SELECT n.id, n.provider_id, n.model_class_id, n.base_url, m.tokenizer
    FROM inference_nodes n
    JOIN model_classes m ON m.id = n.model_class_id
-  CROSS JOIN LATERAL (SELECT coalesce(max(a.created_at), n.created_at) AS at FROM node_audits a WHERE a.node_id = n.id) last
+  ${LAST_AUDIT}
   WHERE ${nodeOwesDeliveryAt('now()')}
     AND (last.at <= now() - make_interval(secs => $1::double precision / 1000)
-         OR ($2::int > 0 AND (SELECT count(*) FROM (SELECT 1 FROM usage_records r WHERE r.node_id = n.id AND r.started_at > last.at LIMIT $2) since) >= $2))
+         OR ($2::int > 0 AND ${requestsSinceLastAudit('$2')} >= $2))
   ORDER BY n.id`;
 
 const MAX_ANSWER_BYTES = 1024 * 1024;

@@ -6,6 +6,7 @@ import { Outbox } from '../platform/jobs/outbox.js';
 import { type CounterReading, reconcile, type ReconciliationState, startReconciliation } from './core/reconciliation.js';
 import { type BatchRecordFacts, type CounterFacts, lateBuyerReportDisputes, NODE_REVIEW_KINDS, verifyBatch } from './core/verify-batch.js';
 import { DisputesRepository } from './disputes.repository.js';
+import { LAST_AUDIT, requestsSinceLastAudit } from './node-audits.js';
 import { VerifiedUsageRepository } from './verified-usage.repository.js';
 
 interface RecordRow {
@@ -120,9 +121,7 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
     const every = this.config.metering.auditEveryRequests;
     if (every <= 0) return;
     const [due]: Array<{ since: Date; requests: number }> = await manager.query(
-      `SELECT last.at AS since, (SELECT count(*)::int FROM (SELECT 1 FROM usage_records r WHERE r.node_id = n.id AND r.started_at > last.at LIMIT $2) x) AS requests
-         FROM inference_nodes n CROSS JOIN LATERAL (SELECT coalesce(max(a.created_at), n.created_at) AS at FROM node_audits a WHERE a.node_id = n.id) last
-        WHERE n.id = $1`,
+      `SELECT last.at AS since, ${requestsSinceLastAudit('$2')} AS requests FROM inference_nodes n ${LAST_AUDIT} WHERE n.id = $1`,
       [nodeId, every],
     );
     if (due && due.requests >= every) await this.outbox.add(manager, 'metering.audit-nodes', `requests:${nodeId}:${due.since.toISOString()}`, { reason: 'requests' });
