@@ -11,6 +11,7 @@ import { ForwardSeriesModule } from '../forwards/series/forward-series.module.js
 import { FundingModule } from '../funding/funding.module.js';
 import { GlobalExceptionFilter } from '../platform/http/exception.filter.js';
 import { RateLimitGuard } from '../platform/http/rate-limit.guard.js';
+import { RateLimitModule } from '../platform/http/rate-limit.module.js';
 import { createValidationPipe } from '../platform/http/validation.js';
 import { IdempotencyModule } from '../platform/idempotency/idempotency.module.js';
 import { JobsModule } from '../platform/jobs/jobs.module.js';
@@ -47,6 +48,7 @@ export class AppModule {
         JobsModule,
         AuditModule,
         IdempotencyModule,
+        RateLimitModule,
         LedgerModule,
         ParticipantsModule,
         FundingModule,

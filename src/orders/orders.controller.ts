@@ -1,14 +1,18 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentPrincipal, type Principal, Roles } from '../platform/http/auth.js';
 import { uuidParam } from '../platform/http/params.js';
+import { BodyLimit } from '../platform/http/route-limits.js';
 import { IdempotencyKeyHeader } from '../platform/idempotency/idempotency.service.js';
 import { ParticipantsService } from '../participants/participants.service.js';
 import { invalid } from '../common/domain-error.js';
 import { AdminCancelDto, AdminMassCancelDto, AmendOrderDto, CLIENT_ORDER_ID, CancelAllAfterDto, CancelAllAfterView, FillPage, MassCancelQuery, MassCancelView, OrderPage, OrderQuery, OrderView, PlaceOrderDto } from './orders.dto.js';
 import { DeadManSwitches } from './dead-man-switches.js';
 import { OrdersService } from './orders.service.js';
+import { OrderEntry } from './order-entry.js';
+import { OrderBatches } from './order-batches.js';
+import { MAX_BATCH_COMMANDS, OrderBatchDto, OrderBatchView } from './order-commands.dto.js';
 
 @ApiTags('orders')
 @ApiBearerAuth()
@@ -17,6 +21,8 @@ import { OrdersService } from './orders.service.js';
 export class OrdersController {
   constructor(
     private readonly orders: OrdersService,
+    private readonly entry: OrderEntry,
+    private readonly batches: OrderBatches,
     private readonly deadManSwitches: DeadManSwitches,
     private readonly participants: ParticipantsService,
   ) {}
@@ -36,10 +42,34 @@ export class OrdersController {
     @IdempotencyKeyHeader() key: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<OrderView> {
-    const { statusCode, order, replayed } = await this.orders.place(actor, dto, key);
+    const { statusCode, order, replayed } = await this.entry.place(actor, dto, key);
     void reply.status(statusCode);
     if (replayed) void reply.header('idempotent-replayed', 'true');
     return order;
+  }
+
+  @Post('orders/batch')
+  @HttpCode(200)
+  @BodyLimit(128 * 1024)
+  @ApiOperation({
+    summary: `Place and cancel up to ${MAX_BATCH_COMMANDS} orders in one request; each command is answered on its own once committed`,
+    description:
+      'Never all or nothing: each result is what the command would have answered alone (201 placed, 200 cancelled or a repeated clientOrderId, 4xx/5xx refused). ' +
+      'Commands run in the order given. Each command costs one request of the rate limit. ' +
+      'With an Idempotency-Key the same key and body return the first answer; the same key while the first runs is a 409 to retry.',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key and body: the first answer again. Same key, other body: 409.' })
+  @ApiOkResponse({ type: OrderBatchView })
+  async batch(
+    @CurrentPrincipal() actor: Principal,
+    @Body() dto: OrderBatchDto,
+    @IdempotencyKeyHeader() key: string | undefined,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<OrderBatchView> {
+    const { body, replayed } = await this.batches.run(actor, dto, key, request.id);
+    if (replayed) void reply.header('idempotent-replayed', 'true');
+    return body;
   }
 
   @Get('orders')
@@ -93,14 +123,14 @@ export class OrdersController {
   @Patch('orders/:id')
   @ApiOperation({ summary: 'Amend price or quantity: quantity down keeps time priority, a new price or more quantity loses it' })
   @ApiOkResponse({ type: OrderView })
-  amend(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() dto: AmendOrderDto): Promise<OrderView> {
-    return this.orders.amend(actor, id, dto);
+  async amend(@CurrentPrincipal() actor: Principal, @Param('id') id: string, @Body() dto: AmendOrderDto): Promise<OrderView> {
+    return (await this.entry.amend(actor, id, dto)).order;
   }
 
   @Delete('orders/:id')
   @ApiOkResponse({ type: OrderView })
-  cancel(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<OrderView> {
-    return this.orders.cancel(actor, id);
+  async cancel(@CurrentPrincipal() actor: Principal, @Param('id') id: string): Promise<OrderView> {
+    return (await this.entry.cancel(actor, { orderId: id })).order;
   }
 
   @Delete('orders')

@@ -40,7 +40,7 @@ export class GlobalExceptionFilter implements ExceptionFilter {
     if (body.statusCode >= 500) {
       this.logger.error({ err: exception, correlationId: request?.id, route: request?.routeOptions?.url }, 'unhandled error');
     }
-    if (body.statusCode === 429 && body.details?.retryAfterSeconds !== undefined) {
+    if (body.details?.retryAfterSeconds !== undefined) {
       void reply.header('retry-after', String(body.details.retryAfterSeconds));
     }
     void reply.status(body.statusCode).send(body);
