@@ -59,6 +59,9 @@ describe('parseClientMessage', () => {
     ['{"op":"subscribe","channel":"book","instrument":"X-SPOT","id":7}', { op: 'subscribe', channel: 'book', instrument: 'X-SPOT', id: 7 }],
     ['{"op":"subscribe","channel":"fills"}', { op: 'subscribe', channel: 'fills' }],
     ['{"op":"auth","apiKey":"tkx_abc"}', { op: 'auth', apiKey: 'tkx_abc' }],
+    // Order messages: their fields are checked later, against the REST DTOs.
+    ['{"op":"place","id":"a1","instrument":"X-SPOT","price":"0.4"}', { op: 'place', id: 'a1', fields: { instrument: 'X-SPOT', price: '0.4' } }],
+    ['{"op":"cancel","id":9,"orderId":"12"}', { op: 'cancel', id: 9, fields: { orderId: '12' } }],
   ])('accepts %s', (text, message) => {
     expect(parseClientMessage(text)).toEqual({ ok: true, message: expect.objectContaining(message) });
   });
@@ -69,6 +72,8 @@ describe('parseClientMessage', () => {
     ['{"op":"subscribe","channel":"orders","instrument":"X-SPOT"}', 'INVALID_MESSAGE'],
     ['{"op":"subscribe","channel":"news","instrument":"X-SPOT","id":3}', 'UNKNOWN_CHANNEL'],
     ['{"op":"ping"}', 'UNKNOWN_OP'],
+    ['{"op":"place","instrument":"X-SPOT"}', 'INVALID_MESSAGE'], // no id: the answer could not say which
+    ['{"op":"amend","id":1.5,"orderId":"12"}', 'INVALID_MESSAGE'],
   ])('refuses %s with %s', (text, code) => {
     expect(parseClientMessage(text)).toMatchObject({ ok: false, error: { op: 'error', code } });
   });

@@ -7,7 +7,8 @@ import { BookGateway } from '../orders/book-gateway.js';
 import { ApiKeyAuthenticator } from '../participants/api-key-authenticator.js';
 import { bookDelta, bookView, ownFillView, ownOrderView, tradeView } from './market-data.format.js';
 import { MarketDataService } from './market-data.service.js';
-import { type ClientMessage, errorFrame, parseClientMessage } from './stream-protocol.js';
+import { type ClientMessage, errorFrame, ORDER_OPS, type OrderMessage, parseClientMessage } from './stream-protocol.js';
+import { StreamOrderEntry } from './stream-order-entry.js';
 import { StreamSession } from './stream-session.js';
 import { StreamKeyWatch } from './stream-key-watch.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
@@ -24,7 +25,7 @@ interface Follower {
 }
 
 /**
- * The stream's subscriptions and their fan-out. Every committed batch of every book, whichever
+ * The stream's subscriptions and their fan-out (order entry over the stream: StreamOrderEntry). Every committed batch of every book, whichever
  * process owns it (`BookGateway.onCommitted`, through Redis), is formatted once per topic and
  * sent to its followers: book deltas, trades, a fresh ticker, and each owner's changed orders and
  * fills on its own topics.
@@ -48,6 +49,7 @@ export class StreamHub implements OnModuleDestroy {
     books: BookGateway,
     private readonly marketData: MarketDataService,
     private readonly authenticator: ApiKeyAuthenticator,
+    private readonly orderEntry: StreamOrderEntry,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.unsubscribe = books.onCommitted((batch) => this.onCommitted(batch));
@@ -125,6 +127,7 @@ export class StreamHub implements OnModuleDestroy {
       this.keyWatch.watch(session);
       return session.send({ op: 'authenticated', participantId: principal.participantId, ...id });
     }
+    if (isOrderMessage(message)) return this.orderEntry.handle(session, message);
 
     const instrument = 'instrument' in message ? message.instrument : undefined;
     const ack = { channel: message.channel, ...(instrument !== undefined ? { instrument } : {}), ...id };
@@ -267,6 +270,7 @@ export class StreamHub implements OnModuleDestroy {
   }
 }
 
+const isOrderMessage = (message: ClientMessage): message is OrderMessage => (ORDER_OPS as readonly string[]).includes(message.op);
 const isPrivateTopic = (key: string) => key.startsWith('orders:') || key.startsWith('fills:');
 
 function groupBy<T>(items: readonly T[], keys: (item: T) => string[]): Map<string, T[]> {

@@ -9,13 +9,25 @@ export const PRIVATE_CHANNELS = ['orders', 'fills'] as const;
 export type PublicChannel = (typeof PUBLIC_CHANNELS)[number];
 export type PrivateChannel = (typeof PRIVATE_CHANNELS)[number];
 
-/** Echoed in the answer, so a client can tell which request an error is about. */
-type RequestId = string | number;
+/** Echoed in the answer, so a client can tell which request an answer or an error is about. */
+export type RequestId = string | number;
+
+/** Order entry over the stream (docs/market-data.md): each answered, after commit, with the message's id. */
+export const ORDER_OPS = ['place', 'amend', 'cancel'] as const;
+export type OrderOp = (typeof ORDER_OPS)[number];
+
+/** An order message: its fields are the REST body's (checked against the same DTOs), and `id` is required. */
+export interface OrderMessage {
+  readonly op: OrderOp;
+  readonly id: RequestId;
+  readonly fields: Record<string, unknown>;
+}
 
 export type ClientMessage =
   | { readonly op: 'auth'; readonly apiKey: string; readonly id?: RequestId }
   | { readonly op: 'subscribe' | 'unsubscribe'; readonly channel: PublicChannel; readonly instrument: string; readonly id?: RequestId }
-  | { readonly op: 'subscribe' | 'unsubscribe'; readonly channel: PrivateChannel; readonly id?: RequestId };
+  | { readonly op: 'subscribe' | 'unsubscribe'; readonly channel: PrivateChannel; readonly id?: RequestId }
+  | OrderMessage;
 
 export interface ErrorFrame {
   readonly op: 'error';
@@ -46,7 +58,12 @@ export function parseClientMessage(text: string): Parsed {
   const id = typeof m.id === 'string' || (typeof m.id === 'number' && Number.isSafeInteger(m.id)) ? m.id : undefined;
   if (m.id !== undefined && id === undefined) return refuse('INVALID_MESSAGE', 'id must be a string or an integer');
   const op = m.op;
-  if (typeof op !== 'string' || !(op in FIELDS)) return refuse('UNKNOWN_OP', 'op must be one of: auth, subscribe, unsubscribe', id);
+  if (isOneOf(op, ORDER_OPS)) {
+    if (id === undefined) return refuse('INVALID_MESSAGE', `id is required on ${op}: the answer carries it`);
+    const { op: _, id: __, ...fields } = m;
+    return { ok: true, message: { op, id, fields } };
+  }
+  if (typeof op !== 'string' || !(op in FIELDS)) return refuse('UNKNOWN_OP', `op must be one of: auth, subscribe, unsubscribe, ${ORDER_OPS.join(', ')}`, id);
   const unknown = Object.keys(m).find((k) => !FIELDS[op].includes(k));
   if (unknown !== undefined) return refuse('INVALID_MESSAGE', `${unknown}: unknown field`, id);
 

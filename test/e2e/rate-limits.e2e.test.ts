@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { generateApiKey } from '../../src/participants/api-key-secret.js';
+import { fundedBuyer, listSpotInstrument } from '../support/market-fixtures.js';
+import { StreamClient } from '../support/stream-client.js';
 import { bearer, createParticipant, startTestApp, type TestApp } from '../support/test-app.js';
 
 /**
@@ -36,6 +38,50 @@ describe('the rate limit counts per participant, not per key', () => {
     expect(served).toBeLessThanOrEqual(5 * (Math.floor(elapsedMs / 1000) + 2));
     const refused = responses.find((r) => r.status === 429)!;
     expect(refused.body).toMatchObject({ code: 'RATE_LIMITED', message: 'more than 5 requests per second for this participant' });
+  });
+});
+
+describe('batches and stream orders spend the same budget, a unit per command', () => {
+  let t: TestApp;
+  /** The same database without a limit, so that the admin's setup never meets the limit under test. */
+  let setup: TestApp;
+  let symbol: string;
+  beforeAll(async () => {
+    t = await startTestApp({ RATE_LIMIT_PER_SECOND: '5' });
+    setup = await startTestApp();
+    ({ symbol } = await listSpotInstrument(setup, 'rl'));
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    await Promise.all([t.close(), setup.close()]);
+  });
+
+  test('a batch costs one request per command: six commands are over a limit of five, and nothing runs', async () => {
+    const bot = await fundedBuyer(setup, '10');
+    const bid = { op: 'place', instrument: symbol, side: 'buy', type: 'limit', price: '0.100', quantity: 1_000_000 };
+    const refused = await t.http.post('/v1/orders/batch').set(bearer(bot.key)).send({ commands: Array(6).fill(bid) }).expect(429);
+    expect(refused.body).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(refused.headers['retry-after']).toBe('1');
+    const [{ count }] = await t.dataSource.query(`SELECT count(*)::int AS count FROM orders WHERE participant_id = $1`, [bot.id]);
+    expect(count).toBe(0);
+  });
+
+  test('each order sent over the stream costs one request of the same budget', async () => {
+    const bot = await fundedBuyer(setup, '100');
+    const stream = await StreamClient.open(await t.app.getUrl());
+    await stream.request({ op: 'auth', apiKey: bot.key }, 'authenticated');
+    const from = stream.received.length;
+    const started = Date.now();
+    for (let i = 0; i < 20; i++) stream.send({ op: 'place', id: i, instrument: symbol, side: 'buy', type: 'limit', price: '0.100', quantity: 1_000_000 });
+    const answers = await stream.until('20 answers', () => {
+      const got = stream.received.slice(from).filter((m) => typeof m.id === 'number');
+      return got.length === 20 ? got : undefined;
+    });
+    const elapsedMs = Date.now() - started;
+    const served = answers.filter((m) => m.op === 'placed').length;
+    expect(served).toBeLessThanOrEqual(5 * (Math.floor(elapsedMs / 1000) + 2));
+    for (const m of answers.filter((a) => a.op !== 'placed')) expect(m).toMatchObject({ op: 'error', statusCode: 429, code: 'RATE_LIMITED' });
+    stream.close();
   });
 });
 

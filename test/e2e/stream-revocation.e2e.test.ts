@@ -43,6 +43,9 @@ async function seesNoMoreOrders(stream: StreamClient, key: string): Promise<void
   expect(stream.received.slice(from).filter((m) => isData('orders')(m) || isData('fills')(m))).toEqual([]);
   expect(placed.body.status).toBe('open');
   expect(await stream.request({ op: 'subscribe', channel: 'orders' }, 'subscribed')).toMatchObject({ op: 'error', code: 'AUTH_REQUIRED' });
+  // Nor can it trade on the connection any more.
+  const refused = await stream.request({ op: 'place', id: 'after', instrument: symbol, side: 'buy', type: 'limit', price: '0.100', quantity: 1_000_000 }, 'placed');
+  expect(refused).toMatchObject({ op: 'error', id: 'after', statusCode: 401, code: 'AUTH_REQUIRED' });
 }
 
 const closedFrames = (stream: StreamClient, code: string) =>

@@ -51,7 +51,8 @@ export class StreamClient {
     this.socket.close();
   }
 
-  private until<T>(what: string, probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  /** Resolves with what `probe` finds, as soon as it finds something; fails after `timeoutMs`. */
+  until<T>(what: string, probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const value = probe();
