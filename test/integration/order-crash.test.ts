@@ -3,7 +3,8 @@
  * before the client is told; after a crash the book is exactly what was acknowledged).
  *
  * The built service runs as a child process (api role). Each round, traders fire concurrent mixed
- * orders and cancels at it, the child is killed with SIGKILL at a seeded random moment, restarted,
+ * orders and cancels at it, one at a time over REST, in batches (POST /v1/orders/batch) and over
+ * the WebSocket (several in flight), the child is killed with SIGKILL at a seeded random moment, restarted,
  * and PostgreSQL is checked against what the clients were told. Then the restarted service has to
  * keep trading. Rounds share one instrument and one journal, so every round re-checks all earlier
  * acknowledgements too. ORDER_CRASH_SEED=n picks other kill points.
@@ -13,6 +14,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { type Answer, callService, type ChildService, childServiceEnv, expectStatus, spawnService } from '../support/child-service.js';
+import { type Message, StreamClient } from '../support/stream-client.js';
 import { BOOTSTRAP_ADMIN_KEY, TEST_DATABASE_URL } from '../support/test-app.js';
 import { betweenOf, prng } from '../support/prng.js';
 import { waitFor } from '../support/wait-for.js';
@@ -20,8 +22,12 @@ import { waitFor } from '../support/wait-for.js';
 const SEED = Number(process.env.ORDER_CRASH_SEED ?? 20261127);
 const BUYERS = 6;
 const PROVIDERS = 4;
-/** Requests each trader keeps in flight: 20 concurrent clients in all. */
-const CLIENTS_PER_TRADER = 2;
+/** Each trader's clients: one sends one request at a time, one batches, one streams; 30 concurrent clients in all. */
+const ENTRY = ['rest', 'batch', 'stream'] as const;
+type Entry = (typeof ENTRY)[number];
+/** Commands a batch carries, and messages the stream keeps in flight, at most. */
+const MAX_BATCH = 12;
+const MAX_IN_FLIGHT = 5;
 /** A bound on each client's loop; the kill comes long before it. */
 const MAX_REQUESTS_PER_CLIENT = 2_000;
 const DEPOSIT_USD = 100_000n;
@@ -32,7 +38,7 @@ const random = prng(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
 const between = betweenOf(random);
 
-/** Kill points spread over 200–1500 ms of load: one per third of the range, random within it. */
+/** Kill points spread over 200–1500 ms of load (after every way in has been answered once): one per third of the range, random within it. */
 const KILL_AFTER_MS = [0, 1, 2].map((i) => Math.round(200 + ((i + random()) * 1300) / 3));
 
 const serviceEnv = childServiceEnv('order-crash');
@@ -66,12 +72,14 @@ interface Trader {
  */
 type Outcome = 'acked' | 'refused' | 'unknown';
 interface PlaceRecord {
+  readonly via: Entry;
   readonly trader: Trader;
   readonly clientOrderId: string;
   outcome: Outcome;
   answer?: any;
 }
 interface CancelRecord {
+  readonly via: Entry;
   readonly trader: Trader;
   readonly orderId: string;
   outcome: Outcome;
@@ -121,45 +129,108 @@ afterAll(async () => {
   await db?.end();
 });
 
-/** One client: places (and sometimes cancels) orders one after another until the kill. */
-async function client(who: Trader, round: number, index: number, killed: () => boolean): Promise<void> {
+/** A place or a cancel, about a third of the orders crossing; recorded before it is sent. */
+function nextCommand(who: Trader, via: Entry, round: number, index: number, n: number): { record: PlaceRecord | CancelRecord; body: Record<string, unknown> } {
+  if (who.open.length > 0 && random() < 0.15) {
+    const record: CancelRecord = { via, trader: who, orderId: who.open.splice(Math.floor(random() * who.open.length), 1)[0], outcome: 'unknown' };
+    cancels.push(record);
+    return { record, body: { op: 'cancel', orderId: record.orderId } };
+  }
+  // Buys between mid−10 and mid+5 ticks, sells between mid−5 and mid+10: about a third cross.
+  const priceTicks = who.side === 'buy' ? between(MID_TICKS - 10, MID_TICKS + 5) : between(MID_TICKS - 5, MID_TICKS + 10);
+  const record: PlaceRecord = { via, trader: who, clientOrderId: `r${round}-${who.id.slice(0, 8)}-${via}${index}-${n}`, outcome: 'unknown' };
+  places.push(record);
+  const body = {
+    op: 'place',
+    instrument: symbol,
+    side: who.side,
+    type: 'limit',
+    price: (priceTicks / 1000).toFixed(3),
+    quantity: between(1, 50) * 100_000,
+    clientOrderId: record.clientOrderId,
+    ...(random() < 0.2 ? { timeInForce: 'IOC' } : {}),
+  };
+  return { record, body };
+}
+
+/** The ways in that have had a command acknowledged this round; the kill waits for all three. */
+let ackedVia = new Set<Entry>();
+let everyEntryAcked: () => void = () => undefined;
+
+/** What a client learned from one command's status: 503 (queue full, book busy) is an honest answer under load; any other 5xx is a bug. */
+function learn(record: PlaceRecord | CancelRecord, status: number, body: unknown): void {
+  if (status >= 200 && status < 300) {
+    record.outcome = 'acked';
+    if (ackedVia.add(record.via).size === ENTRY.length) everyEntryAcked();
+    if ('clientOrderId' in record) {
+      const order = body as { id: string; status: string };
+      record.answer = order;
+      if (status === 201 && order.status === 'open') record.trader.open.push(order.id);
+    }
+  } else if (status >= 400 && status < 500) record.outcome = 'refused';
+  else if (status !== 503) serverErrors.push(`${record.via}: ${status} ${JSON.stringify(body)}`);
+}
+
+/** One client: places (and sometimes cancels) orders until the kill, the way its entry sends them. */
+async function client(who: Trader, via: Entry, round: number, index: number, killed: () => boolean): Promise<void> {
+  if (via === 'stream') return streamClient(who, round, index, killed);
   for (let n = 0; n < MAX_REQUESTS_PER_CLIENT && !killed(); n++) {
-    if (who.open.length > 0 && random() < 0.15) {
-      const record: CancelRecord = { trader: who, orderId: who.open.splice(Math.floor(random() * who.open.length), 1)[0], outcome: 'unknown' };
-      cancels.push(record);
-      await request(record, () => call(service, 'DELETE', `/v1/orders/${record.orderId}`, who.key));
+    if (via === 'rest') {
+      const { record, body } = nextCommand(who, via, round, index, n);
+      const { op, ...rest } = body;
+      const answer = await request(() =>
+        op === 'cancel' ? call(service, 'DELETE', `/v1/orders/${(record as CancelRecord).orderId}`, who.key) : call(service, 'POST', '/v1/orders', who.key, rest),
+      );
+      if (answer) learn(record, answer.status, answer.body);
       continue;
     }
-    // Buys between mid−10 and mid+5 ticks, sells between mid−5 and mid+10: about a third cross.
-    const priceTicks = who.side === 'buy' ? between(MID_TICKS - 10, MID_TICKS + 5) : between(MID_TICKS - 5, MID_TICKS + 10);
-    const record: PlaceRecord = { trader: who, clientOrderId: `r${round}-${who.id.slice(0, 8)}-${index}-${n}`, outcome: 'unknown' };
-    places.push(record);
-    const body = {
-      instrument: symbol,
-      side: who.side,
-      type: 'limit',
-      price: (priceTicks / 1000).toFixed(3),
-      quantity: between(1, 50) * 100_000,
-      clientOrderId: record.clientOrderId,
-      ...(random() < 0.2 ? { timeInForce: 'IOC' } : {}),
-    };
-    const answer = await request(record, () => call(service, 'POST', '/v1/orders', who.key, body));
-    if (answer?.status === 201) {
-      record.answer = answer.body;
-      if (answer.body.status === 'open') who.open.push(answer.body.id);
+    const commands = Array.from({ length: between(2, MAX_BATCH) }, (_, i) => nextCommand(who, via, round, index, n * MAX_BATCH + i));
+    const answer = await request(() => call(service, 'POST', '/v1/orders/batch', who.key, { commands: commands.map((c) => c.body) }));
+    if (!answer) continue;
+    if (answer.status !== 200) {
+      for (const { record } of commands) learn(record, answer.status, answer.body);
+      continue;
     }
+    answer.body.results.forEach((result: { statusCode: number; order?: unknown }, i: number) => learn(commands[i].record, result.statusCode, result.order ?? result));
   }
 }
 
-/** Sends one request and records what its client learned; a failed fetch is the kill. */
-async function request(record: { outcome: Outcome }, send: () => Promise<Answer>): Promise<Answer | undefined> {
+/** A stream client: keeps up to MAX_IN_FLIGHT orders in flight on one authenticated socket. */
+async function streamClient(who: Trader, round: number, index: number, killed: () => boolean): Promise<void> {
+  let stream: StreamClient;
   try {
-    const answer = await send();
-    if (answer.status >= 200 && answer.status < 300) record.outcome = 'acked';
-    else if (answer.status >= 400 && answer.status < 500) record.outcome = 'refused';
-    // 503 (queue full, book busy) is an honest answer under load; anything else in 5xx is a bug.
-    else if (answer.status !== 503) serverErrors.push(`${answer.status} ${JSON.stringify(answer.body)}`);
-    return answer;
+    stream = await StreamClient.open(service.url);
+    if ((await stream.request({ op: 'auth', apiKey: who.key }, 'authenticated')).op !== 'authenticated') throw new Error('not authenticated');
+  } catch {
+    return; // killed before it could start
+  }
+  for (let n = 0; n < MAX_REQUESTS_PER_CLIENT && !killed() && !stream.closed; n += MAX_IN_FLIGHT) {
+    const from = stream.received.length;
+    const sent = Array.from({ length: between(1, MAX_IN_FLIGHT) }, (_, i) => {
+      const { record, body } = nextCommand(who, 'stream', round, index, n + i);
+      const id = `${round}-${n + i}`;
+      stream.send({ ...body, id });
+      return { id, record };
+    });
+    const answers = await stream
+      .until('the answers', () => {
+        if (stream.closed) return [] as Message[];
+        const got = stream.received.slice(from).filter((m) => typeof m.id === 'string');
+        return got.length >= sent.length ? got : undefined;
+      }, 10_000)
+      .catch(() => [] as Message[]);
+    for (const { id, record } of sent) {
+      const answer = answers.find((m) => m.id === id);
+      if (answer) learn(record, answer.statusCode as number, answer.op === 'error' ? answer : answer.order);
+    }
+  }
+  stream.close();
+}
+
+/** Sends one request; a failed fetch is the kill (every command in it: outcome unknown). */
+async function request(send: () => Promise<Answer>): Promise<Answer | undefined> {
+  try {
+    return await send();
   } catch {
     return undefined; // the connection died with the child: outcome unknown
   }
@@ -338,21 +409,27 @@ describe('order entry survives SIGKILL under concurrent load', () => {
   test.each(KILL_AFTER_MS.map((ms, round) => [round + 1, ms]))(
     `round %i: killed after %i ms of load (seed ${SEED})`,
     async (round, killAfterMs) => {
-      // Load, then the kill at the chosen moment (the kill point is the point of the test, not a wait).
+      // Load, then the kill at the chosen moment once every way in is trading (the kill point is the
+      // point of the test, not a wait).
       let killed = false;
       const traders = [...buyers, ...providers];
       for (const t of traders) t.open.length = 0;
       const sentBefore = places.length + cancels.length;
-      const load = Promise.all(traders.flatMap((t) => Array.from({ length: CLIENTS_PER_TRADER }, (_, i) => client(t, round, i, () => killed))));
+      ackedVia = new Set();
+      const trading = new Promise<void>((resolve) => (everyEntryAcked = resolve));
+      const load = Promise.all(traders.flatMap((t) => ENTRY.map((via, i) => client(t, via, round, i, () => killed))));
+      await trading;
       await delay(killAfterMs);
       killed = true;
       service.child.process.kill('SIGKILL');
       await load;
       expect(await service.child.exited()).toBeNull(); // no exit code: it died of the signal
       const sent = [...places, ...cancels].slice(sentBefore);
-      // The kill must land under load: acknowledged orders before it, requests in flight at it.
-      expect(sent.filter((r) => r.outcome === 'acked').length).toBeGreaterThan(0);
-      expect(sent.filter((r) => r.outcome === 'unknown').length).toBeGreaterThan(0);
+      // The kill must land under load, on every way in: acknowledged orders before it, commands in flight at it.
+      for (const via of ENTRY) {
+        const mine = sent.filter((r) => r.via === via);
+        expect([via, mine.filter((r) => r.outcome === 'acked').length > 0, mine.filter((r) => r.outcome === 'unknown').length > 0]).toEqual([via, true, true]);
+      }
       expect(serverErrors).toEqual([]);
 
       await bookLockReleased();
