@@ -74,6 +74,9 @@ describe('parseClientMessage', () => {
     ['{"op":"ping"}', 'UNKNOWN_OP'],
     ['{"op":"place","instrument":"X-SPOT"}', 'INVALID_MESSAGE'], // no id: the answer could not say which
     ['{"op":"amend","id":1.5,"orderId":"12"}', 'INVALID_MESSAGE'],
+    ['{"op":"place","id":1,"__proto__":{"x":1}}', 'INVALID_MESSAGE'],
+    ['{"op":"place","id":1,"clientOrderId":"a\\u0000b"}', 'INVALID_MESSAGE'],
+    [`{"op":"place","id":1,"price":${'['.repeat(40)}${']'.repeat(40)}}`, 'INVALID_MESSAGE'],
   ])('refuses %s with %s', (text, code) => {
     expect(parseClientMessage(text)).toMatchObject({ ok: false, error: { op: 'error', code } });
   });

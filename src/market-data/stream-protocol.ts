@@ -1,4 +1,5 @@
 import { SYMBOL_PATTERN } from '../markets/instrument-terms.js';
+import { scanInput } from '../platform/http/input-scan.js';
 
 /**
  * The client side of `WS /v1/stream` (docs/market-data.md): JSON text messages, checked here
@@ -54,6 +55,8 @@ export function parseClientMessage(text: string): Parsed {
     return refuse('INVALID_MESSAGE', 'a message must be a JSON object, e.g. {"op":"subscribe","channel":"book","instrument":"..."}');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return refuse('INVALID_MESSAGE', 'a message must be a JSON object');
+  const problem = scanInput(value);
+  if (problem) return refuse('INVALID_MESSAGE', `${problem.path}: ${problem.reason}`);
   const m = value as Record<string, unknown>;
   const id = typeof m.id === 'string' || (typeof m.id === 'number' && Number.isSafeInteger(m.id)) ? m.id : undefined;
   if (m.id !== undefined && id === undefined) return refuse('INVALID_MESSAGE', 'id must be a string or an integer');

@@ -1,7 +1,8 @@
 /**
- * What no request may carry, whatever its route: JSON nested deeper than `maxDepth` (class-transformer
- * and class-validator recurse, and 5,000 levels overflow the stack), and text PostgreSQL refuses to
- * store (a NUL character, or half of a UTF-16 surrogate pair). Checked once, before validation, so
+ * What no request or stream message may carry, whatever its route: JSON nested deeper than
+ * `maxDepth` (class-transformer and class-validator recurse, and 5,000 levels overflow the stack),
+ * text PostgreSQL refuses to store (a NUL character, or half of a UTF-16 surrogate pair), and a
+ * `__proto__` field. Checked once, before validation, so
  * no DTO needs its own rule. Iterative: the scan itself never recurses.
  */
 export interface InputProblem {
@@ -42,6 +43,8 @@ export function scanInput(value: unknown, maxDepth = MAX_JSON_DEPTH): InputProbl
       continue;
     }
     for (const key of Object.keys(current)) {
+      // JSON.parse keeps it as a plain key, which class-transformer would then assign as a prototype.
+      if (key === '__proto__') return { path: child(path, key), reason: 'is not an allowed field name' };
       const reason = unstorableText(key);
       if (reason) return { path: child(path, key), reason: `field name ${reason}` };
       stack.push({ value: (current as Record<string, unknown>)[key], path: child(path, key), depth: depth + 1 });
