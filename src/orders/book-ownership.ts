@@ -24,6 +24,8 @@ export class BookOwnership {
   private connection?: Promise<pg.Client>;
   private readonly lostListeners = new Set<() => void>();
   private readonly notificationListeners = new Map<string, (payload: string) => void>();
+  /** The last query sent on the lock connection: the next one waits for it. */
+  private lastQuery: Promise<unknown> = Promise.resolve();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -35,7 +37,7 @@ export class BookOwnership {
   /** NOTIFY payloads of `channel`, on the lock connection (LISTEN once, for the process's life). */
   async listen(channel: string, listener: (payload: string) => void): Promise<void> {
     this.notificationListeners.set(channel, listener);
-    await (await this.client()).query(`LISTEN ${channel}`);
+    await this.query(`LISTEN ${channel}`);
   }
 
   /**
@@ -45,21 +47,19 @@ export class BookOwnership {
    * such batch to end before the book is read.
    */
   async tryTake(symbol: string): Promise<boolean> {
-    const client = await this.client();
-    const [{ owned }] = (await client.query(`SELECT pg_try_advisory_lock(${OWNERSHIP_KEY}) AS owned`, [symbol])).rows;
-    if (owned) await client.query(`SELECT pg_advisory_lock(${BOOK_WRITE_LOCK}), pg_advisory_unlock(${BOOK_WRITE_LOCK})`, [symbol]);
+    const [{ owned }] = await this.query(`SELECT pg_try_advisory_lock(${OWNERSHIP_KEY}) AS owned`, [symbol]);
+    if (owned) await this.query(`SELECT pg_advisory_lock(${BOOK_WRITE_LOCK}), pg_advisory_unlock(${BOOK_WRITE_LOCK})`, [symbol]);
     return owned;
   }
 
   async release(symbol: string): Promise<void> {
-    const client = await this.connection?.catch(() => undefined);
-    await client?.query(`SELECT pg_advisory_unlock(${OWNERSHIP_KEY})`, [symbol]);
+    if (!(await this.connection?.catch(() => undefined))) return;
+    await this.query(`SELECT pg_advisory_unlock(${OWNERSHIP_KEY})`, [symbol]);
   }
 
   /** The process that owns the book now, or undefined if nobody does. */
   async ownerOf(symbol: string): Promise<string | undefined> {
-    const client = await this.client();
-    const { rows } = await client.query(
+    const rows = await this.query(
       `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
           AND l.classid = ((${OWNERSHIP_KEY} >> 32) & 4294967295)::oid AND l.objid = (${OWNERSHIP_KEY} & 4294967295)::oid`,
@@ -73,6 +73,17 @@ export class BookOwnership {
     const client = await this.connection?.catch(() => undefined);
     this.connection = undefined;
     await client?.end().catch(() => undefined);
+  }
+
+  /**
+   * One query at a time on the lock connection, in the order asked: many books are taken at once
+   * at start-up, and a pg client refuses overlapping queries from pg 9 on (pg 8 queues them, with
+   * a deprecation warning).
+   */
+  private query(sql: string, params?: unknown[]): Promise<any[]> {
+    const run = this.lastQuery.then(async () => (await (await this.client()).query(sql, params)).rows);
+    this.lastQuery = run.catch(() => undefined);
+    return run;
   }
 
   private client(): Promise<pg.Client> {
