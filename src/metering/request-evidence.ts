@@ -12,16 +12,22 @@ export interface RequestEvidence {
 /**
  * Breach evidence from the buyer's side, read from the usage records metering verified: the
  * requests the node failed or served out of the model class's SLA. The exchange's own audit
- * requests do not count. Settlement reads this at a window's close.
+ * requests do not count. Settlement reads this at a window's close, for a batch of deliveries at
+ * once (one query), in the order given.
  */
-export async function requestEvidence(manager: EntityManager, deliveryId: string): Promise<RequestEvidence> {
-  const [requests]: Array<{ total: number; bad: number }> = await manager.query(
-    `SELECT count(*)::int AS total, count(*) FILTER (WHERE status = 'error' OR within_sla = false)::int AS bad
+export async function requestEvidence(manager: EntityManager, deliveryIds: readonly string[]): Promise<RequestEvidence[]> {
+  const rows: Array<{ delivery_id: string; total: number; bad: number }> = await manager.query(
+    `SELECT r.delivery_id, count(*)::int AS total, count(*) FILTER (WHERE status = 'error' OR within_sla = false)::int AS bad
        FROM usage_records r LEFT JOIN delivery_keys k ON k.id = r.key_id
-      WHERE r.delivery_id = $1 AND k.kind IS DISTINCT FROM 'audit'`,
-    [deliveryId],
+      WHERE r.delivery_id = ANY($1::uuid[]) AND k.kind IS DISTINCT FROM 'audit'
+      GROUP BY r.delivery_id`,
+    [deliveryIds],
   );
-  return { total: requests.total, bad: requests.bad, breach: slaBreach(requests.bad, requests.total) };
+  const byDelivery = new Map(rows.map((r) => [r.delivery_id, r]));
+  return deliveryIds.map((id) => {
+    const { total, bad } = byDelivery.get(id) ?? { total: 0, bad: 0 };
+    return { total, bad, breach: slaBreach(bad, total) };
+  });
 }
 
 /**

@@ -75,7 +75,8 @@ export class NodeProber {
     windowEnd: Date,
     manager: EntityManager = this.dataSource.manager,
   ): Promise<ProbeVerdict> {
-    return this.records.verdict(manager, providerId, modelClassId, windowStart, windowEnd, this.config.jobs.nodeProbeIntervalMs);
+    const [verdict] = await this.records.verdicts(manager, [{ providerId, modelClassId, windowStart, windowEnd }], this.config.jobs.nodeProbeIntervalMs);
+    return verdict;
   }
 
   /** One probe; never throws: every failure is a result. */

@@ -1,6 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { PROBE_FRESH_INTERVALS, probeEvidence, type ProbeVerdict } from './probe-evidence.js';
+import { PROBE_FRESH_INTERVALS, probeEvidence, type ProbeSample, type ProbeVerdict } from './probe-evidence.js';
+
+/** Whose probes, over which window: a provider's nodes of one model class. */
+export interface ProbeSubject {
+  readonly providerId: string;
+  readonly modelClassId: string;
+  readonly windowStart: Date;
+  readonly windowEnd: Date;
+}
 
 /** One probe's answer, as stored. */
 export interface NodeProbeResult {
@@ -73,28 +81,36 @@ export class NodeProbesRepository {
   }
 
   /**
-   * The breach verdict for a provider's nodes of one model class over [windowStart, windowEnd),
-   * from the stored probes (probe-evidence.ts decides). Probes from up to two intervals before the
-   * window are read too: they cover its first instants.
+   * The breach verdicts for providers' nodes of one model class each, over [windowStart,
+   * windowEnd), from the stored probes (probe-evidence.ts decides), in the order given: one query
+   * for them all. Probes from up to two intervals before a window are read too: they cover its
+   * first instants.
    */
-  async verdict(
-    manager: EntityManager,
-    providerId: string,
-    modelClassId: string,
-    windowStart: Date,
-    windowEnd: Date,
-    probeIntervalMs: number,
-  ): Promise<ProbeVerdict> {
-    const rows: Array<{ node_id: string; probed_at: Date; ok: boolean }> = await manager.query(
-      `SELECT node_id, probed_at, ok FROM node_probes
-        WHERE provider_id = $1 AND model_class_id = $2 AND probed_at >= $3 AND probed_at < $4`,
-      [providerId, modelClassId, new Date(windowStart.getTime() - PROBE_FRESH_INTERVALS * probeIntervalMs), windowEnd],
+  async verdicts(manager: EntityManager, subjects: readonly ProbeSubject[], probeIntervalMs: number): Promise<ProbeVerdict[]> {
+    if (subjects.length === 0) return [];
+    const lead = PROBE_FRESH_INTERVALS * probeIntervalMs;
+    const from = Math.min(...subjects.map((s) => s.windowStart.getTime())) - lead;
+    const until = Math.max(...subjects.map((s) => s.windowEnd.getTime()));
+    const pairs = [...new Map(subjects.map((s) => [`${s.providerId}/${s.modelClassId}`, s])).values()];
+    const rows: Array<{ provider_id: string; model_class_id: string; node_id: string; probed_at: Date; ok: boolean }> = await manager.query(
+      `SELECT p.provider_id, p.model_class_id, p.node_id, p.probed_at, p.ok
+         FROM node_probes p JOIN unnest($1::uuid[], $2::text[]) AS s(provider_id, model_class_id) ON p.provider_id = s.provider_id AND p.model_class_id = s.model_class_id
+        WHERE p.probed_at >= $3 AND p.probed_at < $4`,
+      [pairs.map((s) => s.providerId), pairs.map((s) => s.modelClassId), new Date(from), new Date(until)],
     );
-    return probeEvidence({
-      windowStart: windowStart.getTime(),
-      windowEnd: windowEnd.getTime(),
-      probeIntervalMs,
-      samples: rows.map((r) => ({ nodeId: r.node_id, at: r.probed_at.getTime(), ok: r.ok })),
+    const samples = new Map<string, ProbeSample[]>();
+    for (const r of rows) {
+      const key = `${r.provider_id}/${r.model_class_id}`;
+      const sample = { nodeId: r.node_id, at: r.probed_at.getTime(), ok: r.ok };
+      const list = samples.get(key);
+      if (list) list.push(sample);
+      else samples.set(key, [sample]);
+    }
+    return subjects.map((s) => {
+      const windowStart = s.windowStart.getTime();
+      const windowEnd = s.windowEnd.getTime();
+      const own = (samples.get(`${s.providerId}/${s.modelClassId}`) ?? []).filter((p) => p.at >= windowStart - lead && p.at < windowEnd);
+      return probeEvidence({ windowStart, windowEnd, probeIntervalMs, samples: own });
     });
   }
 }

@@ -113,7 +113,7 @@ export class SettlementService {
   }
 
   private payOutBatch(where: string, params: unknown[], hooks?: RetryHooks): Promise<number> {
-    return this.settleBatch(where, params, async (d) => [payoutStep(positionOf(d))], 'payout', hooks);
+    return this.settleBatch(where, params, async (deliveries) => deliveries.map((d) => [payoutStep(positionOf(d))]), 'payout', hooks);
   }
 
   /** Closes every delivery whose window ended at least the grace period before `now`. Returns deliveries closed. */
@@ -135,21 +135,21 @@ export class SettlementService {
     return this.settleBatch(
       where,
       params,
-      async (d, manager) => {
-        const position = positionOf(d);
-        const payout = payoutStep(position);
+      async (deliveries, manager) => {
         // Breach evidence, as records: the exchange's probes and audits of the provider's nodes, and
         // the buyer's requests the node failed or served out of the model class's SLA (market-rules §5, §7).
-        const { probes, requests, audits, breach } = await this.breachEvidence(manager, {
-          id: d.id,
-          providerId: d.provider_id,
-          modelClassId: d.model_class_id,
-          windowStart: d.window_start,
-          windowEnd: d.window_end,
+        const evidence = await this.breachEvidenceOf(
+          manager,
+          deliveries.map((d) => ({ id: d.id, providerId: d.provider_id, modelClassId: d.model_class_id, windowStart: d.window_start, windowEnd: d.window_end })),
+        );
+        return deliveries.map((d, i) => {
+          const position = positionOf(d);
+          const payout = payoutStep(position);
+          const { probes, requests, audits, breach } = evidence[i];
+          const close = closeStep(position, payout.effect.paidTokens, breach);
+          this.logger.log({ delivery: d.id, outcome: close.outcome, undelivered: String(close.tokens), evidence: { probes, requests, audits } }, 'delivery window closed');
+          return [payout, close];
         });
-        const close = closeStep(position, payout.effect.paidTokens, breach);
-        this.logger.log({ delivery: d.id, outcome: close.outcome, undelivered: String(close.tokens), evidence: { probes, requests, audits } }, 'delivery window closed');
-        return [payout, close];
       },
       'close',
       hooks,
@@ -174,10 +174,15 @@ export class SettlementService {
    * window up to now.
    */
   async breachEvidence(manager: EntityManager, d: BreachSubject): Promise<BreachEvidence> {
-    const probes = await this.probes.verdict(manager, d.providerId, d.modelClassId, d.windowStart, d.windowEnd, this.config.jobs.nodeProbeIntervalMs);
-    const requests = await requestEvidence(manager, d.id);
-    const audits = await auditEvidence(manager, d.providerId, d.modelClassId, d.windowStart, d.windowEnd);
-    return { probes, requests, audits, breach: probes.breach || requests.breach || audits.breach };
+    return (await this.breachEvidenceOf(manager, [d]))[0];
+  }
+
+  /** The same for a batch of deliveries, in the order given: three queries whatever its size. */
+  private async breachEvidenceOf(manager: EntityManager, subjects: readonly BreachSubject[]): Promise<BreachEvidence[]> {
+    const probes = await this.probes.verdicts(manager, subjects, this.config.jobs.nodeProbeIntervalMs);
+    const requests = await requestEvidence(manager, subjects.map((d) => d.id));
+    const audits = await auditEvidence(manager, subjects);
+    return subjects.map((_, i) => ({ probes: probes[i], requests: requests[i], audits: audits[i], breach: probes[i].breach || requests[i].breach || audits[i].breach }));
   }
 
   /**
@@ -187,7 +192,7 @@ export class SettlementService {
   private async settleBatch(
     where: string,
     params: unknown[],
-    plan: (d: DeliveryState, manager: EntityManager) => Promise<Step[]>,
+    plan: (deliveries: DeliveryState[], manager: EntityManager) => Promise<Step[][]>,
     step: SweptKind,
     hooks?: RetryHooks,
   ): Promise<number> {
@@ -207,8 +212,7 @@ export class SettlementService {
         [locked.map((r) => r.id), ...params],
       );
       const byId = new Map(deliveries.map((d) => [d.id, d]));
-      const planned: Step[][] = [];
-      for (const d of deliveries) planned.push((await plan(d, manager)).filter(isWorthRecording));
+      const planned = (await plan(deliveries, manager)).map((steps) => steps.filter(isWorthRecording));
       const refusals = await this.applyAll(manager, planned, byId);
       await hooks?.settled(manager, refusals[0]);
       return locked.length;

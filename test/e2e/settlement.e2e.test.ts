@@ -158,6 +158,23 @@ describe('the spot path: fill, escrow, verified usage, payout, window close', ()
     expect(await totals(provider)).toEqual({ available: '100.169800', escrow: '0.000000', bond: '0.000000' });
   });
 
+  test('one close sweep judges each delivery on its own evidence: a sick provider breaches, a healthy one is paid', async () => {
+    const sick = await trade();
+    const healthy = await trade();
+    const [node] = await t.dataSource.query(`SELECT id FROM inference_nodes WHERE provider_id = $1`, [sick.provider.id]);
+    const start = Date.parse(sick.delivery.windowStart);
+    for (let at = start - 10_000; at < start + 60_000; at += 10_000) {
+      await t.dataSource.query(
+        `INSERT INTO node_probes (node_id, provider_id, model_class_id, probed_at, ok, status_code, error) VALUES ($1, $2, $3, $4, false, 503, 'down')`,
+        [node.id, sick.provider.id, modelClassId, new Date(at)],
+      );
+    }
+    expect(await closeWindows()).toBeGreaterThanOrEqual(2); // both in one batch (up to 200 a transaction)
+    const outcome = async (who: TestParticipant, id: string) => (await t.http.get(`/v1/deliveries/${id}`).set(bearer(who.key)).expect(200)).body.outcome;
+    expect(await outcome(sick.buyer, sick.delivery.id)).toBe('breach');
+    expect(await outcome(healthy.buyer, healthy.delivery.id)).toBe('take_or_pay');
+  });
+
   test('every step run twice and out of order changes nothing the second time', async () => {
     const { provider, delivery } = await trade();
     await usage.record(`u1-${delivery.id}`, delivery.id, 100_000n);
