@@ -1,4 +1,7 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { Redis } from 'ioredis';
 
@@ -48,4 +51,71 @@ export async function forgetQueues(redisUrl: string, prefix: string): Promise<vo
   } finally {
     redis.disconnect();
   }
+}
+
+const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+
+export interface ApiProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+}
+
+/**
+ * The built service, api role, as in production (`node dist/src/main.js api`), on the given
+ * database and Redis. With LOG_LEVEL=warn it logs nothing on start, so readiness is asked of
+ * /health. `profileDir`: the service writes a V8 CPU profile there when it stops.
+ */
+export async function startApi(options: {
+  readonly database: string;
+  readonly redis: string;
+  readonly adminKey: string;
+  /** Its queue prefix starts with this. */
+  readonly name: string;
+  readonly profileDir?: string;
+  readonly env?: Record<string, string>;
+}): Promise<ApiProcess> {
+  const port = await freePort();
+  const profile = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
+  const child = spawn(process.execPath, [...profile, MAIN, 'api'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      DATABASE_URL: options.database,
+      REDIS_URL: options.redis,
+      QUEUE_PREFIX: `${options.name}-${randomUUID().slice(0, 8)}`,
+      DB_MIGRATE: 'true',
+      RATE_LIMIT_PER_SECOND: '0',
+      LOG_HTTP_REQUESTS: 'false',
+      LOG_LEVEL: 'warn',
+      BOOTSTRAP_ADMIN_KEY: options.adminKey,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ...options.env,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await healthy(child, url);
+  return { child, url };
+}
+
+/** Waits until a starting service answers `path` (asked every 20 ms); fails if it exits first, or after a minute. */
+export async function healthy(child: ChildProcess, url: string, path = '/health'): Promise<void> {
+  let exited = child.exitCode !== null;
+  child.once('exit', () => (exited = true));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exited) throw new Error('the service exited during start-up (see its output above)');
+    if (await fetch(`${url}${path}`).then((r) => r.ok, () => false)) return;
+    if (Date.now() > deadline) throw new Error(`the service did not answer ${path} within 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Stops a child process (SIGTERM, or the given signal) and waits for it to exit. */
+export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill(signal);
+  await exited;
 }

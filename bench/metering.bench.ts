@@ -84,7 +84,7 @@ import { type SignedUsageBatch, signUsageBatch, type UsageRecord } from '../src/
 import { startStubModelServer } from '../test/support/stub-model-server.js';
 import { recreateDatabase } from './bench-database.js';
 import { CpuMeter } from './orders-load.js';
-import { api, forgetQueues, freePort, random } from './bench-support.js';
+import { api, forgetQueues, freePort, healthy, random } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -199,16 +199,8 @@ async function startService(): Promise<Service> {
     warnings.set(key, (warnings.get(key) ?? 0) + 1);
   });
   const url = `http://127.0.0.1:${port}`;
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) throw new Error('the service exited during start-up (see its output above)');
-    const ready = await fetch(`${url}/health`).then((r) => r.ok, () => false);
-    if (ready) return { child, url, queuePrefix, warnings };
-    if (Date.now() > deadline) throw new Error('the service did not answer /health within 60 s');
-    await sleep(100);
-  }
+  await healthy(child, url);
+  return { child, url, queuePrefix, warnings };
 }
 
 

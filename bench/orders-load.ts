@@ -50,9 +50,20 @@ export class OrderStream {
 
   next(): OrderRequest {
     const buy = this.random() < 0.5;
-    const who = buy ? this.buyers[this.nextBuyer++ % this.buyers.length] : this.providers[this.nextProvider++ % this.providers.length];
+    return { key: this.trader(buy).key, body: JSON.stringify(this.order(buy)) };
+  }
+
+  /** `size` orders of one participant (a buyer or a provider, in turn), as one POST /v1/orders/batch body. */
+  nextBatch(size: number): OrderRequest {
+    const buy = this.random() < 0.5;
+    const key = this.trader(buy).key;
+    return { key, body: JSON.stringify({ commands: Array.from({ length: size }, () => ({ op: 'place', ...this.order(buy) })) }) };
+  }
+
+  /** The next order of a side, as the POST /v1/orders body. */
+  order(buy: boolean): Record<string, unknown> {
     const ticks = OrderStream.MID_TICKS + Math.floor(this.random() * (2 * OrderStream.SPREAD + 1)) - OrderStream.SPREAD;
-    const body = {
+    return {
       instrument: this.symbol,
       side: buy ? 'buy' : 'sell',
       type: 'limit',
@@ -61,7 +72,10 @@ export class OrderStream {
       ...(this.random() < 0.15 ? { timeInForce: 'IOC' } : {}),
       clientOrderId: `${this.tag}-${this.n++}`,
     };
-    return { key: who.key, body: JSON.stringify(body) };
+  }
+
+  private trader(buy: boolean): Trader {
+    return buy ? this.buyers[this.nextBuyer++ % this.buyers.length] : this.providers[this.nextProvider++ % this.providers.length];
   }
 }
 
