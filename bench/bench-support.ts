@@ -90,6 +90,7 @@ export async function startApi(options: {
       BOOTSTRAP_ADMIN_KEY: options.adminKey,
       PORT: String(port),
       HOST: '127.0.0.1',
+      NODE_URLS_ALLOW_PRIVATE: 'true', // the benchmarks' nodes are on 127.0.0.1
       ...options.env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],

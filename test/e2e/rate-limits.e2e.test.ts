@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { generateApiKey } from '../../src/participants/api-key-secret.js';
 import { fundedBuyer, listSpotInstrument } from '../support/market-fixtures.js';
 import { StreamClient } from '../support/stream-client.js';
-import { bearer, createParticipant, startTestApp, type TestApp } from '../support/test-app.js';
+import { bearer, createParticipant, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
 
 /**
  * Limits per participant, and for strangers (issue 14, item 6): a participant's keys share one
@@ -124,5 +124,30 @@ describe('unknown API keys', () => {
     await t.http.get('/v1/me').set(from('203.0.113.8')).expect(401);
     const buyer = await createParticipant(t, ['buyer']);
     await t.http.get('/v1/me').set(bearer(buyer.key)).set('x-forwarded-for', '203.0.113.8').expect(200);
+  });
+});
+
+describe('valid keys and the limit for strangers', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // No key cache: every request reads its key from PostgreSQL, as all do when the cache's TTL ends at once.
+    t = await startTestApp({ AUTH_FAILURES_PER_MINUTE: '5', API_KEY_CACHE_TTL_MS: '0' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  test("a busy client's keys, read again all at once, never meet the limit for unknown keys", async () => {
+    const bots: TestParticipant[] = [];
+    for (let i = 0; i < 12; i++) {
+      const bot = await createParticipant(t, ['buyer']);
+      await t.http.get('/v1/me').set(bearer(bot.key)).expect(200); // each verified once
+      bots.push(bot);
+    }
+    const answers = await Promise.all(bots.flatMap((bot) => [1, 2, 3].map(() => t.http.get('/v1/me').set(bearer(bot.key)))));
+    expect(answers.map((a) => a.status)).toEqual(Array(36).fill(200));
+    // Strangers from the same address still meet it.
+    const guesses = await Promise.all(Array.from({ length: 12 }, () => t.http.get('/v1/me').set(bearer(unknownKey()))));
+    expect(guesses.filter((g) => g.status === 429).length).toBeGreaterThan(0);
   });
 });

@@ -16,7 +16,8 @@ return n`;
  * (AUTH_FAILURES_PER_MINUTE, shared by every API process through Redis): a stranger trying keys
  * gets 429s instead of a PostgreSQL lookup per request. Every such attempt is counted when it
  * starts and uncounted once its key turns out valid, so concurrent guesses cannot all slip in
- * before the first failure is counted, and a valid key never uses up its address's budget.
+ * before the first failure is counted, and a valid key never uses up its address's budget. Keys
+ * the authenticator has verified before do not come here at all when they miss its cache again.
  * If Redis is unreachable the attempt is let through, as with the rate limit.
  */
 @Injectable()
