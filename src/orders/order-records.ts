@@ -31,22 +31,37 @@ export const ORDER_COLUMNS = `id, participant_id, instrument, client_order_id, s
   filled_lots, status, close_reason, post_only, self_trade_prevention, expires_at, hold_micros, taker_notional_micros,
   maker_notional_micros, fees_micros, accepted_seq, priority_seq, created_at`;
 
+/**
+ * One copy of each repeated text of the rows read (participant ids, symbols, the enums): the pg
+ * driver makes a new string per field, and a book rebuilt with a million orders would otherwise
+ * keep a million copies of each (bench:recovery).
+ */
+const texts = new Map<string, string>();
+const MAX_TEXTS = 100_000;
+function intern<T extends string>(text: T): T {
+  const known = texts.get(text);
+  if (known !== undefined) return known as T;
+  if (texts.size >= MAX_TEXTS) texts.clear();
+  texts.set(text, text);
+  return text;
+}
+
 export function toLiveOrder(r: OrderRecord): LiveOrder {
   return {
     id: Number(r.id),
-    participantId: r.participant_id,
-    instrument: r.instrument,
+    participantId: intern(r.participant_id),
+    instrument: intern(r.instrument),
     clientOrderId: r.client_order_id,
-    side: r.side,
-    type: r.type,
-    timeInForce: r.time_in_force,
+    side: intern(r.side),
+    type: intern(r.type),
+    timeInForce: intern(r.time_in_force),
     postOnly: r.post_only,
-    stp: r.self_trade_prevention,
+    stp: intern(r.self_trade_prevention),
     expiresAt: r.expires_at === null ? null : r.expires_at.getTime(),
     priceTicks: Number(r.price_ticks),
     quantity: Number(r.quantity_lots),
     filled: Number(r.filled_lots),
-    status: r.status,
+    status: intern(r.status),
     closeReason: r.close_reason,
     hold: BigInt(r.hold_micros),
     fees: { takerNotional: BigInt(r.taker_notional_micros), makerNotional: BigInt(r.maker_notional_micros) },
