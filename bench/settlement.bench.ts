@@ -158,8 +158,8 @@ async function setUpMarket(db: pg.Client): Promise<Market> {
     [modelClassId],
   );
   await db.query(
-    `INSERT INTO instruments (symbol, kind, model_class_id, tick_micro_usd_per_mtok, lot_tokens, maker_fee_bps, taker_fee_bps, collar_bps, spot_window_seconds)
-     VALUES ($1, 'spot', $2, 1000, 1000, 0, 10, 1000, $3)`,
+    `INSERT INTO instruments (symbol, kind, model_class_id, tick_micro_usd_per_mtok, lot_tokens, maker_fee_bps, taker_fee_bps, collar_bps, spot_window_seconds, bond_bps)
+     VALUES ($1, 'spot', $2, 1000, 1000, 0, 10, 1000, $3, 1000)`,
     [symbol, modelClassId, Math.max(1, Math.round(WINDOW_SECONDS))],
   );
   const open = async (role: 'buyer' | 'provider', count: number) => {

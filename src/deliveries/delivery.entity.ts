@@ -21,7 +21,7 @@ export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 @Check('deliveries_escrow_not_overspent', `paid_micros + fee_paid_micros + refunded_micros <= notional_micros AND penalty_micros <= bond_micros`)
 @Index('deliveries_buyer_idx', ['buyerId', 'createdAt'])
 @Index('deliveries_provider_idx', ['providerId', 'createdAt'])
-@Index('deliveries_open_idx', ['windowEnd'], { where: `status = 'open'` })
+@Index('deliveries_open_window_idx', ['windowEnd', 'id'], { where: `status = 'open'` })
 export class DeliveryRow {
   @PrimaryGeneratedColumn('uuid')
   id: string;
