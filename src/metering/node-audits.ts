@@ -72,9 +72,10 @@ export interface AuditResult {
  * The exchange's own audits (job `metering.audit-nodes`, market-rules §7, docs/metering.md). A
  * node that owes a delivery is audited every `METERING_AUDIT_INTERVAL_MS`, and also every
  * `METERING_AUDIT_EVERY_REQUESTS` requests it reports (the batch verification that sees them
- * triggers this job at once), so a busy node is checked as often as its traffic: one request through its API, chat or plain completions, streamed or not, with a
- * delivery key whose token looks like any buyer's. The answer's text is re-counted with the model
- * class's tokenizer and compared with the node's `usage`; the batch verification later compares
+ * triggers this job at once), so a busy node is checked as often as its traffic: one request
+ * through its API, chat or plain completions, streamed or not, with a delivery key whose token
+ * looks like any buyer's. The answer's text is re-counted with the model class's tokenizer and
+ * compared with the node's `usage`; the batch verification later compares
  * it with the node's report of the same request. An audit the node refuses, fails, or answers with
  * nothing to re-count is stored as failed: breach evidence at the window's close. Audit requests
  * are never billed.

@@ -1,13 +1,11 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsOptional, Matches } from 'class-validator';
-import { AmendOrderDto, CLIENT_ORDER_ID, OrderView, PlaceOrderDto } from './orders.dto.js';
+import { AmendOrderDto, CLIENT_ORDER_ID, ORDER_ID, OrderView, PlaceOrderDto } from './orders.dto.js';
 
 /** Order commands that arrive several to a request or a connection: a batch's, the stream's. */
 
 /** Commands one batch may carry at most. */
 export const MAX_BATCH_COMMANDS = 100;
-
-const ORDER_ID = /^[1-9]\d{0,17}$/;
 
 export class BatchPlaceCommand extends PlaceOrderDto {
   @ApiProperty({ enum: ['place'] }) @IsIn(['place'])

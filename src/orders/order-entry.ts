@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { forbidden, invalid } from '../common/domain-error.js';
-import { parsePrice, tokensToLots } from '../markets/price.js';
+import { parsePrice, type PriceGrid, tokensToLots } from '../markets/price.js';
 import type { Principal } from '../platform/http/auth.js';
 import { requestHash } from '../platform/idempotency/stored-answers.js';
 import { BookGateway } from './book-gateway.js';
@@ -154,7 +154,7 @@ export class OrderEntry {
     };
   }
 
-  private priceTicks(price: string, spec: Parameters<typeof parsePrice>[1]): number {
+  private priceTicks(price: string, spec: PriceGrid): number {
     const parsed = parsePrice(price, spec);
     if (!parsed.ok || parsed.value === 0) throw invalid('VALIDATION_FAILED', `price ${parsed.ok ? 'must be above zero' : parsed.reason}`, { fields: ['price'] });
     return parsed.value;

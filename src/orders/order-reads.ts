@@ -3,11 +3,10 @@ import { invalid, notFound } from '../common/domain-error.js';
 import type { LiveOrder } from './core/live-order.js';
 import { ORDER_COLUMNS, type OrderRecord, toLiveOrder } from './order-records.js';
 import type { FillFacts } from './order-views.js';
+import { ORDER_ID } from './orders.dto.js';
 
 /** Orders and fills as their owner reads them: anyone else's order is not found (never forbidden). */
 export const ORDER_NOT_FOUND = () => notFound('ORDER_NOT_FOUND', 'no such order');
-
-const ORDER_ID = /^[1-9]\d{0,17}$/;
 
 /** An order id from a path or a message, checked before it reaches SQL. */
 export function checkOrderId(id: string, field = 'id'): string {

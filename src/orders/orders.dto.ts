@@ -10,6 +10,8 @@ const TIME_IN_FORCE = ['GTC', 'IOC', 'FOK', 'GTD'] as const;
 const STP_MODES = ['cancel_taker', 'cancel_maker', 'cancel_both'] as const;
 const PRICE = /^\d{1,7}(\.\d{1,6})?$/;
 export const CLIENT_ORDER_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** An order id as the API shows it: a positive bigint, as a string. */
+export const ORDER_ID = /^[1-9]\d{0,17}$/;
 
 export class PlaceOrderDto {
   @ApiProperty({ example: 'LLAMA-3.1-70B-INSTRUCT-SPOT' })

@@ -116,7 +116,8 @@ export class IdempotencyService {
   }
 }
 
-const fingerprintHash = (fingerprint: unknown): Buffer => createHash('sha256').update(canonicalJson(fingerprint)).digest();
+/** SHA-256 of the canonical JSON of a request's method, route and body: what a key is compared by. */
+export const fingerprintHash = (fingerprint: unknown): Buffer => createHash('sha256').update(canonicalJson(fingerprint)).digest();
 
 /** JSON with object keys sorted, so the same body always hashes the same. */
 export function canonicalJson(value: unknown): string {

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { literal } from '../database/sql-literals.js';
-import { canonicalJson } from './idempotency.service.js';
+import { fingerprintHash } from './idempotency.service.js';
 
 /**
  * The idempotency store for writers that commit many requests in one script (the order books'
@@ -24,7 +23,7 @@ export interface KeyedAnswer extends StoredAnswer {
 }
 
 /** The hash a request is compared by, the same as IdempotencyService stores. */
-export const requestHash = (fingerprint: unknown): string => createHash('sha256').update(canonicalJson(fingerprint)).digest('hex');
+export const requestHash = (fingerprint: unknown): string => fingerprintHash(fingerprint).toString('hex');
 
 /** The answers already stored under the given keys (one indexed lookup). */
 export async function readStoredAnswers(dataSource: DataSource, keys: ReadonlyArray<{ participantId: string; key: string }>): Promise<KeyedAnswer[]> {
