@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { counterIncrease } from './core/verification.js';
 import type { DisputeEvidenceView } from './metering.dto.js';
+import { BATCH_RECORDS } from './metering.entities.js';
 
 /** The most usage records of a batch shown with a dispute: batches hold up to 5,000. */
 const MAX_RECORDS = 500;
@@ -82,7 +83,7 @@ export class DisputeEvidenceRepository {
     const rows: Array<Record<string, unknown> & { started_at: Date; finished_at: Date }> = await manager.query(
       `SELECT request_id, model, prompt_tokens, completion_tokens, reported_billable::text, billable_tokens::text, verdict, flags, within_sla,
               status, started_at, finished_at, ttft_ms
-         FROM usage_records WHERE node_id = $1 AND batch_id = $2 AND delivery_id = $3 ORDER BY started_at, request_id LIMIT ${MAX_RECORDS}`,
+         FROM usage_records r WHERE ${BATCH_RECORDS} AND r.delivery_id = $3 ORDER BY started_at, request_id LIMIT ${MAX_RECORDS}`,
       [d.nodeId, batchId, d.deliveryId],
     );
     const records = rows.map((r) => ({

@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { uuidParam } from '../platform/http/params.js';
 import { BodyLimit, RawBodyOnly } from '../platform/http/route-limits.js';
-import { USAGE_BATCH_BODY_LIMIT } from './usage-batch-gate.js';
+import { gatedSender, USAGE_BATCH_BODY_LIMIT } from './usage-batch-gate.js';
 import { CurrentPrincipal, type Principal, Public, Roles } from '../platform/http/auth.js';
 import { DisputesService } from './disputes.service.js';
 import { BuyerReportAnswer, BuyerReportDto, DisputeDetailView, DisputePage, DisputeQuery, DisputeView, ResolveDisputeDto, UsageBatchAnswer } from './metering.dto.js';
@@ -34,7 +34,7 @@ export class MeteringController {
     @Headers('x-tokex-signature') signature: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<UsageBatchAnswer> {
-    const { first, answer } = await this.metering.ingest(request.rawBody, nodeId, signature);
+    const { first, answer } = await this.metering.ingest(request.rawBody, nodeId, signature, gatedSender(request));
     void reply.status(first ? 202 : 200);
     return answer;
   }

@@ -47,13 +47,21 @@ export const USAGE_VERDICTS = ['verified', 'disputed', 'rejected', 'audit'] as c
 export type UsageVerdict = (typeof USAGE_VERDICTS)[number];
 
 /**
+ * SQL: the records a batch stored (`r` a usage_records row; `$1` the node, `$2` the batch id),
+ * found by the request ids its answer accepted, through the primary key (there is no index by
+ * batch: one index fewer on the hottest insert).
+ */
+export const BATCH_RECORDS = `r.node_id = $1 AND r.batch_id = $2
+  AND r.request_id IN (SELECT jsonb_array_elements_text(ub.answer -> 'accepted') FROM usage_batches ub WHERE ub.node_id = $1 AND ub.batch_id = $2)`;
+
+/**
  * One inference request a node reported, counted once per node however often it is sent. The
  * verdict and the tokens billed come from the verification job; `flags` names every check it
  * failed (outside the window, implausible speed, out of SLA, counter or buyer mismatch...).
+ * Its pages are filled to 45 % (migration MeteringIngestAtScale), so that update is HOT.
  */
 @Entity('usage_records')
 @Index('usage_records_delivery_idx', ['deliveryId', 'startedAt'])
-@Index('usage_records_batch_idx', ['nodeId', 'batchId'])
 @Index('usage_records_node_started_idx', ['nodeId', 'startedAt'])
 @Check('usage_records_verdict_known', `verdict IS NULL OR verdict IN ('verified', 'disputed', 'rejected', 'audit')`)
 export class UsageRecordRow {

@@ -4,35 +4,23 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { HandlesJob, type JobContext, type JobHandler } from '../platform/jobs/job-handler.js';
 import { Outbox } from '../platform/jobs/outbox.js';
 import { type CounterReading, reconcile, type ReconciliationState, startReconciliation } from './core/reconciliation.js';
+import type { DeliveryFacts, ModelClassFacts, NodeFacts } from './core/verification.js';
 import { type BatchRecordFacts, type CounterFacts, lateBuyerReportDisputes, NODE_REVIEW_KINDS, verifyBatch } from './core/verify-batch.js';
+import { BATCH_RECORDS } from './metering.entities.js';
 import { DisputesRepository } from './disputes.repository.js';
 import { LAST_AUDIT, requestsSinceLastAudit } from './node-audits.js';
 import { VerifiedUsageRepository } from './verified-usage.repository.js';
 
+/** A record with what the exchange knows of it; its node's and deliveries' facts are read once a batch (`batchFacts`). */
 interface RecordRow {
-  node_id: string;
   request_id: string;
   delivery_id: string;
-  key_id: string;
   prompt_tokens: number;
   completion_tokens: number;
   started_at: Date;
   finished_at: Date;
   ttft_ms: number;
   status: 'ok' | 'error';
-  reported_billable: string;
-  // the delivery, the node and the model class
-  d_provider_id: string | null;
-  d_buyer_id: string | null;
-  d_model_class_id: string | null;
-  window_start: Date | null;
-  window_end: Date | null;
-  n_provider_id: string;
-  n_model_class_id: string;
-  tokens_per_second: number;
-  input_weight_bps: number;
-  min_tokens_per_second: number;
-  max_ttft_ms: number;
   key_kind: 'buyer' | 'audit' | null;
   // what the exchange knows independently
   buyer_prompt: number | null;
@@ -65,25 +53,7 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
   async handle(payload: { nodeId: string; batchId: string }, { manager }: JobContext): Promise<void> {
     const [batch] = await manager.query(`SELECT node_id, status FROM usage_batches WHERE node_id = $1 AND batch_id = $2 FOR UPDATE`, [payload.nodeId, payload.batchId]);
     if (!batch || batch.status === 'verified') return;
-    const rows: RecordRow[] = await manager.query(
-      `SELECT r.node_id, r.request_id, r.delivery_id, r.key_id, r.prompt_tokens, r.completion_tokens, r.started_at, r.finished_at, r.ttft_ms, r.status,
-              r.reported_billable::text, d.provider_id AS d_provider_id, d.buyer_id AS d_buyer_id, d.model_class_id AS d_model_class_id,
-              d.window_start, d.window_end, n.provider_id AS n_provider_id, n.model_class_id AS n_model_class_id, n.tokens_per_second,
-              m.input_weight_bps, m.min_tokens_per_second, m.max_ttft_ms, k.kind AS key_kind,
-              b.prompt_tokens AS buyer_prompt, b.completion_tokens AS buyer_completion,
-              a.recounted_completion_tokens AS audit_completion, a.answered_completion_tokens AS audit_answered_completion, a.id IS NOT NULL AS audited
-         FROM usage_records r
-         JOIN inference_nodes n ON n.id = r.node_id
-         JOIN model_classes m ON m.id = n.model_class_id
-         LEFT JOIN deliveries d ON d.id = r.delivery_id
-         LEFT JOIN delivery_keys k ON k.id = r.key_id AND k.delivery_id = r.delivery_id
-         LEFT JOIN buyer_reports b ON b.delivery_id = r.delivery_id AND b.request_id = r.request_id
-         LEFT JOIN node_audits a ON a.node_id = r.node_id AND a.request_id = r.request_id
-        WHERE r.node_id = $1 AND r.batch_id = $2 AND r.verdict IS NULL
-        ORDER BY r.started_at`,
-      [payload.nodeId, payload.batchId],
-    );
-    const records = rows.map(recordFacts);
+    const records = await batchFacts(manager, payload.nodeId, payload.batchId);
     const counters = await this.counterFacts(manager, batch.node_id, payload.batchId, records);
     const [{ under_review: underReview }] = await manager.query(
       `SELECT EXISTS (SELECT 1 FROM disputes WHERE node_id = $1 AND status = 'open' AND kind = ANY($2::text[])) AS under_review`,
@@ -91,8 +61,10 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
     );
     const verdict = verifyBatch({ nodeId: batch.node_id, batchId: payload.batchId, records, counters, underReview });
 
+    // A HOT update (no indexed column changes; the table's fillfactor leaves room on the page).
     await manager.query(
-      `UPDATE usage_records r SET verdict = v.verdict, billable_tokens = v.billable, within_sla = v.within_sla, flags = ARRAY(SELECT jsonb_array_elements_text(v.flags))
+      `UPDATE usage_records r SET verdict = v.verdict, billable_tokens = v.billable, within_sla = v.within_sla,
+              flags = CASE WHEN v.flags = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT jsonb_array_elements_text(v.flags)) END
          FROM unnest($2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::jsonb[]) AS v(request_id, verdict, billable, within_sla, flags)
         WHERE r.node_id = $1 AND r.request_id = v.request_id`,
       [
@@ -218,16 +190,51 @@ interface ReconciliationRow {
 const RECONCILIATION_COLUMNS = `baseline_at, checked_at, last_prompt_total::text, last_generation_total::text, counted_prompt_tokens::text, counted_generation_tokens::text,
   reported_requests::text, reported_prompt_tokens::text, reported_completion_tokens::text`;
 
-function recordFacts(r: RecordRow): BatchRecordFacts {
+/**
+ * The batch's records not verified yet, each with its delivery, node, model class, key, buyer
+ * report and audit. The records are found through the primary key by the request ids the batch's
+ * answer accepted (those it stored). The node's and the deliveries' facts are read once, not with
+ * every record: the rows stay narrow.
+ */
+async function batchFacts(manager: EntityManager, nodeId: string, batchId: string): Promise<BatchRecordFacts[]> {
+  const [n]: Array<{ provider_id: string; model_class_id: string; tokens_per_second: number; input_weight_bps: number; min_tokens_per_second: number; max_ttft_ms: number }> =
+    await manager.query(
+      `SELECT n.provider_id, n.model_class_id, n.tokens_per_second, m.input_weight_bps, m.min_tokens_per_second, m.max_ttft_ms
+         FROM inference_nodes n JOIN model_classes m ON m.id = n.model_class_id WHERE n.id = $1`,
+      [nodeId],
+    );
+  if (!n) return [];
+  const rows: RecordRow[] = await manager.query(
+    `SELECT r.request_id, r.delivery_id, r.prompt_tokens, r.completion_tokens, r.started_at, r.finished_at, r.ttft_ms, r.status, k.kind AS key_kind,
+            b.prompt_tokens AS buyer_prompt, b.completion_tokens AS buyer_completion,
+            a.recounted_completion_tokens AS audit_completion, a.answered_completion_tokens AS audit_answered_completion, a.id IS NOT NULL AS audited
+       FROM usage_records r
+       LEFT JOIN delivery_keys k ON k.id = r.key_id AND k.delivery_id = r.delivery_id
+       LEFT JOIN buyer_reports b ON b.delivery_id = r.delivery_id AND b.request_id = r.request_id
+       LEFT JOIN node_audits a ON a.node_id = r.node_id AND a.request_id = r.request_id
+      WHERE ${BATCH_RECORDS} AND r.verdict IS NULL
+      ORDER BY r.started_at`,
+    [nodeId, batchId],
+  );
+  const deliveries: Array<{ id: string; provider_id: string; model_class_id: string; window_start: Date; window_end: Date }> = rows.length
+    ? await manager.query(`SELECT id, provider_id, model_class_id, window_start, window_end FROM deliveries WHERE id = ANY($1::uuid[])`, [[...new Set(rows.map((r) => r.delivery_id))]])
+    : [];
+  const delivery = new Map<string, DeliveryFacts>(
+    deliveries.map((d) => [d.id, { providerId: d.provider_id, modelClassId: d.model_class_id, windowStart: d.window_start.getTime(), windowEnd: d.window_end.getTime() }]),
+  );
+  const node: NodeFacts = { providerId: n.provider_id, modelClassId: n.model_class_id, tokensPerSecond: n.tokens_per_second };
+  const model: ModelClassFacts = { inputWeightBps: n.input_weight_bps, minTokensPerSecond: n.min_tokens_per_second, maxTtftMs: n.max_ttft_ms };
+  return rows.map((r) => recordFacts(r, delivery.get(r.delivery_id) ?? null, node, model));
+}
+
+function recordFacts(r: RecordRow, delivery: DeliveryFacts | null, node: NodeFacts, model: ModelClassFacts): BatchRecordFacts {
   return {
     requestId: r.request_id,
     deliveryId: r.delivery_id,
     record: { promptTokens: r.prompt_tokens, completionTokens: r.completion_tokens, startedAt: r.started_at.getTime(), finishedAt: r.finished_at.getTime(), ttftMs: r.ttft_ms, status: r.status },
-    delivery: r.d_provider_id
-      ? { providerId: r.d_provider_id, modelClassId: r.d_model_class_id!, windowStart: r.window_start!.getTime(), windowEnd: r.window_end!.getTime() }
-      : null,
-    node: { providerId: r.n_provider_id, modelClassId: r.n_model_class_id, tokensPerSecond: r.tokens_per_second },
-    model: { inputWeightBps: r.input_weight_bps, minTokensPerSecond: r.min_tokens_per_second, maxTtftMs: r.max_ttft_ms },
+    delivery,
+    node,
+    model,
     keyKind: r.key_kind,
     buyerReport: r.buyer_prompt !== null && r.buyer_completion !== null ? { promptTokens: r.buyer_prompt, completionTokens: r.buyer_completion } : null,
     audit: r.audited ? { recountedCompletion: r.audit_completion, answeredCompletion: r.audit_answered_completion } : null,
