@@ -23,34 +23,38 @@ export class BalanceMovedError extends Error {
 }
 
 /**
- * Commits a plan in one transaction and one round trip, as one simple-protocol script: the book's
- * write lock (shared: a new owner takes it exclusively to wait out a dead owner's last batch), the
- * ledger's transfers (accounts locked once, in id order), the orders, fills and book position, and
- * the statements of the modules that own each product effect (spot: deliveries, then their escrow
- * settlement records; forwards: positions and marks), given by the product's shell as `effects`.
- *
- * The overdraft check happens here, in PostgreSQL: `postTransfersSql` judges every account at the
- * worst point the batch takes it to, applying the transfers in order as the ledger core does, and
- * an account that would be overdrawn at any point fails its CHECK constraint (SQLSTATE 23514). The
- * whole script then fails, nothing of the batch is committed, and the writer runs the batch again
- * from fresh balances (BalanceMovedError). The planner's check against balances read before the
- * batch is only an optimistic pre-check, and the differential test in
+ * The script that commits a plan in one transaction and one round trip (simple protocol): the
+ * book's write lock (shared: a new owner takes it exclusively to wait out a dead owner's last
+ * batch), the ledger's transfers (accounts locked once, in id order), the orders, fills and book
+ * position, and the statements of the modules that own each product effect (spot: deliveries, then
+ * their escrow settlement records; forwards: positions and marks), given by the product's shell as
+ * `effects`. Built as soon as the plan is made: the writer plans the next batch on the same live
+ * orders while this one commits.
+ */
+export function commitScript(terms: InstrumentTerms, plan: BatchPlan, effects: readonly string[]): string {
+  const { symbol } = terms;
+  return [
+    'BEGIN',
+    `SELECT pg_advisory_xact_lock_shared(${bookWriteLock(literal(symbol))})`,
+    ...postTransfersSql(plan.transfers),
+    writeBookSql(plan, symbol),
+    ...effects,
+    'COMMIT',
+  ].join(';\n');
+}
+
+/**
+ * Runs a commit script. The overdraft check happens here, in PostgreSQL: `postTransfersSql` judges
+ * every account at the worst point the batch takes it to, applying the transfers in order as the
+ * ledger core does, and an account that would be overdrawn at any point fails its CHECK constraint
+ * (SQLSTATE 23514). The whole script then fails, nothing of the batch is committed, and the writer
+ * runs the batch again from fresh balances (BalanceMovedError). The planner's check against
+ * balances read before the batch is only an optimistic pre-check, and the differential test in
  * test/integration/ledger-differential.test.ts holds the SQL path equal to the core's rules.
  */
-export async function commitPlan(dataSource: DataSource, terms: InstrumentTerms, plan: BatchPlan, effects: readonly string[]): Promise<void> {
-  const { symbol } = terms;
+export async function commitPlan(dataSource: DataSource, script: string): Promise<void> {
   try {
-    await runScript(
-      dataSource,
-      [
-        'BEGIN',
-        `SELECT pg_advisory_xact_lock_shared(${bookWriteLock(literal(symbol))})`,
-        ...postTransfersSql(plan.transfers),
-        writeBookSql(plan, symbol),
-        ...effects,
-        'COMMIT',
-      ].join(';\n'),
-    );
+    await runScript(dataSource, script);
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === CHECK_VIOLATION) throw new BalanceMovedError(String((error as { constraint?: string }).constraint));

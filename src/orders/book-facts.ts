@@ -10,6 +10,8 @@ import type { BatchFacts, BookState } from './core/plan-batch.js';
 import type { ProductShell } from './products.js';
 import { readStoredAnswers } from '../platform/idempotency/stored-answers.js';
 import type { StoredAnswer } from './core/book-commands.js';
+import { spendableAhead, type UncommittedBatch, withUncommitted } from './core/uncommitted-batch.js';
+import type { AccountId } from '../ledger/core/index.js';
 
 /** Order ids fetched from the sequence at a time. */
 const ORDER_ID_BLOCK = 1_000;
@@ -45,7 +47,11 @@ export class BookFacts {
     this.accounts = await this.sources.ledger.accountsOfMany([...new Set([...[...orders].map((o) => o.participantId), ...others])]);
   }
 
-  async read(state: BookState, spec: InstrumentSpec, product: ProductShell, commands: readonly BookCommand[], now: number): Promise<BatchFacts> {
+  /**
+   * The facts of a batch. With `pending` (a planned batch still committing), reads may or may not
+   * see it, so they are completed with what it commits: see core/uncommitted-batch.ts.
+   */
+  async read(state: BookState, spec: InstrumentSpec, product: ProductShell, commands: readonly BookCommand[], now: number, pending?: UncommittedBatch): Promise<BatchFacts> {
     const { rules } = product;
     const callers = [...new Set(commands.flatMap((c) => ('participantId' in c && c.participantId !== undefined ? [c.participantId] : [])))];
     const places = commands.filter((c) => c.kind === 'place');
@@ -54,11 +60,11 @@ export class BookFacts {
     for (const [id, a] of await this.sources.ledger.accountsOfMany(callers)) this.accounts.set(id, a);
     const [feesAccount, spendable, knownClientOrderIds, storedAnswers, orderIds, capacity, indexPriceTicks, productFacts] = await Promise.all([
       this.sources.ledger.systemAccount('fees'),
-      this.sources.ledger.spendable(callers.map((id) => this.accounts.get(id)!.available)),
-      this.knownClientOrderIds(places),
-      this.storedAnswers(places),
+      this.spendable(callers.map((id) => this.accounts.get(id)!.available), pending),
+      this.knownClientOrderIds(places).then((known) => (pending ? withUncommitted(known, pending.clientOrderIds) : known)),
+      this.storedAnswers(places).then((stored) => (pending ? withUncommitted(stored, pending.answers) : stored)),
       this.allocateOrderIds(places.length),
-      rules.sellsNeedCapacity ? this.capacities(spec as SpotTerms, this.addingSellers(state, commands), now) : new Map<string, ProviderCapacity>(),
+      rules.sellsNeedCapacity ? this.capacities(spec as SpotTerms, this.addingSellers(state, commands), now, pending) : new Map<string, ProviderCapacity>(),
       needsIndex ? this.sources.indexPrice() : undefined,
       product.facts(state, spec, commands, now),
     ]);
@@ -77,9 +83,28 @@ export class BookFacts {
     };
   }
 
-  /** A batch committed: its fills count against their sellers' capacity from now on. */
-  committed(fills: ReadonlyArray<{ sellerId: string; lots: number }>, now: number): void {
+  /**
+   * A batch was planned: its fills count against their sellers' capacity from now on. (If it then
+   * fails, the book is reloaded, which forgets the sales windows.)
+   */
+  planned(fills: ReadonlyArray<{ sellerId: string; lots: number }>, now: number): void {
     for (const fill of fills) this.sales.get(fill.sellerId)?.add(now, fill.lots);
+  }
+
+  /**
+   * What the callers' available accounts may spend, read with the book's sequence in one snapshot:
+   * with a batch still committing, that tells whether the read saw it.
+   */
+  private async spendable(accounts: readonly AccountId[], pending: UncommittedBatch | undefined): Promise<Map<AccountId, bigint>> {
+    if (accounts.length === 0) return new Map();
+    const rows: Array<{ id: string; spendable: string; seq: number | null }> = await this.sources.dataSource.query(
+      `SELECT id::text, (credits_posted - debits_posted - debits_pending)::text AS spendable,
+              (SELECT last_seq FROM instrument_books WHERE instrument = $2)::float8 AS seq
+         FROM accounts WHERE id = ANY($1::bigint[])`,
+      [accounts.map(String), this.symbol],
+    );
+    const read = new Map(rows.map((r) => [BigInt(r.id), BigInt(r.spendable)]));
+    return pending ? spendableAhead(read, rows[0]?.seq ?? undefined, pending) : read;
   }
 
   /** Who may add sell quantity in this batch: sellers placing orders, and owners amending sells. */
@@ -93,18 +118,19 @@ export class BookFacts {
   /**
    * Capacity of every provider selling in the batch (one query), and what each sold within the
    * delivery window: read from `fills` the first time a provider sells after the book was loaded,
-   * then added to as fills commit.
+   * then added to as batches are planned. A batch still committing may be missing from that read:
+   * its fills are added by id if so.
    */
-  private async capacities(spec: SpotTerms, providers: string[], now: number): Promise<Map<string, ProviderCapacity>> {
+  private async capacities(spec: SpotTerms, providers: string[], now: number, pending?: UncommittedBatch): Promise<Map<string, ProviderCapacity>> {
     const capacity = new Map<string, ProviderCapacity>();
     if (providers.length === 0) return capacity;
     const unknown = providers.filter((p) => !this.sales.has(p));
-    const [nodes, sold]: [Awaited<ReturnType<NodesService['enabledCapacities']>>, Array<{ seller_id: string; at: Date; lots: string }>] = await Promise.all([
+    const [nodes, sold]: [Awaited<ReturnType<NodesService['enabledCapacities']>>, Array<{ id: string; seller_id: string; at: Date; lots: string }>] = await Promise.all([
       this.sources.nodes.enabledCapacities(providers, spec.modelClassId),
       unknown.length === 0
         ? []
         : this.sources.dataSource.query(
-            `SELECT seller_id, created_at AS at, quantity_lots::text AS lots FROM fills
+            `SELECT id, seller_id, created_at AS at, quantity_lots::text AS lots FROM fills
               WHERE seller_id = ANY($1::uuid[]) AND instrument = $2 AND created_at > now() - make_interval(secs => $3)
               ORDER BY created_at`,
             [unknown, this.symbol, spec.spotWindowSeconds],
@@ -112,6 +138,9 @@ export class BookFacts {
     ]);
     for (const provider of unknown) this.sales.set(provider, new SalesWindow());
     for (const r of sold) this.sales.get(r.seller_id)!.add(r.at.getTime(), Number(r.lots));
+    const seen = new Set(sold.map((r) => r.id));
+    const newlyKnown = new Set(unknown);
+    for (const f of pending?.fills ?? []) if (newlyKnown.has(f.sellerId) && !seen.has(f.id)) this.sales.get(f.sellerId)!.add(f.createdAt.getTime(), f.lots);
     const windowStart = now - spec.spotWindowSeconds * 1000;
     for (const [provider, nodeCapacity] of nodes) {
       capacity.set(provider, { ...nodeCapacity, soldBefore: this.sales.get(provider)!.since(windowStart) });

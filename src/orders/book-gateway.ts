@@ -197,11 +197,13 @@ export class BookGateway implements OnModuleInit, BeforeApplicationShutdown {
         instrument: () => this.markets.requireInstrument(symbol),
         product: (spec) => this.products.shellFor(spec.kind),
         published: (batch) => this.events.publish(batch),
-        measured: (commands, prepare, commit) => {
+        measured: ({ commands, prepareSeconds, commitSeconds }) => {
           this.metrics.orderBatchSize.observe({ instrument: symbol }, commands);
-          this.metrics.orderBatchDuration.observe({ instrument: symbol, phase: 'prepare' }, prepare);
-          this.metrics.orderBatchDuration.observe({ instrument: symbol, phase: 'commit' }, commit);
+          this.metrics.orderBatchDuration.observe({ instrument: symbol, phase: 'prepare' }, prepareSeconds);
+          this.metrics.orderBatchDuration.observe({ instrument: symbol, phase: 'commit' }, commitSeconds);
         },
+        planned: (how) => this.metrics.orderBatchesPlanned.inc({ instrument: symbol, planned: how }),
+        retried: (reason) => this.metrics.orderBatchRetries.inc({ instrument: symbol, reason }),
       });
       await writer.load();
       this.logger.log({ instrument: symbol }, 'serving the book');

@@ -2,16 +2,18 @@ import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
 import type { InstrumentSpec } from '../markets/instrument-terms.js';
-import { BalanceMovedError, commitPlan } from './batch-commit.js';
-import type { BookEvents, BookView, CommittedBatch } from './book-events.js';
+import { BalanceMovedError, commitPlan, commitScript } from './batch-commit.js';
+import type { BookEvents, BookView } from './book-events.js';
 import type { BookFacts } from './book-facts.js';
 import { loadBook } from './book-loader.js';
 import type { BookCommand, CommandResult } from './core/book-commands.js';
 import { type BookState, planBatch } from './core/plan-batch.js';
+import { type UncommittedBatch, uncommittedBatch } from './core/uncommitted-batch.js';
 import type { ProductShell } from './products.js';
 import { keyedAnswers } from './keyed-answers.js';
 import { adminCancelAuditsSql } from './admin-cancel-audits.js';
 import { recordAnswersSql } from '../platform/idempotency/stored-answers.js';
+import { asPlanned, type FailedPlan, isSerializationProblem, type PlannedBatch, type Queued, unavailable, type ViewRequest } from './planned-batch.js';
 
 /** Commands taken into one transaction at most (group commit). */
 const MAX_BATCH = 500;
@@ -30,25 +32,26 @@ export interface BookWriterDependencies {
   /** Called after every committed batch that changed the book, in sequence order. */
   readonly published: BookEvents['publish'];
   /** Measures every group commit: its size, and how long preparing and committing took. */
-  readonly measured?: (commands: number, prepareSeconds: number, commitSeconds: number) => void;
-}
-
-interface Queued {
-  readonly command: BookCommand;
-  readonly resolve: (result: CommandResult) => void;
-  readonly reject: (error: unknown) => void;
+  readonly measured?: (batch: { commands: number; prepareSeconds: number; commitSeconds: number }) => void;
+  /** Called as each batch is planned: `ahead` while the previous one still commits, else alone. */
+  readonly planned?: (how: 'ahead' | 'alone') => void;
+  /** Called when a batch must run again alone (a balance moved under it, a race, or an error). */
+  readonly retried?: (reason: 'balance_moved' | 'conflict' | 'error') => void;
 }
 
 /**
  * The one writer of a book, in the process that owns it. Commands queue here; a loop takes all
  * that wait (up to MAX_BATCH), reads the facts they need, plans them with the pure planner, and
  * commits the plan in one transaction (group commit). Only then are the callers answered and the
- * batch published. While a batch commits, new commands queue up, so batches grow with load.
+ * batch published. While a batch commits, the next one is read and planned on top of it in memory
+ * (its facts completed with what the committing batch writes: core/uncommitted-batch.ts), so the
+ * writer never waits idle and batches grow with load; commits stay one at a time, in order.
  *
  * Funds are checked optimistically against balances read before the batch; the database refuses
- * an overdraft at commit (see commitPlan). If a balance moved meanwhile, or the commit fails,
- * the book is rebuilt from PostgreSQL and the batch runs again: memory never gets ahead of what is
- * durable. GTD orders expire on a timer set for the book's next expiry.
+ * an overdraft at commit (see commitPlan). If a balance moved meanwhile, or the commit fails, any
+ * batch planned on top of it is set aside, the book is rebuilt from PostgreSQL and the batch runs
+ * again alone: memory never gets ahead of what is durable for longer than a commit. GTD orders
+ * expire on a timer set for the book's next expiry.
  */
 export class BookWriter {
   private readonly logger: Logger;
@@ -62,10 +65,12 @@ export class BookWriter {
   private specStale = false;
   private idleWaiters: Array<() => void> = [];
   private rebuilding?: Promise<void>;
-  /** Views asked for while a batch was in flight: answered between two batches. */
-  private viewRequests: Array<{ readonly maxLevels?: number; readonly resolve: (view: BookView) => void; readonly reject: (error: unknown) => void }> = [];
+  /** Views asked for while a batch was in flight: answered with the next batch's commit, or between batches. */
+  private viewRequests: ViewRequest[] = [];
   private expiryTimer?: NodeJS.Timeout;
   private expiryAt?: number;
+  /** Wakes the loop when a command arrives while a batch commits. */
+  private arrived?: () => void;
 
   constructor(
     readonly symbol: string,
@@ -97,9 +102,9 @@ export class BookWriter {
   }
 
   /**
-   * The aggregated book as of the last committed batch. Memory runs ahead of PostgreSQL while a
-   * batch is planned and committed, so a view asked for then is taken right after that batch,
-   * before the next one starts: under steady load too, never mid-batch.
+   * The aggregated book as of a committed batch. Memory runs ahead of PostgreSQL while batches are
+   * planned and committed, so a view asked for then is taken as the next planned batch leaves the
+   * book and answered once that batch has committed (or, when none follows, between batches).
    */
   view(maxLevels?: number): Promise<BookView> {
     if (!this.running && !this.needsLoad) return Promise.resolve(this.currentView(maxLevels));
@@ -115,6 +120,7 @@ export class BookWriter {
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ command, resolve, reject });
+      this.arrived?.();
       if (!this.running) void this.drain();
     });
   }
@@ -126,20 +132,180 @@ export class BookWriter {
     for (const item of this.queue.splice(0)) item.reject(unavailable('the exchange is shutting down; retry'));
   }
 
-  /** Commits batch after batch until the queue is empty, answering waiting views between batches. */
+  /**
+   * Commits batch after batch until the queue is empty. While batch N commits, batch N+1 is read
+   * and planned (when nothing it reads depends on how N ends); N is then answered and published,
+   * and N+1's commit starts at once.
+   */
   private async drain(): Promise<void> {
     this.running = true;
     try {
-      while (this.queue.length > 0) {
-        await this.commitBatch(this.queue.splice(0, MAX_BATCH));
-        if (!this.needsLoad) this.answerViews();
+      let committing: { readonly batch: PlannedBatch; readonly failure: Promise<unknown> } | undefined;
+      while (this.queue.length > 0 || committing) {
+        let next: PlannedBatch | FailedPlan | undefined;
+        // Commands that arrive while a batch commits are planned at once, on top of it, when they can be.
+        if (committing && (await this.arrivalBefore(committing.failure)) && this.canPlanAhead(committing.batch)) {
+          next = await this.planNext(committing.batch.uncommitted);
+        }
+        if (committing) {
+          const failure = await committing.failure;
+          if (failure === undefined) this.finish(committing.batch);
+          else {
+            // Whatever was planned on top of the failed batch is void: back to the queue's head, after it.
+            if (next) ('failure' in next ? this.queue.unshift(...next.items) : this.setAside(next));
+            next = undefined;
+            this.setAside(committing.batch, false);
+            await this.retry(committing.batch.items, failure);
+          }
+          committing = undefined;
+        }
+        if (next && 'failure' in next) {
+          await this.retry(next.items, next.failure);
+          continue;
+        }
+        if (!next && this.queue.length > 0) {
+          if (!this.needsLoad) this.answerViews();
+          const planned = await this.planNext();
+          if ('failure' in planned) {
+            await this.retry(planned.items, planned.failure);
+            continue;
+          }
+          next = planned;
+        }
+        if (next) committing = { batch: next, failure: this.commit(next) };
       }
+      if (!this.needsLoad) this.answerViews();
     } finally {
       this.running = false;
       for (const wake of this.idleWaiters.splice(0)) wake();
       if (this.viewRequests.length > 0) void this.reloadForViews();
       this.scheduleExpiry();
     }
+  }
+
+  /** True as soon as a command waits, false if `settled` comes first. */
+  private async arrivalBefore(settled: Promise<unknown>): Promise<boolean> {
+    if (this.queue.length > 0) return true;
+    const arrival = new Promise<boolean>((resolve) => (this.arrived = () => resolve(true)));
+    try {
+      return await Promise.race([arrival, settled.then(() => false)]);
+    } finally {
+      this.arrived = undefined;
+    }
+  }
+
+  /**
+   * Whether the next batch can be planned while `batch` commits: only plain order flow. Product
+   * commands (marks, expiries, top-ups) read what the committing batch writes, as do market orders
+   * on a book without a reference price (the spot index) and a halt or resume (the instrument).
+   */
+  private canPlanAhead(batch: PlannedBatch): boolean {
+    if (!batch.uncommitted || this.needsLoad || this.specStale || this.queue.length === 0) return false;
+    if (batch.items.some((item) => item.command.kind === 'product')) return false;
+    const noReference = this.state.book.referencePriceTicks === undefined;
+    return !this.queue.slice(0, MAX_BATCH).some(({ command }) => command.kind === 'product' || (noReference && command.kind === 'place' && command.type === 'market'));
+  }
+
+  private async planNext(pending?: UncommittedBatch): Promise<PlannedBatch | FailedPlan> {
+    const items = this.queue.splice(0, MAX_BATCH);
+    try {
+      return await this.plan(items, pending);
+    } catch (failure) {
+      return { items, failure };
+    }
+  }
+
+  /** Puts a planned batch's commands back at the queue's head (its plan is void) and its views back. */
+  private setAside(batch: PlannedBatch, requeue = true): void {
+    if (requeue) this.queue.unshift(...batch.items);
+    this.viewRequests.unshift(...batch.views.map(([request]) => request));
+  }
+
+  /**
+   * Runs a batch again, alone, after an attempt failed: rebuilds the book from PostgreSQL (memory
+   * may hold the failed attempt's effects) and tries again, up to ATTEMPTS in all, when the failure
+   * is one a fresh attempt resolves; otherwise every command is refused.
+   */
+  private async retry(items: Queued[], failure: unknown): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      // Until a rebuild succeeds, no batch runs on memory that may hold uncommitted effects.
+      this.needsLoad = true;
+      await this.rebuild().catch((e) => this.logger.error({ err: e }, 'could not reload the book; the next batch tries again'));
+      const retryable = failure instanceof BalanceMovedError || isSerializationProblem(failure);
+      this.deps.retried?.(failure instanceof BalanceMovedError ? 'balance_moved' : retryable ? 'conflict' : 'error');
+      if (!retryable || attempt === ATTEMPTS) {
+        if (!retryable) this.logger.error({ err: failure }, 'order batch failed');
+        for (const item of items) item.reject(retryable ? unavailable('the order book is busy; retry') : failure);
+        return;
+      }
+      try {
+        const batch = await this.plan(items);
+        failure = await this.commit(batch);
+        if (failure === undefined) return this.finish(batch);
+        this.setAside(batch, false);
+      } catch (error) {
+        failure = error;
+      }
+    }
+  }
+
+  /** Reads the batch's facts and plans it on the book in memory: memory is then ahead of PostgreSQL until it commits. */
+  private async plan(items: Queued[], pending?: UncommittedBatch): Promise<PlannedBatch> {
+    const started = performance.now();
+    await this.rebuild().catch(() => {
+      throw unavailable('the order book is being rebuilt; retry');
+    });
+    if (this.specStale) {
+      this.specStale = false;
+      this.latestSpec = await this.deps.instrument();
+    }
+    const spec = this.latestSpec;
+    const product = this.deps.product(spec);
+    const commands = items.map((item) => item.command);
+    const now = Date.now();
+    const facts = await this.deps.facts.read(this.state, spec, product, commands, now, pending);
+    const plan = planBatch(this.state, product.rules, facts, commands);
+    const { results, toStore } = keyedAnswers(commands, plan.results, spec);
+    this.deps.planned?.(pending ? 'ahead' : 'alone');
+    const script = commitScript(spec, plan, [...product.commitSql(spec, plan), ...recordAnswersSql(toStore), ...adminCancelAuditsSql(this.symbol, commands, results)]);
+    this.deps.facts.planned(plan.fills, now);
+    for (const order of plan.orders) if (order.status !== 'open') this.state.orders.delete(order.id);
+    const views = this.viewRequests.splice(0).map((request) => [request, this.currentView(request.maxLevels)] as const);
+    return {
+      items,
+      results: results.map(asPlanned),
+      script,
+      uncommitted: uncommittedBatch(plan, toStore),
+      ...(plan.seq !== plan.previousSeq
+        ? { published: { instrument: this.symbol, seq: plan.seq, previousSeq: plan.previousSeq, fills: plan.fills, levels: plan.levels, orders: plan.orders.map((o) => ({ ...o })) } }
+        : {}),
+      views,
+      prepareSeconds: (performance.now() - started) / 1000,
+    };
+  }
+
+  /** Commits a planned batch; resolves to why it failed, or undefined once it is durable. */
+  private commit(batch: PlannedBatch): Promise<unknown> {
+    const started = performance.now();
+    return commitPlan(this.deps.dataSource, batch.script).then(
+      () => {
+        const commitSeconds = (performance.now() - started) / 1000;
+        this.deps.measured?.({ commands: batch.items.length, prepareSeconds: batch.prepareSeconds, commitSeconds });
+        return undefined;
+      },
+      (failure: unknown) => failure ?? new Error('the order batch failed'),
+    );
+  }
+
+  /** A batch is durable: its callers are answered, its views too, and it is published. */
+  private finish(batch: PlannedBatch): void {
+    batch.items.forEach((item, i) => {
+      const result = batch.results[i];
+      if (result instanceof DomainError) item.reject(result);
+      else item.resolve(result);
+    });
+    for (const [request, view] of batch.views) request.resolve(view);
+    if (batch.published) this.deps.published({ ...batch.published, committedAt: new Date() });
   }
 
   private currentView(maxLevels?: number): BookView {
@@ -177,68 +343,6 @@ export class BookWriter {
     return this.rebuilding;
   }
 
-  private async commitBatch(batch: Queued[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const results = await this.runBatch(batch.map((item) => item.command));
-        batch.forEach((item, i) => {
-          const result = results[i];
-          if (result instanceof DomainError) item.reject(result);
-          else item.resolve(result);
-        });
-        return;
-      } catch (error) {
-        // Memory may be ahead of PostgreSQL now: rebuild it from what is durable, then try again.
-        // Until a rebuild succeeds, no batch runs on memory that may hold uncommitted effects.
-        this.needsLoad = true;
-        await this.rebuild().catch((e) => this.logger.error({ err: e }, 'could not reload the book; the next batch tries again'));
-        const retryable = error instanceof BalanceMovedError || isSerializationProblem(error);
-        if (!retryable || attempt === ATTEMPTS) {
-          if (!retryable) this.logger.error({ err: error }, 'order batch failed');
-          for (const item of batch) item.reject(retryable ? unavailable('the order book is busy; retry') : error);
-          return;
-        }
-      }
-    }
-  }
-
-  /** One group commit: facts, plan, commit, publish. Returns each command's result or refusal. */
-  private async runBatch(commands: BookCommand[]): Promise<Array<CommandResult | DomainError>> {
-    const started = performance.now();
-    await this.rebuild().catch(() => {
-      throw unavailable('the order book is being rebuilt; retry');
-    });
-    if (this.specStale) {
-      this.specStale = false;
-      this.latestSpec = await this.deps.instrument();
-    }
-    const spec = this.latestSpec;
-    const product = this.deps.product(spec);
-    const now = Date.now();
-    const facts = await this.deps.facts.read(this.state, spec, product, commands, now);
-    const plan = planBatch(this.state, product.rules, facts, commands);
-    const { results, toStore } = keyedAnswers(commands, plan.results, spec);
-    const prepared = performance.now();
-    await commitPlan(this.deps.dataSource, spec, plan, [...product.commitSql(spec, plan), ...recordAnswersSql(toStore), ...adminCancelAuditsSql(this.symbol, commands, results)]);
-    this.deps.measured?.(commands.length, (prepared - started) / 1000, (performance.now() - prepared) / 1000);
-
-    this.deps.facts.committed(plan.fills, now);
-    for (const order of plan.orders) if (order.status !== 'open') this.state.orders.delete(order.id);
-    if (plan.seq !== plan.previousSeq) {
-      const batch: CommittedBatch = {
-        instrument: this.symbol,
-        seq: plan.seq,
-        previousSeq: plan.previousSeq,
-        fills: plan.fills,
-        levels: plan.levels,
-        orders: plan.orders.map((o) => ({ ...o })),
-        committedAt: new Date(),
-      };
-      this.deps.published(batch);
-    }
-    return results;
-  }
-
   /** Sets the timer for the book's earliest GTD expiry (the engine's expiry queue knows it). */
   private scheduleExpiry(): void {
     const next = this.state?.book.nextExpiry();
@@ -252,18 +356,4 @@ export class BookWriter {
     }, Math.max(0, next - Date.now()) + 1);
     this.expiryTimer.unref();
   }
-}
-
-function unavailable(message: string): DomainError {
-  return new DomainError('ORDER_BOOK_BUSY', message, 'unavailable', { retryAfterSeconds: 1 });
-}
-
-/**
- * Failures that a fresh attempt resolves: a deadlock or serialization failure, or a unique
- * violation (the same clientOrderId or Idempotency-Key committed meanwhile on another instrument
- * or route: the next attempt's pre-read finds it and answers with that order, or a 409).
- */
-function isSerializationProblem(error: unknown): boolean {
-  const code = (error as { code?: string })?.code;
-  return code === '40P01' || code === '40001' || code === '23505';
 }

@@ -46,6 +46,20 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly orderBatchesPlanned = new Counter({
+    name: 'tokex_order_batches_planned_total',
+    help: "Batches an instrument writer planned, by how: 'ahead' (while the previous batch committed) or 'alone'",
+    labelNames: ['instrument', 'planned'] as const,
+    registers: [this.registry],
+  });
+
+  readonly orderBatchRetries = new Counter({
+    name: 'tokex_order_batch_retries_total',
+    help: 'Batches an instrument writer ran again alone after rebuilding its book, by reason: balance_moved, conflict (a race), error',
+    labelNames: ['instrument', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly settlementBatchSeconds = new Histogram({
     name: 'tokex_settlement_batch_seconds',
     help: 'Time of one settlement transaction (up to 200 deliveries paid out or closed)',

@@ -1,0 +1,65 @@
+import { DomainError } from '../common/domain-error.js';
+import type { BookView, CommittedBatch } from './book-events.js';
+import type { BookCommand, CommandResult } from './core/book-commands.js';
+import type { LiveOrder } from './core/live-order.js';
+import type { UncommittedBatch } from './core/uncommitted-batch.js';
+
+// What the book writer's loop passes between planning and committing (see BookWriter).
+
+export interface Queued {
+  readonly command: BookCommand;
+  readonly resolve: (result: CommandResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface ViewRequest {
+  readonly maxLevels?: number;
+  readonly resolve: (view: BookView) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * A batch planned on the book in memory, with everything its commit writes and its callers and
+ * subscribers are told already built: the next batch mutates the same live orders meanwhile.
+ */
+export interface PlannedBatch {
+  readonly items: Queued[];
+  readonly results: Array<CommandResult | DomainError>;
+  readonly script: string;
+  /** What the next batch's facts must add while this one commits; undefined: plan the next one after it. */
+  readonly uncommitted?: UncommittedBatch;
+  readonly published?: Omit<CommittedBatch, 'committedAt'>;
+  /** Views asked for before it was planned, as the book is once it commits. */
+  readonly views: Array<readonly [ViewRequest, BookView]>;
+  readonly prepareSeconds: number;
+}
+
+/** A planning attempt that failed: its commands, and why. */
+export interface FailedPlan {
+  readonly items: Queued[];
+  readonly failure: unknown;
+}
+
+export function unavailable(message: string): DomainError {
+  return new DomainError('ORDER_BOOK_BUSY', message, 'unavailable', { retryAfterSeconds: 1 });
+}
+
+/**
+ * Failures that a fresh attempt resolves: a deadlock or serialization failure, or a unique
+ * violation (the same clientOrderId or Idempotency-Key committed meanwhile on another instrument
+ * or route: the next attempt's pre-read finds it and answers with that order, or a 409).
+ */
+export function isSerializationProblem(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return code === '40P01' || code === '40001' || code === '23505';
+}
+
+/**
+ * A command's result as its batch planned it: the orders in it are copied, since the next batch
+ * changes the same live orders before this one is answered.
+ */
+export function asPlanned(result: CommandResult | DomainError): CommandResult | DomainError {
+  if (result instanceof DomainError) return result;
+  const copy = (o: LiveOrder): LiveOrder => ({ ...o });
+  return { ...result, ...(result.order ? { order: copy(result.order) } : {}), closed: result.closed.map(copy) };
+}
