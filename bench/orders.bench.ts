@@ -266,7 +266,7 @@ function batchOrders(body: string): { acked: number; codes: string[] } {
 }
 
 /** The order writer's own averages since start-up, from the service's Prometheus metrics. */
-async function writerFigures(service: Service): Promise<{ batches: number; commandsPerBatch: number; prepareMs: number; commitMs: number }> {
+async function writerFigures(service: Service): Promise<{ batches: number; commandsPerBatch: number; prepareMs: number; commitMs: number; plannedAhead: number; retried: number }> {
   const text = await (await fetch(`${service.url}/metrics`)).text();
   const sum = (pattern: RegExp) =>
     text
@@ -280,6 +280,8 @@ async function writerFigures(service: Service): Promise<{ batches: number; comma
     commandsPerBatch: per(sum(/^tokex_order_batch_commands_sum/)),
     prepareMs: per(sum(/^tokex_order_batch_seconds_sum\{.*phase="prepare"/)) * 1000,
     commitMs: per(sum(/^tokex_order_batch_seconds_sum\{.*phase="commit"/)) * 1000,
+    plannedAhead: sum(/^tokex_order_batches_planned_total\{.*planned="ahead"/),
+    retried: sum(/^tokex_order_batch_retries_total/),
   };
 }
 
@@ -352,7 +354,8 @@ async function main(): Promise<void> {
     console.log(`  durable: ${orders} orders and ${fills} fills in PostgreSQL (≥ ${acknowledgedOrders} acknowledged after warm-up); ledger audit ${audit.sound ? 'sound' : 'NOT SOUND'}`);
     console.log(
       `  writer: ${writer.batches.toLocaleString('en')} group commits, ${writer.commandsPerBatch.toFixed(1)} commands each on average; ` +
-        `${writer.prepareMs.toFixed(1)} ms preparing and ${writer.commitMs.toFixed(1)} ms committing per batch`,
+        `${writer.prepareMs.toFixed(1)} ms preparing and ${writer.commitMs.toFixed(1)} ms committing per batch; ` +
+        `${writer.plannedAhead.toLocaleString('en')} planned while the previous one committed, ${writer.retried.toLocaleString('en')} run again alone`,
     );
     const at2k = results.find((r) => r.offered === '2,000/s');
     const met = (ok: boolean) => (ok ? 'met' : 'not met');
