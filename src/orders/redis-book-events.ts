@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
-import { decodeJson, encodeJson } from '../platform/redis/json-codec.js';
 import { RedisConnections } from '../platform/redis/redis.module.js';
 import type { BookEvents, CommittedBatch } from './book-events.js';
+import { decodeBatch, encodeBatch } from './book-event-wire.js';
 
 /**
  * Committed batches over Redis pub/sub, so that every API process streams the same sequenced book
@@ -23,7 +23,7 @@ export class RedisBookEvents implements BookEvents {
   ) {}
 
   publish(batch: CommittedBatch): void {
-    this.redis.client.publish(this.channel, encodeJson(batch)).catch((error: Error) => {
+    this.redis.client.publish(this.channel, encodeBatch(batch)).catch((error: Error) => {
       this.logger.warn({ err: error.message, instrument: batch.instrument, seq: batch.seq }, 'a committed batch was not published');
     });
   }
@@ -39,7 +39,7 @@ export class RedisBookEvents implements BookEvents {
     this.subscribed ??= (async () => {
       const subscriber = this.redis.open('book-events');
       subscriber.on('message', (_channel: string, message: string) => {
-        const batch = decodeJson<CommittedBatch>(message);
+        const batch = decodeBatch(message);
         for (const listener of this.listeners) listener(batch);
       });
       await subscriber.subscribe(this.channel);
