@@ -63,7 +63,8 @@
  * --audit-every N (METERING_AUDIT_EVERY_REQUESTS: an audit per N reported requests, default 50;
  * 0: no request-driven audits, to measure the counter check alone; METERING_AUDIT_INTERVAL_MS is
  * an hour either way), --verify-timeout S (600), --parts a,b, --profile DIR (the service writes a
- * V8 CPU profile there when it stops), --orders-rate N (orders/s posted to POST /v1/orders on the
+ * V8 CPU profile there when it stops), --service-env K=V,K=V (more environment for the service,
+ * for experiments), --orders-rate N (orders/s posted to POST /v1/orders on the
  * same service during ingest, open loop, 1000; 0: none), --orders-alone S (seconds of the same
  * orders before ingest, with nothing else running, as the reference; 10), --database URL (default
  * postgres://postgres@127.0.0.1:5432/tokex_bench_metering; dropped and recreated), --redis URL
@@ -107,6 +108,7 @@ const { values: args } = parseArgs({
     'audit-every': { type: 'string', default: '50' },
     'verify-timeout': { type: 'string', default: '600' },
     profile: { type: 'string' },
+    'service-env': { type: 'string', default: '' },
     'orders-rate': { type: 'string', default: '1000' },
     'orders-alone': { type: 'string', default: '10' },
     parts: { type: 'string', default: 'a,b' },
@@ -186,6 +188,8 @@ async function startService(): Promise<Service> {
       NODE_URLS_ALLOW_PRIVATE: 'true',
       SETTLEMENT_PAYOUT_INTERVAL_MS: '250',
       NODE_PROBE_INTERVAL_MS: '60000',
+      // --service-env K=V,K=V: experiments (WORKER_CONCURRENCY=2, DB_POOL_SIZE=30, ...).
+      ...Object.fromEntries(args['service-env']!.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { HandlesJob, type JobContext, type JobHandler } from '../platform/jobs/job-handler.js';
 import { Outbox } from '../platform/jobs/outbox.js';
+import { usagePerDelivery } from './core/batch-usage.js';
 import { type CounterReading, reconcile, type ReconciliationState, startReconciliation } from './core/reconciliation.js';
 import type { DeliveryFacts, ModelClassFacts, NodeFacts } from './core/verification.js';
 import { type BatchRecordFacts, type CounterFacts, lateBuyerReportDisputes, NODE_REVIEW_KINDS, verifyBatch } from './core/verify-batch.js';
@@ -76,12 +77,13 @@ export class VerifyBatchJob implements JobHandler<'metering.verify-batch'> {
         verdict.records.map((v) => JSON.stringify(v.flags)),
       ],
     );
-    // Verified tokens, for settlement's payouts, in one statement for the whole batch.
-    await this.usage.recordAll(verdict.usage, manager);
     await this.disputes.open(manager, verdict.disputes);
     await manager.query(`UPDATE usage_batches SET status = 'verified', verified_at = now() WHERE node_id = $1 AND batch_id = $2`, [payload.nodeId, payload.batchId]);
     if (verdict.disputes.length > 0) this.logger.warn({ batch: payload.batchId, disputes: verdict.disputes.map((d) => d.kind) }, 'usage disputed');
     await this.auditIfDue(manager, batch.node_id);
+    // Verified tokens, for settlement's payouts: one row per delivery of the batch, in one statement. Last: it
+    // locks the deliveries' rows, which payouts and other batches' verification update too, until the commit.
+    await this.usage.recordAll(usagePerDelivery(batch.node_id, payload.batchId, verdict.usage), manager);
   }
 
   /**
