@@ -1,0 +1,149 @@
+/**
+ * What a scorecard is made of: per bucket (node, model class, 5 minutes; or provider, model class,
+ * 5 minutes for deliveries), sums and exact histograms that merge by addition, so any window's
+ * figures are a merge of its buckets (core/windows.ts) and a fold can add new records to old
+ * buckets at any time. Money stays exact: `spendPico` is the sum of verified tokens times the
+ * price actually paid in micro-USD per million tokens, so it is in millionths of a micro-USD.
+ */
+import { addValue, emptyHistogram, type Histogram, mergeHistograms } from './histogram.js';
+
+export interface BucketAggregate {
+  /** Verified requests (successful or failed) folded in. */
+  readonly requests: number;
+  readonly failures: number;
+  /** Requests the verification found out of the model class's SLA (TTFT or speed). */
+  readonly slaMisses: number;
+  /** Completion tokens of verified usage. */
+  readonly outputTokens: bigint;
+  /** Verified billable tokens (completion + weighted prompt), including disputed tokens resolved for the provider. */
+  readonly verifiedTokens: bigint;
+  /** Σ verified tokens × price paid (micro-USD per million tokens): micro-USD × 10^6. */
+  readonly spendPico: bigint;
+  /** Time to first token, ms → count, of successful requests. */
+  readonly ttftMs: Histogram;
+  /** End-to-end latency (finish − start), ms → count, of successful requests. */
+  readonly latencyMs: Histogram;
+  /** Generation speed after the first token, floor(milli-tokens per second) → count. */
+  readonly tpsMilli: Histogram;
+  readonly probes: number;
+  readonly probesOk: number;
+  /** Disputes resolved against the provider (for the buyer, or a split that took tokens from it). */
+  readonly disputesUpheld: number;
+  /** Deliveries closed, and closed in breach (provider buckets only). */
+  readonly deliveriesClosed: number;
+  readonly deliveriesBreached: number;
+}
+
+export const EMPTY_AGGREGATE: BucketAggregate = {
+  requests: 0,
+  failures: 0,
+  slaMisses: 0,
+  outputTokens: 0n,
+  verifiedTokens: 0n,
+  spendPico: 0n,
+  ttftMs: new Map(),
+  latencyMs: new Map(),
+  tpsMilli: new Map(),
+  probes: 0,
+  probesOk: 0,
+  disputesUpheld: 0,
+  deliveriesClosed: 0,
+  deliveriesBreached: 0,
+};
+
+export function mergeAggregates(...parts: readonly BucketAggregate[]): BucketAggregate {
+  return parts.reduce(
+    (a, b) => ({
+      requests: a.requests + b.requests,
+      failures: a.failures + b.failures,
+      slaMisses: a.slaMisses + b.slaMisses,
+      outputTokens: a.outputTokens + b.outputTokens,
+      verifiedTokens: a.verifiedTokens + b.verifiedTokens,
+      spendPico: a.spendPico + b.spendPico,
+      ttftMs: mergeHistograms(a.ttftMs, b.ttftMs),
+      latencyMs: mergeHistograms(a.latencyMs, b.latencyMs),
+      tpsMilli: mergeHistograms(a.tpsMilli, b.tpsMilli),
+      probes: a.probes + b.probes,
+      probesOk: a.probesOk + b.probesOk,
+      disputesUpheld: a.disputesUpheld + b.disputesUpheld,
+      deliveriesClosed: a.deliveriesClosed + b.deliveriesClosed,
+      deliveriesBreached: a.deliveriesBreached + b.deliveriesBreached,
+    }),
+    EMPTY_AGGREGATE,
+  );
+}
+
+/** One request that counts: verified, or disputed and resolved (with what was accepted of it). */
+export interface RequestSample {
+  readonly finishedAt: number;
+  readonly status: 'ok' | 'error';
+  /** The verification's SLA verdict; null when not judged (a failed request). */
+  readonly withinSla: boolean | null;
+  readonly ttftMs: number;
+  /** finish − start, ms. */
+  readonly latencyMs: number;
+  readonly completionTokens: number;
+  /** Billable tokens accepted as delivered. */
+  readonly acceptedTokens: bigint;
+  /** Completion tokens accepted as delivered. */
+  readonly acceptedOutputTokens: bigint;
+  /** The delivery's price: micro-USD per million tokens (notional × 10^6 / quantity). */
+  readonly priceMicrosPerMTok: bigint;
+}
+
+/**
+ * Generation speed after the first token, as verification judges the SLA: (completion − 1) tokens
+ * over (latency − TTFT), floored to milli-tokens per second; undefined when it is not defined (one
+ * token or none, or no time after the first).
+ */
+export function tpsMilli(s: Pick<RequestSample, 'completionTokens' | 'latencyMs' | 'ttftMs'>): number | undefined {
+  const generationMs = s.latencyMs - s.ttftMs;
+  if (s.completionTokens <= 1 || generationMs <= 0) return undefined;
+  return Number((BigInt(s.completionTokens - 1) * 1_000_000n) / BigInt(generationMs));
+}
+
+export function requestAggregate(s: RequestSample): BucketAggregate {
+  const ok = s.status === 'ok';
+  const tps = ok ? tpsMilli(s) : undefined;
+  return {
+    ...EMPTY_AGGREGATE,
+    requests: 1,
+    failures: ok ? 0 : 1,
+    slaMisses: s.withinSla === false ? 1 : 0,
+    outputTokens: s.acceptedOutputTokens,
+    verifiedTokens: s.acceptedTokens,
+    spendPico: s.acceptedTokens * s.priceMicrosPerMTok,
+    ttftMs: ok ? addValue(emptyHistogram(), s.ttftMs) : new Map(),
+    latencyMs: ok ? addValue(emptyHistogram(), s.latencyMs) : new Map(),
+    tpsMilli: tps === undefined ? new Map() : addValue(emptyHistogram(), tps),
+  };
+}
+
+/**
+ * What a resolved dispute accepts of each record it held, in the order given: the record's
+ * tokens already billed, plus the provider's share of the dispute handed out record by record up
+ * to what each reported (a record-level dispute holds one record, so it gets the whole share).
+ * Completion tokens are accepted in the same proportion as billable tokens, rounded down.
+ */
+export function acceptHeld(
+  records: ReadonlyArray<{ readonly reportedBillable: bigint; readonly billable: bigint; readonly completionTokens: number }>,
+  providerTokens: bigint,
+): Array<{ acceptedTokens: bigint; acceptedOutputTokens: bigint }> {
+  let left = providerTokens;
+  return records.map((r) => {
+    const room = r.reportedBillable > r.billable ? r.reportedBillable - r.billable : 0n;
+    const share = left < room ? left : room;
+    left -= share;
+    const acceptedTokens = r.billable + share;
+    const acceptedOutputTokens =
+      r.reportedBillable <= 0n || acceptedTokens >= r.reportedBillable ? BigInt(r.completionTokens) : (BigInt(r.completionTokens) * acceptedTokens) / r.reportedBillable;
+    return { acceptedTokens, acceptedOutputTokens };
+  });
+}
+
+/** Whether an admin's resolution upheld the dispute against the provider (it lost tokens, or the evidence stood). */
+export function upheldAgainstProvider(resolution: 'provider' | 'buyer' | 'split', tokens: bigint, providerTokens: bigint | null): boolean {
+  if (resolution === 'buyer') return true;
+  if (resolution === 'split') return (providerTokens ?? 0n) < tokens;
+  return false;
+}

@@ -1,0 +1,4 @@
+export * from './aggregate.js';
+export * from './histogram.js';
+export * from './scorecard.js';
+export * from './windows.js';
