@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import helmet from '@fastify/helmet';
-import { LogController } from 'fastify';
+import { type FastifyInstance, LogController } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { WsAdapter } from '@nestjs/platform-ws';
@@ -13,6 +12,7 @@ import { MetricsService } from '../platform/observability/metrics.service.js';
 import { registerOpsConsole } from '../ops/ops-http.js';
 import { DEFAULT_BODY_LIMIT } from '../platform/http/route-limits.js';
 import { hardenHttpEdge } from './http-edge.js';
+import { registerSecurityHeaders } from '../platform/http/security-headers.js';
 
 /**
  * Builds the HTTP application (api role) on Fastify: request ids, security headers, latency
@@ -44,7 +44,8 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   // WS /v1/stream shares the HTTP server (and port) of the API.
   app.useWebSocketAdapter(new WsAdapter(app));
 
-  await app.register(helmet, {
+  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  registerSecurityHeaders(fastify, {
     contentSecurityPolicy: {
       directives: {
         defaultSrc: [`'self'`],
@@ -61,7 +62,6 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   await registerOpsConsole(app, config);
 
   const metrics = app.get(MetricsService);
-  const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onSend', async (request, reply, payload) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
     return payload;

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { PageQuery } from '../platform/http/pagination.js';
 import { uuidParam } from '../platform/http/params.js';
@@ -10,6 +10,7 @@ import {
   CreatedParticipantView,
   CreateParticipantDto,
   MeView,
+  RateLimitView,
   NewApiKeyView,
   ParticipantPage,
   ParticipantQuery,
@@ -18,6 +19,7 @@ import {
 } from './participants.dto.js';
 import { ParticipantsService } from './participants.service.js';
 import { CurrentPrincipal, type Principal, Roles } from '../platform/http/auth.js';
+import type { BudgetedRequest } from '../platform/http/rate-limit.guard.js';
 
 @ApiTags('participants')
 @ApiBearerAuth()
@@ -92,5 +94,14 @@ export class ParticipantsController {
       this.ledger.balancesOf(actor.participantId),
     ]);
     return { ...participant, balances: formatBalances(balances) };
+  }
+
+  /** Reads nothing from PostgreSQL: the key is verified from memory, the budget kept by this process. */
+  @Get('me/rate-limit')
+  @ApiOperation({ summary: 'The caller’s request budget for this second, after this request (the x-ratelimit-* headers, as a body)' })
+  @ApiOkResponse({ type: RateLimitView })
+  rateLimit(@Req() request: BudgetedRequest): RateLimitView {
+    const budget = request.rateBudget;
+    return budget ? { limit: budget.limit, remaining: budget.remaining, resetsAt: new Date(budget.resetsAt).toISOString() } : { limit: 0, remaining: null, resetsAt: null };
   }
 }

@@ -140,6 +140,13 @@ export class MeView extends ParticipantView {
   @ApiProperty({ type: BalancesView }) balances: BalancesView;
 }
 
+export class RateLimitView {
+  @ApiProperty({ example: 100, description: 'Requests (or order commands) a second, over all the caller’s keys and ways in; 0: no limit' }) limit: number;
+  @ApiProperty({ example: 87, nullable: true, type: Number, description: 'Left in this second after this request, as last counted; null when there is no limit' })
+  remaining: number | null;
+  @ApiProperty({ example: '2026-12-04T12:00:01.000Z', nullable: true, type: String, description: 'When the budget is whole again' }) resetsAt: string | null;
+}
+
 export class ParticipantPage extends PageOf(ParticipantView) {}
 
 export class ParticipantChangeView {

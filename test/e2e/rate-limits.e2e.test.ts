@@ -39,6 +39,18 @@ describe('the rate limit counts per participant, not per key', () => {
     const refused = responses.find((r) => r.status === 429)!;
     expect(refused.body).toMatchObject({ code: 'RATE_LIMITED', message: 'more than 5 requests per second for this participant' });
   });
+
+  test('GET /v1/me/rate-limit shows the budget left after itself, as the headers do', async () => {
+    const bot = await createParticipant(t, ['buyer']);
+    const before = Date.now();
+    const response = await t.http.get('/v1/me/rate-limit').set(bearer(bot.key)).expect(200);
+    expect(response.body).toMatchObject({ limit: 5, remaining: 4 });
+    expect(response.headers['x-ratelimit-remaining']).toBe('4');
+    const resetsAt = Date.parse(response.body.resetsAt);
+    expect(resetsAt).toBeGreaterThan(before);
+    expect(resetsAt).toBeLessThanOrEqual(Date.now() + 1000);
+    await t.http.get('/v1/me/rate-limit').expect(401);
+  });
 });
 
 describe('batches and stream orders spend the same budget, a unit per command', () => {
@@ -54,6 +66,12 @@ describe('batches and stream orders spend the same budget, a unit per command', 
   });
   afterAll(async () => {
     await Promise.all([t.close(), setup.close()]);
+  });
+
+  test('without a limit, GET /v1/me/rate-limit says so', async () => {
+    const bot = await createParticipant(setup, ['buyer']);
+    const response = await setup.http.get('/v1/me/rate-limit').set(bearer(bot.key)).expect(200);
+    expect(response.body).toEqual({ limit: 0, remaining: null, resetsAt: null });
   });
 
   test('a batch costs one request per command: six commands are over a limit of five, and nothing runs', async () => {

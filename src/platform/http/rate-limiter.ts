@@ -24,7 +24,10 @@ return {grant, n}`;
 /** What a participant has left in the current window after a request was counted. */
 export interface RateBudget {
   readonly limit: number;
+  /** Left in this window over all processes, as this process last heard from Redis (it may be lower by now). */
   readonly remaining: number;
+  /** When the window ends and the budget is whole again (epoch ms). */
+  readonly resetsAt: number;
 }
 
 /** Units this process took from a participant's window in Redis and has not spent yet. */
@@ -70,7 +73,7 @@ export class RateLimiter {
       const lease = this.leases.get(participantId);
       if (lease?.window === window && lease.left >= units) {
         lease.left -= units;
-        return { limit, remaining: Math.max(0, limit - lease.counted + lease.left) };
+        return { limit, remaining: Math.max(0, limit - lease.counted + lease.left), resetsAt: (window + 1) * WINDOW_MS };
       }
       const asked = this.asking.get(participantId);
       if (asked) {
