@@ -28,6 +28,7 @@ import { ParticipantsModule } from '../participants/participants.module.js';
 import { ProbesModule } from '../probes/probes.module.js';
 import { RedisModule } from '../platform/redis/redis.module.js';
 import { SettlementModule } from '../settlement/settlement.module.js';
+import { ScorecardsModule } from '../scorecards/scorecards.module.js';
 import { HealthController } from './health.controller.js';
 
 /**
@@ -62,6 +63,7 @@ export class AppModule {
         DeliveriesModule,
         SettlementModule,
         MeteringModule,
+        ScorecardsModule,
         OpsModule,
       ],
       // Readiness of the whole service (database, Redis, queues): composed here, above the platform's pieces.

@@ -26,6 +26,7 @@ import { ApiKey } from '../participants/api-key.entity.js';
 import { Participant } from '../participants/participant.entity.js';
 import { NodeProbeRow } from '../probes/node-probe.entity.js';
 import { SettlementRow } from '../settlement/settlement.entity.js';
+import { SCORECARD_ENTITIES } from '../scorecards/scorecard.entities.js';
 
 /** Every entity, listed explicitly: no globs, so the same list works in dist/, Jest and the CLI. */
 export const ENTITIES = [
@@ -63,4 +64,5 @@ export const ENTITIES = [
   NodeCounterSampleRow,
   NodeAuditRow,
   NodeReconciliationRow,
+  ...SCORECARD_ENTITIES,
 ];

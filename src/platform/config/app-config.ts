@@ -183,6 +183,10 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(100)
   SHUTDOWN_TIMEOUT_MS = 10_000;
 
+  /** How often the scorecards fold new verified usage, resolved disputes, closes and probes (docs/scorecards.md). */
+  @Transform(toInt) @IsInt() @Min(100)
+  SCORECARD_FOLD_INTERVAL_MS = 30_000;
+
   /**
    * How many times faster than real time the injectable `Clock` runs (forward marks, expiry and
    * listing read it; the order path, delivery windows and settlement do not). Above 1 only for
@@ -241,6 +245,7 @@ export interface AppConfig {
     settlementPayoutIntervalMs: number;
     settlementCloseIntervalMs: number;
     settlementCloseGraceMs: number;
+    scorecardFoldIntervalMs: number;
   };
   readonly metering: { auditMaxTokens: number; auditIntervalMs: number; auditEveryRequests: number };
   /** Providers' node URLs: whether non-public addresses are allowed (platform/net/address-policy.ts). */
@@ -309,6 +314,7 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
       settlementPayoutIntervalMs: vars.SETTLEMENT_PAYOUT_INTERVAL_MS,
       settlementCloseIntervalMs: vars.SETTLEMENT_CLOSE_INTERVAL_MS,
       settlementCloseGraceMs: vars.SETTLEMENT_CLOSE_GRACE_MS,
+      scorecardFoldIntervalMs: vars.SCORECARD_FOLD_INTERVAL_MS,
     },
     metering: { auditMaxTokens: vars.METERING_AUDIT_MAX_TOKENS, auditIntervalMs: vars.METERING_AUDIT_INTERVAL_MS, auditEveryRequests: vars.METERING_AUDIT_EVERY_REQUESTS },
     nodeUrls: { allowPrivate: vars.NODE_URLS_ALLOW_PRIVATE },

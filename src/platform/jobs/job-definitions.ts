@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
  * a job here has no handler or two (see JobRegistry). Add a job by adding its payload type and
  * definition here and one `@HandlesJob` class in its domain module.
  */
-export const QUEUE_NAMES = ['ledger', 'probes', 'settlement', 'orders', 'metering', 'forwards'] as const;
+export const QUEUE_NAMES = ['ledger', 'probes', 'settlement', 'orders', 'metering', 'forwards', 'scorecards'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export interface JobPayloads {
@@ -31,6 +31,8 @@ export interface JobPayloads {
   'forwards.mark-and-expire': { reason: string };
   /** List the contracts every active forward series has due and not yet listed (scheduled, and via the outbox when a series changes). */
   'forwards.list-contracts': { reason: string };
+  /** Fold newly verified usage, resolved disputes, closed deliveries and probes into the scorecards' buckets (docs/scorecards.md). */
+  'scorecards.fold': { reason: string };
 }
 
 export type JobName = keyof JobPayloads;
@@ -53,6 +55,7 @@ export const JOB_DEFINITIONS: { readonly [N in JobName]: JobDefinition<N> } = {
   'metering.audit-nodes': { queue: 'metering', schedule: { every: (c) => c.meteringAuditIntervalMs, payload: { reason: 'scheduled' } } },
   'forwards.mark-and-expire': { queue: 'forwards', schedule: { every: (c) => c.forwardMarkIntervalMs, payload: { reason: 'scheduled' } } },
   'forwards.list-contracts': { queue: 'forwards', schedule: { every: (c) => c.forwardListingIntervalMs, payload: { reason: 'scheduled' } } },
+  'scorecards.fold': { queue: 'scorecards', schedule: { every: (c) => c.scorecardFoldIntervalMs, payload: { reason: 'scheduled' } } },
 };
 
 export const JOB_NAMES = Object.keys(JOB_DEFINITIONS) as JobName[];

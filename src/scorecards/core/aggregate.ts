@@ -123,10 +123,12 @@ export function requestAggregate(s: RequestSample): BucketAggregate {
  * What a resolved dispute accepts of each record it held, in the order given: the record's
  * tokens already billed, plus the provider's share of the dispute handed out record by record up
  * to what each reported (a record-level dispute holds one record, so it gets the whole share).
- * Completion tokens are accepted in the same proportion as billable tokens, rounded down.
+ * Completion tokens: all the node reported when the record is accepted whole; otherwise the
+ * exchange's own count (the buyer's report) plus the same part of the excess the provider was
+ * given; with no count of its own, the reported ones in proportion to the tokens accepted. Rounded down.
  */
 export function acceptHeld(
-  records: ReadonlyArray<{ readonly reportedBillable: bigint; readonly billable: bigint; readonly completionTokens: number }>,
+  records: ReadonlyArray<{ readonly reportedBillable: bigint; readonly billable: bigint; readonly completionTokens: number; readonly countedCompletion?: number | null }>,
   providerTokens: bigint,
 ): Array<{ acceptedTokens: bigint; acceptedOutputTokens: bigint }> {
   let left = providerTokens;
@@ -135,8 +137,13 @@ export function acceptHeld(
     const share = left < room ? left : room;
     left -= share;
     const acceptedTokens = r.billable + share;
-    const acceptedOutputTokens =
-      r.reportedBillable <= 0n || acceptedTokens >= r.reportedBillable ? BigInt(r.completionTokens) : (BigInt(r.completionTokens) * acceptedTokens) / r.reportedBillable;
+    const completion = BigInt(r.completionTokens);
+    let acceptedOutputTokens: bigint;
+    if (r.reportedBillable <= 0n || acceptedTokens >= r.reportedBillable) acceptedOutputTokens = completion;
+    else if (r.countedCompletion !== undefined && r.countedCompletion !== null && BigInt(r.countedCompletion) <= completion) {
+      const counted = BigInt(r.countedCompletion);
+      acceptedOutputTokens = counted + (room === 0n ? 0n : ((completion - counted) * share) / room);
+    } else acceptedOutputTokens = (completion * acceptedTokens) / r.reportedBillable;
     return { acceptedTokens, acceptedOutputTokens };
   });
 }

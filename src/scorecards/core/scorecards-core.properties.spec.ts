@@ -152,7 +152,7 @@ describe('ratios with exact money', () => {
 
   test('a dispute resolved accepts at most what was held, and the billed part always', () => {
     const held = fc.array(
-      fc.record({ reportedBillable: fc.bigInt({ min: 0n, max: 1_000n }), billable: fc.bigInt({ min: 0n, max: 1_000n }), completionTokens: fc.integer({ min: 0, max: 1_000 }) }),
+      fc.record({ reportedBillable: fc.bigInt({ min: 0n, max: 1_000n }), billable: fc.bigInt({ min: 0n, max: 1_000n }), completionTokens: fc.integer({ min: 0, max: 1_000 }), countedCompletion: fc.option(fc.integer({ min: 0, max: 1_000 })) }),
       { maxLength: 10 },
     );
     fc.assert(
