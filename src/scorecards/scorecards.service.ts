@@ -1,0 +1,104 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { conflict, invalid, notFound } from '../common/domain-error.js';
+import { Clock } from '../platform/clock/clock.js';
+import { type BucketAggregate, BUCKET_MS, compareForBuyers, EMPTY_AGGREGATE, mergeAggregates, type Scorecard, scorecardOf, type WindowName, windowRange } from './core/index.js';
+import { type ProviderWindow, ScorecardBucketsRepository } from './scorecard-buckets.repository.js';
+import type { LeagueResponse, ProviderScorecardResponse, WindowView } from './scorecards.dto.js';
+
+/**
+ * Reads scorecards from the fold's buckets (never from the source tables): a provider's, per
+ * model class and node, and a model class's league table. Providers are named publicly by their
+ * participant name (docs/scorecards.md); ids are not shown.
+ */
+@Injectable()
+export class ScorecardsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly buckets: ScorecardBucketsRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  async provider(name: string, window: WindowName = '24h', modelClass?: string): Promise<ProviderScorecardResponse> {
+    const providers: Array<{ id: string; name: string }> = await this.dataSource.query(
+      `SELECT id, name FROM participants WHERE name = $1 AND 'provider' = ANY(roles) LIMIT 2`,
+      [name],
+    );
+    if (providers.length === 0) throw notFound('PROVIDER_NOT_FOUND', `no provider is named ${JSON.stringify(name)}`);
+    if (providers.length > 1) throw conflict('PROVIDER_NAME_AMBIGUOUS', `more than one provider is named ${JSON.stringify(name)}`);
+    const [p] = providers;
+    const { view, from, to } = this.window(window);
+    const nodes = await this.buckets.nodeWindows(this.dataSource.manager, { from, to, providerId: p.id, modelClassId: modelClass });
+    const deliveries = await this.buckets.providerWindows(this.dataSource.manager, { from, to, providerId: p.id, modelClassId: modelClass });
+    const classes = [...new Set([...nodes.map((n) => n.modelClassId), ...deliveries.map((d) => d.modelClassId)])].sort();
+    return {
+      provider: p.name,
+      window: view,
+      modelClasses: classes.map((c) => {
+        const own = nodes.filter((n) => n.modelClassId === c).sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
+        return {
+          modelClass: c,
+          scorecard: scorecardOf(withDeliveries(mergeAggregates(...own.map((n) => n.aggregate)), deliveries.find((d) => d.modelClassId === c))),
+          nodes: own.map((n) => ({ nodeId: n.nodeId, scorecard: scorecardOf(n.aggregate) })),
+        };
+      }),
+    };
+  }
+
+  async league(modelClass: string, window: WindowName = '24h', limit = 100, cursor?: string): Promise<LeagueResponse> {
+    const offset = cursor === undefined ? 0 : Number(cursor);
+    if (!/^\d{1,9}$/.test(cursor ?? '0')) throw invalid('VALIDATION_FAILED', 'cursor must be the nextCursor of the previous page', { fields: ['cursor'] });
+    const { view, from, to } = this.window(window);
+    const byProvider = await this.providerAggregates(from, to, modelClass);
+    const names = new Map<string, string>(
+      byProvider.size === 0
+        ? []
+        : (await this.dataSource.query(`SELECT id, name FROM participants WHERE id = ANY($1::uuid[])`, [[...byProvider.keys()]])).map((r: { id: string; name: string }) => [r.id, r.name]),
+    );
+    const ranked = [...byProvider]
+      .map(([id, aggregate]) => ({ name: names.get(id) ?? '', aggregate }))
+      .sort((a, b) => compareForBuyers(a.aggregate, b.aggregate) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const page = ranked.slice(offset, offset + limit);
+    return {
+      modelClass,
+      window: view,
+      market: scorecardOf(mergeAggregates(...ranked.map((r) => r.aggregate))),
+      items: page.map((r, i) => ({ rank: offset + i + 1, provider: r.name, scorecard: scorecardOf(r.aggregate) })),
+      nextCursor: offset + limit < ranked.length ? String(offset + limit) : null,
+    };
+  }
+
+  /** The whole market of each model class over the window: every node's buckets and every provider's deliveries. */
+  async market(window: WindowName): Promise<Map<string, Scorecard>> {
+    const { from, to } = this.window(window);
+    const nodes = await this.buckets.nodeWindows(this.dataSource.manager, { from, to });
+    const deliveries = await this.buckets.providerWindows(this.dataSource.manager, { from, to });
+    const byClass = new Map<string, BucketAggregate>();
+    for (const n of nodes) byClass.set(n.modelClassId, mergeAggregates(byClass.get(n.modelClassId) ?? EMPTY_AGGREGATE, n.aggregate));
+    for (const d of deliveries) byClass.set(d.modelClassId, withDeliveries(byClass.get(d.modelClassId) ?? EMPTY_AGGREGATE, d));
+    return new Map([...byClass].map(([c, a]) => [c, scorecardOf(a)]));
+  }
+
+  private async providerAggregates(from: Date, to: Date, modelClass: string): Promise<Map<string, BucketAggregate>> {
+    const nodes = await this.buckets.nodeWindows(this.dataSource.manager, { from, to, modelClassId: modelClass });
+    const deliveries = await this.buckets.providerWindows(this.dataSource.manager, { from, to, modelClassId: modelClass });
+    const out = new Map<string, BucketAggregate>();
+    for (const n of nodes) out.set(n.providerId, mergeAggregates(out.get(n.providerId) ?? EMPTY_AGGREGATE, n.aggregate));
+    for (const d of deliveries) out.set(d.providerId, withDeliveries(out.get(d.providerId) ?? EMPTY_AGGREGATE, d));
+    return out;
+  }
+
+  private window(window: WindowName): { view: WindowView; from: Date; to: Date } {
+    const range = windowRange(window, this.clock.now().getTime());
+    return {
+      view: { window, from: new Date(range.firstBucket).toISOString(), to: new Date(range.lastBucket + BUCKET_MS).toISOString() },
+      from: new Date(range.firstBucket),
+      to: new Date(range.lastBucket),
+    };
+  }
+}
+
+function withDeliveries(a: BucketAggregate, d: ProviderWindow | undefined): BucketAggregate {
+  return d ? { ...a, deliveriesClosed: a.deliveriesClosed + d.deliveriesClosed, deliveriesBreached: a.deliveriesBreached + d.deliveriesBreached } : a;
+}

@@ -1,0 +1,219 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import type { UsageRecord } from '../../src/protocol/usage-batch.js';
+import { ScorecardFoldJob } from '../../src/scorecards/scorecard-fold.js';
+import { fundedBuyer, listSpotInstrument } from '../support/market-fixtures.js';
+import { type MeteredNode, postUsageBatch, verifyUsageBatch } from '../support/metering-fixtures.js';
+import { bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
+
+// Issue 16's scenario, from signed usage batches to the public routes: three providers sell the
+// same model class (SLA: 20 tokens/s, 2 s to the first token) at 0.500 USD/MTok. One is honest and
+// fast, one is slow (its first tokens come after 3 s: out of the SLA), one inflates its counts
+// (the buyer counts 100 completion tokens where the node reports 150; an admin upholds the
+// disputes). Their usage is verified by the real verification job, folded by the scorecards' job
+// (driven here, in a transaction, as a worker runs it), and read without a key.
+let t: TestApp;
+let modelClassId: string;
+let symbol: string;
+const fold = () => t.dataSource.transaction((manager) => t.app.get(ScorecardFoldJob).fold(manager));
+const suffix = randomUUID().slice(0, 8);
+const names = { honest: `Honest ${suffix}`, slow: `Slow ${suffix}`, inflater: `Inflater ${suffix}` };
+
+interface Seller {
+  readonly provider: TestParticipant;
+  readonly buyer: TestParticipant;
+  readonly node: MeteredNode;
+  readonly deliveryId: string;
+  readonly keyId: string;
+  readonly windowStart: number;
+}
+
+/** A provider named `name` with a node, and a buyer that bought 1,000,000 tokens from it at 0.500. */
+async function seller(name: string): Promise<Seller> {
+  const buyer = await fundedBuyer(t, '100');
+  const provider = await createParticipant(t, ['provider'], name);
+  await deposit(t, provider.id, '100');
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const node = await t.http
+    .post('/v1/nodes')
+    .set(bearer(provider.key))
+    .send({ modelClassId, baseUrl: 'http://127.0.0.1:9/v1', metricsUrl: 'http://127.0.0.1:9/metrics', publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'), tokensPerSecond: 100_000 })
+    .expect(201);
+  await t.http.post('/v1/orders').set(bearer(buyer.key)).send({ instrument: symbol, side: 'buy', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
+  await t.http.post('/v1/orders').set(bearer(provider.key)).send({ instrument: symbol, side: 'sell', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
+  const [d] = (await t.http.get('/v1/deliveries').set(bearer(buyer.key)).expect(200)).body.items;
+  const key = await t.http.post(`/v1/deliveries/${d.id}/keys`).set(bearer(buyer.key)).send({}).expect(201);
+  return { provider, buyer, node: { id: node.body.id, key: privateKey }, deliveryId: d.id, keyId: key.body.id, windowStart: Date.parse(d.windowStart) };
+}
+
+/** Request i of a seller: 400 prompt + 100 completion tokens, inside the delivery window. */
+function request(s: Seller, i: number, shape: { ttftMs: number; durationMs: number; completionTokens?: number }): UsageRecord {
+  const started = s.windowStart + 1_000 + i * 10;
+  return {
+    requestId: `chatcmpl-${randomUUID()}`,
+    deliveryId: s.deliveryId,
+    keyId: s.keyId,
+    model: modelClassId,
+    promptTokens: 400,
+    completionTokens: shape.completionTokens ?? 100,
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date(started + shape.durationMs).toISOString(),
+    ttftMs: shape.ttftMs,
+    status: 'ok',
+    stream: true,
+  };
+}
+
+async function postAndVerify(s: Seller, records: UsageRecord[]): Promise<void> {
+  const batchId = randomUUID();
+  await postUsageBatch(t, s.node, records, batchId).expect(202);
+  await verifyUsageBatch(t, s.node, batchId);
+}
+
+let honest: Seller;
+let slow: Seller;
+let inflater: Seller;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  ({ symbol, modelClassId } = await listSpotInstrument(t, 'sc', { spotWindowSeconds: 3_600 }));
+  honest = await seller(names.honest);
+  slow = await seller(names.slow);
+  inflater = await seller(names.inflater);
+
+  // Honest and fast: first token after 200 ms, 99 more tokens in 1.8 s (55 tokens/s).
+  await postAndVerify(honest, Array.from({ length: 20 }, (_, i) => request(honest, i, { ttftMs: 200 + i, durationMs: 2_000 + i })));
+  // Slow: the first token after 3 s, over the SLA's 2 s.
+  await postAndVerify(slow, Array.from({ length: 20 }, (_, i) => request(slow, i, { ttftMs: 3_000 + i, durationMs: 5_000 + i })));
+  // The inflater: fast, but 5 of its 20 requests report 150 completion tokens where the buyer counted 100.
+  const inflated = Array.from({ length: 20 }, (_, i) => request(inflater, i, { ttftMs: 150, durationMs: 1_500, completionTokens: i < 5 ? 150 : 100 }));
+  await t.http
+    .post('/v1/metering/buyer-reports')
+    .set(bearer(inflater.buyer.key))
+    .send({ deliveryId: inflater.deliveryId, records: inflated.slice(0, 5).map((r) => ({ requestId: r.requestId, promptTokens: 400, completionTokens: 100 })) })
+    .expect(202);
+  await postAndVerify(inflater, inflated);
+  // The exchange's probes of the three nodes (what the prober records): the inflater's failed once in ten.
+  for (const [s, failed] of [[honest, 0], [slow, 0], [inflater, 1]] as const) {
+    await t.dataSource.query(
+      `INSERT INTO node_probes (node_id, provider_id, model_class_id, probed_at, ok, status_code, latency_ms)
+       SELECT $1, $2, $3, now() - (g * interval '10 seconds'), g >= $4, 200, 5 FROM generate_series(0, 9) AS g`,
+      [s.node.id, s.provider.id, modelClassId, failed],
+    );
+  }
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const league = async (window = '1h') => (await t.http.get(`/v1/scorecards?modelClass=${modelClassId}&window=${window}`).expect(200)).body;
+const scorecardOf = async (name: string, window = '1h') =>
+  (await t.http.get(`/v1/providers/${encodeURIComponent(name)}/scorecard?window=${window}`).expect(200)).body;
+
+describe('the scenario: slow, inflating, honest and fast', () => {
+  test('disputed usage does not count while the disputes are open; once upheld, the buyer ranks the honest node first, the slow second, the inflater last', async () => {
+    await fold();
+    const before = await scorecardOf(names.inflater);
+    // The 5 disputed requests wait for their resolution: 15 verified requests so far.
+    expect(before.modelClasses[0].scorecard).toMatchObject({ requests: 15, disputesUpheld: 0 });
+
+    const disputes = (await t.http.get(`/v1/admin/disputes?deliveryId=${inflater.deliveryId}`).set(bearer(t.adminKey)).expect(200)).body.items;
+    expect(disputes).toHaveLength(5);
+    for (const d of disputes) {
+      await t.http.post(`/v1/admin/disputes/${d.id}/resolve`).set(bearer(t.adminKey)).send({ resolution: 'buyer', reason: 'the buyer counted 100 completion tokens' }).expect(200);
+    }
+    await fold();
+
+    const table = await league();
+    expect(table.items.map((e: { provider: string }) => e.provider)).toEqual([names.honest, names.slow, names.inflater]);
+    expect(table.items.map((e: { rank: number }) => e.rank)).toEqual([1, 2, 3]);
+    const [h, s, i] = table.items.map((e: { scorecard: Record<string, unknown> }) => e.scorecard);
+    expect(h).toMatchObject({ requests: 20, slaMisses: 0, disputesUpheld: 0, uptime: '1.0000' });
+    expect(s).toMatchObject({ requests: 20, slaMisses: 20, slaMissRate: '1.000000', disputesUpheld: 0, ttftMsP50: 3_009, ttftMsP99: 3_019 });
+    // Upheld: counted once resolved, with what the buyer counted (its 100 completion tokens), not the node's 150.
+    expect(i).toMatchObject({ requests: 20, disputesUpheld: 5, disputeRate: '0.250000', outputTokens: 2_000, verifiedTokens: 4_000, uptime: '0.9000' });
+    expect(table.market).toMatchObject({ requests: 60, disputesUpheld: 5, slaMisses: 20, verifiedTokens: 12_000 });
+  });
+
+  test('the honest provider’s figures, exactly: tokens, speed, TTFT, latency, cost at the price paid', async () => {
+    const card = await scorecardOf(names.honest);
+    expect(card.provider).toBe(names.honest);
+    expect(card.window.window).toBe('1h');
+    expect(card.modelClasses).toHaveLength(1);
+    const [mc] = card.modelClasses;
+    expect(mc.modelClass).toBe(modelClassId);
+    // 20 requests of 100 completion + floor(400 × 2500 / 10000) = 100 prompt tokens billable.
+    // Speed: 99 tokens after the first over (duration − TTFT) = 1,800 ms: 55 tokens/s for each.
+    // Cost: 4,000 tokens × 0.500 USD/MTok = 0.002 USD for 2,000 output tokens: 0.001000 USD per 1,000.
+    expect(mc.scorecard).toEqual({
+      requests: 20,
+      failedRequests: 0,
+      verifiedTokens: 4_000,
+      outputTokens: 2_000,
+      tokensPerSecondP50: '55.000',
+      ttftMsP50: 209,
+      ttftMsP99: 219,
+      latencyMsP99: 2_019,
+      slaMisses: 0,
+      slaMissRate: '0.000000',
+      costPer1kOutputTokens: '0.001000',
+      tokensPerSecondPerDollar: '55.000',
+      probes: 10,
+      uptime: '1.0000',
+      deliveriesClosed: 0,
+      deliveriesBreached: 0,
+      breachRate: null,
+      disputesUpheld: 0,
+      disputeRate: '0.000000',
+    });
+    expect(mc.nodes).toEqual([{ nodeId: honest.node.id, scorecard: mc.scorecard }]);
+  });
+
+  test('folding again changes nothing, and a fold that fails leaves nothing behind (each record counts once)', async () => {
+    const before = await league();
+    await fold();
+    await fold();
+    expect(await league()).toEqual(before);
+
+    // New usage, and a fold that crashes after doing its work: rolled back with its cursors and keys.
+    await postAndVerify(honest, [request(honest, 100, { ttftMs: 200, durationMs: 2_000 })]);
+    await expect(
+      t.dataSource.transaction(async (manager) => {
+        await t.app.get(ScorecardFoldJob).fold(manager);
+        throw new Error('crash');
+      }),
+    ).rejects.toThrow('crash');
+    expect(await league()).toEqual(before);
+    await fold();
+    await fold();
+    expect((await scorecardOf(names.honest)).modelClasses[0].scorecard.requests).toBe(21);
+  });
+});
+
+describe('the routes', () => {
+  test('are public, and name the field they refuse', async () => {
+    const noWindow = await t.http.get(`/v1/scorecards?modelClass=${modelClassId}&window=2h`).expect(400);
+    expect(noWindow.body).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringContaining('window must be one of: 1h, 24h, 30d') });
+    const noClass = await t.http.get(`/v1/scorecards`).expect(400);
+    expect(noClass.body.message).toContain('modelClass');
+    expect((await t.http.get(`/v1/scorecards?modelClass=${modelClassId}&colour=red`).expect(400)).body.message).toContain('colour');
+    expect((await t.http.get(`/v1/scorecards?modelClass=${modelClassId}&limit=0`).expect(400)).body.message).toContain('limit');
+    expect((await t.http.get(`/v1/providers/${encodeURIComponent(names.honest)}/scorecard?window=7d`).expect(400)).body.message).toContain('window');
+  });
+
+  test('an unknown provider is a 404, and so is a buyer: only providers have scorecards', async () => {
+    expect((await t.http.get(`/v1/providers/nobody-${suffix}/scorecard`).expect(404)).body.code).toBe('PROVIDER_NOT_FOUND');
+    const buyer = await createParticipant(t, ['buyer'], `Buyer ${suffix}`);
+    expect(buyer.id).toBeDefined();
+    await t.http.get(`/v1/providers/${encodeURIComponent(`Buyer ${suffix}`)}/scorecard`).expect(404);
+  });
+
+  test('the league table pages with limit and cursor', async () => {
+    const first = (await t.http.get(`/v1/scorecards?modelClass=${modelClassId}&window=24h&limit=2`).expect(200)).body;
+    expect(first.items.map((e: { rank: number }) => e.rank)).toEqual([1, 2]);
+    const second = (await t.http.get(`/v1/scorecards?modelClass=${modelClassId}&window=24h&limit=2&cursor=${first.nextCursor}`).expect(200)).body;
+    expect(second.items.map((e: { provider: string }) => e.provider)).toEqual([names.inflater]);
+    expect(second.nextCursor).toBeNull();
+    await t.http.get(`/v1/scorecards?modelClass=${modelClassId}&cursor=abc`).expect(400);
+  });
+});
