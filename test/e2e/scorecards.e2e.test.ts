@@ -188,6 +188,13 @@ describe('the scenario: slow, inflating, honest and fast', () => {
     await fold();
     expect((await scorecardOf(names.honest)).modelClasses[0].scorecard.requests).toBe(21);
   });
+
+  test('the market per model class is on /metrics', async () => {
+    const text = (await t.http.get('/metrics').expect(200)).text;
+    expect(text).toContain(`tokex_market_requests{model_class="${modelClassId}",window="1h"} 61`);
+    expect(text).toContain(`tokex_market_dispute_rate{model_class="${modelClassId}",window="30d"}`);
+    expect(text).toMatch(new RegExp(`tokex_market_ttft_ms\\{model_class="${modelClassId}",window="24h",quantile="0.99"\\} \\d+`));
+  });
 });
 
 describe('the routes', () => {
