@@ -64,9 +64,13 @@
  * 0: no request-driven audits, to measure the counter check alone; METERING_AUDIT_INTERVAL_MS is
  * an hour either way), --verify-timeout S (600), --parts a,b, --profile DIR (the service writes a
  * V8 CPU profile there when it stops), --service-env K=V,K=V (more environment for the service,
- * for experiments), --orders-rate N (orders/s posted to POST /v1/orders on the
+ * for experiments), --roles all|split (all: one service process, HTTP and workers, the default;
+ * split: an api process for HTTP and a worker process for the jobs, as deployed), --orders-rate N (orders/s posted to POST /v1/orders on the
  * same service during ingest, open loop, 1000; 0: none), --orders-alone S (seconds of the same
- * orders before ingest, with nothing else running, as the reference; 10), --database URL (default
+ * orders before ingest, with nothing else running, as the reference; 10), --orders-by others|metered
+ * (who places them: 4 buyers and 4 providers with nodes of their own, the default, or the ingest
+ * part's buyers and providers, whose accounts and deliveries the payouts of the metered usage
+ * also lock), --database URL (default
  * postgres://postgres@127.0.0.1:5432/tokex_bench_metering; dropped and recreated), --redis URL
  * (default redis://127.0.0.1:6379/14, a database the tests do not flush).
  */
@@ -82,6 +86,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { loadavg, tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { tokenizerFor } from '../src/markets/tokenizers.js';
 import { type SignedUsageBatch, signUsageBatch, type UsageRecord } from '../src/protocol/usage-batch.js';
@@ -109,8 +114,10 @@ const { values: args } = parseArgs({
     'verify-timeout': { type: 'string', default: '600' },
     profile: { type: 'string' },
     'service-env': { type: 'string', default: '' },
+    roles: { type: 'string', default: 'all' },
     'orders-rate': { type: 'string', default: '1000' },
     'orders-alone': { type: 'string', default: '10' },
+    'orders-by': { type: 'string', default: 'others' },
     parts: { type: 'string', default: 'a,b' },
     database: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/tokex_bench_metering' },
     // A database of its own: the integration tests FLUSHDB databases 0 and 7 of the same Redis.
@@ -155,44 +162,48 @@ function percentile(sorted: readonly number[], p: number): number {
 
 interface Service {
   readonly child: ChildProcess;
+  /** With --roles split: the worker process (jobs, verification), beside `child` (HTTP). */
+  readonly worker?: ChildProcess;
   readonly url: string;
   readonly queuePrefix: string;
   /** Its log lines (warnings and worse at LOG_LEVEL=warn), counted by message. */
   readonly warnings: Map<string, number>;
 }
 
-/** The built service, `all` role (HTTP, workers, outbox sweeper); ready when /health answers. */
+/**
+ * The built service, `all` role (HTTP, workers, outbox sweeper), or with --roles split an `api`
+ * process and then a `worker` process on the same database and queues; ready when /health answers.
+ */
 async function startService(): Promise<Service> {
   const port = await freePort();
   const queuePrefix = `bench-meter-${randomUUID().slice(0, 8)}`;
   const profile = args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [];
-  const child = spawn(process.execPath, [...profile, MAIN, 'all'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'production',
-      DATABASE_URL: args.database!,
-      REDIS_URL: args.redis!,
-      QUEUE_PREFIX: queuePrefix,
-      DB_MIGRATE: 'true',
-      RATE_LIMIT_PER_SECOND: '0',
-      LOG_HTTP_REQUESTS: 'false',
-      LOG_LEVEL: 'warn',
-      BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      METERING_SCRAPE_INTERVAL_MS: String(SCRAPE_INTERVAL_MS),
-      // Audits by time only once an hour: in the bench they come every AUDIT_EVERY reported requests.
-      METERING_AUDIT_INTERVAL_MS: '3600000',
-      METERING_AUDIT_EVERY_REQUESTS: String(AUDIT_EVERY),
-      // The bench's nodes (stubs, agents, the empty metrics server) listen on 127.0.0.1.
-      NODE_URLS_ALLOW_PRIVATE: 'true',
-      SETTLEMENT_PAYOUT_INTERVAL_MS: '250',
-      NODE_PROBE_INTERVAL_MS: '60000',
-      // --service-env K=V,K=V: experiments (WORKER_CONCURRENCY=2, DB_POOL_SIZE=30, ...).
-      ...Object.fromEntries(args['service-env']!.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const split = args.roles === 'split';
+  const env = {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'production',
+    DATABASE_URL: args.database!,
+    REDIS_URL: args.redis!,
+    QUEUE_PREFIX: queuePrefix,
+    DB_MIGRATE: 'true',
+    RATE_LIMIT_PER_SECOND: '0',
+    LOG_HTTP_REQUESTS: 'false',
+    LOG_LEVEL: 'warn',
+    BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    METERING_SCRAPE_INTERVAL_MS: String(SCRAPE_INTERVAL_MS),
+    // Audits by time only once an hour: in the bench they come every AUDIT_EVERY reported requests.
+    METERING_AUDIT_INTERVAL_MS: '3600000',
+    METERING_AUDIT_EVERY_REQUESTS: String(AUDIT_EVERY),
+    // The bench's nodes (stubs, agents, the empty metrics server) listen on 127.0.0.1.
+    NODE_URLS_ALLOW_PRIVATE: 'true',
+    SETTLEMENT_PAYOUT_INTERVAL_MS: '250',
+    NODE_PROBE_INTERVAL_MS: '60000',
+    // --service-env K=V,K=V: experiments (WORKER_CONCURRENCY=2, DB_POOL_SIZE=30, ...).
+    ...Object.fromEntries(args['service-env']!.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+  };
+  const child = spawn(process.execPath, [...profile, MAIN, split ? 'api' : 'all'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   // The first lines pass through; all are counted by message (pino JSON).
   const warnings = new Map<string, number>();
   let shown = 0;
@@ -211,7 +222,20 @@ async function startService(): Promise<Service> {
   });
   const url = `http://127.0.0.1:${port}`;
   await healthy(child, url);
-  return { child, url, queuePrefix, warnings };
+  // Started once the api process has migrated the database; it has no HTTP to ask, and its jobs wait in Redis meanwhile.
+  const worker = split ? spawn(process.execPath, [MAIN, 'worker'], { env: { ...env, DB_MIGRATE: 'false' }, stdio: ['ignore', 'inherit', 'inherit'] }) : undefined;
+  return { child, url, queuePrefix, warnings, ...(worker ? { worker } : {}) };
+}
+
+/** A process's CPU time in seconds (utime + stime, /proc), 0 once it is gone. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ').map(Number);
+    return (fields[11] + fields[12]) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 
@@ -324,6 +348,8 @@ interface IngestResult {
   readonly statuses: Map<string, number>;
   readonly latencies: number[];
   readonly cpu: { service: number; postgres: number; generator: number };
+  /** With --roles split: the worker process's CPU during ingest, in cores. */
+  readonly workerCpu: number;
   /** Orders at --orders-rate on their own before ingest, and during ingest. */
   readonly orders?: { readonly alone: OrdersResult; readonly duringIngest: OrdersResult };
   readonly stored: number;
@@ -367,6 +393,19 @@ function ordersAt(service: Service, orders: OrderStream, rate: number, seconds: 
     const other = [...refused, ...(r.failed ? [`no answer×${r.failed}`] : [])].join(', ');
     return { acked, sent: r.sent, seconds: r.seconds, p50Ms: r.latency.getValueAtPercentile(50) / 1000, p99Ms: r.latency.getValueAtPercentile(99) / 1000, other: other ? `${other}${codes ? ` (${codes})` : ''}` : '0' };
   });
+}
+
+/** Who places the orders (--orders-by): traders of their own, or the metered buyers and providers. */
+async function orderTraders(service: Service, market: Market, metrics: { url: string }, buyers: Participant[], nodes: IngestNode[]): Promise<[Participant[], Participant[]]> {
+  if (args['orders-by'] === 'metered') return [buyers, nodes.map((n) => n.provider)];
+  const traders: [Participant[], Participant[]] = [[], []];
+  for (let i = 0; i < 4; i++) {
+    traders[0].push(await participant(service, 'buyer', `bench order buyer ${i}`));
+    const provider = await participant(service, 'provider', `bench order provider ${i}`);
+    await registerNode(service, market, provider, `${metrics.url}/v1`, `${metrics.url}/metrics`, `bench order node ${i}`);
+    traders[1].push(provider);
+  }
+  return traders;
 }
 
 async function ingest(service: Service, db: pg.Client, market: Market, meter: CpuMeter, metrics: { url: string }): Promise<IngestResult> {
@@ -419,7 +458,7 @@ async function ingest(service: Service, db: pg.Client, market: Market, meter: Cp
   };
 
   const ordersRate = Number(args['orders-rate']);
-  const orderStream = new OrderStream(market.symbol, buyers, nodes.map((n) => n.provider), `o${run}`, 7);
+  const orderStream = new OrderStream(market.symbol, ...(await orderTraders(service, market, metrics, buyers, nodes)), `o${run}`, 7);
   let alone: OrdersResult | undefined;
   if (ordersRate > 0) {
     console.log(`- (a) orders alone: POST /v1/orders at ${fmt(ordersRate)}/s for ${args['orders-alone']} s`);
@@ -434,6 +473,7 @@ async function ingest(service: Service, db: pg.Client, market: Market, meter: Cp
   let duplicates = 0;
   let rejected = 0;
   meter.lap();
+  const workerCpuBefore = cpuSeconds(service.worker?.pid);
   const started = performance.now();
   const deadline = started + DURATION * 1000;
   const progress = setInterval(() => {
@@ -471,6 +511,7 @@ async function ingest(service: Service, db: pg.Client, market: Market, meter: Cp
   const seconds = (performance.now() - started) / 1000;
   clearInterval(progress);
   const cpu = meter.lap();
+  const workerCpu = (cpuSeconds(service.worker?.pid) - workerCpuBefore) / seconds;
   const duringIngest = await during;
   process.stdout.write(`  ${fmt(acceptedRecords)} records accepted in ${seconds.toFixed(1)} s (${fmt(acceptedRecords / seconds)}/s)${' '.repeat(20)}\n`);
 
@@ -529,6 +570,7 @@ async function ingest(service: Service, db: pg.Client, market: Market, meter: Cp
     statuses,
     latencies: latencies.sort((a, b) => a - b),
     cpu,
+    workerCpu,
     ...(alone && duringIngest ? { orders: { alone, duringIngest } } : {}),
     stored,
     backlogAtEnd: backlog,
@@ -1110,7 +1152,7 @@ async function main(): Promise<void> {
       row('records accepted (2xx)', `${fmt(a.acceptedRecords)} in ${fmt(a.batches)} batches: ${fmt(rate)} records/s (${fmt(a.batches / a.seconds)} batches/s); duplicates ${fmt(a.duplicates)}, rejected ${fmt(a.rejected)}`);
       row('answers', statuses);
       row('batch latency (2xx)', `p50 ${percentile(a.latencies, 50).toFixed(0)} ms, p99 ${percentile(a.latencies, 99).toFixed(0)} ms, max ${(a.latencies.at(-1) ?? NaN).toFixed(0)} ms`);
-      row('CPU during ingest', cpu(a.cpu));
+      row('CPU during ingest', `${cpu(a.cpu)}${args.roles === 'split' ? ` (service: the api process; the worker process ${a.workerCpu.toFixed(2)} besides)` : ''}`);
       if (a.orders) {
         const o = (r: OrdersResult) => `${fmt(r.acked)} of ${fmt(r.sent)} acknowledged in ${r.seconds.toFixed(1)} s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms; refused/failed ${r.other}`;
         row(`orders at ${fmt(Number(args['orders-rate']))}/s alone`, o(a.orders.alone));
@@ -1228,6 +1270,11 @@ async function main(): Promise<void> {
     // Before the service, so they can post what they hold; each removes its spool.
     for (const agent of agents) await agent.stop().catch((error: unknown) => console.log(`  stopping a node agent: ${(error as Error).message}`));
     await db.end();
+    if (service.worker && service.worker.exitCode === null) {
+      const exited = once(service.worker, 'exit');
+      service.worker.kill('SIGTERM');
+      await exited;
+    }
     if (service.child.exitCode === null) {
       const exited = once(service.child, 'exit');
       service.child.kill('SIGTERM');

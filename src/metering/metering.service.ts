@@ -41,10 +41,8 @@ export interface NodeKey {
 export class MeteringService {
   /**
    * Batches ingested at once (checked, parsed, stored: about 10 ms of this process's CPU and a
-   * pooled connection each): a tenth of the pool, at least one. The others wait here, not in the
-   * event loop's queue or the pool's, so a fleet posting batches leaves order entry on the same
-   * process its turns and its connections (issue 15: with 8 posters unbounded, orders at 1,000/s
-   * queued for seconds).
+   * pooled connection each): a fifth of the pool, at least one. The others wait here, not in the
+   * pool's queue, so a fleet posting batches never holds the connections order entry needs.
    */
   private readonly ingesting: JobSlots;
 
@@ -53,7 +51,7 @@ export class MeteringService {
     private readonly outbox: Outbox,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    this.ingesting = new JobSlots(Math.max(1, Math.floor(config.database.poolSize / 10)));
+    this.ingesting = new JobSlots(Math.max(1, Math.floor(config.database.poolSize / 5)));
   }
 
   /**
