@@ -244,11 +244,11 @@ export class ScorecardFoldJob implements JobHandler<'scorecards.fold'> {
     await this.saveCursor(manager, 'dispute', await this.idCursor(manager, now, 'audit_events', cursor, resolved.map((r) => r.event_id), `action = 'dispute.resolve'`));
   }
 
-  /** Deliveries closed since the cursor (their `close` settlement), by the bucket of their window's end. */
+  /** Deliveries closed since the cursor (their `close` settlement), in the bucket of when they closed. */
   private async foldCloses(manager: EntityManager, now: Date, cursors: Map<string, string>, report: FoldReport) {
     const cursor = cursors.get('close')!;
-    const closed: Array<{ id: string; created_at: Date; delivery_id: string; provider_id: string; model_class_id: string; window_end: Date; outcome: string }> = await manager.query(
-      `SELECT s.id::text, s.created_at, d.id AS delivery_id, d.provider_id, d.model_class_id, d.window_end, d.outcome
+    const closed: Array<{ id: string; created_at: Date; delivery_id: string; provider_id: string; model_class_id: string; closed_at: Date; outcome: string }> = await manager.query(
+      `SELECT s.id::text, s.created_at, d.id AS delivery_id, d.provider_id, d.model_class_id, d.closed_at, d.outcome
          FROM settlements s JOIN deliveries d ON d.id = s.delivery_id AND d.status = 'closed'
         WHERE s.kind = 'close' AND s.status = 'done' AND s.id > $1::bigint
           AND NOT EXISTS (SELECT 1 FROM scorecard_folds f WHERE f.source = 'close' AND f.key = d.id::text)
@@ -257,7 +257,7 @@ export class ScorecardFoldJob implements JobHandler<'scorecards.fold'> {
     );
     await this.buckets.addClosedDeliveries(
       manager,
-      closed.map((c) => ({ providerId: c.provider_id, modelClassId: c.model_class_id, bucketStart: bucketStart(c.window_end.getTime()), breached: c.outcome === 'breach' })),
+      closed.map((c) => ({ providerId: c.provider_id, modelClassId: c.model_class_id, bucketStart: bucketStart(c.closed_at.getTime()), breached: c.outcome === 'breach' })),
     );
     await this.markFolded(manager, 'close', closed.map((c) => c.delivery_id), closed.map((c) => c.created_at));
     report.closes = closed.length;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { UsageRecord } from '../../src/protocol/usage-batch.js';
 import { ScorecardFoldJob } from '../../src/scorecards/scorecard-fold.js';
+import { SettlementService } from '../../src/settlement/settlement.service.js';
 import { fundedBuyer, listSpotInstrument } from '../support/market-fixtures.js';
 import { type MeteredNode, postUsageBatch, verifyUsageBatch } from '../support/metering-fixtures.js';
 import { bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
@@ -26,10 +27,12 @@ interface Seller {
   readonly deliveryId: string;
   readonly keyId: string;
   readonly windowStart: number;
+  readonly modelClassId: string;
 }
 
 /** A provider named `name` with a node, and a buyer that bought 1,000,000 tokens from it at 0.500. */
-async function seller(name: string): Promise<Seller> {
+async function seller(name: string, market = { symbol, modelClassId }): Promise<Seller> {
+  const { symbol, modelClassId } = market;
   const buyer = await fundedBuyer(t, '100');
   const provider = await createParticipant(t, ['provider'], name);
   await deposit(t, provider.id, '100');
@@ -43,7 +46,7 @@ async function seller(name: string): Promise<Seller> {
   await t.http.post('/v1/orders').set(bearer(provider.key)).send({ instrument: symbol, side: 'sell', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
   const [d] = (await t.http.get('/v1/deliveries').set(bearer(buyer.key)).expect(200)).body.items;
   const key = await t.http.post(`/v1/deliveries/${d.id}/keys`).set(bearer(buyer.key)).send({}).expect(201);
-  return { provider, buyer, node: { id: node.body.id, key: privateKey }, deliveryId: d.id, keyId: key.body.id, windowStart: Date.parse(d.windowStart) };
+  return { provider, buyer, node: { id: node.body.id, key: privateKey }, deliveryId: d.id, keyId: key.body.id, windowStart: Date.parse(d.windowStart), modelClassId };
 }
 
 /** Request i of a seller: 400 prompt + 100 completion tokens, inside the delivery window. */
@@ -53,7 +56,7 @@ function request(s: Seller, i: number, shape: { ttftMs: number; durationMs: numb
     requestId: `chatcmpl-${randomUUID()}`,
     deliveryId: s.deliveryId,
     keyId: s.keyId,
-    model: modelClassId,
+    model: s.modelClassId,
     promptTokens: 400,
     completionTokens: shape.completionTokens ?? 100,
     startedAt: new Date(started).toISOString(),
@@ -224,3 +227,71 @@ describe('the routes', () => {
     await t.http.get(`/v1/scorecards?modelClass=${modelClassId}&cursor=abc`).expect(400);
   });
 });
+
+describe('the fold', () => {
+  test('a batch stored before a fold and verified after it is folded by the next: the oldest unverified batch holds the cursor back', async () => {
+    const market = await listSpotInstrument(t, 'sw', { spotWindowSeconds: 3_600 });
+    const name = `Waiting ${suffix}`;
+    const s = await seller(name, market);
+    const batchId = randomUUID();
+    await postUsageBatch(t, s.node, [request(s, 0, { ttftMs: 100, durationMs: 1_000 })], batchId).expect(202);
+    // Stored an hour ago and not verified since (the workers were down), older than the fold's
+    // overlap; the fold's cursor as it was then, when the batch arrived.
+    await t.dataSource.query(`UPDATE usage_batches SET received_at = now() - interval '1 hour' WHERE node_id = $1 AND batch_id = $2`, [s.node.id, batchId]);
+    await t.dataSource.query(
+      `UPDATE scorecard_cursors SET position = (SELECT floor(extract(epoch FROM received_at) * 1000)::bigint::text FROM usage_batches WHERE node_id = $1 AND batch_id = $2) WHERE source = 'batch'`,
+      [s.node.id, batchId],
+    );
+    await fold();
+    expect((await scorecardOf(name)).modelClasses).toEqual([]);
+    const [{ position }] = await t.dataSource.query(`SELECT position FROM scorecard_cursors WHERE source = 'batch'`);
+    const [{ received }] = await t.dataSource.query(`SELECT received_at AS received FROM usage_batches WHERE node_id = $1 AND batch_id = $2`, [s.node.id, batchId]);
+    expect(Number(position)).toBeLessThanOrEqual(received.getTime());
+    await verifyUsageBatch(t, s.node, batchId);
+    await fold();
+    expect((await scorecardOf(name)).modelClasses[0].scorecard).toMatchObject({ requests: 1, verifiedTokens: 200, ttftMsP50: 100 });
+  });
+
+  test('closed deliveries count by when they closed: the slow provider’s requests out of the SLA close its delivery in breach', async () => {
+    // Two hours on, every window of the scenario is past its close (grace included).
+    await t.app.get(SettlementService).closeDueWindows(new Date(Date.now() + 2 * 3_600_000));
+    await fold();
+    const cards = Object.fromEntries((await league()).items.map((e: { provider: string; scorecard: Record<string, unknown> }) => [e.provider, e.scorecard]));
+    expect(cards[names.slow]).toMatchObject({ deliveriesClosed: 1, deliveriesBreached: 1, breachRate: '1.000000' });
+    expect(cards[names.honest]).toMatchObject({ deliveriesClosed: 1, deliveriesBreached: 0, breachRate: '0.000000' });
+    // Per node there is no breach: deliveries are the provider's.
+    const slowCard = await scorecardOf(names.slow);
+    expect(slowCard.modelClasses[0].nodes[0].scorecard).toMatchObject({ deliveriesClosed: 0, breachRate: null });
+    await fold();
+    expect((await league()).items.find((e: { provider: string }) => e.provider === names.slow).scorecard.deliveriesClosed).toBe(1);
+  });
+
+  test('a batch held whole by a counter mismatch counts once resolved, with the split the admin gave, as a dispute upheld', async () => {
+    const market = await listSpotInstrument(t, 'sh', { spotWindowSeconds: 3_600 });
+    const name = `Counted ${suffix}`;
+    const s = await seller(name, market);
+    // The node's counters grew by 50 prompt and 20 generation tokens (what the scraper records)…
+    await t.dataSource.query(
+      `INSERT INTO node_counter_samples (node_id, scraped_at, prompt_tokens_total, generation_tokens_total, request_success_total)
+       VALUES ($1, $2, 1000, 500, 10), ($1, $3, 1050, 520, 11)`,
+      [s.node.id, new Date(s.windowStart - 500), new Date(s.windowStart + 3_500)],
+    );
+    // …while it reports 400 + 100 tokens for a request: paid (judged before its counters were read),
+    await postAndVerify(s, [request(s, 0, { ttftMs: 200, durationMs: 2_000 })]);
+    // and its next batch is held whole: one counter_mismatch dispute of 200 tokens.
+    const later = { ...request(s, 0, { ttftMs: 200, durationMs: 2_000 }) };
+    const started = s.windowStart + 4_000;
+    await postAndVerify(s, [{ ...later, startedAt: new Date(started).toISOString(), finishedAt: new Date(started + 2_000).toISOString() }]);
+    await fold();
+    expect((await scorecardOf(name)).modelClasses[0].scorecard).toMatchObject({ requests: 1, verifiedTokens: 200 });
+
+    const [dispute] = (await t.http.get(`/v1/admin/disputes?deliveryId=${s.deliveryId}`).set(bearer(t.adminKey)).expect(200)).body.items;
+    expect(dispute).toMatchObject({ kind: 'counter_mismatch', tokens: 200 });
+    await t.http.post(`/v1/admin/disputes/${dispute.id}/resolve`).set(bearer(t.adminKey)).send({ resolution: 'split', providerTokens: 150, reason: 'part of it was served' }).expect(200);
+    await fold();
+    await fold();
+    // 150 of the held 200 accepted, and 100 × 150 / 200 = 75 of its completion tokens (no buyer count to go by).
+    expect((await scorecardOf(name)).modelClasses[0].scorecard).toMatchObject({ requests: 2, verifiedTokens: 350, outputTokens: 175, disputesUpheld: 1, disputeRate: '0.500000' });
+  });
+});
+
