@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { conflict, invalid, notFound } from '../common/domain-error.js';
+import { conflict, notFound } from '../common/domain-error.js';
+import { decodeCursor, encodeCursor } from '../platform/http/pagination.js';
 import { Clock } from '../platform/clock/clock.js';
 import { type BucketAggregate, BUCKET_MS, compareForBuyers, EMPTY_AGGREGATE, mergeAggregates, type Scorecard, scorecardOf, type WindowName, windowRange } from './core/index.js';
 import { type ProviderWindow, ScorecardBucketsRepository } from './scorecard-buckets.repository.js';
@@ -47,8 +48,8 @@ export class ScorecardsService {
   }
 
   async league(modelClass: string, window: WindowName = '24h', limit = 100, cursor?: string): Promise<LeagueResponse> {
-    const offset = cursor === undefined ? 0 : Number(cursor);
-    if (!/^\d{1,9}$/.test(cursor ?? '0')) throw invalid('VALIDATION_FAILED', 'cursor must be the nextCursor of the previous page', { fields: ['cursor'] });
+    // The table is ranked as it is read, so the cursor is the place in it where the page starts.
+    const offset = Number(decodeCursor(cursor, ['bigint'])?.[0] ?? 0);
     const { view, from, to } = this.window(window);
     const byProvider = await this.providerAggregates(from, to, modelClass);
     const names = new Map<string, string>(
@@ -65,7 +66,7 @@ export class ScorecardsService {
       window: view,
       market: scorecardOf(mergeAggregates(...ranked.map((r) => r.aggregate))),
       items: page.map((r, i) => ({ rank: offset + i + 1, provider: r.name, scorecard: scorecardOf(r.aggregate) })),
-      nextCursor: offset + limit < ranked.length ? String(offset + limit) : null,
+      nextCursor: offset + limit < ranked.length ? encodeCursor([offset + limit]) : null,
     };
   }
 
