@@ -458,9 +458,9 @@ async function ingest(service: Service, db: pg.Client, market: Market, meter: Cp
   };
 
   const ordersRate = Number(args['orders-rate']);
-  const orderStream = new OrderStream(market.symbol, ...(await orderTraders(service, market, metrics, buyers, nodes)), `o${run}`, 7);
+  const orderStream = ordersRate > 0 ? new OrderStream(market.symbol, ...(await orderTraders(service, market, metrics, buyers, nodes)), `o${run}`, 7) : undefined;
   let alone: OrdersResult | undefined;
-  if (ordersRate > 0) {
+  if (orderStream) {
     console.log(`- (a) orders alone: POST /v1/orders at ${fmt(ordersRate)}/s for ${args['orders-alone']} s`);
     alone = await ordersAt(service, orderStream, ordersRate, Number(args['orders-alone']));
     console.log(`  ${fmt(alone.acked)} acknowledged of ${fmt(alone.sent)}: p50 ${alone.p50Ms.toFixed(1)} ms, p99 ${alone.p99Ms.toFixed(1)} ms`);
@@ -480,7 +480,7 @@ async function ingest(service: Service, db: pg.Client, market: Market, meter: Cp
     const elapsed = (performance.now() - started) / 1000;
     process.stdout.write(`  ${fmt(acceptedRecords)} records accepted in ${elapsed.toFixed(0)} s (${fmt(acceptedRecords / elapsed)}/s)\r`);
   }, 1000);
-  const during = ordersRate > 0 ? ordersAt(service, orderStream, ordersRate, DURATION) : undefined;
+  const during = orderStream ? ordersAt(service, orderStream, ordersRate, DURATION) : undefined;
   await Promise.all(
     Array.from({ length: POSTERS }, async () => {
       while (performance.now() < deadline) {

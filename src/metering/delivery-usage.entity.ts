@@ -2,10 +2,11 @@ import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 't
 import { bigintColumn } from '../platform/database/bigint.transformer.js';
 
 /**
- * Verified billable tokens served under a delivery: what metering accepted (a verified request,
- * or the provider's share of a resolved dispute), for settlement to pay. Metering writes it
- * (verified-usage.repository.ts); the id is the usage's own business key (`usage:<node>:<request>`,
- * `dispute:<id>`), so a record sent twice is counted once. Settlement reads the unpaid rows, and
+ * Verified billable tokens served under a delivery: what metering accepted (a verified batch's
+ * records for the delivery, or the provider's share of a resolved dispute), for settlement to pay.
+ * Metering writes it (verified-usage.repository.ts); the id is the usage's own business key
+ * (`batch:<node>:<batch>:<delivery>`, `dispute:<id>`; rows written before issue 15 are per request,
+ * `usage:<node>:<request>`), so usage recorded twice counts once. Settlement reads the unpaid rows, and
  * has the rows a payout paid marked through the same repository, in the payout's transaction.
  */
 @Entity('delivery_usage')
