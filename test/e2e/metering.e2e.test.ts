@@ -108,6 +108,32 @@ describe('verification', () => {
     ]);
   });
 
+  test('verified usage is one row per batch and delivery; a batch verifies only the records it stored', async () => {
+    const { node, deliveryId, keyId } = await delivery();
+    const [a, b, c] = [record(deliveryId, keyId), record(deliveryId, keyId), record(deliveryId, keyId)];
+    const first = randomUUID();
+    const second = randomUUID();
+    await post(node, [a, b], first).expect(202);
+    await post(node, [a, c], second).expect(202); // a: a duplicate, stored and verified with the first batch
+    await verify(node, second);
+    await verify(node, first);
+    const usage = await t.dataSource.query(`SELECT id, tokens::int AS tokens FROM delivery_usage WHERE delivery_id = $1 ORDER BY tokens`, [deliveryId]);
+    expect(usage).toEqual([
+      { id: `batch:${node.id}:${second}:${deliveryId}`, tokens: 200 },
+      { id: `batch:${node.id}:${first}:${deliveryId}`, tokens: 400 },
+    ]);
+    expect(await deliveryRow(deliveryId)).toMatchObject({ delivered: 600 });
+    const rows = await t.dataSource.query(`SELECT request_id, batch_id, verdict FROM usage_records WHERE node_id = $1`, [node.id]);
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        { request_id: a.requestId, batch_id: first, verdict: 'verified' },
+        { request_id: b.requestId, batch_id: first, verdict: 'verified' },
+        { request_id: c.requestId, batch_id: second, verdict: 'verified' },
+      ]),
+    );
+    expect(rows).toHaveLength(3);
+  });
+
   test('usage outside the window, for another provider, or failed is rejected; out of SLA is recorded', async () => {
     const { node, deliveryId, keyId } = await delivery();
     const other = await delivery();
