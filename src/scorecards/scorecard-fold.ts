@@ -18,6 +18,12 @@ import { type NodeBucketKey, ScorecardBucketsRepository } from './scorecard-buck
  * says was folded) catches it, unless its transaction stayed open longer than this.
  */
 export const OVERLAP_MS = 10 * 60_000;
+/**
+ * How long a row not folded yet (a batch not verified, a close that failed) holds its source's
+ * cursor back. After that it no longer does, so one row that never completes cannot make every
+ * run read everything since it; it is still folded if it completes while the cursor is behind it.
+ */
+export const MAX_WAIT_MS = 24 * 3_600_000;
 /** Rows folded per source and run; the rest wait for the next run (the job is scheduled). */
 export const FOLD_LIMIT = 500;
 
@@ -93,22 +99,31 @@ export class ScorecardFoldJob implements JobHandler<'scorecards.fold'> {
   }
 
   /** One run, in the caller's transaction; the cursors' row locks make concurrent runs take turns. */
-  async fold(manager: EntityManager): Promise<FoldReport> {
+  async fold(manager: EntityManager, limit = FOLD_LIMIT): Promise<FoldReport> {
     const [{ now }]: Array<{ now: Date }> = await manager.query(`SELECT now() AS now`);
     const cursors = await this.lockCursors(manager, now);
     const report: FoldReport = { batches: 0, requests: 0, disputes: 0, closes: 0 };
     const deltas: Array<readonly [NodeBucketKey, BucketAggregate]> = [];
 
-    await this.foldBatches(manager, now, cursors, deltas, report);
-    await this.foldDisputes(manager, now, cursors, deltas, report);
+    await this.foldBatches(manager, now, cursors, deltas, report, limit);
+    await this.foldDisputes(manager, now, cursors, deltas, report, limit);
     await this.buckets.addToNodeBuckets(manager, deltas);
-    await this.foldCloses(manager, now, cursors, report);
+    await this.foldCloses(manager, now, cursors, report, limit);
     // Probes: count the buckets since the cursor again (late probe rows included), then move it.
     const probesFrom = Math.min(Number(cursors.get('probes')), now.getTime() - OVERLAP_MS);
     await this.buckets.recountProbes(manager, new Date(bucketStart(probesFrom)));
     await this.saveCursor(manager, 'probes', String(now.getTime() - OVERLAP_MS));
-    await manager.query(`DELETE FROM scorecard_folds WHERE source = 'batch' AND ref_at < $1`, [new Date(Number(cursors.get('batch')))]);
-    await manager.query(`DELETE FROM scorecard_folds WHERE source <> 'batch' AND ref_at < $1`, [new Date(now.getTime() - 3 * OVERLAP_MS)]);
+    // Keys behind their cursor are never read again.
+    const [batchCursor, disputeCursor, closeCursor]: string[] = (
+      await manager.query(`SELECT position FROM scorecard_cursors WHERE source = ANY($1::text[]) ORDER BY array_position($1::text[], source)`, [['batch', 'dispute', 'close']])
+    ).map((r: { position: string }) => r.position);
+    await manager.query(`DELETE FROM scorecard_folds WHERE source = 'batch' AND ref_at < $1`, [new Date(Number(batchCursor))]);
+    // Their keys are ids (CASE: the cast must never meet a batch's key).
+    await manager.query(
+      `DELETE FROM scorecard_folds WHERE source IN ('dispute', 'close')
+          AND CASE source WHEN 'dispute' THEN key::bigint <= $1::bigint WHEN 'close' THEN key::bigint <= $2::bigint END`,
+      [disputeCursor, closeCursor],
+    );
     return report;
   }
 
@@ -132,14 +147,14 @@ export class ScorecardFoldJob implements JobHandler<'scorecards.fold'> {
   }
 
   /** Verified batches received since the cursor and not folded: their verified records. */
-  private async foldBatches(manager: EntityManager, now: Date, cursors: Map<string, string>, deltas: Array<readonly [NodeBucketKey, BucketAggregate]>, report: FoldReport) {
+  private async foldBatches(manager: EntityManager, now: Date, cursors: Map<string, string>, deltas: Array<readonly [NodeBucketKey, BucketAggregate]>, report: FoldReport, limit: number) {
     const cursor = new Date(Number(cursors.get('batch')));
     const batches: Array<{ node_id: string; batch_id: string; received_at: Date }> = await manager.query(
       `SELECT b.node_id, b.batch_id, b.received_at FROM usage_batches b
         WHERE b.received_at >= $1 AND b.status = 'verified'
           AND NOT EXISTS (SELECT 1 FROM scorecard_folds f WHERE f.source = 'batch' AND f.key = b.node_id::text || ':' || b.batch_id)
         ORDER BY b.received_at LIMIT $2`,
-      [cursor, FOLD_LIMIT],
+      [cursor, limit],
     );
     if (batches.length > 0) {
       // Verified records, and the failures the node itself reported (verification rejects them: nothing to pay).
@@ -158,20 +173,23 @@ export class ScorecardFoldJob implements JobHandler<'scorecards.fold'> {
       report.batches = batches.length;
       report.requests += records.length;
     }
-    // The oldest batch still waiting for verification holds the cursor back; so does the overlap,
-    // and a run that stopped at its limit.
+    // The cursor moves up to the oldest batch not folded yet (not verified, or beyond this run's
+    // limit; this run's own are marked already), and never into the overlap. One statement: one snapshot.
     const [{ waiting }]: Array<{ waiting: Date | null }> = await manager.query(
-      `SELECT min(received_at) AS waiting FROM usage_batches WHERE received_at >= $1 AND status <> 'verified'`,
-      [cursor],
+      `SELECT min(b.received_at) AS waiting FROM usage_batches b
+        WHERE b.received_at >= $1 AND b.received_at >= $2
+          AND NOT EXISTS (SELECT 1 FROM scorecard_folds f WHERE f.source = 'batch' AND f.key = b.node_id::text || ':' || b.batch_id)`,
+      [cursor, new Date(now.getTime() - MAX_WAIT_MS)],
     );
     let next = now.getTime() - OVERLAP_MS;
     if (waiting) next = Math.min(next, waiting.getTime());
-    if (batches.length === FOLD_LIMIT) next = Math.min(next, batches[batches.length - 1].received_at.getTime());
+    // A run that stopped at its limit (a first run over history) goes on from there, however old.
+    if (batches.length === limit) next = Math.min(next, batches[batches.length - 1].received_at.getTime());
     await this.saveCursor(manager, 'batch', String(Math.max(next, cursor.getTime())));
   }
 
   /** Disputes resolved since the cursor: the records they held, what was accepted of them, and whether upheld. */
-  private async foldDisputes(manager: EntityManager, now: Date, cursors: Map<string, string>, deltas: Array<readonly [NodeBucketKey, BucketAggregate]>, report: FoldReport) {
+  private async foldDisputes(manager: EntityManager, now: Date, cursors: Map<string, string>, deltas: Array<readonly [NodeBucketKey, BucketAggregate]>, report: FoldReport, limit: number) {
     const cursor = cursors.get('dispute')!;
     const resolved: Array<{
       event_id: string;
@@ -198,9 +216,9 @@ export class ScorecardFoldJob implements JobHandler<'scorecards.fold'> {
          JOIN disputes d ON d.id::text = e.subject_id AND d.status = 'resolved'
          JOIN deliveries dl ON dl.id = d.delivery_id
         WHERE e.id > $1::bigint AND e.action = 'dispute.resolve' AND e.subject_type = 'dispute'
-          AND NOT EXISTS (SELECT 1 FROM scorecard_folds f WHERE f.source = 'dispute' AND f.key = d.id::text)
+          AND NOT EXISTS (SELECT 1 FROM scorecard_folds f WHERE f.source = 'dispute' AND f.key = e.id::text)
         ORDER BY e.id LIMIT $2`,
-      [cursor, FOLD_LIMIT],
+      [cursor, limit],
     );
     for (const d of resolved) {
       const tokens = BigInt(d.tokens);
@@ -239,51 +257,47 @@ export class ScorecardFoldJob implements JobHandler<'scorecards.fold'> {
         deltas.push([key, { ...EMPTY_AGGREGATE, verifiedTokens: extra, spendPico: extra * BigInt(d.price), disputesUpheld: upheld ? 1 : 0 }]);
       }
     }
-    await this.markFolded(manager, 'dispute', resolved.map((d) => d.id), resolved.map((d) => d.event_at));
+    await this.markFolded(manager, 'dispute', resolved.map((d) => d.event_id), resolved.map((d) => d.event_at));
     report.disputes = resolved.length;
-    await this.saveCursor(manager, 'dispute', await this.idCursor(manager, now, 'audit_events', cursor, resolved.map((r) => r.event_id), `action = 'dispute.resolve'`));
+    await this.saveCursor(manager, 'dispute', await this.idCursor(manager, now, 'dispute', cursor, resolved.length === limit ? resolved[resolved.length - 1].event_id : null));
   }
 
   /** Deliveries closed since the cursor (their `close` settlement), in the bucket of when they closed. */
-  private async foldCloses(manager: EntityManager, now: Date, cursors: Map<string, string>, report: FoldReport) {
+  private async foldCloses(manager: EntityManager, now: Date, cursors: Map<string, string>, report: FoldReport, limit: number) {
     const cursor = cursors.get('close')!;
     const closed: Array<{ id: string; created_at: Date; delivery_id: string; provider_id: string; model_class_id: string; closed_at: Date; outcome: string }> = await manager.query(
       `SELECT s.id::text, s.created_at, d.id AS delivery_id, d.provider_id, d.model_class_id, d.closed_at, d.outcome
          FROM settlements s JOIN deliveries d ON d.id = s.delivery_id AND d.status = 'closed'
         WHERE s.kind = 'close' AND s.status = 'done' AND s.id > $1::bigint
-          AND NOT EXISTS (SELECT 1 FROM scorecard_folds f WHERE f.source = 'close' AND f.key = d.id::text)
+          AND NOT EXISTS (SELECT 1 FROM scorecard_folds f WHERE f.source = 'close' AND f.key = s.id::text)
         ORDER BY s.id LIMIT $2`,
-      [cursor, FOLD_LIMIT],
+      [cursor, limit],
     );
     await this.buckets.addClosedDeliveries(
       manager,
       closed.map((c) => ({ providerId: c.provider_id, modelClassId: c.model_class_id, bucketStart: bucketStart(c.closed_at.getTime()), breached: c.outcome === 'breach' })),
     );
-    await this.markFolded(manager, 'close', closed.map((c) => c.delivery_id), closed.map((c) => c.created_at));
+    await this.markFolded(manager, 'close', closed.map((c) => c.id), closed.map((c) => c.created_at));
     report.closes = closed.length;
-    await this.saveCursor(
-      manager,
-      'close',
-      await this.idCursor(manager, now, 'settlements', cursor, closed.map((c) => c.id), `kind = 'close'`),
-    );
+    await this.saveCursor(manager, 'close', await this.idCursor(manager, now, 'close', cursor, closed.length === limit ? closed[closed.length - 1].id : null));
   }
 
   /**
-   * An id cursor moves past rows only once they are older than the overlap and every row before
-   * them was read: to the last id of the rows read, or of the table's rows older than the overlap,
-   * whichever is lower.
+   * An id cursor moves up to the first row not folded yet (beyond this run's limit, a close not
+   * done yet) or still in the overlap, and otherwise to the last row: in one statement, so one
+   * snapshot. A row not folded for MAX_WAIT_MS stops holding it back; a run that stopped at its
+   * limit goes on from the last row it read.
    */
-  private async idCursor(manager: EntityManager, now: Date, table: 'audit_events' | 'settlements', cursor: string, read: readonly string[], where: string): Promise<string> {
-    const [{ young }]: Array<{ young: string | null }> = await manager.query(
-      `SELECT min(id)::text AS young FROM ${table} WHERE id > $1::bigint AND ${where} AND created_at >= $2`,
-      [cursor, new Date(now.getTime() - OVERLAP_MS)],
+  private async idCursor(manager: EntityManager, now: Date, source: 'dispute' | 'close', cursor: string, limitedAt: string | null): Promise<string> {
+    const [table, where] = source === 'dispute' ? ['audit_events', `action = 'dispute.resolve'`] : ['settlements', `kind = 'close'`];
+    const [{ stop, last }]: Array<{ stop: string | null; last: string | null }> = await manager.query(
+      `SELECT (SELECT min(t.id) FROM ${table} t WHERE t.id > $1::bigint AND ${where} AND t.created_at >= $4
+                 AND (t.created_at >= $2 OR NOT EXISTS (SELECT 1 FROM scorecard_folds f WHERE f.source = $3 AND f.key = t.id::text)))::text AS stop,
+              (SELECT max(t.id) FROM ${table} t WHERE t.id > $1::bigint AND ${where})::text AS last`,
+      [cursor, new Date(now.getTime() - OVERLAP_MS), source, new Date(now.getTime() - MAX_WAIT_MS)],
     );
-    let next = read.length === FOLD_LIMIT ? BigInt(read[read.length - 1]) : BigInt(young ?? '0') - 1n;
-    if (young === null && read.length < FOLD_LIMIT) {
-      const [{ last }]: Array<{ last: string | null }> = await manager.query(`SELECT max(id)::text AS last FROM ${table} WHERE id > $1::bigint AND ${where}`, [cursor]);
-      next = BigInt(last ?? cursor);
-    }
-    if (young !== null && BigInt(young) - 1n < next) next = BigInt(young) - 1n;
+    let next = stop !== null ? BigInt(stop) - 1n : BigInt(last ?? cursor);
+    if (limitedAt !== null && BigInt(limitedAt) < next) next = BigInt(limitedAt);
     return String(next > BigInt(cursor) ? next : BigInt(cursor));
   }
 }

@@ -252,6 +252,33 @@ describe('the fold', () => {
     expect((await scorecardOf(name)).modelClasses[0].scorecard).toMatchObject({ requests: 1, verifiedTokens: 200, ttftMsP50: 100 });
   });
 
+  test('a history older than a day is folded a few batches a run, each once, when the fold stops at its limit', async () => {
+    const market = await listSpotInstrument(t, 'sl', { spotWindowSeconds: 3_600 });
+    const name = `History ${suffix}`;
+    const s = await seller(name, market);
+    const batches: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const batchId = randomUUID();
+      await postUsageBatch(t, s.node, [request(s, i, { ttftMs: 100 + i, durationMs: 1_000 })], batchId).expect(202);
+      await verifyUsageBatch(t, s.node, batchId);
+      batches.push(batchId);
+    }
+    // Stored two days ago (a first fold over history), and the cursor as it was then.
+    await t.dataSource.query(`UPDATE usage_batches SET received_at = now() - interval '2 days' + (array_position($2::text[], batch_id) * interval '1 second') WHERE node_id = $1 AND batch_id = ANY($2::text[])`, [s.node.id, batches]);
+    await t.dataSource.query(
+      `UPDATE scorecard_cursors SET position = (SELECT floor(extract(epoch FROM min(received_at)) * 1000)::bigint::text FROM usage_batches WHERE node_id = $1 AND batch_id = ANY($2::text[])) WHERE source = 'batch'`,
+      [s.node.id, batches],
+    );
+    const limited = () => t.dataSource.transaction((manager) => t.app.get(ScorecardFoldJob).fold(manager, 1));
+    for (let i = 1; i <= 3; i++) {
+      expect((await limited()).batches).toBe(1);
+      expect((await scorecardOf(name, '30d')).modelClasses[0].scorecard.requests).toBe(i);
+    }
+    await limited();
+    await fold();
+    expect((await scorecardOf(name, '30d')).modelClasses[0].scorecard).toMatchObject({ requests: 3, ttftMsP50: 101 });
+  });
+
   test('closed deliveries count by when they closed: the slow provider’s requests out of the SLA close its delivery in breach', async () => {
     // Two hours on, every window of the scenario is past its close (grace included).
     await t.app.get(SettlementService).closeDueWindows(new Date(Date.now() + 2 * 3_600_000));
