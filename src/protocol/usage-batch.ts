@@ -130,16 +130,24 @@ export function parseUsageBatch(body: Buffer, nodeId: string): { batch: UsageBat
 const isStorable = (text: string) => !/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 10_000_000;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const daysIn = (year: number, month: number) => (month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : DAYS_IN_MONTH[month - 1]);
+
 /**
- * An ISO 8601 time on a day that exists, from 1970 to 9999: JavaScript reads year 0 and February 31,
- * PostgreSQL refuses them.
+ * The time `v` names in ms, if it is an ISO 8601 time on a day that exists, from 1970 to 9999:
+ * JavaScript reads year 0 and February 31, PostgreSQL refuses them. Else undefined. (The day is
+ * checked by arithmetic: a Date and its ISO string per timestamp were 3 % of ingest's CPU.)
  */
-function isTime(v: unknown): boolean {
-  if (typeof v !== 'string' || v.length > 40) return false;
+export function timeOf(v: unknown): number | undefined {
+  if (typeof v !== 'string' || v.length > 40) return undefined;
   const day = /^(\d{4})-(\d{2})-(\d{2})T/.exec(v);
-  if (!day || Number(day[1]) < 1970 || Number.isNaN(Date.parse(v))) return false;
-  return new Date(Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]))).toISOString().startsWith(`${day[1]}-${day[2]}-${day[3]}`);
+  if (!day) return undefined;
+  const [year, month, date] = [Number(day[1]), Number(day[2]), Number(day[3])];
+  if (year < 1970 || month < 1 || month > 12 || date < 1 || date > daysIn(year, month)) return undefined;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? undefined : ms;
 }
+const isTime = (v: unknown) => timeOf(v) !== undefined;
 
 /** What is wrong with one record, naming the field; undefined if nothing. */
 export function recordProblem(value: unknown): string | undefined {
@@ -152,8 +160,10 @@ export function recordProblem(value: unknown): string | undefined {
   if (!isStorable(x.model)) return 'model must not contain a NUL character or a lone UTF-16 surrogate';
   if (!isCount(x.promptTokens)) return 'promptTokens must be a whole number from 0 to 10,000,000';
   if (!isCount(x.completionTokens)) return 'completionTokens must be a whole number from 0 to 10,000,000';
-  if (!isTime(x.startedAt) || !isTime(x.finishedAt)) return 'startedAt and finishedAt must be ISO 8601 times';
-  if (Date.parse(x.finishedAt as string) < Date.parse(x.startedAt as string)) return 'finishedAt is before startedAt';
+  const started = timeOf(x.startedAt);
+  const finished = timeOf(x.finishedAt);
+  if (started === undefined || finished === undefined) return 'startedAt and finishedAt must be ISO 8601 times';
+  if (finished < started) return 'finishedAt is before startedAt';
   if (!isCount(x.ttftMs)) return 'ttftMs must be a whole number of milliseconds';
   if (x.outputSha256 !== undefined && (typeof x.outputSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(x.outputSha256))) return 'outputSha256 must be 64 hex digits';
   if (x.status !== undefined && x.status !== 'ok' && x.status !== 'error') return 'status must be ok or error';
