@@ -20,6 +20,7 @@ export const NAV: ReadonlyArray<{ readonly path: string; readonly label: string 
   { path: `${OPS_PATH}/disputes`, label: 'Disputes' },
   { path: `${OPS_PATH}/deliveries`, label: 'Deliveries' },
   { path: `${OPS_PATH}/forwards`, label: 'Forwards' },
+  { path: `${OPS_PATH}/scorecards`, label: 'Scorecards' },
   { path: `${OPS_PATH}/ledger`, label: 'Ledger' },
   { path: `${OPS_PATH}/participants`, label: 'Participants' },
   { path: `${OPS_PATH}/audit`, label: 'Audit log' },

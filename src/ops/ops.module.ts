@@ -9,6 +9,8 @@ import { NodesModule } from '../nodes/nodes.module.js';
 import { OrdersModule } from '../orders/orders.module.js';
 import { ParticipantsModule } from '../participants/participants.module.js';
 import { SettlementModule } from '../settlement/settlement.module.js';
+import { ScorecardsModule } from '../scorecards/scorecards.module.js';
+import { ScorecardsPageController } from './scorecards/scorecards-page.controller.js';
 import { DeliveriesPageController } from './deliveries/deliveries-page.controller.js';
 import { SettlementsPageController } from './settlements/settlements-page.controller.js';
 import { ForwardsPageController } from './forwards/forwards-page.controller.js';
@@ -31,8 +33,8 @@ import { SignInController } from './sign-in.controller.js';
  * is registered by ops-http.ts on the API's Fastify.
  */
 @Module({
-  imports: [ParticipantsModule, MarketsModule, MarketDataModule, LedgerModule, ForwardsModule, FundingModule, OrdersModule, NodesModule, MeteringModule, SettlementModule],
-  controllers: [SignInController, OverviewController, ForwardsPageController, ParticipantsPageController, AuditPageController, DisputesPageController, LedgerPageController, SettlementsPageController, DeliveriesPageController],
+  imports: [ParticipantsModule, MarketsModule, MarketDataModule, LedgerModule, ForwardsModule, FundingModule, OrdersModule, NodesModule, MeteringModule, SettlementModule, ScorecardsModule],
+  controllers: [SignInController, OverviewController, ForwardsPageController, ParticipantsPageController, AuditPageController, DisputesPageController, LedgerPageController, SettlementsPageController, DeliveriesPageController, ScorecardsPageController],
   providers: [OpsSessions, OverviewService, ForwardsPageService, ParticipantPageService, DisputesPageService, LedgerPageService],
   exports: [OpsSessions],
 })

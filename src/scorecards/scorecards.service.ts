@@ -28,7 +28,17 @@ export class ScorecardsService {
     );
     if (providers.length === 0) throw notFound('PROVIDER_NOT_FOUND', `no provider is named ${JSON.stringify(name)}`);
     if (providers.length > 1) throw conflict('PROVIDER_NAME_AMBIGUOUS', `more than one provider is named ${JSON.stringify(name)}`);
-    const [p] = providers;
+    return this.providerCard(providers[0], window, modelClass);
+  }
+
+  /** A provider's scorecard by its id (the ops console; ids are not public). */
+  async providerById(id: string, window: WindowName = '24h'): Promise<ProviderScorecardResponse> {
+    const [p]: Array<{ id: string; name: string }> = await this.dataSource.query(`SELECT id, name FROM participants WHERE id = $1 AND 'provider' = ANY(roles)`, [id]);
+    if (!p) throw notFound('PROVIDER_NOT_FOUND', 'no such provider');
+    return this.providerCard(p, window);
+  }
+
+  private async providerCard(p: { id: string; name: string }, window: WindowName, modelClass?: string): Promise<ProviderScorecardResponse> {
     const { view, from, to } = this.window(window);
     const nodes = await this.buckets.nodeWindows(this.dataSource.manager, { from, to, providerId: p.id, modelClassId: modelClass });
     const deliveries = await this.buckets.providerWindows(this.dataSource.manager, { from, to, providerId: p.id, modelClassId: modelClass });
@@ -50,6 +60,19 @@ export class ScorecardsService {
   async league(modelClass: string, window: WindowName = '24h', limit = 100, cursor?: string): Promise<LeagueResponse> {
     // The table is ranked as it is read, so the cursor is the place in it where the page starts.
     const offset = Number(decodeCursor(cursor, ['bigint'])?.[0] ?? 0);
+    const { view, market, ranked } = await this.ranked(modelClass, window);
+    const page = ranked.slice(offset, offset + limit);
+    return {
+      modelClass,
+      window: view,
+      market,
+      items: page.map((r, i) => ({ rank: offset + i + 1, provider: r.name, scorecard: r.scorecard })),
+      nextCursor: offset + limit < ranked.length ? encodeCursor([offset + limit]) : null,
+    };
+  }
+
+  /** The whole league table with the providers' ids (the ops console's). */
+  async ranked(modelClass: string, window: WindowName = '24h'): Promise<{ view: WindowView; market: Scorecard; ranked: Array<{ id: string; name: string; scorecard: Scorecard }> }> {
     const { view, from, to } = this.window(window);
     const byProvider = await this.providerAggregates(from, to, modelClass);
     const names = new Map<string, string>(
@@ -58,15 +81,12 @@ export class ScorecardsService {
         : (await this.dataSource.query(`SELECT id, name FROM participants WHERE id = ANY($1::uuid[])`, [[...byProvider.keys()]])).map((r: { id: string; name: string }) => [r.id, r.name]),
     );
     const ranked = [...byProvider]
-      .map(([id, aggregate]) => ({ name: names.get(id) ?? '', aggregate }))
+      .map(([id, aggregate]) => ({ id, name: names.get(id) ?? '', aggregate }))
       .sort((a, b) => compareForBuyers(a.aggregate, b.aggregate) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const page = ranked.slice(offset, offset + limit);
     return {
-      modelClass,
-      window: view,
+      view,
       market: scorecardOf(mergeAggregates(...ranked.map((r) => r.aggregate))),
-      items: page.map((r, i) => ({ rank: offset + i + 1, provider: r.name, scorecard: scorecardOf(r.aggregate) })),
-      nextCursor: offset + limit < ranked.length ? encodeCursor([offset + limit]) : null,
+      ranked: ranked.map((r) => ({ id: r.id, name: r.name, scorecard: scorecardOf(r.aggregate) })),
     };
   }
 
