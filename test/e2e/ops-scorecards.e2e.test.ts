@@ -52,6 +52,8 @@ describe('/ops/scorecards', () => {
     expect(page.text).toContain(`data-model-class="${modelClassId}"`);
     expect(page.text).toContain(`node ${nodeId}`);
     expect(page.text).toMatch(/data-testid="sc-cost">0\.001000</);
+    // The provider's participant page links it.
+    expect((await consoleGet(t, session, `/ops/participants/${providerId}`).expect(200)).text).toContain(`href="/ops/scorecards/providers/${providerId}"`);
   });
 
   test('bad input is refused on the page, naming the field; the console needs a session', async () => {
