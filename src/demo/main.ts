@@ -189,6 +189,7 @@ async function main(): Promise<number> {
     NODE_PROBE_INTERVAL_MS: '5000',
     LEDGER_CHECK_INTERVAL_MS: '15000',
     FORWARD_MARK_INTERVAL_MS: '2000',
+    SCORECARD_FOLD_INTERVAL_MS: '1000',
     ...(rate > 1 ? { CLOCK_RATE: String(rate), CLOCK_ANCHOR: anchor } : {}),
   });
   const startService = async (rate: number) => {
@@ -307,7 +308,11 @@ async function main(): Promise<number> {
   for (let i = 0, stable = 0; i < 40 && stable < 3; i++) {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const next = await readReport(ctx);
-    const settled = next.deliveries.paid === report.deliveries.paid && next.deliveries.delivered === report.deliveries.delivered && disputesAgainst(next, inflatingName) > 0;
+    const settled =
+      next.deliveries.paid === report.deliveries.paid &&
+      next.deliveries.delivered === report.deliveries.delivered &&
+      disputesAgainst(next, inflatingName) > 0 &&
+      next.scorecards.some((e) => e.provider === acme.name && e.verifiedTokens > 0);
     stable = settled ? stable + 1 : 0;
     report = next;
   }

@@ -11,6 +11,20 @@ export interface MarketReport {
   readonly disputes: { count: number; byProvider: Record<string, Record<string, { count: number; tokens: number }>> };
   readonly payouts: { count: number; tokens: number; amount: string };
   readonly trialBalance: { postedSum: string; pendingSum: string; balanced: boolean };
+  /** The model class's league table over the last hour (GET /v1/scorecards, public; docs/scorecards.md). */
+  readonly scorecards: ReadonlyArray<{
+    rank: number;
+    provider: string;
+    requests: number;
+    verifiedTokens: number;
+    tokensPerSecondP50: string | null;
+    ttftMsP50: number | null;
+    ttftMsP99: number | null;
+    costPer1kOutputTokens: string | null;
+    uptime: string | null;
+    slaMisses: number;
+    disputesUpheld: number;
+  }>;
 }
 
 export interface ReportContext {
@@ -24,7 +38,7 @@ export interface ReportContext {
 
 export async function readReport(ctx: ReportContext): Promise<MarketReport> {
   const { admin } = ctx;
-  const [spotTicker, forwardTicker, index, marks, deliveries, disputes, payouts, trial] = await Promise.all([
+  const [spotTicker, forwardTicker, index, marks, deliveries, disputes, payouts, trial, league] = await Promise.all([
     admin.get(`/v1/markets/${ctx.spot}/ticker`),
     admin.get(`/v1/markets/${ctx.forward}/ticker`),
     admin.get(`/v1/index/${ctx.modelClassId}`),
@@ -33,6 +47,7 @@ export async function readReport(ctx: ReportContext): Promise<MarketReport> {
     Promise.all([admin.all('/v1/admin/disputes?status=open'), admin.all('/v1/admin/disputes?status=resolved')]).then(([a, b]) => [...a, ...b]),
     admin.all('/v1/admin/settlements?kind=payout'),
     admin.get('/v1/admin/ledger/trial-balance'),
+    admin.get(`/v1/scorecards?modelClass=${ctx.modelClassId}&window=1h`),
   ]);
   const market = (kind: 'spot' | 'forward', t: any) => ({ kind, trades: t.trades24h, volume: t.volume24h, notional: t.notional24h, lastPrice: t.lastPrice });
   const name = (id: string) => ctx.names.get(id) ?? id;
@@ -63,6 +78,19 @@ export async function readReport(ctx: ReportContext): Promise<MarketReport> {
       amount: sumUsd(payouts.map((p: any) => p.amounts?.providerPayout ?? '0')),
     },
     trialBalance: { postedSum: trial.postedSum, pendingSum: trial.pendingSum, balanced: trial.balanced },
+    scorecards: league.items.map((e: any) => ({
+      rank: e.rank,
+      provider: e.provider,
+      requests: e.scorecard.requests,
+      verifiedTokens: e.scorecard.verifiedTokens,
+      tokensPerSecondP50: e.scorecard.tokensPerSecondP50,
+      ttftMsP50: e.scorecard.ttftMsP50,
+      ttftMsP99: e.scorecard.ttftMsP99,
+      costPer1kOutputTokens: e.scorecard.costPer1kOutputTokens,
+      uptime: e.scorecard.uptime,
+      slaMisses: e.scorecard.slaMisses,
+      disputesUpheld: e.scorecard.disputesUpheld,
+    })),
   };
 }
 
@@ -78,6 +106,7 @@ export function checksOf(report: MarketReport, honest: string, inflating: string
     inflatingNodeDisputed: disputesAgainst(report, inflating) > 0,
     honestNodeNotDisputed: disputesAgainst(report, honest) === 0,
     trialBalanceZero: report.trialBalance.postedSum === '0.000000' && report.trialBalance.pendingSum === '0.000000',
+    honestScorecardPublished: report.scorecards.some((e) => e.provider === honest && e.verifiedTokens > 0 && e.disputesUpheld === 0),
   };
 }
 
@@ -117,6 +146,14 @@ export function summaryText(r: MarketReport, checks: Record<string, boolean>): s
   );
   lines.push(`  disputes           ${against.length === 0 ? 'none' : against.join('; ')}`);
   lines.push(`  trial balance      ${r.trialBalance.postedSum} posted, ${r.trialBalance.pendingSum} pending (${r.trialBalance.balanced ? 'balanced' : 'NOT BALANCED'})`);
+  lines.push('', '  scorecards (last hour, verified usage only; disputes count once an admin resolves them)');
+  lines.push('   #  provider                 requests  verified tok  tok/s p50  TTFT ms p50/p99  USD/1k out  uptime  SLA misses  disputes upheld');
+  for (const e of r.scorecards) {
+    lines.push(
+      `  ${pad(e.rank, 2)}  ${e.provider.padEnd(22)} ${pad(e.requests, 9)} ${pad(e.verifiedTokens, 13)} ${pad(e.tokensPerSecondP50 ?? '-', 10)} ${pad(`${e.ttftMsP50 ?? '-'}/${e.ttftMsP99 ?? '-'}`, 16)} ${pad(e.costPer1kOutputTokens ?? '-', 11)} ${pad(e.uptime ?? '-', 7)} ${pad(e.slaMisses, 11)} ${pad(e.disputesUpheld, 16)}`,
+    );
+  }
+  if (r.scorecards.length === 0) lines.push('      none yet');
   lines.push('', '  checks');
   for (const [name, ok] of Object.entries(checks)) lines.push(`    ${ok ? 'ok  ' : 'FAIL'} ${name}`);
   return lines.join('\n');

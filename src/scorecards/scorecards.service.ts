@@ -3,7 +3,6 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { conflict, notFound } from '../common/domain-error.js';
 import { decodeCursor, encodeCursor } from '../platform/http/pagination.js';
-import { Clock } from '../platform/clock/clock.js';
 import { type BucketAggregate, BUCKET_MS, compareForBuyers, EMPTY_AGGREGATE, mergeAggregates, type Scorecard, scorecardOf, type WindowName, windowRange } from './core/index.js';
 import { type ProviderWindow, ScorecardBucketsRepository } from './scorecard-buckets.repository.js';
 import type { LeagueResponse, ProviderScorecardResponse, WindowView } from './scorecards.dto.js';
@@ -18,7 +17,6 @@ export class ScorecardsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly buckets: ScorecardBucketsRepository,
-    private readonly clock: Clock,
   ) {}
 
   async provider(name: string, window: WindowName = '24h', modelClass?: string): Promise<ProviderScorecardResponse> {
@@ -111,7 +109,9 @@ export class ScorecardsService {
   }
 
   private window(window: WindowName): { view: WindowView; from: Date; to: Date } {
-    const range = windowRange(window, this.clock.now().getTime());
+    // Wall time, as metering and settlement use: the records' times are real ones (the Clock's
+    // fast mode is for forwards only, and a demo's would put every window days ahead of them).
+    const range = windowRange(window, Date.now());
     return {
       view: { window, from: new Date(range.firstBucket).toISOString(), to: new Date(range.lastBucket + BUCKET_MS).toISOString() },
       from: new Date(range.firstBucket),
