@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { type BucketAggregate, EMPTY_AGGREGATE, histogramFromJson, histogramToJson, mergeAggregates } from './core/index.js';
+import { type BucketAggregate, EMPTY_AGGREGATE, histogramFromJson, histogramToJson, mergeAggregates, mergeAll } from './core/index.js';
 
 /** A node's bucket: what the fold adds to, and what a window's read returns. */
 export interface NodeBucketKey {
@@ -50,12 +50,15 @@ const bucketKey = (k: { nodeId?: string; providerId: string; modelClassId: strin
 export class ScorecardBucketsRepository {
   /** Adds aggregates to node buckets (several for one bucket are merged first). */
   async addToNodeBuckets(manager: EntityManager, deltas: ReadonlyArray<readonly [NodeBucketKey, BucketAggregate]>): Promise<void> {
-    const merged = new Map<string, [NodeBucketKey, BucketAggregate]>();
+    const grouped = new Map<string, [NodeBucketKey, BucketAggregate[]]>();
     for (const [key, agg] of deltas) {
       const k = bucketKey(key);
-      merged.set(k, [key, mergeAggregates(merged.get(k)?.[1] ?? EMPTY_AGGREGATE, agg)]);
+      const group = grouped.get(k);
+      if (group) group[1].push(agg);
+      else grouped.set(k, [key, [agg]]);
     }
-    if (merged.size === 0) return;
+    if (grouped.size === 0) return;
+    const merged = new Map([...grouped].map(([k, [key, aggs]]) => [k, [key, mergeAll(aggs)] as [NodeBucketKey, BucketAggregate]]));
     const keys = [...merged.values()].map(([k]) => k);
     // Lock in key order, so two folds adding to the same buckets cannot deadlock.
     keys.sort((a, b) => (bucketKey(a) < bucketKey(b) ? -1 : 1));

@@ -24,6 +24,8 @@ export const OVERLAP_MS = 10 * 60_000;
  * run read everything since it; it is still folded if it completes while the cursor is behind it.
  */
 export const MAX_WAIT_MS = 24 * 3_600_000;
+/** Records folded per run, about (whole batches, at least one): a run's transaction stays small. */
+export const RECORD_LIMIT = 50_000;
 /** Rows folded per source and run; the rest wait for the next run (the job is scheduled). */
 export const FOLD_LIMIT = 500;
 
@@ -149,13 +151,18 @@ export class ScorecardFoldJob implements JobHandler<'scorecards.fold'> {
   /** Verified batches received since the cursor and not folded: their verified records. */
   private async foldBatches(manager: EntityManager, now: Date, cursors: Map<string, string>, deltas: Array<readonly [NodeBucketKey, BucketAggregate]>, report: FoldReport, limit: number) {
     const cursor = new Date(Number(cursors.get('batch')));
-    const batches: Array<{ node_id: string; batch_id: string; received_at: Date }> = await manager.query(
-      `SELECT b.node_id, b.batch_id, b.received_at FROM usage_batches b
-        WHERE b.received_at >= $1 AND b.status = 'verified'
-          AND NOT EXISTS (SELECT 1 FROM scorecard_folds f WHERE f.source = 'batch' AND f.key = b.node_id::text || ':' || b.batch_id)
-        ORDER BY b.received_at LIMIT $2`,
+    // The oldest batches not folded, up to the run's limit and about RECORD_LIMIT records (at least one batch).
+    const candidates: Array<{ node_id: string; batch_id: string; received_at: Date; before: string }> = await manager.query(
+      `WITH c AS (
+         SELECT b.node_id, b.batch_id, b.received_at, b.record_count FROM usage_batches b
+          WHERE b.received_at >= $1 AND b.status = 'verified'
+            AND NOT EXISTS (SELECT 1 FROM scorecard_folds f WHERE f.source = 'batch' AND f.key = b.node_id::text || ':' || b.batch_id)
+          ORDER BY b.received_at, b.node_id, b.batch_id LIMIT $2)
+       SELECT node_id, batch_id, received_at, (sum(record_count) OVER (ORDER BY received_at, node_id, batch_id) - record_count)::text AS before FROM c
+        ORDER BY received_at, node_id, batch_id`,
       [cursor, limit],
     );
+    const batches = candidates.filter((b, i) => i === 0 || Number(b.before) < RECORD_LIMIT);
     if (batches.length > 0) {
       // Verified records, and the failures the node itself reported (verification rejects them: nothing to pay).
       const records: RecordRow[] = await manager.query(
@@ -184,7 +191,7 @@ export class ScorecardFoldJob implements JobHandler<'scorecards.fold'> {
     let next = now.getTime() - OVERLAP_MS;
     if (waiting) next = Math.min(next, waiting.getTime());
     // A run that stopped at its limit (a first run over history) goes on from there, however old.
-    if (batches.length === limit) next = Math.min(next, batches[batches.length - 1].received_at.getTime());
+    if (batches.length > 0 && (candidates.length === limit || batches.length < candidates.length)) next = Math.min(next, batches[batches.length - 1].received_at.getTime());
     await this.saveCursor(manager, 'batch', String(Math.max(next, cursor.getTime())));
   }
 

@@ -3,8 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { conflict, notFound } from '../common/domain-error.js';
 import { decodeCursor, encodeCursor } from '../platform/http/pagination.js';
-import { type BucketAggregate, BUCKET_MS, compareForBuyers, EMPTY_AGGREGATE, mergeAggregates, type Scorecard, scorecardOf, type WindowName, windowRange } from './core/index.js';
-import { type ProviderWindow, ScorecardBucketsRepository } from './scorecard-buckets.repository.js';
+import { type BucketAggregate, BUCKET_MS, compareForBuyers, EMPTY_AGGREGATE, mergeAll, type Scorecard, scorecardOf, type WindowName, windowRange } from './core/index.js';
+import { type NodeWindow, type ProviderWindow, ScorecardBucketsRepository } from './scorecard-buckets.repository.js';
 import type { LeagueResponse, ProviderScorecardResponse, WindowView } from './scorecards.dto.js';
 
 /**
@@ -48,7 +48,7 @@ export class ScorecardsService {
         const own = nodes.filter((n) => n.modelClassId === c).sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
         return {
           modelClass: c,
-          scorecard: scorecardOf(withDeliveries(mergeAggregates(...own.map((n) => n.aggregate)), deliveries.find((d) => d.modelClassId === c))),
+          scorecard: scorecardOf(withDeliveries(mergeAll(own.map((n) => n.aggregate)), deliveries.find((d) => d.modelClassId === c))),
           nodes: own.map((n) => ({ nodeId: n.nodeId, scorecard: scorecardOf(n.aggregate) })),
         };
       }),
@@ -83,7 +83,7 @@ export class ScorecardsService {
       .sort((a, b) => compareForBuyers(a.aggregate, b.aggregate) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return {
       view,
-      market: scorecardOf(mergeAggregates(...ranked.map((r) => r.aggregate))),
+      market: scorecardOf(mergeAll(ranked.map((r) => r.aggregate))),
       ranked: ranked.map((r) => ({ id: r.id, name: r.name, scorecard: scorecardOf(r.aggregate) })),
     };
   }
@@ -93,8 +93,7 @@ export class ScorecardsService {
     const { from, to } = this.window(window);
     const nodes = await this.buckets.nodeWindows(this.dataSource.manager, { from, to });
     const deliveries = await this.buckets.providerWindows(this.dataSource.manager, { from, to });
-    const byClass = new Map<string, BucketAggregate>();
-    for (const n of nodes) byClass.set(n.modelClassId, mergeAggregates(byClass.get(n.modelClassId) ?? EMPTY_AGGREGATE, n.aggregate));
+    const byClass = mergeBy(nodes, (n) => n.modelClassId);
     for (const d of deliveries) byClass.set(d.modelClassId, withDeliveries(byClass.get(d.modelClassId) ?? EMPTY_AGGREGATE, d));
     return new Map([...byClass].map(([c, a]) => [c, scorecardOf(a)]));
   }
@@ -102,8 +101,7 @@ export class ScorecardsService {
   private async providerAggregates(from: Date, to: Date, modelClass: string): Promise<Map<string, BucketAggregate>> {
     const nodes = await this.buckets.nodeWindows(this.dataSource.manager, { from, to, modelClassId: modelClass });
     const deliveries = await this.buckets.providerWindows(this.dataSource.manager, { from, to, modelClassId: modelClass });
-    const out = new Map<string, BucketAggregate>();
-    for (const n of nodes) out.set(n.providerId, mergeAggregates(out.get(n.providerId) ?? EMPTY_AGGREGATE, n.aggregate));
+    const out = mergeBy(nodes, (n) => n.providerId);
     for (const d of deliveries) out.set(d.providerId, withDeliveries(out.get(d.providerId) ?? EMPTY_AGGREGATE, d));
     return out;
   }
@@ -118,6 +116,17 @@ export class ScorecardsService {
       to: new Date(range.lastBucket),
     };
   }
+}
+
+/** The nodes' aggregates merged per key, each group in one pass. */
+function mergeBy(nodes: readonly NodeWindow[], key: (n: NodeWindow) => string): Map<string, BucketAggregate> {
+  const groups = new Map<string, BucketAggregate[]>();
+  for (const n of nodes) {
+    const group = groups.get(key(n));
+    if (group) group.push(n.aggregate);
+    else groups.set(key(n), [n.aggregate]);
+  }
+  return new Map([...groups].map(([k, parts]) => [k, mergeAll(parts)]));
 }
 
 function withDeliveries(a: BucketAggregate, d: ProviderWindow | undefined): BucketAggregate {

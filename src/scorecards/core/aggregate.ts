@@ -5,7 +5,7 @@
  * buckets at any time. Money stays exact: `spendPico` is the sum of verified tokens times the
  * price actually paid in micro-USD per million tokens, so it is in millionths of a micro-USD.
  */
-import { addValue, emptyHistogram, type Histogram, mergeHistograms } from './histogram.js';
+import { addValue, emptyHistogram, type Histogram } from './histogram.js';
 
 export interface BucketAggregate {
   /** Verified requests (successful or failed) folded in. */
@@ -51,26 +51,31 @@ export const EMPTY_AGGREGATE: BucketAggregate = {
   deliveriesBreached: 0,
 };
 
-export function mergeAggregates(...parts: readonly BucketAggregate[]): BucketAggregate {
-  return parts.reduce(
-    (a, b) => ({
-      requests: a.requests + b.requests,
-      failures: a.failures + b.failures,
-      slaMisses: a.slaMisses + b.slaMisses,
-      outputTokens: a.outputTokens + b.outputTokens,
-      verifiedTokens: a.verifiedTokens + b.verifiedTokens,
-      spendPico: a.spendPico + b.spendPico,
-      ttftMs: mergeHistograms(a.ttftMs, b.ttftMs),
-      latencyMs: mergeHistograms(a.latencyMs, b.latencyMs),
-      tpsMilli: mergeHistograms(a.tpsMilli, b.tpsMilli),
-      probes: a.probes + b.probes,
-      probesOk: a.probesOk + b.probesOk,
-      disputesUpheld: a.disputesUpheld + b.disputesUpheld,
-      deliveriesClosed: a.deliveriesClosed + b.deliveriesClosed,
-      deliveriesBreached: a.deliveriesBreached + b.deliveriesBreached,
-    }),
-    EMPTY_AGGREGATE,
-  );
+export const mergeAggregates = (...parts: readonly BucketAggregate[]): BucketAggregate => mergeAll(parts);
+
+/** The sum of any number of aggregates, in one pass (a fold merges thousands of requests into a bucket). */
+export function mergeAll(parts: readonly BucketAggregate[]): BucketAggregate {
+  const ttftMs = new Map<number, number>();
+  const latencyMs = new Map<number, number>();
+  const tps = new Map<number, number>();
+  const sum = { requests: 0, failures: 0, slaMisses: 0, outputTokens: 0n, verifiedTokens: 0n, spendPico: 0n, probes: 0, probesOk: 0, disputesUpheld: 0, deliveriesClosed: 0, deliveriesBreached: 0 };
+  for (const p of parts) {
+    sum.requests += p.requests;
+    sum.failures += p.failures;
+    sum.slaMisses += p.slaMisses;
+    sum.outputTokens += p.outputTokens;
+    sum.verifiedTokens += p.verifiedTokens;
+    sum.spendPico += p.spendPico;
+    sum.probes += p.probes;
+    sum.probesOk += p.probesOk;
+    sum.disputesUpheld += p.disputesUpheld;
+    sum.deliveriesClosed += p.deliveriesClosed;
+    sum.deliveriesBreached += p.deliveriesBreached;
+    for (const [v, c] of p.ttftMs) addValue(ttftMs, v, c);
+    for (const [v, c] of p.latencyMs) addValue(latencyMs, v, c);
+    for (const [v, c] of p.tpsMilli) addValue(tps, v, c);
+  }
+  return { ...sum, ttftMs, latencyMs, tpsMilli: tps };
 }
 
 /** One request that counts: verified, or disputed and resolved (with what was accepted of it). */
