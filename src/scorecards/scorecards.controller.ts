@@ -1,5 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { invalid } from '../common/domain-error.js';
 import { Public } from '../platform/http/auth.js';
 import { LeagueQuery, LeagueResponse, ProviderScorecardQuery, ProviderScorecardResponse } from './scorecards.dto.js';
@@ -15,7 +15,9 @@ export class ScorecardsController {
   @Public()
   @ApiOperation({ summary: 'A provider’s scorecard per model class and node, over the last hour, day or 30 days; :id is its public name' })
   @ApiOkResponse({ type: ProviderScorecardResponse })
+  @ApiParam({ name: 'id', description: 'The provider’s public name (its participant name), URL-encoded', example: 'Acme GPU Cloud' })
   @ApiNotFoundResponse({ description: 'PROVIDER_NOT_FOUND: no provider has that name' })
+  @ApiConflictResponse({ description: 'PROVIDER_NAME_AMBIGUOUS: two providers share the name' })
   provider(@Param('id') id: string, @Query() query: ProviderScorecardQuery): Promise<ProviderScorecardResponse> {
     if (id.length === 0 || id.length > 200) throw invalid('VALIDATION_FAILED', 'id must be a provider’s public name (1 to 200 characters)', { fields: ['id'] });
     return this.scorecards.provider(id, query.window, query.modelClass);
