@@ -16,7 +16,8 @@ import { bearer, createParticipant, deposit, startTestApp, type TestApp, type Te
 let t: TestApp;
 let modelClassId: string;
 let symbol: string;
-const fold = () => t.dataSource.transaction((manager) => t.app.get(ScorecardFoldJob).fold(manager));
+// The job's handler, in a transaction, as a worker runs it.
+const fold = () => t.dataSource.transaction((manager) => t.app.get(ScorecardFoldJob).handle({ reason: 'test' }, { jobId: 'test', attempt: 1, manager }));
 const suffix = randomUUID().slice(0, 8);
 const names = { honest: `Honest ${suffix}`, slow: `Slow ${suffix}`, inflater: `Inflater ${suffix}` };
 
@@ -218,6 +219,13 @@ describe('the routes', () => {
     await t.http.get(`/v1/providers/${encodeURIComponent(`Buyer ${suffix}`)}/scorecard`).expect(404);
   });
 
+  test('a name two providers share is a 409: the public name must say whom it means', async () => {
+    const shared = `Twin ${suffix}`;
+    await createParticipant(t, ['provider'], shared);
+    await createParticipant(t, ['provider'], shared);
+    expect((await t.http.get(`/v1/providers/${encodeURIComponent(shared)}/scorecard`).expect(409)).body.code).toBe('PROVIDER_NAME_AMBIGUOUS');
+  });
+
   test('the league table pages with limit and cursor', async () => {
     const first = (await t.http.get(`/v1/scorecards?modelClass=${modelClassId}&window=24h&limit=2`).expect(200)).body;
     expect(first.items.map((e: { rank: number }) => e.rank)).toEqual([1, 2]);
@@ -250,6 +258,21 @@ describe('the fold', () => {
     await verifyUsageBatch(t, s.node, batchId);
     await fold();
     expect((await scorecardOf(name)).modelClasses[0].scorecard).toMatchObject({ requests: 1, verifiedTokens: 200, ttftMsP50: 100 });
+  });
+
+  test('failures the node reported count as failed requests; records verification rejected (outside the window) do not count', async () => {
+    const market = await listSpotInstrument(t, 'sf', { spotWindowSeconds: 3_600 });
+    const name = `Failing ${suffix}`;
+    const s = await seller(name, market);
+    const ok = request(s, 0, { ttftMs: 100, durationMs: 1_000 });
+    const failed = { ...request(s, 1, { ttftMs: 100, durationMs: 1_000 }), status: 'error' as const, completionTokens: 0 };
+    const early = new Date(s.windowStart - 60_000).toISOString();
+    const outside = { ...request(s, 2, { ttftMs: 100, durationMs: 1_000 }), startedAt: early, finishedAt: new Date(Date.parse(early) + 1_000).toISOString() };
+    await postAndVerify(s, [ok, failed, outside]);
+    const verdicts = await t.dataSource.query(`SELECT request_id, verdict FROM usage_records WHERE node_id = $1 ORDER BY started_at`, [s.node.id]);
+    expect(verdicts.map((v: { verdict: string }) => v.verdict)).toEqual(['rejected', 'verified', 'rejected']);
+    await fold();
+    expect((await scorecardOf(name)).modelClasses[0].scorecard).toMatchObject({ requests: 2, failedRequests: 1, verifiedTokens: 200, ttftMsP50: 100, latencyMsP99: 1_000 });
   });
 
   test('a history older than a day is folded a few batches a run, each once, when the fold stops at its limit', async () => {
