@@ -78,15 +78,9 @@ export async function startApi(options: {
   const profile = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
   const child = spawn(process.execPath, [...profile, MAIN, 'api'], {
     env: {
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'production',
-      DATABASE_URL: options.database,
-      REDIS_URL: options.redis,
-      QUEUE_PREFIX: `${options.name}-${randomUUID().slice(0, 8)}`,
-      DB_MIGRATE: 'true',
+      ...serviceEnv(options.database, options.redis, `${options.name}-${randomUUID().slice(0, 8)}`),
       RATE_LIMIT_PER_SECOND: '0',
       LOG_HTTP_REQUESTS: 'false',
-      LOG_LEVEL: 'warn',
       BOOTSTRAP_ADMIN_KEY: options.adminKey,
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -119,4 +113,17 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 
   const exited = once(child, 'exit');
   child.kill(signal);
   await exited;
+}
+
+/** What every benchmark's child service starts with: production mode, its database and queues, migrations applied, warnings only. */
+export function serviceEnv(database: string, redis: string, queuePrefix: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'production',
+    DATABASE_URL: database,
+    REDIS_URL: redis,
+    QUEUE_PREFIX: queuePrefix,
+    DB_MIGRATE: 'true',
+    LOG_LEVEL: 'warn',
+  };
 }

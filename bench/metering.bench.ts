@@ -93,7 +93,7 @@ import { type SignedUsageBatch, signUsageBatch, type UsageRecord } from '../src/
 import { startStubModelServer } from '../test/support/stub-model-server.js';
 import { recreateDatabase } from './bench-database.js';
 import { CpuMeter, openLoop, type OpenLoopResult, OrderStream } from './orders-load.js';
-import { api, forgetQueues, freePort, healthy, random } from './bench-support.js';
+import { api, forgetQueues, freePort, healthy, random, serviceEnv } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -180,15 +180,9 @@ async function startService(): Promise<Service> {
   const profile = args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [];
   const split = args.roles === 'split';
   const env = {
-    PATH: process.env.PATH ?? '',
-    NODE_ENV: 'production',
-    DATABASE_URL: args.database!,
-    REDIS_URL: args.redis!,
-    QUEUE_PREFIX: queuePrefix,
-    DB_MIGRATE: 'true',
+    ...serviceEnv(args.database!, args.redis!, queuePrefix),
     RATE_LIMIT_PER_SECOND: '0',
     LOG_HTTP_REQUESTS: 'false',
-    LOG_LEVEL: 'warn',
     BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
     PORT: String(port),
     HOST: '127.0.0.1',

@@ -37,7 +37,7 @@ import { AccountFlags, type TransferRequest } from '../src/ledger/core/index.js'
 import { postTransfersSql } from '../src/ledger/ledger.repository.js';
 import { recreateDatabase } from './bench-database.js';
 import { CpuMeter } from './orders-load.js';
-import { forgetQueues, random } from './bench-support.js';
+import { forgetQueues, random, serviceEnv } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -90,13 +90,7 @@ async function startWorker(db: pg.Client): Promise<Worker> {
   const queuePrefix = `bench-settle-${randomUUID().slice(0, 8)}`;
   const child = spawn(process.execPath, [MAIN, 'worker'], {
     env: {
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'production',
-      DATABASE_URL: args.database!,
-      REDIS_URL: args.redis!,
-      QUEUE_PREFIX: queuePrefix,
-      DB_MIGRATE: 'true',
-      LOG_LEVEL: 'warn',
+      ...serviceEnv(args.database!, args.redis!, queuePrefix),
       SETTLEMENT_PAYOUT_INTERVAL_MS: String(PAYOUT_INTERVAL_MS),
       SETTLEMENT_CLOSE_INTERVAL_MS: String(CLOSE_INTERVAL_MS),
       SETTLEMENT_CLOSE_GRACE_MS: '0',
