@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { conflict, notFound } from '../common/domain-error.js';
+import { MarketsService } from '../markets/markets.service.js';
 import { decodeCursor, encodeCursor } from '../platform/http/pagination.js';
 import { type BucketAggregate, BUCKET_MS, compareForBuyers, EMPTY_AGGREGATE, mergeAll, type Scorecard, scorecardOf, type WindowName, windowRange } from './core/index.js';
 import { type NodeWindow, type ProviderWindow, ScorecardBucketsRepository } from './scorecard-buckets.repository.js';
@@ -17,6 +18,7 @@ export class ScorecardsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly buckets: ScorecardBucketsRepository,
+    private readonly markets: MarketsService,
   ) {}
 
   async provider(name: string, window: WindowName = '24h', modelClass?: string): Promise<ProviderScorecardResponse> {
@@ -56,6 +58,8 @@ export class ScorecardsService {
   }
 
   async league(modelClass: string, window: WindowName = '24h', limit = 100, cursor?: string): Promise<LeagueResponse> {
+    // A model class that does not exist is a 404, as on every other route; one nobody served yet is an empty table.
+    await this.markets.getModelClass(modelClass);
     // The table is ranked as it is read, so the cursor is the place in it where the page starts.
     const offset = Number(decodeCursor(cursor, ['bigint'])?.[0] ?? 0);
     const { view, market, ranked } = await this.ranked(modelClass, window);
