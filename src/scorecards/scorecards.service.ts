@@ -28,6 +28,7 @@ export class ScorecardsService {
     );
     if (providers.length === 0) throw notFound('PROVIDER_NOT_FOUND', `no provider is named ${JSON.stringify(name)}`);
     if (providers.length > 1) throw conflict('PROVIDER_NAME_AMBIGUOUS', `more than one provider is named ${JSON.stringify(name)}`);
+    if (modelClass !== undefined) await this.markets.getModelClass(modelClass);
     return this.providerCard(providers[0], window, modelClass);
   }
 

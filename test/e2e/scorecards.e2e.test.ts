@@ -215,9 +215,12 @@ describe('the routes', () => {
 
   test('an unknown model class is a 404; one nobody has served yet is an empty table', async () => {
     expect((await t.http.get(`/v1/scorecards?modelClass=nothing-${suffix}`).expect(404)).body.code).toBe('MODEL_CLASS_NOT_FOUND');
+    const honestIn = (modelClass: string) => t.http.get(`/v1/providers/${encodeURIComponent(names.honest)}/scorecard?modelClass=${modelClass}`);
+    expect((await honestIn(`nothing-${suffix}`).expect(404)).body.code).toBe('MODEL_CLASS_NOT_FOUND');
     const { modelClassId: quiet } = await listSpotInstrument(t, 'quiet');
     const empty = (await t.http.get(`/v1/scorecards?modelClass=${quiet}`).expect(200)).body;
     expect(empty).toMatchObject({ modelClass: quiet, items: [], nextCursor: null, market: { requests: 0, verifiedTokens: 0 } });
+    expect((await honestIn(quiet).expect(200)).body).toMatchObject({ provider: names.honest, modelClasses: [] });
   });
 
   test('an unknown provider is a 404, and so is a buyer: only providers have scorecards', async () => {
