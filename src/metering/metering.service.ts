@@ -9,6 +9,7 @@ import type { Principal } from '../platform/http/auth.js';
 import { billableTokens } from './core/verification.js';
 import type { BuyerReportDto } from './metering.dto.js';
 import { parseUsageBatch, type RejectedRecord, UsageBatchError, verifyUsageBatchSignature } from '../protocol/usage-batch.js';
+import { participantStatusForShareSql } from '../participants/participant-status.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -95,7 +96,7 @@ export class MeteringService {
       // A suspended provider's nodes report nothing more (issue 14): refused after the signature, so only the node learns why.
       // The provider's row is share-locked first, so no batch commits behind a suspension it did not see; then the batch row.
       const [stored]: Array<{ status: string | null; created: boolean; answer: IngestAnswer | null }> = await manager.query(
-        `WITH provider AS (SELECT status FROM participants WHERE id = $3 FOR SHARE),
+        `WITH provider AS (${participantStatusForShareSql('$3')}),
               created AS (INSERT INTO usage_batches (node_id, batch_id, provider_id, body, signature, record_count, answer)
                           SELECT $1, $2, $3, $4, $5, $6, '{}' FROM provider WHERE status = 'active'
                           ON CONFLICT (node_id, batch_id) DO NOTHING RETURNING batch_id)
