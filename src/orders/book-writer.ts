@@ -13,7 +13,7 @@ import type { ProductShell } from './products.js';
 import { keyedAnswers } from './keyed-answers.js';
 import { adminCancelAuditsSql } from './admin-cancel-audits.js';
 import { recordAnswersSql } from '../platform/idempotency/stored-answers.js';
-import { asPlanned, type FailedPlan, isSerializationProblem, type PlannedBatch, type Queued, unavailable, type ViewRequest } from './planned-batch.js';
+import { asPlanned, type FailedPlan, isSerializationProblem, type PlannedBatch, plannedOrders, type Queued, unavailable, type ViewRequest } from './planned-batch.js';
 
 /** Commands taken into one transaction at most (group commit). */
 const MAX_BATCH = 500;
@@ -35,7 +35,7 @@ export interface BookWriterDependencies {
   readonly measured?: (batch: { commands: number; prepareSeconds: number; commitSeconds: number }) => void;
   /** Called as each batch is planned: `ahead` while the previous one still commits, else alone. */
   readonly planned?: (how: 'ahead' | 'alone') => void;
-  /** Called when a batch must run again alone (a balance moved under it, a race, or an error). */
+  /** Called for every failed attempt of a batch, once the book is rebuilt: it runs again alone after a moved balance or a race, and is refused after an error. */
   readonly retried?: (reason: 'balance_moved' | 'conflict' | 'error') => void;
 }
 
@@ -152,7 +152,8 @@ export class BookWriter {
           if (failure === undefined) this.finish(committing.batch);
           else {
             // Whatever was planned on top of the failed batch is void: back to the queue's head, after it.
-            if (next) ('failure' in next ? this.queue.unshift(...next.items) : this.setAside(next));
+            if (next && 'failure' in next) this.queue.unshift(...next.items);
+            else if (next) this.setAside(next);
             next = undefined;
             this.setAside(committing.batch, false);
             await this.retry(committing.batch.items, failure);
@@ -271,13 +272,14 @@ export class BookWriter {
     this.deps.facts.planned(plan.fills, now);
     for (const order of plan.orders) if (order.status !== 'open') this.state.orders.delete(order.id);
     const views = this.viewRequests.splice(0).map((request) => [request, this.currentView(request.maxLevels)] as const);
+    const copies = plannedOrders(plan.orders);
     return {
       items,
-      results: results.map(asPlanned),
+      results: results.map((result) => asPlanned(result, copies.of)),
       script,
       uncommitted: uncommittedBatch(plan, toStore),
       ...(plan.seq !== plan.previousSeq
-        ? { published: { instrument: this.symbol, seq: plan.seq, previousSeq: plan.previousSeq, fills: plan.fills, levels: plan.levels, orders: plan.orders.map((o) => ({ ...o })) } }
+        ? { published: { instrument: this.symbol, seq: plan.seq, previousSeq: plan.previousSeq, fills: plan.fills, levels: plan.levels, orders: copies.orders } }
         : {}),
       views,
       prepareSeconds: (performance.now() - started) / 1000,

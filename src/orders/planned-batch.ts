@@ -55,11 +55,16 @@ export function isSerializationProblem(error: unknown): boolean {
 }
 
 /**
- * A command's result as its batch planned it: the orders in it are copied, since the next batch
- * changes the same live orders before this one is answered.
+ * The batch's orders as it planned them, copied once (the next batch changes the same live orders
+ * before this one is answered and published); `of` gives an order's copy.
  */
-export function asPlanned(result: CommandResult | DomainError): CommandResult | DomainError {
+export function plannedOrders(orders: readonly LiveOrder[]): { readonly orders: LiveOrder[]; readonly of: (order: LiveOrder) => LiveOrder } {
+  const copies = new Map(orders.map((o) => [o.id, { ...o }]));
+  return { orders: [...copies.values()], of: (o) => copies.get(o.id) ?? { ...o } };
+}
+
+/** A command's result with the planned copies of its orders. */
+export function asPlanned(result: CommandResult | DomainError, copyOf: (order: LiveOrder) => LiveOrder): CommandResult | DomainError {
   if (result instanceof DomainError) return result;
-  const copy = (o: LiveOrder): LiveOrder => ({ ...o });
-  return { ...result, ...(result.order ? { order: copy(result.order) } : {}), closed: result.closed.map(copy) };
+  return { ...result, ...(result.order ? { order: copyOf(result.order) } : {}), closed: result.closed.map(copyOf) };
 }
