@@ -55,7 +55,7 @@ export class MetricsService {
 
   readonly orderBatchRetries = new Counter({
     name: 'tokex_order_batch_retries_total',
-    help: 'Batches an instrument writer ran again alone after rebuilding its book, by reason: balance_moved, conflict (a race), error',
+    help: 'Failed batch attempts of an instrument writer, each followed by a rebuild of its book, by reason: balance_moved and conflict (a race) run the batch again alone, error refuses it',
     labelNames: ['instrument', 'reason'] as const,
     registers: [this.registry],
   });
