@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -23,7 +24,7 @@ const SEED = Number(process.env.SETTLEMENT_CRASH_SEED ?? 20261126);
 const BUYERS = 20;
 const PROVIDERS = 5;
 const FILLS = 10_000;
-const KILLS = 12;
+const KILLS = Number(process.env.SETTLEMENT_CRASH_KILLS ?? 12);
 
 const random = prng(SEED);
 const between = betweenOf(random);
@@ -123,6 +124,43 @@ async function makeFills(): Promise<void> {
   }
 }
 
+/** Where settlement stands, for a failure's message: what is left, failed steps, the queue, lock waits and the worker's last lines. */
+async function stuck(child: ChildService): Promise<string> {
+  const [left] = await t.dataSource.query(
+    `SELECT count(*) FILTER (WHERE d.status = 'open')::int AS open,
+            count(*) FILTER (WHERE d.status = 'open' AND d.disputed_tokens > 0)::int AS disputed,
+            count(*) FILTER (WHERE d.status = 'open' AND d.window_end > now())::int AS not_due,
+            (SELECT count(*)::int FROM delivery_usage u JOIN deliveries e ON e.id = u.delivery_id WHERE e.instrument = $1 AND u.payout_id IS NULL) AS unpaid
+       FROM deliveries d WHERE d.instrument = $1`,
+    [symbol],
+  );
+  const failed = await t.dataSource.query(
+    `SELECT s.kind, s.error, count(*)::int AS n FROM settlements s JOIN deliveries d ON d.id = s.delivery_id
+      WHERE d.instrument = $1 AND s.status = 'failed' GROUP BY 1, 2`,
+    [symbol],
+  );
+  const queue = new Queue('settlement', { connection: { url: TEST_REDIS_URL }, prefix: workerEnv.QUEUE_PREFIX });
+  const counts = await queue.getJobCounts();
+  const schedulers = (await queue.getJobSchedulers()).map((s) => ({ key: s.key, next: s.next }));
+  await queue.close();
+  const waiting = await t.dataSource.query(
+    `SELECT pid, state, wait_event_type, wait_event, now() - xact_start AS open_for, left(query, 120) AS query FROM pg_stat_activity
+      WHERE datname = current_database() AND (wait_event_type = 'Lock' OR state = 'idle in transaction')`,
+  );
+  const tail = child
+    .output()
+    .split('\n')
+    .filter((line) => !line.includes('delivery window closed'))
+    .slice(-30);
+  return [
+    `left: ${JSON.stringify(left)}; failed steps: ${JSON.stringify(failed)}`,
+    `settlement queue: ${JSON.stringify(counts)}; schedulers: ${JSON.stringify(schedulers)} at ${Date.now()}`,
+    `waiting in PostgreSQL: ${JSON.stringify(waiting)}`,
+    `the worker's last lines:`,
+    ...tail,
+  ].join('\n');
+}
+
 async function startWorker(): Promise<ChildService> {
   const child = spawnService('worker', workerEnv);
   await child.waitForLine(/tokex worker started/);
@@ -182,18 +220,22 @@ describe('settlement survives SIGKILL and a Redis flush', () => {
         if (k === 7) await redis.flushdb(); // Redis forgets every job and scheduler
         child = await startWorker();
       }
-      await waitFor(
-        'every delivery to close and every usage record to be paid',
-        async () => {
-          const [{ open, unpaid }] = await t.dataSource.query(
-            `SELECT (SELECT count(*)::int FROM deliveries WHERE instrument = $1 AND status = 'open') AS open,
-                    (SELECT count(*)::int FROM delivery_usage u JOIN deliveries d ON d.id = u.delivery_id WHERE d.instrument = $1 AND u.payout_id IS NULL) AS unpaid`,
-            [symbol],
-          );
-          return open === 0 && unpaid === 0 ? true : undefined;
-        },
-        90_000,
-      );
+      try {
+        await waitFor(
+          'every delivery to close and every usage record to be paid',
+          async () => {
+            const [{ open, unpaid }] = await t.dataSource.query(
+              `SELECT (SELECT count(*)::int FROM deliveries WHERE instrument = $1 AND status = 'open') AS open,
+                      (SELECT count(*)::int FROM delivery_usage u JOIN deliveries d ON d.id = u.delivery_id WHERE d.instrument = $1 AND u.payout_id IS NULL) AS unpaid`,
+              [symbol],
+            );
+            return open === 0 && unpaid === 0 ? true : undefined;
+          },
+          90_000,
+        );
+      } catch (error) {
+        throw new Error(`${(error as Error).message}\n${await stuck(child)}`);
+      }
     } finally {
       await kill(child);
       redis.disconnect();
