@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import pg from 'pg';
+import type pg from 'pg';
 import { DataSource } from 'typeorm';
 import { RepairInterimForwards1796300000400 } from '../../migrations/1796300000400-RepairInterimForwards.js';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { LedgerAuditService } from '../../src/ledger/ledger-audit.service.js';
 import { ensureMigrated } from '../../src/platform/database/migrations.js';
 import { MetricsService } from '../../src/platform/observability/metrics.service.js';
+import { type OwnDatabase, ownDatabase } from '../support/own-database.js';
 
 /**
  * The 0.4.0 repair of forwards traded under the interim rules (migrations/1796300000400, docs/forwards.md
@@ -60,6 +61,7 @@ const KINDS: readonly Kind[] = ['available', 'held', 'escrow', 'margin', 'bond']
 const NAMES = ['B', 'P', 'X', 'Q'] as const;
 type Name = (typeof NAMES)[number];
 
+let database: OwnDatabase;
 let dataSource: DataSource;
 const ids = {} as Record<Name, string>;
 const accounts = {} as Record<Name, Record<Kind, string>>;
@@ -67,22 +69,11 @@ let fees: string;
 let external: string;
 
 beforeAll(async () => {
-  const url = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/tokex_test');
-  url.pathname = `${url.pathname}_forward_repair`;
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${url.pathname.slice(1)}" WITH (FORCE)`);
-    await client.query(`CREATE DATABASE "${url.pathname.slice(1)}"`);
-  } finally {
-    await client.end();
-  }
+  database = await ownDatabase('forward_repair');
   // The migrations only (the repair is plain SQL and so is this test); two connections, as migrating needs.
   dataSource = new DataSource({
     type: 'postgres',
-    url: url.toString(),
+    url: database.url,
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'each',
@@ -94,6 +85,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await dataSource?.destroy();
+  await database?.drop();
 });
 
 async function openMarketsAndParticipants(): Promise<void> {

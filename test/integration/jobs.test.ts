@@ -13,22 +13,27 @@ import { JobRunner } from '../../src/platform/jobs/job-runner.js';
 import { Outbox } from '../../src/platform/jobs/outbox.js';
 import { OutboxSweeper } from '../../src/platform/jobs/outbox-sweeper.js';
 import { MetricsService } from '../../src/platform/observability/metrics.service.js';
-import { startTestApp, TEST_DATABASE_URL, type TestApp } from '../support/test-app.js';
+import { type OwnDatabase, ownDatabase } from '../support/own-database.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait-for.js';
 
 // This file flushes Redis, so it has a Redis database of its own.
 const REDIS_URL = 'redis://127.0.0.1:6379/7';
 const QUEUE_PREFIX = `jobs-${randomUUID().slice(0, 8)}`;
+/** Its own database too: the ledger audits these jobs run read every account and transfer in it. */
+let database: OwnDatabase;
 let api: TestApp;
 let redis: Redis;
 
 beforeAll(async () => {
-  api = await startTestApp({ REDIS_URL, QUEUE_PREFIX, OUTBOX_REDISPATCH_AFTER_MS: '1000' });
+  database = await ownDatabase('jobs');
+  api = await startTestApp({ DATABASE_URL: database.url, REDIS_URL, QUEUE_PREFIX, OUTBOX_REDISPATCH_AFTER_MS: '1000' });
   redis = new Redis(REDIS_URL);
 });
 afterAll(async () => {
   await api.close();
   await redis.quit();
+  await database.drop();
 });
 
 const outboxRow = async (key: string) =>
@@ -41,7 +46,7 @@ async function addWork(key: string): Promise<void> {
 /** A worker process of the same build: an application context with no HTTP, as `start:worker` boots it. */
 async function startWorker(env: Record<string, string> = {}) {
   const config = loadConfig(
-    { DATABASE_URL: TEST_DATABASE_URL, REDIS_URL, QUEUE_PREFIX, LOG_LEVEL: 'silent', OUTBOX_REDISPATCH_AFTER_MS: '1000', ...env },
+    { DATABASE_URL: database.url, REDIS_URL, QUEUE_PREFIX, LOG_LEVEL: 'silent', OUTBOX_REDISPATCH_AFTER_MS: '1000', ...env },
     'worker',
   );
   const worker = await createWorkerContext(config);

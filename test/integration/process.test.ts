@@ -1,27 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import pg from 'pg';
 import { UnmigratedDatabaseError } from '../../src/platform/database/migrations.js';
 import { spawnService } from '../support/child-service.js';
+import { type OwnDatabase, ownDatabase } from '../support/own-database.js';
 import { startTestApp, TEST_DATABASE_URL, TEST_REDIS_URL } from '../support/test-app.js';
-
-const EMPTY_DATABASE = 'tokex_test_unmigrated';
-const emptyDatabaseUrl = (() => {
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${EMPTY_DATABASE}`;
-  return url.toString();
-})();
-
-async function onServer(sql: string): Promise<void> {
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 const serviceEnv = {
   DATABASE_URL: TEST_DATABASE_URL,
@@ -32,16 +13,16 @@ const serviceEnv = {
 };
 
 describe('start-up', () => {
+  let empty: OwnDatabase;
   beforeAll(async () => {
-    await onServer(`DROP DATABASE IF EXISTS ${EMPTY_DATABASE} WITH (FORCE)`);
-    await onServer(`CREATE DATABASE ${EMPTY_DATABASE}`);
+    empty = await ownDatabase('unmigrated');
   });
   afterAll(async () => {
-    await onServer(`DROP DATABASE IF EXISTS ${EMPTY_DATABASE} WITH (FORCE)`);
+    await empty.drop();
   });
 
   test('the service refuses an unmigrated database, naming the migrations and the fix', async () => {
-    const attempt = startTestApp({ DATABASE_URL: emptyDatabaseUrl, DB_MIGRATE: 'false' });
+    const attempt = startTestApp({ DATABASE_URL: empty.url, DB_MIGRATE: 'false' });
     await expect(attempt).rejects.toThrow(UnmigratedDatabaseError);
     await expect(attempt).rejects.toThrow(/pending migration.*Foundation.*npm run migration:run.*DB_MIGRATE=true/);
   });

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { DeliveryKeysService } from '../../src/delivery-keys/delivery-keys.service.js';
 import { encryptionKeyId, SigningKeyVault } from '../../src/delivery-keys/signing-key-vault.js';
 import { callService, childServiceEnv, type ChildService, spawnService } from '../support/child-service.js';
+import { type OwnDatabase, ownDatabase } from '../support/own-database.js';
 import { BOOTSTRAP_ADMIN_KEY, startTestApp, TEST_DATABASE_URL } from '../support/test-app.js';
 
 /** Secrets stay secret (issue 14, item 8): not in logs, and signing keys not in plaintext at rest. */
@@ -50,8 +51,8 @@ describe('a 500 on a statement that carries a secret', () => {
 });
 
 describe('delivery-key signing keys at rest', () => {
-  const database = `${new URL(TEST_DATABASE_URL).pathname.slice(1)}_vault`;
-  const url = Object.assign(new URL(TEST_DATABASE_URL), { pathname: `/${database}` }).toString();
+  let vault: OwnDatabase;
+  let url: string;
   const [first, second] = [randomBytes(32), randomBytes(32)];
   const start = (env: Record<string, string> = {}) => startTestApp({ DATABASE_URL: url, ...env });
   /**
@@ -73,18 +74,12 @@ describe('delivery-key signing keys at rest', () => {
       await client.end();
     }
   };
-  const onServer = async (sql: string) => {
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await client.connect();
-    await client.query(sql).finally(() => client.end());
-  };
-
   beforeAll(async () => {
-    await onServer(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await onServer(`CREATE DATABASE "${database}"`);
+    vault = await ownDatabase('vault');
+    url = vault.url;
   });
   afterAll(async () => {
-    await onServer(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await vault.drop();
   });
 
   test('are sealed at start-up once a key is set, open for signing, and never stored in plaintext again', async () => {

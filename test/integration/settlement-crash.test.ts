@@ -10,7 +10,8 @@ import { closeDelivery, payoutBetween } from '../../src/settlement/core/delivery
 import { VerifiedUsageRepository } from '../../src/metering/verified-usage.repository.js';
 import { type ChildService, spawnService } from '../support/child-service.js';
 import { fundedBuyer, fundedProvider } from '../support/market-fixtures.js';
-import { bearer, startTestApp, TEST_DATABASE_URL, TEST_REDIS_URL, type TestApp, type TestParticipant } from '../support/test-app.js';
+import { type OwnDatabase, ownDatabase } from '../support/own-database.js';
+import { bearer, startTestApp, TEST_REDIS_URL, type TestApp, type TestParticipant } from '../support/test-app.js';
 import { betweenOf, prng } from '../support/prng.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -30,6 +31,8 @@ const random = prng(SEED);
 const between = betweenOf(random);
 
 let t: TestApp;
+/** Its own database: the worker sweeps every due window and unpaid usage there, not other files' leftovers. */
+let database: OwnDatabase;
 /** A healthy node's /health for every provider but the first, whose node is unreachable. */
 let healthy: Server;
 let symbol: string;
@@ -38,7 +41,7 @@ const buyers: TestParticipant[] = [];
 const providers: TestParticipant[] = [];
 
 const workerEnv = {
-  DATABASE_URL: TEST_DATABASE_URL,
+  DATABASE_URL: '', // its own database, once created
   REDIS_URL: TEST_REDIS_URL,
   QUEUE_PREFIX: `settlement-crash-${randomUUID().slice(0, 8)}`,
   DB_MIGRATE: 'true',
@@ -53,7 +56,9 @@ const workerEnv = {
 };
 
 beforeAll(async () => {
-  t = await startTestApp();
+  database = await ownDatabase('settlement_crash');
+  workerEnv.DATABASE_URL = database.url;
+  t = await startTestApp({ DATABASE_URL: database.url });
   modelClassId = `crs${randomUUID().slice(0, 8)}-8b`;
   await t.http
     .post('/v1/admin/model-classes')
@@ -73,6 +78,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
   healthy.close();
+  await database.drop();
 });
 
 interface Balances {
