@@ -17,6 +17,7 @@ import { CumulativeReconciliation1796600000100 } from './1796600000100-Cumulativ
 import { OpenDeliveriesInCloseOrder1796700000100 } from './1796700000100-OpenDeliveriesInCloseOrder.js';
 import { MeteringIngestAtScale1796800000200 } from './1796800000200-MeteringIngestAtScale.js';
 import { Scorecards1796900000100 } from './1796900000100-Scorecards.js';
+import { FeeAccountShards1797000000100 } from './1797000000100-FeeAccountShards.js';
 
 // Every migration, in order. A new migration is generated into this folder and listed here.
-export const MIGRATIONS = [Foundation1795715103202, MarketsAndNodes1795717961491, Orders1795718894802, DeadManSwitch1795719255465, Settlement1795723412048, DeliveryKeys1796100000100, NodeProbes1796100000200, Metering1796100000300, InstrumentBond1796200000100, ForwardTerms1796300000100, ForwardSeries1796300000200, ForwardPositions1796300000300, RepairInterimForwards1796300000400, LedgerAudits1796400000100, DisputeRefunds1796500000100, CumulativeReconciliation1796600000100, OpenDeliveriesInCloseOrder1796700000100, MeteringIngestAtScale1796800000200, Scorecards1796900000100];
+export const MIGRATIONS = [Foundation1795715103202, MarketsAndNodes1795717961491, Orders1795718894802, DeadManSwitch1795719255465, Settlement1795723412048, DeliveryKeys1796100000100, NodeProbes1796100000200, Metering1796100000300, InstrumentBond1796200000100, ForwardTerms1796300000100, ForwardSeries1796300000200, ForwardPositions1796300000300, RepairInterimForwards1796300000400, LedgerAudits1796400000100, DisputeRefunds1796500000100, CumulativeReconciliation1796600000100, OpenDeliveriesInCloseOrder1796700000100, MeteringIngestAtScale1796800000200, Scorecards1796900000100, FeeAccountShards1797000000100];

@@ -14,10 +14,11 @@ export type AccountKind = ParticipantAccountKind | SystemAccountKind;
  */
 @Entity('accounts')
 @Index('accounts_participant_kind_key', ['participantId', 'kind'], { unique: true, where: 'participant_id IS NOT NULL' })
-@Index('accounts_system_kind_key', ['kind'], { unique: true, where: 'participant_id IS NULL' })
+@Index('accounts_system_kind_key', ['kind', 'shard'], { unique: true, where: 'participant_id IS NULL' })
 @Check('accounts_totals_non_negative', 'debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0 AND credits_posted >= 0')
 @Check('accounts_debits_within_credits', '(flags & 1) = 0 OR debits_posted + debits_pending <= credits_posted')
 @Check('accounts_credits_within_debits', '(flags & 2) = 0 OR credits_posted + credits_pending <= debits_posted')
+@Check('accounts_shard_of_fees', `shard = 0 OR (shard BETWEEN 1 AND 1023 AND kind = 'fees' AND participant_id IS NULL)`)
 @Check('accounts_kind_known', `kind IN ('available','held','escrow','margin','bond','external','fees','insurance','clearing')`)
 export class AccountRow {
   @PrimaryColumn('bigint', { generated: 'identity', generatedIdentity: 'ALWAYS', transformer: bigintColumn })
@@ -36,6 +37,10 @@ export class AccountRow {
 
   @Column('integer', { default: 0 })
   flags: number;
+
+  /** Which of the fee account's shards (0 for every other account): see LedgerService.feeAccount. */
+  @Column('smallint', { default: 0 })
+  shard: number;
 
   @Column('bigint', { name: 'debits_pending', default: 0, transformer: bigintColumn })
   debitsPending: bigint;

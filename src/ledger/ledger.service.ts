@@ -43,6 +43,20 @@ export const formatBalances = (b: ParticipantBalances) => ({
   bond: formatUsd(b.bond),
 });
 
+interface SystemAccounts {
+  /** Each kind's account (shard 0 of the fees). */
+  readonly single: Readonly<Record<SystemAccountKind, AccountId>>;
+  /** The fee account's shards, by shard number. */
+  readonly fees: readonly AccountId[];
+}
+
+/** A small, stable hash of a text (FNV-1a, 32 bits): the same key always picks the same shard. */
+function hashOf(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
 /**
  * The only way money moves. Other modules describe transfers (ids derived from their business
  * keys) and call `transfer` inside their own transaction; this service resolves accounts, applies
@@ -52,7 +66,7 @@ export const formatBalances = (b: ParticipantBalances) => ({
 export class LedgerService {
   /** Account ids never change once created, so they are cached for the life of the process. */
   private readonly participantAccounts = new Map<string, ParticipantAccounts>();
-  private systemAccounts?: Readonly<Record<SystemAccountKind, AccountId>>;
+  private systemAccounts?: SystemAccounts;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -109,15 +123,33 @@ export class LedgerService {
     return new Map(rows.map((r) => [BigInt(r.id), BigInt(r.spendable)]));
   }
 
+  /** A system account; for `fees`, shard 0 (credit fees through `feeAccount`). */
   async systemAccount(kind: SystemAccountKind): Promise<AccountId> {
+    return (await this.loadSystemAccounts()).single[kind];
+  }
+
+  /**
+   * The fee account shard that fees keyed by `spread` are credited to (docs/ledger.md, "The fee
+   * account's shards"). Every transaction that credits fees locks the account it credits, so with
+   * one fee account every book commit and settlement batch queued on that one row; callers spread
+   * their credits over the shards instead (a book by its symbol, settlement batch by batch). The
+   * exchange's fees are the shards' sum; any shard serves any transfer.
+   */
+  async feeAccount(spread: string | number): Promise<AccountId> {
+    const { fees } = await this.loadSystemAccounts();
+    return fees[(typeof spread === 'number' ? spread : hashOf(spread)) % fees.length];
+  }
+
+  private async loadSystemAccounts(): Promise<SystemAccounts> {
     if (!this.systemAccounts) {
-      const rows: Array<{ id: string; kind: SystemAccountKind }> = await this.dataSource.query(
-        `SELECT id, kind FROM accounts WHERE participant_id IS NULL`,
+      const rows: Array<{ id: string; kind: SystemAccountKind; shard: number }> = await this.dataSource.query(
+        `SELECT id, kind, shard FROM accounts WHERE participant_id IS NULL ORDER BY kind, shard`,
       );
-      this.systemAccounts = Object.fromEntries(rows.map((r) => [r.kind, BigInt(r.id)])) as Record<SystemAccountKind, AccountId>;
-      for (const k of SYSTEM_ACCOUNT_KINDS) if (this.systemAccounts[k] === undefined) throw new Error(`system account ${k} is missing`);
+      const single = Object.fromEntries(rows.filter((r) => r.shard === 0).map((r) => [r.kind, BigInt(r.id)])) as Record<SystemAccountKind, AccountId>;
+      for (const k of SYSTEM_ACCOUNT_KINDS) if (single[k] === undefined) throw new Error(`system account ${k} is missing`);
+      this.systemAccounts = { single, fees: rows.filter((r) => r.kind === 'fees').map((r) => BigInt(r.id)) };
     }
-    return this.systemAccounts[kind];
+    return this.systemAccounts;
   }
 
   /**

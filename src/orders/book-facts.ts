@@ -59,7 +59,7 @@ export class BookFacts {
     // Account ids are cached after a participant's first order; everything else is read side by side.
     for (const [id, a] of await this.sources.ledger.accountsOfMany(callers)) this.accounts.set(id, a);
     const [feesAccount, spendable, knownClientOrderIds, storedAnswers, orderIds, capacity, indexPriceTicks, productFacts] = await Promise.all([
-      this.sources.ledger.systemAccount('fees'),
+      this.sources.ledger.feeAccount(this.symbol), // each book its own shard, mostly: see LedgerService.feeAccount
       this.spendable(callers.map((id) => this.accounts.get(id)!.available), pending),
       this.knownClientOrderIds(places).then((known) => (pending ? withUncommitted(known, pending.clientOrderIds) : known)),
       this.storedAnswers(places).then((stored) => (pending ? withUncommitted(stored, pending.answers) : stored)),

@@ -36,7 +36,8 @@ export class DisputeRefunds implements DisputeMoneyHandler {
     if (!d) throw new Error(`delivery ${deliveryId} of dispute ${disputeId} is missing`);
     if (d.status !== 'open' || tokens === 0n) return null;
     const step = disputeRefundStep(positionOf(d), disputeId, tokens);
-    const transfers = await stepTransfers(this.ledger, manager, step, { buyerId: d.buyer_id, providerId: d.provider_id });
+    const fees = await this.ledger.feeAccount(d.id);
+    const transfers = await stepTransfers(this.ledger, manager, step, { buyerId: d.buyer_id, providerId: d.provider_id, fees });
     await this.ledger.transferOrThrow(manager, transfers);
     const ids = await insertSettlements(manager, [
       { key: step.key, kind: step.kind, deliveryId: d.id, buyerId: d.buyer_id, providerId: d.provider_id, tokens: step.tokens, amounts: step.amounts, transferIds: transfers.map((t) => t.id) },

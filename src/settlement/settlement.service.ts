@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomInt } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
 import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
-import type { TransferRequest } from '../ledger/core/index.js';
+import type { AccountId, TransferRequest } from '../ledger/core/index.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { auditEvidence, type AuditEvidence } from '../metering/audit-evidence.js';
 import { requestEvidence, type RequestEvidence } from '../metering/request-evidence.js';
@@ -24,6 +25,12 @@ const PAYABLE = `d.status = 'open' AND EXISTS (SELECT 1 FROM delivery_usage u WH
 const UNDISPUTED = `d.status = 'open' AND d.disputed_tokens = 0`;
 /** What a close sweeps ($1: the latest window end due). */
 const CLOSABLE = `${UNDISPUTED} AND d.window_end <= $1`;
+
+/** A batch being settled: its deliveries, locked, and the fee account shard its fees go to. */
+interface SettlementBatch {
+  readonly deliveries: ReadonlyMap<string, DeliveryState>;
+  readonly fees: AccountId;
+}
 
 export interface BreachSubject {
   readonly id: string;
@@ -80,6 +87,13 @@ export class SettlementService {
     private readonly probes: NodeProbesRepository,
     private readonly metrics: MetricsService,
   ) {}
+
+  /**
+   * Which fee account shard the next batch credits (LedgerService.feeAccount): batch after batch
+   * round the shards, from a random one, so that this process's payout and close sweeps, and other
+   * workers', rarely lock the same one.
+   */
+  private feeSpread = randomInt(1024);
 
   /**
    * Sweeps already running in this process: a scheduled sweep that finds the previous one still
@@ -211,9 +225,9 @@ export class SettlementService {
         `SELECT ${DELIVERY_STATE} FROM deliveries d WHERE d.id = ANY($1::uuid[]) AND ${where.replace(/\$(\d+)/g, (_, n) => `$${Number(n) + 1}`)} ORDER BY d.window_end, d.id`,
         [locked.map((r) => r.id), ...params],
       );
-      const byId = new Map(deliveries.map((d) => [d.id, d]));
+      const batch: SettlementBatch = { deliveries: new Map(deliveries.map((d) => [d.id, d])), fees: await this.ledger.feeAccount(this.feeSpread++) };
       const planned = (await plan(deliveries, manager)).map((steps) => steps.filter(isWorthRecording));
-      const refusals = await this.applyAll(manager, planned, byId);
+      const refusals = await this.applyAll(manager, planned, batch);
       await hooks?.settled(manager, refusals[0]);
       return locked.length;
     });
@@ -228,29 +242,29 @@ export class SettlementService {
    * Applies every delivery's steps at once; if the ledger refuses the batch, each delivery alone,
    * recording the refused ones as failed steps. Returns the refusals.
    */
-  private async applyAll(manager: EntityManager, planned: Step[][], deliveries: ReadonlyMap<string, DeliveryState>): Promise<DomainError[]> {
+  private async applyAll(manager: EntityManager, planned: Step[][], batch: SettlementBatch): Promise<DomainError[]> {
     const all = planned.flat();
-    const refusal = await this.apply(manager, all, deliveries);
+    const refusal = await this.apply(manager, all, batch);
     if (!refusal) return [];
     const refusals: DomainError[] = [];
     for (const steps of planned) {
-      const refused = planned.length === 1 ? refusal : await this.apply(manager, steps, deliveries);
+      const refused = planned.length === 1 ? refusal : await this.apply(manager, steps, batch);
       if (!refused) continue;
       refusals.push(refused);
       this.logger.warn({ delivery: steps[0].deliveryId, code: refused.code, error: refused.message }, 'settlement step refused by the ledger; it waits for a retry');
-      await this.record(manager, steps, deliveries, await this.routed(manager, steps, deliveries), { status: 'failed', error: `${refused.code}: ${refused.message}` });
+      await this.record(manager, steps, batch, await this.routed(manager, steps, batch), { status: 'failed', error: `${refused.code}: ${refused.message}` });
     }
     return refusals;
   }
 
   /** The steps' transfers and records under a savepoint: all of them, or none and the ledger's refusal. */
-  private async apply(manager: EntityManager, steps: Step[], deliveries: ReadonlyMap<string, DeliveryState>): Promise<DomainError | undefined> {
+  private async apply(manager: EntityManager, steps: Step[], batch: SettlementBatch): Promise<DomainError | undefined> {
     if (steps.length === 0) return undefined;
-    const transfers = await this.routed(manager, steps, deliveries);
+    const transfers = await this.routed(manager, steps, batch);
     await manager.query('SAVEPOINT settle_steps');
     try {
       await this.ledger.transferOrThrow(manager, transfers.flat());
-      await this.record(manager, steps, deliveries, transfers, { status: 'done' });
+      await this.record(manager, steps, batch, transfers, { status: 'done' });
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       await manager.query('ROLLBACK TO SAVEPOINT settle_steps');
@@ -260,22 +274,21 @@ export class SettlementService {
     return undefined;
   }
 
-  private async routed(manager: EntityManager, steps: Step[], deliveries: ReadonlyMap<string, DeliveryState>): Promise<TransferRequest[][]> {
+  private async routed(manager: EntityManager, steps: Step[], batch: SettlementBatch): Promise<TransferRequest[][]> {
     const transfers: TransferRequest[][] = [];
-    for (const s of steps) transfers.push(await this.withAccounts(s, deliveries.get(s.deliveryId)!, manager));
+    for (const s of steps) {
+      // Each transfer's accounts by what it is (core/settlement-steps.ts); zero ones dropped.
+      const d = batch.deliveries.get(s.deliveryId)!;
+      transfers.push(await stepTransfers(this.ledger, manager, s, { buyerId: d.buyer_id, providerId: d.provider_id, fees: batch.fees }));
+    }
     return transfers;
-  }
-
-  /** Fills in each transfer's accounts by what it is (core/settlement-steps.ts), and drops the zero ones. */
-  private withAccounts(step: Step, d: DeliveryState, manager: EntityManager): Promise<TransferRequest[]> {
-    return stepTransfers(this.ledger, manager, step, { buyerId: d.buyer_id, providerId: d.provider_id });
   }
 
   /** The steps' records, the usage they paid, and the deliveries' new totals. */
   private async record(
     manager: EntityManager,
     steps: Step[],
-    deliveries: ReadonlyMap<string, DeliveryState>,
+    batch: SettlementBatch,
     transfers: TransferRequest[][],
     outcome: StepOutcome,
   ): Promise<void> {
@@ -283,7 +296,7 @@ export class SettlementService {
     const idOf = await insertSettlements(
       manager,
       steps.map((s, i) => {
-        const d = deliveries.get(s.deliveryId)!;
+        const d = batch.deliveries.get(s.deliveryId)!;
         return { key: s.key, kind: s.kind, deliveryId: d.id, buyerId: d.buyer_id, providerId: d.provider_id, tokens: s.tokens, amounts: s.amounts, transferIds: transfers[i].map((t) => t.id) };
       }),
       outcome,
