@@ -73,10 +73,12 @@ export async function startApi(options: {
   readonly name: string;
   readonly profileDir?: string;
   readonly env?: Record<string, string>;
+  /** Node and V8 flags for the service (e.g. `--max-semi-space-size=64`). */
+  readonly nodeFlags?: readonly string[];
 }): Promise<ApiProcess> {
   const port = await freePort();
   const profile = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
-  const child = spawn(process.execPath, [...profile, MAIN, 'api'], {
+  const child = spawn(process.execPath, [...profile, ...(options.nodeFlags ?? []), MAIN, 'api'], {
     env: {
       ...serviceEnv(options.database, options.redis, `${options.name}-${randomUUID().slice(0, 8)}`),
       RATE_LIMIT_PER_SECOND: '0',

@@ -17,7 +17,7 @@
  *
  * Options: --orders N (default 1000000), --instruments N (100), --traders N (200), --database
  * URL (default postgres://postgres@127.0.0.1:5432/tokex_bench_recovery; dropped and recreated),
- * --redis URL.
+ * --redis URL, --node-flags "FLAGS" (Node/V8 flags for the service, space-separated).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -33,6 +33,7 @@ const { values: args } = parseArgs({
     traders: { type: 'string', default: '200' },
     database: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/tokex_bench_recovery' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+    'node-flags': { type: 'string', default: '' },
   },
 });
 const ORDERS = Number(args.orders);
@@ -42,7 +43,8 @@ const ADMIN_KEY = `tkx_bench_admin_${randomUUID().replaceAll('-', '')}`;
 /** Orders written per statement. */
 const CHUNK = 50_000;
 
-const start = () => startApi({ database: args.database!, redis: args.redis!, adminKey: ADMIN_KEY, name: 'bench-recovery' });
+const NODE_FLAGS = args['node-flags']!.split(' ').filter(Boolean);
+const start = () => startApi({ database: args.database!, redis: args.redis!, adminKey: ADMIN_KEY, name: 'bench-recovery', nodeFlags: NODE_FLAGS });
 
 /** Resident memory of a process, in MiB, from /proc. */
 function rssMiB(pid: number): number {
@@ -116,7 +118,7 @@ async function serveAll(service: ApiProcess, symbols: string[]): Promise<Map<str
 }
 
 async function main(): Promise<void> {
-  console.log(`tokex recovery benchmark: ${ORDERS.toLocaleString('en')} resting orders over ${INSTRUMENTS} instruments`);
+  console.log(`tokex recovery benchmark: ${ORDERS.toLocaleString('en')} resting orders over ${INSTRUMENTS} instruments${NODE_FLAGS.length > 0 ? `; service flags: ${NODE_FLAGS.join(' ')}` : ''}`);
   console.log(`- preparing ${args.database}`);
   await recreateDatabase(args.database!);
   let service = await start();

@@ -59,11 +59,20 @@ export const toTransfer = (r: TransferRecord): Transfer => ({
 const TRANSFER_COLUMNS = 'id, debit_account_id, credit_account_id, amount, pending_id, flags, code, ref';
 
 /**
+ * The one order every ledger write locks accounts in, so concurrent batches queue instead of
+ * deadlocking: the fee account's shard first, then ascending id. Batches that credit the same
+ * shard then queue on it holding nothing else, and take traders' accounts one batch at a time;
+ * taken last, they would first take overlapping traders' accounts and wait for the shard holding
+ * them (measured slower with one fee account: docs/benchmarks.md, "Closes in batches").
+ */
+export const ACCOUNT_LOCK_ORDER = `ORDER BY (participant_id IS NULL AND kind = 'fees') DESC, id`;
+
+/**
  * Persists the ledger core's decisions. One call is one batch, inside the caller's transaction,
  * in two round trips (three when the batch resolves holds):
  *  0. (posts and voids only) read the pending transfers they resolve, to know their accounts;
  *  1. lock every account the batch touches (FOR NO KEY UPDATE: the totals change, the key never
- *     does, so foreign-key checks of other inserts are not blocked), in ascending id order, so concurrent batches queue
+ *     does, so foreign-key checks of other inserts are not blocked), in ACCOUNT_LOCK_ORDER, so concurrent batches queue
  *     instead of deadlocking and nobody spends the same money twice; in the same statement, read
  *     which of the batch's ids already exist and which of its holds are already resolved;
  *  2. let the pure core decide, then write its transfers and the accounts' new totals in one
@@ -124,7 +133,7 @@ export class LedgerRepository {
       'ledger-lock-and-read',
       `WITH locked AS (
          SELECT id, flags, debits_pending, debits_posted, credits_pending, credits_posted
-           FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE
+           FROM accounts WHERE id = ANY($1::bigint[]) ${ACCOUNT_LOCK_ORDER} FOR NO KEY UPDATE
        )
        SELECT 'a' AS row, id::text, flags, debits_pending, debits_posted, credits_pending, credits_posted,
               NULL::bigint AS debit_account_id, NULL::bigint AS credit_account_id, NULL::bigint AS amount,
@@ -196,8 +205,8 @@ const UNIQUE_VIOLATION = '23505';
 
 /**
  * Posts simple transfers (no holds; linked chains allowed, as the script is all or nothing) as statements for a caller's script that
- * runs in one round trip (the order writer's group commit): lock the accounts in ascending id
- * order, then insert the transfers and add their amounts to the accounts' totals. The core does
+ * runs in one round trip (the order writer's group commit): lock the accounts in
+ * ACCOUNT_LOCK_ORDER, then insert the transfers and add their amounts to the accounts' totals. The core does
  * not run here and nothing is read back, yet the outcome is the core's (`applyTransfers` on the
  * same balances: test/integration/ledger-differential.test.ts holds the two equal): the batch
  * commits if and only if the core would create every one of its transfers, in order, and else
@@ -245,7 +254,7 @@ export function postTransfersSql(transfers: readonly TransferRequest[]): string[
   const overCredited =
     `(a.flags & ${AccountFlags.CreditsMustNotExceedDebits}) <> 0 AND a.credits_posted + a.credits_pending + v.peak_credits > a.debits_posted`;
   return [
-    `SELECT count(*) FROM (SELECT 1 FROM accounts WHERE id = ANY(${arrayLiteral(ids, 'bigint')}) ORDER BY id FOR NO KEY UPDATE) AS locked`,
+    `SELECT count(*) FROM (SELECT 1 FROM accounts WHERE id = ANY(${arrayLiteral(ids, 'bigint')}) ${ACCOUNT_LOCK_ORDER} FOR NO KEY UPDATE) AS locked`,
     `WITH inserted AS (
        INSERT INTO transfers (${TRANSFER_COLUMNS})
        SELECT * FROM unnest(${arrayLiteral(transfers.map((t) => t.id), 'text')}, ${arrayLiteral(transfers.map((t) => t.debitAccountId!), 'bigint')},

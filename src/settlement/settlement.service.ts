@@ -89,11 +89,13 @@ export class SettlementService {
   ) {}
 
   /**
-   * Which fee account shard the next batch credits (LedgerService.feeAccount): batch after batch
-   * round the shards, from a random one, so that this process's payout and close sweeps, and other
-   * workers', rarely lock the same one.
+   * The fee account shard this process's batches credit (LedgerService.feeAccount), picked at
+   * random per process: the books credit their own shards, and other workers most likely others.
+   * This process's payout and close sweeps share it on purpose: taken first (ACCOUNT_LOCK_ORDER),
+   * it makes them take turns, which was measured faster than letting them interleave on the same
+   * traders' accounts (docs/benchmarks.md, "The fee account in shards").
    */
-  private feeSpread = randomInt(1024);
+  private readonly feeShard = randomInt(1024);
 
   /**
    * Sweeps already running in this process: a scheduled sweep that finds the previous one still
@@ -225,7 +227,7 @@ export class SettlementService {
         `SELECT ${DELIVERY_STATE} FROM deliveries d WHERE d.id = ANY($1::uuid[]) AND ${where.replace(/\$(\d+)/g, (_, n) => `$${Number(n) + 1}`)} ORDER BY d.window_end, d.id`,
         [locked.map((r) => r.id), ...params],
       );
-      const batch: SettlementBatch = { deliveries: new Map(deliveries.map((d) => [d.id, d])), fees: await this.ledger.feeAccount(this.feeSpread++) };
+      const batch: SettlementBatch = { deliveries: new Map(deliveries.map((d) => [d.id, d])), fees: await this.ledger.feeAccount(this.feeShard) };
       const planned = (await plan(deliveries, manager)).map((steps) => steps.filter(isWorthRecording));
       const refusals = await this.applyAll(manager, planned, batch);
       await hooks?.settled(manager, refusals[0]);

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { LedgerService } from '../../src/ledger/ledger.service.js';
 import { fundedBuyer, fundedProvider, listSpotInstrument } from '../support/market-fixtures.js';
-import { bearer, startTestApp, type TestApp } from '../support/test-app.js';
+import { bearer, startTestApp, TEST_DATABASE_URL, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait-for.js';
 
 /** The fee account in 16 shards (migrations/1797000000100, docs/ledger.md "The fee account's shards"). */
 let t: TestApp;
@@ -57,5 +60,32 @@ describe('the fee account shards', () => {
     expect(transfer).toEqual({ credit: String(await ledger.feeAccount(symbol)), amount: '1000' });
     const after = await t.dataSource.query(`SELECT sum(credits_posted)::text AS fees FROM accounts WHERE kind = 'fees' AND participant_id IS NULL`);
     expect(BigInt(after[0].fees) - BigInt(before[0].fees)).toBe(1000n);
+  });
+
+  test('a write takes its fee shard before its other accounts, so writes that share a shard queue on it holding nothing else', async () => {
+    // `external` is older than every shard but 0 (the first migration made it), so in plain id order
+    // the write would wait for it before taking the shard.
+    const external = await ledger.systemAccount('external');
+    const shard = await ledger.feeAccount(7);
+    expect(external < shard).toBe(true);
+    const outside = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await outside.connect();
+    try {
+      await outside.query('BEGIN');
+      await outside.query(`SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, [String(external)]); // held from outside
+      const write = t.dataSource.transaction((manager) =>
+        ledger.transferOrThrow(manager, [{ id: `shard-order:${randomUUID()}`, debitAccountId: external, creditAccountId: shard, amount: 1n, code: 'fill-fee', ref: 'test' }]),
+      );
+      // The write waits for the held account, and holds the shard meanwhile.
+      await waitFor('the write to wait for the held account', async () => {
+        const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR NO KEY UPDATE%'`);
+        return n > 0 ? true : undefined;
+      });
+      await expect(t.dataSource.query(`SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE NOWAIT`, [String(shard)])).rejects.toThrow(/could not obtain lock/);
+      await outside.query('COMMIT');
+      await write;
+    } finally {
+      await outside.end();
+    }
   });
 });
