@@ -17,7 +17,8 @@
  *
  * Options: --orders N (default 1000000), --instruments N (100), --traders N (200), --database
  * URL (default postgres://postgres@127.0.0.1:5432/tokex_bench_recovery; dropped and recreated),
- * --redis URL, --node-flags "FLAGS" (Node/V8 flags for the service, space-separated).
+ * --redis URL, --node-flags="FLAGS" (Node/V8 flags for the service, space-separated; with the `=`,
+ * as the flags start with dashes).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
