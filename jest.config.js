@@ -14,4 +14,9 @@ export default {
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.test.ts'],
   globalSetup: '<rootDir>/test/support/global-setup.mjs',
   testTimeout: 30000,
+  // One test file at a time (`npm test` passes --maxWorkers=1: the files share one database and
+  // Redis), in a worker process that is replaced once it holds more than this after a file. Each
+  // file loads the whole application again, and in one long-lived process the heap grew past 4 GB
+  // by the end of a run (one CI run died of it at the default heap size).
+  workerIdleMemoryLimit: '1.5GB',
 };
