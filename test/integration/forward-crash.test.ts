@@ -4,7 +4,8 @@ import { BookGateway } from '../../src/orders/book-gateway.js';
 import { type ChildService, spawnService } from '../support/child-service.js';
 import { upcomingWeek } from '../support/forward-fixtures.js';
 import { fundedBuyer, fundedProvider } from '../support/market-fixtures.js';
-import { bearer, startTestApp, TEST_DATABASE_URL, TEST_REDIS_URL, type TestApp, type TestParticipant } from '../support/test-app.js';
+import { type OwnDatabase, ownDatabase } from '../support/own-database.js';
+import { bearer, startTestApp, TEST_REDIS_URL, type TestApp, type TestParticipant } from '../support/test-app.js';
 import { betweenOf, prng } from '../support/prng.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -20,12 +21,14 @@ const between = betweenOf(prng(SEED));
 const prefix = `fwd-crash-${randomUUID().slice(0, 8)}`;
 
 let t: TestApp;
+/** Its own database: the worker marks and expires every forward there, not other files' leftovers. */
+let database: OwnDatabase;
 let symbol: string;
 const buyers: TestParticipant[] = [];
 const providers: TestParticipant[] = [];
 
 const workerEnv = {
-  DATABASE_URL: TEST_DATABASE_URL,
+  DATABASE_URL: '', // its own database, once created
   REDIS_URL: TEST_REDIS_URL,
   QUEUE_PREFIX: prefix,
   DB_MIGRATE: 'true',
@@ -38,7 +41,9 @@ const workerEnv = {
 };
 
 beforeAll(async () => {
-  t = await startTestApp({ QUEUE_PREFIX: prefix });
+  database = await ownDatabase('forward_crash');
+  workerEnv.DATABASE_URL = database.url;
+  t = await startTestApp({ DATABASE_URL: database.url, QUEUE_PREFIX: prefix });
   const modelClassId = `fcr${randomUUID().slice(0, 8)}-8b`;
   await t.http.post('/v1/admin/model-classes').set(bearer(t.adminKey)).send({ id: modelClassId, tokenizer: 'llama3', inputWeightBps: 2500, minTokensPerSecond: 20, maxTtftMs: 2000 }).expect(201);
   symbol = (await t.http.post('/v1/admin/instruments').set(bearer(t.adminKey)).send({ modelClassId, kind: 'forward', deliveryPeriod: upcomingWeek().period }).expect(201)).body.symbol;
@@ -47,6 +52,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await t.close();
+  await database.drop();
 });
 
 const order = (who: TestParticipant, side: 'buy' | 'sell', price: string, quantity: number) =>
