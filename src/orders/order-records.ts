@@ -1,5 +1,6 @@
 import type { StpMode, TimeInForce } from '../matching/index.js';
 import type { LiveOrder } from './core/live-order.js';
+import type { FeeState } from './core/order-money.js';
 
 /** An `orders` row as SQL returns it (bigints as text), and the columns that make one. */
 export interface OrderRecord {
@@ -46,6 +47,15 @@ function intern<T extends string>(text: T): T {
   return text;
 }
 
+/**
+ * Money read from a row, with the zeros shared: `BigInt(text)` makes a new heap object each time,
+ * and most resting orders have paid no fees and filled nothing, so a million-order book would hold
+ * millions of separate zeros (bench:recovery). A `0n` literal is one constant.
+ */
+const money = (text: string): bigint => (text === '0' ? 0n : BigInt(text));
+/** The fee state of an order that has filled nothing: shared, as nothing changes a FeeState in place (orders/core replaces it). */
+const NO_FEES: FeeState = Object.freeze({ takerNotional: 0n, makerNotional: 0n });
+
 export function toLiveOrder(r: OrderRecord): LiveOrder {
   return {
     id: Number(r.id),
@@ -63,9 +73,12 @@ export function toLiveOrder(r: OrderRecord): LiveOrder {
     filled: Number(r.filled_lots),
     status: intern(r.status),
     closeReason: r.close_reason,
-    hold: BigInt(r.hold_micros),
-    fees: { takerNotional: BigInt(r.taker_notional_micros), makerNotional: BigInt(r.maker_notional_micros) },
-    feesPaid: BigInt(r.fees_micros),
+    hold: money(r.hold_micros),
+    fees:
+      r.taker_notional_micros === '0' && r.maker_notional_micros === '0'
+        ? NO_FEES
+        : { takerNotional: BigInt(r.taker_notional_micros), makerNotional: BigInt(r.maker_notional_micros) },
+    feesPaid: money(r.fees_micros),
     acceptedSeq: Number(r.accepted_seq),
     prioritySeq: Number(r.priority_seq),
     createdAt: r.created_at,
