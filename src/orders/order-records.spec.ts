@@ -1,0 +1,44 @@
+import { describe, expect, test } from '@jest/globals';
+import { type OrderRecord, toLiveOrder } from './order-records.js';
+
+const record = (over: Partial<OrderRecord> = {}): OrderRecord => ({
+  id: '41',
+  participant_id: '7b0c5c1e-1f6a-4a51-9d3f-0d2d7b5f1a10',
+  instrument: 'LLAMA3-70B-SPOT',
+  client_order_id: null,
+  side: 'buy',
+  type: 'limit',
+  time_in_force: 'GTC',
+  price_ticks: '500',
+  quantity_lots: '10',
+  filled_lots: '0',
+  status: 'open',
+  close_reason: null,
+  post_only: false,
+  self_trade_prevention: 'cancel_taker',
+  expires_at: null,
+  hold_micros: '5005000',
+  taker_notional_micros: '0',
+  maker_notional_micros: '0',
+  fees_micros: '0',
+  accepted_seq: '12',
+  priority_seq: '12',
+  created_at: new Date('2026-12-04T12:00:00Z'),
+  ...over,
+});
+
+describe('an order rebuilt from its row', () => {
+  test('keeps every figure exactly, beyond 2^53 too', () => {
+    const order = toLiveOrder(record({ hold_micros: '9007199254740993', taker_notional_micros: '12345', fees_micros: '17', filled_lots: '3' }));
+    expect(order).toMatchObject({ id: 41, priceTicks: 500, quantity: 10, filled: 3, hold: 9007199254740993n, feesPaid: 17n, acceptedSeq: 12 });
+    expect(order.fees).toEqual({ takerNotional: 12345n, makerNotional: 0n });
+  });
+
+  test('orders that filled nothing share one fee state, which nothing can change in place', () => {
+    const [a, b] = [toLiveOrder(record({ id: '1' })), toLiveOrder(record({ id: '2' }))];
+    expect(a.fees).toBe(b.fees);
+    expect(a.fees).toEqual({ takerNotional: 0n, makerNotional: 0n });
+    expect(Object.isFrozen(a.fees)).toBe(true);
+    expect(toLiveOrder(record({ maker_notional_micros: '5' })).fees).not.toBe(a.fees);
+  });
+});
