@@ -132,7 +132,7 @@ export class LedgerService {
    * The fee account shard that fees keyed by `spread` are credited to (docs/ledger.md, "The fee
    * account's shards"). Every transaction that credits fees locks the account it credits, so with
    * one fee account every book commit and settlement batch queued on that one row; callers spread
-   * their credits over the shards instead (a book by its symbol, settlement batch by batch). The
+   * their credits over the shards instead (a book by its symbol, a settlement worker by process). The
    * exchange's fees are the shards' sum; any shard serves any transfer.
    */
   async feeAccount(spread: string | number): Promise<AccountId> {
