@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
-import pg from 'pg';
 import { childServiceEnv, spawnService } from '../support/child-service.js';
-import { BOOTSTRAP_ADMIN_KEY, TEST_DATABASE_URL, TEST_REDIS_URL } from '../support/test-env.js';
+import { ownDatabase } from '../support/own-database.js';
+import { BOOTSTRAP_ADMIN_KEY, TEST_REDIS_URL } from '../support/test-env.js';
 import { seedMarket } from './seed.js';
 
 /**
@@ -10,7 +10,7 @@ import { seedMarket } from './seed.js';
  * was seeded from the environment; the returned function stops the service.
  */
 export default async function globalSetup(): Promise<() => Promise<void>> {
-  const databaseUrl = await freshDatabase(`${new URL(TEST_DATABASE_URL).pathname.slice(1)}_browser`);
+  const databaseUrl = (await ownDatabase('browser')).url;
   const env: Record<string, string> = { ...childServiceEnv('browser'), DATABASE_URL: databaseUrl, REDIS_URL: TEST_REDIS_URL, LEDGER_CHECK_INTERVAL_MS: '2000' };
   const service = spawnService('all', env);
   const line = await service.waitForLine(/tokex listening/, 60_000);
@@ -23,21 +23,6 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     service.process.kill('SIGTERM');
     await service.exited();
   };
-}
-
-async function freshDatabase(name: string): Promise<string> {
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: url.toString() });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await admin.end();
-  }
-  url.pathname = `/${name}`;
-  return url.toString();
 }
 
 /**
