@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { type BucketAggregate, EMPTY_AGGREGATE, histogramFromJson, histogramToJson, mergeAggregates, mergeAll } from './core/index.js';
+import { type BucketAggregate, EMPTY_AGGREGATE, histogramFromJson, histogramToJson, mergeAggregates, mergePerKey } from './core/index.js';
 
 /** A node's bucket: what the fold adds to, and what a window's read returns. */
 export interface NodeBucketKey {
@@ -50,16 +50,9 @@ const bucketKey = (k: { nodeId?: string; providerId: string; modelClassId: strin
 export class ScorecardBucketsRepository {
   /** Adds aggregates to node buckets (several for one bucket are merged first). */
   async addToNodeBuckets(manager: EntityManager, deltas: ReadonlyArray<readonly [NodeBucketKey, BucketAggregate]>): Promise<void> {
-    const grouped = new Map<string, [NodeBucketKey, BucketAggregate[]]>();
-    for (const [key, agg] of deltas) {
-      const k = bucketKey(key);
-      const group = grouped.get(k);
-      if (group) group[1].push(agg);
-      else grouped.set(k, [key, [agg]]);
-    }
-    if (grouped.size === 0) return;
-    const merged = new Map([...grouped].map(([k, [key, aggs]]) => [k, [key, mergeAll(aggs)] as [NodeBucketKey, BucketAggregate]]));
-    const keys = [...merged.values()].map(([k]) => k);
+    const merged = mergePerKey(deltas, ([key]) => bucketKey(key), ([, agg]) => agg);
+    if (merged.size === 0) return;
+    const keys = [...new Map(deltas.map(([key]) => [bucketKey(key), key])).values()];
     // Lock in key order, so two folds adding to the same buckets cannot deadlock.
     keys.sort((a, b) => (bucketKey(a) < bucketKey(b) ? -1 : 1));
     const existing: BucketRow[] = await manager.query(
@@ -70,7 +63,7 @@ export class ScorecardBucketsRepository {
       [keys.map((k) => k.nodeId), keys.map((k) => k.modelClassId), keys.map((k) => new Date(k.bucketStart))],
     );
     const before = new Map(existing.map((r) => [bucketKey({ nodeId: r.node_id, providerId: r.provider_id, modelClassId: r.model_class_id, bucketStart: r.bucket_start.getTime() }), aggregateOf(r)]));
-    const rows = keys.map((k) => [k, mergeAggregates(before.get(bucketKey(k)) ?? EMPTY_AGGREGATE, merged.get(bucketKey(k))![1])] as const);
+    const rows = keys.map((k) => [k, mergeAggregates(before.get(bucketKey(k)) ?? EMPTY_AGGREGATE, merged.get(bucketKey(k))!)] as const);
     await manager.query(
       `INSERT INTO scorecard_buckets (node_id, model_class_id, bucket_start, provider_id, requests, failures, sla_misses, output_tokens, verified_tokens, spend_pico,
                                       ttft_ms, latency_ms, tps_milli, probes, probes_ok, disputes_upheld)

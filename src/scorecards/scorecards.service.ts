@@ -4,8 +4,8 @@ import type { DataSource } from 'typeorm';
 import { conflict, notFound } from '../common/domain-error.js';
 import { MarketsService } from '../markets/markets.service.js';
 import { decodeCursor, encodeCursor } from '../platform/http/pagination.js';
-import { type BucketAggregate, BUCKET_MS, compareForBuyers, EMPTY_AGGREGATE, mergeAll, type Scorecard, scorecardOf, type WindowName, windowRange } from './core/index.js';
-import { type NodeWindow, type ProviderWindow, ScorecardBucketsRepository } from './scorecard-buckets.repository.js';
+import { type BucketAggregate, BUCKET_MS, compareForBuyers, EMPTY_AGGREGATE, mergeAll, mergePerKey, type Scorecard, scorecardOf, type WindowName, windowRange } from './core/index.js';
+import { type ProviderWindow, ScorecardBucketsRepository } from './scorecard-buckets.repository.js';
 import type { LeagueResponse, ProviderScorecardResponse, WindowView } from './scorecards.dto.js';
 
 /**
@@ -98,7 +98,7 @@ export class ScorecardsService {
     const { from, to } = this.window(window);
     const nodes = await this.buckets.nodeWindows(this.dataSource.manager, { from, to });
     const deliveries = await this.buckets.providerWindows(this.dataSource.manager, { from, to });
-    const byClass = mergeBy(nodes, (n) => n.modelClassId);
+    const byClass = mergePerKey(nodes, (n) => n.modelClassId, (n) => n.aggregate);
     for (const d of deliveries) byClass.set(d.modelClassId, withDeliveries(byClass.get(d.modelClassId) ?? EMPTY_AGGREGATE, d));
     return new Map([...byClass].map(([c, a]) => [c, scorecardOf(a)]));
   }
@@ -106,7 +106,7 @@ export class ScorecardsService {
   private async providerAggregates(from: Date, to: Date, modelClass: string): Promise<Map<string, BucketAggregate>> {
     const nodes = await this.buckets.nodeWindows(this.dataSource.manager, { from, to, modelClassId: modelClass });
     const deliveries = await this.buckets.providerWindows(this.dataSource.manager, { from, to, modelClassId: modelClass });
-    const out = mergeBy(nodes, (n) => n.providerId);
+    const out = mergePerKey(nodes, (n) => n.providerId, (n) => n.aggregate);
     for (const d of deliveries) out.set(d.providerId, withDeliveries(out.get(d.providerId) ?? EMPTY_AGGREGATE, d));
     return out;
   }
@@ -121,17 +121,6 @@ export class ScorecardsService {
       to: new Date(range.lastBucket),
     };
   }
-}
-
-/** The nodes' aggregates merged per key, each group in one pass. */
-function mergeBy(nodes: readonly NodeWindow[], key: (n: NodeWindow) => string): Map<string, BucketAggregate> {
-  const groups = new Map<string, BucketAggregate[]>();
-  for (const n of nodes) {
-    const group = groups.get(key(n));
-    if (group) group.push(n.aggregate);
-    else groups.set(key(n), [n.aggregate]);
-  }
-  return new Map([...groups].map(([k, parts]) => [k, mergeAll(parts)]));
 }
 
 function withDeliveries(a: BucketAggregate, d: ProviderWindow | undefined): BucketAggregate {

@@ -78,6 +78,18 @@ export function mergeAll(parts: readonly BucketAggregate[]): BucketAggregate {
   return { ...sum, ttftMs, latencyMs, tpsMilli: tps };
 }
 
+/** The items' aggregates merged per key (each group in one pass of mergeAll). */
+export function mergePerKey<T>(items: Iterable<T>, keyOf: (item: T) => string, aggregateOf: (item: T) => BucketAggregate): Map<string, BucketAggregate> {
+  const groups = new Map<string, BucketAggregate[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(aggregateOf(item));
+    else groups.set(key, [aggregateOf(item)]);
+  }
+  return new Map([...groups].map(([key, parts]) => [key, mergeAll(parts)]));
+}
+
 /** One request that counts: verified, or disputed and resolved (with what was accepted of it). */
 export interface RequestSample {
   readonly finishedAt: number;

@@ -15,6 +15,7 @@ import {
   mergeAggregates,
   mergeAll,
   mergeHistograms,
+  mergePerKey,
   percentile,
   ratio,
   requestAggregate,
@@ -123,6 +124,16 @@ describe('ratios with exact money', () => {
         const error = cost! * 2000n * output - 2n * spend;
         expect(error <= 1000n * output && error >= -1000n * output).toBe(true);
         expect(scorecardOf(all)).toEqual(scorecardOf(mergeAggregates(...samples.map(requestAggregate))));
+      }),
+    );
+  });
+
+  test('merged per key, each key holds exactly the merge of its own samples', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), sample), { maxLength: 40 }), (keyed) => {
+        const perKey = mergePerKey(keyed, ([key]) => key, ([, s]) => requestAggregate(s));
+        expect([...perKey.keys()].sort()).toEqual([...new Set(keyed.map(([key]) => key))].sort());
+        for (const [key, merged] of perKey) expect(merged).toEqual(mergeAll(keyed.filter(([k]) => k === key).map(([, s]) => requestAggregate(s))));
       }),
     );
   });
