@@ -46,8 +46,15 @@ async function seller(name: string, market = { symbol, modelClassId }): Promise<
   await t.http.post('/v1/orders').set(bearer(buyer.key)).send({ instrument: symbol, side: 'buy', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
   await t.http.post('/v1/orders').set(bearer(provider.key)).send({ instrument: symbol, side: 'sell', type: 'limit', price: '0.500', quantity: 1_000_000 }).expect(201);
   const [d] = (await t.http.get('/v1/deliveries').set(bearer(buyer.key)).expect(200)).body.items;
+  // The window opened a minute ago, so the requests below (its first seconds) have finished before
+  // anything is read: a request finishing after the read's instant can sit in the next 5-minute
+  // bucket, outside every window (core/windows.ts), and the figures would depend on the clock.
+  const [[{ window_start }]] = await t.dataSource.query(
+    `UPDATE deliveries SET window_start = window_start - interval '1 minute' WHERE id = $1 RETURNING window_start`,
+    [d.id],
+  );
   const key = await t.http.post(`/v1/deliveries/${d.id}/keys`).set(bearer(buyer.key)).send({}).expect(201);
-  return { provider, buyer, node: { id: node.body.id, key: privateKey }, deliveryId: d.id, keyId: key.body.id, windowStart: Date.parse(d.windowStart), modelClassId };
+  return { provider, buyer, node: { id: node.body.id, key: privateKey }, deliveryId: d.id, keyId: key.body.id, windowStart: window_start.getTime(), modelClassId };
 }
 
 /** Request i of a seller: 400 prompt + 100 completion tokens, inside the delivery window. */
