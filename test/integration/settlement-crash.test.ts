@@ -153,16 +153,14 @@ async function stuck(child: ChildService): Promise<string> {
     `SELECT pid, state, wait_event_type, wait_event, now() - xact_start AS open_for, left(query, 120) AS query FROM pg_stat_activity
       WHERE datname = current_database() AND (wait_event_type = 'Lock' OR state = 'idle in transaction')`,
   );
-  const tail = child
-    .output()
-    .split('\n')
-    .filter((line) => !line.includes('delivery window closed'))
-    .slice(-30);
+  const lines = child.output().split('\n');
+  const closed = lines.filter((line) => line.includes('delivery window closed')).length;
+  const tail = lines.filter((line) => !line.includes('delivery window closed')).slice(-30);
   return [
     `left: ${JSON.stringify(left)}; failed steps: ${JSON.stringify(failed)}`,
     `settlement queue: ${JSON.stringify(counts)}; schedulers: ${JSON.stringify(schedulers)} at ${Date.now()}`,
     `waiting in PostgreSQL: ${JSON.stringify(waiting)}`,
-    `the worker's last lines:`,
+    `the last worker closed ${closed} delivery windows; its last other lines:`,
     ...tail,
   ].join('\n');
 }
