@@ -78,8 +78,9 @@ async function crashUntil(what: string, done: () => Promise<boolean>): Promise<v
   const last: ChildService = spawnService('worker', workerEnv);
   try {
     await last.waitForLine(/tokex worker started/);
-    // A killed worker may have held the mark-and-expire job: BullMQ hands it on only when its lock
-    // runs out (30 s), so the last worker can wait that long before the book's command runs.
+    // A killed worker may have taken a mark-and-expire run and died before adding the next one; the
+    // last worker adds it as it starts (it upserts every schedule), instead of BullMQ handing the
+    // killed run on up to a minute later.
     await waitFor(what, async () => ((await done()) ? true : undefined), 100_000);
   } finally {
     last.process.kill('SIGTERM');

@@ -188,3 +188,38 @@ describe('job runs are idempotent, retried with backoff, and business rejections
     });
   });
 });
+
+describe('job schedules survive a worker killed between taking a run and adding the next', () => {
+  const HOUR = 3_600_000;
+  const scheduledRuns = async (queue: Queue) =>
+    (await queue.getJobs(['delayed', 'wait'])).filter((job) => job.repeatJobKey === 'every-ledger.audit').map((job) => job.id);
+
+  // BullMQ moves a scheduled run to active and adds the next run in two round trips. A SIGKILL
+  // between them leaves the schedule with nothing to run until BullMQ gives up on the killed
+  // worker's run (its lock, then a stalled check): up to about a minute of no settlement sweeps.
+  test('a starting worker adds the next run of a schedule a killed worker left without one', async () => {
+    const env = { QUEUE_PREFIX: `schedules-${randomUUID().slice(0, 8)}`, LEDGER_CHECK_INTERVAL_MS: String(HOUR) };
+    const queue = new Queue('ledger', { connection: redis, prefix: env.QUEUE_PREFIX });
+    const first = await startWorker(env);
+    // Its first run goes at once and adds the next, an hour on.
+    const [next] = await waitFor('the next audit to be scheduled', async () => ((await scheduledRuns(queue)).length ? scheduledRuns(queue) : undefined));
+    await first.close();
+
+    // A worker takes that run and dies before it adds the one after: the run sits in active, unlocked.
+    await redis.multi().zrem(`${env.QUEUE_PREFIX}:ledger:delayed`, next!).lpush(`${env.QUEUE_PREFIX}:ledger:active`, next!).exec();
+    expect(await scheduledRuns(queue)).toEqual([]);
+
+    const second = await startWorker(env);
+    try {
+      const millis = Number(next!.split(':').at(-1));
+      expect(await scheduledRuns(queue)).toEqual([`repeat:every-ledger.audit:${millis + HOUR}`]);
+      // Another worker's upsert of the intact schedule leaves that one run as it is.
+      const third = await startWorker(env);
+      await third.close();
+      expect(await scheduledRuns(queue)).toEqual([`repeat:every-ledger.audit:${millis + HOUR}`]);
+    } finally {
+      await second.close();
+      await queue.close();
+    }
+  });
+});

@@ -1,6 +1,5 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { Worker } from 'bullmq';
-import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { RedisConnections } from '../redis/redis.module.js';
 import { JOB_DEFINITIONS, JOB_NAMES, QUEUE_NAMES } from './job-definitions.js';
@@ -8,7 +7,6 @@ import { JobQueues } from './job-queues.js';
 import { JobRunner } from './job-runner.js';
 import { OutboxSweeper } from './outbox-sweeper.js';
 
-const SCHEDULER_LEADER_KEY = 'scheduler-leader';
 const SCHEDULER_REFRESH_MS = 30_000;
 
 /**
@@ -18,7 +16,6 @@ const SCHEDULER_REFRESH_MS = 30_000;
 @Injectable()
 export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(JobWorkers.name);
-  private readonly instanceId = randomUUID();
   private workers: Worker[] = [];
   private schedulerTimer?: NodeJS.Timeout;
 
@@ -57,17 +54,16 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   /**
-   * One worker instance, the leader, upserts the job schedulers, and again every 30 s: Redis keeps
-   * nothing on disk, so after a restart of Redis the schedules come back within that time.
+   * Every worker upserts the job schedulers as it starts, and again every 30 s. BullMQ takes a
+   * scheduled job and adds its next run in two round trips, so a worker SIGKILLed between them
+   * leaves the schedule with no next run until BullMQ gives up on the killed job (its lock, then a
+   * stalled check: up to about a minute). An upsert adds the missing run, and one on an intact
+   * schedule changes nothing (the next run keeps its time; a worker's own scheduling of a run that
+   * someone else already added is a no-op), so any number of workers may do it at once. The
+   * periodic upsert also brings the schedules back after Redis lost them.
    */
   private async refreshSchedulers(): Promise<void> {
     try {
-      const key = `${this.config.redis.queuePrefix}:${SCHEDULER_LEADER_KEY}`;
-      const ttl = String(SCHEDULER_REFRESH_MS * 3);
-      const leader =
-        (await this.redis.client.set(key, this.instanceId, 'PX', ttl, 'NX')) === 'OK' ||
-        ((await this.redis.client.get(key)) === this.instanceId && (await this.redis.client.pexpire(key, ttl)) === 1);
-      if (!leader) return;
       for (const name of JOB_NAMES) {
         const { queue, schedule } = JOB_DEFINITIONS[name];
         if (!schedule) continue;
