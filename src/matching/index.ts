@@ -5,5 +5,5 @@ export type { OrderBook, OrderBookFactory } from './order-book.js';
 export { RejectCode } from './reject-codes.js';
 export { collarLimit } from './rules.js';
 export * from './types.js';
-export { FastOrderBook } from './fast/fast-order-book.js';
+export { type BookPosition, type BookRestoring, FastOrderBook } from './fast/fast-order-book.js';
 export { ReferenceOrderBook } from './reference/reference-order-book.js';

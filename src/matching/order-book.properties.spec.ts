@@ -310,7 +310,15 @@ describe('order book properties over random command sequences', () => {
         const head = new FastOrderBook(CONFIG);
         for (const { command } of steps.slice(0, at)) head.execute(command);
         const snapshot = JSON.parse(JSON.stringify(head.snapshot()));
-        for (const restored of [FastOrderBook.restore(snapshot), ReferenceOrderBook.restore(snapshot)]) {
+        // One order at a time too, the sides interleaved, as a book's load streams them.
+        const restoring = FastOrderBook.restoring(snapshot.config);
+        const [bids, asks] = [[...snapshot.bids], [...snapshot.asks]];
+        for (let turn = cut; bids.length + asks.length > 0; turn++) {
+          const fromBids = asks.length === 0 || (bids.length > 0 && turn % 3 !== 0);
+          restoring.add(fromBids ? bids.shift()! : asks.shift()!);
+        }
+        const streamed = restoring.finish(snapshot);
+        for (const restored of [FastOrderBook.restore(snapshot), ReferenceOrderBook.restore(snapshot), streamed]) {
           for (const { command, actual } of steps.slice(at)) expectSame(copyEvents(restored.execute(command)), actual);
           expectSame(restored.snapshot(), original.snapshot());
         }

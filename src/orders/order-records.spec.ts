@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { type OrderRecord, toLiveOrder } from './order-records.js';
+import { liveOrderOf, type OrderRecord, toLiveOrder } from './order-records.js';
 
 const record = (over: Partial<OrderRecord> = {}): OrderRecord => ({
   id: '41',
@@ -40,5 +40,18 @@ describe('an order rebuilt from its row', () => {
     expect(a.fees).toEqual({ takerNotional: 0n, makerNotional: 0n });
     expect(Object.isFrozen(a.fees)).toBe(true);
     expect(toLiveOrder(record({ maker_notional_micros: '5' })).fees).not.toBe(a.fees);
+  });
+});
+
+describe("an order rebuilt from a book load's line", () => {
+  test('reads each field as PostgreSQL prints it, and equals the same order read as a row', () => {
+    const line = '41 7b0c5c1e-1f6a-4a51-9d3f-0d2d7b5f1a10 buy limit GTC 500 10 3 open t cancel_taker - 9007199254740993 12345 0 17 12 12 1796385600000';
+    const loaded = liveOrderOf([line, 'bot 7', null], 'LLAMA3-70B-SPOT');
+    expect(loaded).toEqual(
+      toLiveOrder(record({ client_order_id: 'bot 7', post_only: true, filled_lots: '3', hold_micros: '9007199254740993', taker_notional_micros: '12345', fees_micros: '17' })),
+    );
+    expect(loaded).toMatchObject({ postOnly: true, expiresAt: null, hold: 9007199254740993n, createdAt: new Date('2026-12-04T12:00:00Z') });
+    const gtd = liveOrderOf([line.replace(' - ', ' 1796389200000 ').replace(' GTC ', ' GTD ').replace(' t ', ' f '), null, null], 'LLAMA3-70B-SPOT');
+    expect(gtd).toMatchObject({ timeInForce: 'GTD', expiresAt: 1796389200000, postOnly: false });
   });
 });

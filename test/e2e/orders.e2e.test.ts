@@ -1,5 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { MarketsService } from '../../src/markets/markets.service.js';
 import { BookGateway } from '../../src/orders/book-gateway.js';
+import { loadBook } from '../../src/orders/book-loader.js';
+import { readOwnedOrder } from '../../src/orders/order-reads.js';
+import { SPOT_PRODUCT } from '../../src/orders/products.js';
 import { OrderExpiryJob } from '../../src/orders/order-expiry.job.js';
 import { fundedBuyer, fundedProvider, listSpotInstrument } from '../support/market-fixtures.js';
 import { balancesOf, bearer, createParticipant, deposit, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
@@ -365,6 +369,25 @@ describe('placing and matching', () => {
     expect((await t.http.get(`/v1/orders/${first.body.id}`).set(bearer(early.key)).expect(200)).body).toMatchObject({ status: 'filled', hold: '0.000000' });
     expect((await t.http.get(`/v1/orders/${second.body.id}`).set(bearer(b.key)).expect(200)).body).toMatchObject({ status: 'open', hold: '0.300300' });
     await t.http.delete('/v1/orders').set(bearer(b.key)).expect(200);
+  });
+
+  test("a book's load rebuilds every field of its open orders as a single read of each does", async () => {
+    await listInstrument();
+    const b = await buyer('10');
+    const p = await provider();
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    const gtd = await order(b, { side: 'buy', type: 'limit', price: '0.250', quantity: 3_000_000, timeInForce: 'GTD', expiresAt, clientOrderId: 'load:gtd-1' }).expect(201);
+    await order(p, { side: 'sell', type: 'limit', price: '0.250', quantity: 1_000_000 }).expect(201); // fills a third: fees and notional
+    const sell = await order(p, { side: 'sell', type: 'limit', price: '0.400', quantity: 2_000_000, postOnly: true, selfTradePrevention: 'cancel_both' }).expect(201);
+    const loaded = await loadBook(t.dataSource, await t.app.get(MarketsService).requireInstrument(symbol), SPOT_PRODUCT);
+    const owners = new Map([[gtd.body.id, b.id], [sell.body.id, p.id]]);
+    expect([...loaded.orders.keys()].sort()).toEqual([...owners.keys()].map(Number).sort());
+    for (const [id, owner] of owners) expect(loaded.orders.get(Number(id))).toEqual(await readOwnedOrder(t.dataSource, owner, id));
+    expect(loaded.orders.get(Number(gtd.body.id))).toMatchObject({ clientOrderId: 'load:gtd-1', filled: 1_000, expiresAt: Date.parse(expiresAt), timeInForce: 'GTD' });
+    expect(loaded.orders.get(Number(gtd.body.id))!.fees.takerNotional > 0n || loaded.orders.get(Number(gtd.body.id))!.fees.makerNotional > 0n).toBe(true);
+    expect(loaded.orders.get(Number(sell.body.id))).toMatchObject({ postOnly: true, stp: 'cancel_both', side: 'sell' });
+    await t.http.delete('/v1/orders').set(bearer(b.key)).expect(200);
+    await t.http.delete('/v1/orders').set(bearer(p.key)).expect(200);
   });
 });
 
