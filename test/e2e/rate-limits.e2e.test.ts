@@ -4,6 +4,7 @@ import { generateApiKey } from '../../src/participants/api-key-secret.js';
 import { fundedBuyer, listSpotInstrument } from '../support/market-fixtures.js';
 import { StreamClient } from '../support/stream-client.js';
 import { bearer, createParticipant, startTestApp, type TestApp, type TestParticipant } from '../support/test-app.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * Limits per participant, and for strangers (issue 14, item 6): a participant's keys share one
@@ -149,7 +150,7 @@ describe('valid keys and the limit for strangers', () => {
   let t: TestApp;
   beforeAll(async () => {
     // No key cache: every request reads its key from PostgreSQL, as all do when the cache's TTL ends at once.
-    t = await startTestApp({ AUTH_FAILURES_PER_MINUTE: '5', API_KEY_CACHE_TTL_MS: '0' });
+    t = await startTestApp({ AUTH_FAILURES_PER_MINUTE: '5', TRUST_PROXY_HOPS: '1', API_KEY_CACHE_TTL_MS: '0' });
   });
   afterAll(async () => {
     await t.close();
@@ -167,5 +168,28 @@ describe('valid keys and the limit for strangers', () => {
     // Strangers from the same address still meet it.
     const guesses = await Promise.all(Array.from({ length: 12 }, () => t.http.get('/v1/me').set(bearer(unknownKey()))));
     expect(guesses.filter((g) => g.status === 429).length).toBeGreaterThan(0);
+  });
+
+  test('valid keys refused in a burst of first uses are served as soon as the burst is verified, not a minute later', async () => {
+    // Keys never seen here are counted while they are checked. Twenty at once from one address,
+    // with the key lookups held on a lock, exceed a limit of five: fifteen are refused at once.
+    const bots: TestParticipant[] = [];
+    for (let i = 0; i < 20; i++) bots.push(await createParticipant(t, ['buyer']));
+    const lock = t.dataSource.createQueryRunner();
+    await lock.connect();
+    await lock.startTransaction();
+    await lock.query('LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
+    const burst = Promise.all(bots.map((bot) => t.http.get('/v1/me').set(bearer(bot.key)).set('x-forwarded-for', '192.0.2.50').then((a) => a.status)));
+    await waitFor('five key lookups to wait on the lock', async () => {
+      const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM api_keys k%'`);
+      return n === 5 ? true : undefined;
+    });
+    await lock.commitTransaction();
+    await lock.release();
+    const statuses = await burst;
+    expect(statuses.filter((s) => s === 200)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(15);
+    // A refusal is not a failure: with the five verified, the address's count is back to nothing.
+    for (const bot of bots) await t.http.get('/v1/me').set(bearer(bot.key)).set('x-forwarded-for', '192.0.2.50').expect(200);
   });
 });
