@@ -367,7 +367,7 @@ async function main(): Promise<void> {
     for (const r of results) {
       const cpu = `${r.cpu.service.toFixed(2)} / ${r.cpu.postgres.toFixed(2)} / ${r.cpu.generator.toFixed(2)}`;
       const perSecond = r.acked / r.seconds;
-      console.log(row([r.name, r.offered, Math.round(perSecond).toLocaleString('en'), (perSecond / bareRate).toFixed(2), `${r.p50Ms.toFixed(1)} ms`, `${r.p99Ms.toFixed(1)} ms`, cpu, r.other]));
+      console.log(row([r.name, r.offered, Math.round(perSecond).toLocaleString('en'), bare ? (perSecond / bareRate).toFixed(2) : '—', `${r.p50Ms.toFixed(1)} ms`, `${r.p99Ms.toFixed(1)} ms`, cpu, r.other]));
     }
     const rate = (name: string) => {
       const r = results.find((x) => x.name.startsWith(name));
