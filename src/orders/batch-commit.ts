@@ -64,7 +64,7 @@ export async function commitPlan(dataSource: DataSource, script: string): Promis
 
 /** The batch's orders (inserted or updated), its fills and the book's new position, in one statement. */
 export function writeBookSql(plan: Pick<BatchPlan, 'orders' | 'fills' | 'seq' | 'referencePriceTicks'>, symbolText: string): string {
-const { orders, fills } = plan;
+  const { orders, fills } = plan;
   const order = (type: string, f: (o: LiveOrder) => string | number | boolean | null) => arrayLiteral(orders.map(f), type);
   const fill = (type: string, f: (x: FillRecord) => string | number | null) => arrayLiteral(fills.map(f), type);
   const symbol = literal(symbolText);
