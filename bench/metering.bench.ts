@@ -492,8 +492,11 @@ async function ingest(service: Service, db: pg.Client, market: Market, meter: Cp
             acceptedRecords += count(answer.accepted);
             duplicates += count(answer.duplicates);
             rejected += count(answer.rejected ?? 0);
-          } else if ((statuses.get(status) ?? 0) <= 3) {
-            console.log(`\n  answer ${status}: ${text.slice(0, 300)}`);
+          } else {
+            if ((statuses.get(status) ?? 0) <= 3) console.log(`\n  answer ${status}: ${text.slice(0, 300)}`);
+            // As a node agent does: a busy exchange says when to come back (INGEST_BUSY, QUEUE_FULL).
+            const retryAfter = Number(response.headers.get('retry-after'));
+            if ((response.status === 503 || response.status === 429) && retryAfter > 0) await sleep(Math.max(0, Math.min(retryAfter * 1000, deadline - performance.now())));
           }
         } catch (error) {
           const reason = `error: ${(error as Error).message}`;

@@ -23,7 +23,9 @@ export class MeteringController {
   @RawBodyOnly() // parsed only once the signature verifies
   @ApiOperation({
     summary: 'A node agent reports signed usage',
-    description: 'Answered 202 once stored (verification is asynchronous); a resent batch gets its first answer again with 200.',
+    description:
+      'Answered 202 once stored (verification is asynchronous); a resent batch gets its first answer again with 200. ' +
+      'Where ingest yields to order entry (INGEST_YIELD_TARGET_MS), a batch may wait up to 2 s, or get 503 INGEST_BUSY with Retry-After: post it again then.',
   })
   @ApiOkResponse({ type: UsageBatchAnswer })
   @ApiHeader({ name: 'X-Tokex-Node', description: 'The node id', required: true })

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainError, forbidden, invalid, notFound } from '../common/domain-error.js';
@@ -6,6 +7,9 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { JobSlots } from '../platform/jobs/job-slots.js';
 import { Outbox } from '../platform/jobs/outbox.js';
 import type { Principal } from '../platform/http/auth.js';
+import { ForegroundLatency } from '../platform/observability/foreground-latency.js';
+import { MetricsService } from '../platform/observability/metrics.service.js';
+import { DEFAULT_INGEST_THROTTLE, IngestThrottle } from './core/ingest-throttle.js';
 import { billableTokens } from './core/verification.js';
 import type { BuyerReportDto } from './metering.dto.js';
 import { parseUsageBatch, type RejectedRecord, UsageBatchError, verifyUsageBatchSignature } from '../protocol/usage-batch.js';
@@ -38,6 +42,15 @@ export interface NodeKey {
  * verification runs on the metering queue. A batch id, and a request id per node, count once: a
  * resent batch gets its first answer again.
  */
+/** The process's ingest throttle (null when INGEST_YIELD_TARGET_MS is 0): a provider, so a test can drive it. */
+export const INGEST_THROTTLE = Symbol('INGEST_THROTTLE');
+export const ingestThrottleProvider = {
+  provide: INGEST_THROTTLE,
+  inject: [APP_CONFIG],
+  useFactory: ({ metering }: AppConfig): IngestThrottle | null =>
+    metering.ingestYieldTargetMs > 0 ? new IngestThrottle({ ...DEFAULT_INGEST_THROTTLE, targetMs: metering.ingestYieldTargetMs }, Date.now()) : null,
+};
+
 @Injectable()
 export class MeteringService {
   /**
@@ -51,8 +64,18 @@ export class MeteringService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly outbox: Outbox,
     @Inject(APP_CONFIG) config: AppConfig,
+    /** How fast records may be stored while this process's order entry is busy: null without INGEST_YIELD_TARGET_MS. */
+    @Inject(INGEST_THROTTLE) private readonly throttle: IngestThrottle | null,
+    foreground: ForegroundLatency,
+    metrics: MetricsService,
   ) {
     this.ingesting = new JobSlots(Math.max(1, Math.floor(config.database.poolSize / 5)));
+    if (throttle) {
+      foreground.onReport((latencyMs, now) => throttle.observe(latencyMs, now));
+      metrics.gauge('tokex_ingest_allowed_records_per_second', 'Usage records a second this process stores while its order entry is busy (ingest yields to it)', [], async (gauge) => {
+        gauge.set(throttle.recordsPerSecond);
+      });
+    }
   }
 
   /**
@@ -80,6 +103,22 @@ export class MeteringService {
     return this.ingesting.run(() => this.ingestFrom(node, body, signature!));
   }
 
+  /**
+   * Waits for the records' turn (IngestThrottle), or refuses the batch with 503 INGEST_BUSY and a
+   * retry hint when the wait would be too long: the node agent posts it again later (resends are
+   * answered as the first).
+   */
+  private async yieldToOrderEntry(records: number): Promise<void> {
+    if (this.throttle === null || records === 0) return;
+    const waitMs = this.throttle.admit(records, Date.now());
+    if (waitMs === undefined) {
+      throw new DomainError('INGEST_BUSY', 'order entry on this process is busy, and usage batches wait for it; post this one again later', 'unavailable', {
+        retryAfterSeconds: Math.max(1, Math.ceil(records / this.throttle.recordsPerSecond)),
+      });
+    }
+    if (waitMs > 0) await sleep(waitMs);
+  }
+
   private async ingestFrom(node: NodeKey, body: Buffer | undefined, signature: string): Promise<{ first: boolean; answer: IngestAnswer }> {
     if (!body || !verifyUsageBatchSignature(body, signature, node.public_key)) {
       throw new DomainError('BAD_SIGNATURE', 'X-Tokex-Signature does not verify the body with the node’s registered public key', 'unauthenticated');
@@ -92,6 +131,7 @@ export class MeteringService {
       throw error;
     }
     const { batch, valid, rejected } = parsed;
+    await this.yieldToOrderEntry(valid.length);
     return this.dataSource.transaction(async (manager) => {
       // A suspended provider's nodes report nothing more (issue 14): refused after the signature, so only the node learns why.
       // The provider's row is share-locked first, so no batch commits behind a suspension it did not see; then the batch row.

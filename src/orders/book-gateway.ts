@@ -7,6 +7,7 @@ import { type InstrumentSpec, instrumentSymbol } from '../markets/instrument-ter
 import { INSTRUMENT_CHANNEL, MarketsService } from '../markets/markets.service.js';
 import { spotIndexPrice } from '../markets/spot-index.js';
 import { NodesService } from '../nodes/nodes.service.js';
+import { ForegroundLatency } from '../platform/observability/foreground-latency.js';
 import { MetricsService } from '../platform/observability/metrics.service.js';
 import type { BookView, CommittedBatch } from './book-events.js';
 import { BookFacts } from './book-facts.js';
@@ -51,6 +52,7 @@ export class BookGateway implements OnModuleInit, BeforeApplicationShutdown {
     private readonly nodes: NodesService,
     private readonly metrics: MetricsService,
     private readonly products: ProductCatalog,
+    private readonly foreground: ForegroundLatency,
   ) {
     metrics.gauge('tokex_order_queue_depth', 'Commands waiting for each book writer of this process', ['instrument'], async (gauge) => {
       for (const [symbol, writer] of this.writers) gauge.set({ instrument: symbol }, (await writer.catch(() => undefined))?.depth ?? 0);
@@ -201,6 +203,7 @@ export class BookGateway implements OnModuleInit, BeforeApplicationShutdown {
           this.metrics.orderBatchSize.observe({ instrument: symbol }, commands);
           this.metrics.orderBatchDuration.observe({ instrument: symbol, phase: 'prepare' }, prepareSeconds);
           this.metrics.orderBatchDuration.observe({ instrument: symbol, phase: 'commit' }, commitSeconds);
+          this.foreground.report((prepareSeconds + commitSeconds) * 1000); // usage ingest yields to order entry
         },
         planned: (how) => this.metrics.orderBatchesPlanned.inc({ instrument: symbol, planned: how }),
         retried: (reason) => this.metrics.orderBatchRetries.inc({ instrument: symbol, reason }),

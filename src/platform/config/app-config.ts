@@ -168,6 +168,14 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(1) @Max(4096)
   METERING_AUDIT_MAX_TOKENS = 320;
 
+  /**
+   * Usage ingest yields to order entry in the same process: order batches slower than this many
+   * milliseconds on average slow ingest down (docs/metering.md, "Ingest yields to order entry").
+   * 0 (the default): ingest never waits for order entry.
+   */
+  @Transform(toInt) @IsInt() @Min(0) @Max(10_000)
+  INGEST_YIELD_TARGET_MS = 0;
+
   /** How often verified usage is paid out (the payout lag's main part). */
   @Transform(toInt) @IsInt() @Min(50)
   SETTLEMENT_PAYOUT_INTERVAL_MS = 250;
@@ -247,7 +255,7 @@ export interface AppConfig {
     settlementCloseGraceMs: number;
     scorecardFoldIntervalMs: number;
   };
-  readonly metering: { auditMaxTokens: number; auditIntervalMs: number; auditEveryRequests: number };
+  readonly metering: { auditMaxTokens: number; auditIntervalMs: number; auditEveryRequests: number; ingestYieldTargetMs: number };
   /** Providers' node URLs: whether non-public addresses are allowed (platform/net/address-policy.ts). */
   readonly nodeUrls: { allowPrivate: boolean };
   readonly shutdownTimeoutMs: number;
@@ -316,7 +324,12 @@ export function loadConfig(env: Record<string, string | undefined>, role: Proces
       settlementCloseGraceMs: vars.SETTLEMENT_CLOSE_GRACE_MS,
       scorecardFoldIntervalMs: vars.SCORECARD_FOLD_INTERVAL_MS,
     },
-    metering: { auditMaxTokens: vars.METERING_AUDIT_MAX_TOKENS, auditIntervalMs: vars.METERING_AUDIT_INTERVAL_MS, auditEveryRequests: vars.METERING_AUDIT_EVERY_REQUESTS },
+    metering: {
+      auditMaxTokens: vars.METERING_AUDIT_MAX_TOKENS,
+      auditIntervalMs: vars.METERING_AUDIT_INTERVAL_MS,
+      auditEveryRequests: vars.METERING_AUDIT_EVERY_REQUESTS,
+      ingestYieldTargetMs: vars.INGEST_YIELD_TARGET_MS,
+    },
     nodeUrls: { allowPrivate: vars.NODE_URLS_ALLOW_PRIVATE },
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
     clock: { rate: vars.CLOCK_RATE, anchorMs: vars.CLOCK_ANCHOR === '' ? null : Date.parse(vars.CLOCK_ANCHOR) },
