@@ -241,36 +241,49 @@ export class SettlementService {
   }
 
   /**
-   * Applies every delivery's steps at once; if the ledger refuses the batch, each delivery alone,
-   * recording the refused ones as failed steps. Returns the refusals.
+   * Applies every delivery's steps at once; if that fails, each delivery alone. A delivery the
+   * ledger refuses gets its steps recorded as failed (they wait for a retry). One that fails
+   * otherwise (a database error, a bug) is left as it is for the next sweep, logged, and the
+   * others go on: a delivery that keeps failing so must not hold back every delivery after it in
+   * the sweep's order. If every delivery failed so, the first error is thrown: the job fails and
+   * is retried. Returns the refusals.
    */
   private async applyAll(manager: EntityManager, planned: Step[][], batch: SettlementBatch): Promise<DomainError[]> {
-    const all = planned.flat();
-    const refusal = await this.apply(manager, all, batch);
-    if (!refusal) return [];
+    const first = await this.apply(manager, planned.flat(), batch);
+    if (first === undefined) return [];
     const refusals: DomainError[] = [];
+    const errors: unknown[] = [];
     for (const steps of planned) {
-      const refused = planned.length === 1 ? refusal : await this.apply(manager, steps, batch);
-      if (!refused) continue;
-      refusals.push(refused);
-      this.logger.warn({ delivery: steps[0].deliveryId, code: refused.code, error: refused.message }, 'settlement step refused by the ledger; it waits for a retry');
-      await this.record(manager, steps, batch, await this.routed(manager, steps, batch), { status: 'failed', error: `${refused.code}: ${refused.message}` });
+      const failure = planned.length === 1 ? first : await this.apply(manager, steps, batch);
+      if (failure === undefined) continue;
+      if (!(failure instanceof DomainError)) {
+        errors.push(failure);
+        this.logger.warn({ delivery: steps[0]?.deliveryId, err: (failure as Error)?.message ?? String(failure) }, 'settlement step failed; left for the next sweep');
+        continue;
+      }
+      refusals.push(failure);
+      this.logger.warn({ delivery: steps[0].deliveryId, code: failure.code, error: failure.message }, 'settlement step refused by the ledger; it waits for a retry');
+      await this.record(manager, steps, batch, await this.routed(manager, steps, batch), { status: 'failed', error: `${failure.code}: ${failure.message}` });
     }
+    if (errors.length > 0 && errors.length === planned.filter((steps) => steps.length > 0).length) throw errors[0];
     return refusals;
   }
 
-  /** The steps' transfers and records under a savepoint: all of them, or none and the ledger's refusal. */
-  private async apply(manager: EntityManager, steps: Step[], batch: SettlementBatch): Promise<DomainError | undefined> {
+  /**
+   * The steps' transfers and records under a savepoint: all of them, or none and why (the
+   * ledger's refusal, or any other error, which the savepoint keeps from aborting the batch's
+   * transaction).
+   */
+  private async apply(manager: EntityManager, steps: Step[], batch: SettlementBatch): Promise<unknown> {
     if (steps.length === 0) return undefined;
-    const transfers = await this.routed(manager, steps, batch);
     await manager.query('SAVEPOINT settle_steps');
     try {
+      const transfers = await this.routed(manager, steps, batch);
       await this.ledger.transferOrThrow(manager, transfers.flat());
       await this.record(manager, steps, batch, transfers, { status: 'done' });
     } catch (error) {
-      if (!(error instanceof DomainError)) throw error;
       await manager.query('ROLLBACK TO SAVEPOINT settle_steps');
-      return error;
+      return error ?? new Error('a settlement step failed');
     }
     await manager.query('RELEASE SAVEPOINT settle_steps');
     return undefined;

@@ -146,6 +146,32 @@ describe('the spot path: fill, escrow, verified usage, payout, window close', ()
     expect(close.transferIds).toEqual([`close:${delivery.id}:provider`, `close:${delivery.id}:fee`, `close:${delivery.id}:bond`]);
   });
 
+  test('a delivery whose steps keep failing with a database error holds back no other: the sweep leaves it for the next one', async () => {
+    const poisoned = await trade();
+    const healthy = await trade();
+    // Any error that is not the ledger's refusal: here a trigger refusing the poisoned delivery's settlement rows.
+    await t.dataSource.query(`CREATE FUNCTION poison_settlement() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.delivery_id = '${poisoned.delivery.id}' THEN RAISE EXCEPTION 'poisoned delivery'; END IF; RETURN NEW; END $$`);
+    await t.dataSource.query(`CREATE TRIGGER poison_settlement BEFORE INSERT ON settlements FOR EACH ROW EXECUTE FUNCTION poison_settlement()`);
+    const status = async (d: { buyer: TestParticipant; delivery: { id: string } }) =>
+      (await t.http.get(`/v1/deliveries/${d.delivery.id}`).set(bearer(d.buyer.key)).expect(200)).body.status;
+    const steps = async () =>
+      (await t.dataSource.query(`SELECT kind, status FROM settlements WHERE delivery_id = $1 ORDER BY kind`, [poisoned.delivery.id])) as Array<{ kind: string; status: string }>;
+    const before = await steps(); // the escrow step, recorded with the fill
+    try {
+      await closeWindows();
+      expect(await status(healthy)).toBe('closed');
+      expect(await status(poisoned)).toBe('open');
+      // Not a refusal: nothing recorded, nothing failed, so the next sweep runs it again by itself.
+      expect(await steps()).toEqual(before);
+    } finally {
+      await t.dataSource.query(`DROP TRIGGER poison_settlement ON settlements`);
+      await t.dataSource.query(`DROP FUNCTION poison_settlement()`);
+    }
+    await closeWindows();
+    expect(await status(poisoned)).toBe('closed');
+  });
+
   test("provider breach: the node failed the exchange's probes, so the buyer is refunded and paid a penalty from the bond", async () => {
     const { buyer, provider, delivery } = await trade();
     await usage.record(`u1-${delivery.id}`, delivery.id, 400_000n);
