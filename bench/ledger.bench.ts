@@ -19,7 +19,7 @@ import { dataSourceOptions } from '../src/app/data-source.js';
 import { ensureMigrated } from '../src/platform/database/migrations.js';
 import { AccountFlags, type AccountId, TransferFlags, type TransferRequest } from '../src/ledger/core/index.js';
 import { LedgerRepository } from '../src/ledger/ledger.repository.js';
-import { recreateDatabase } from './bench-database.js';
+import { recreateDatabase } from '../src/platform/database/database-admin.js';
 
 const { values: args } = parseArgs({
   options: {

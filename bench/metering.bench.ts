@@ -91,7 +91,7 @@ import pg from 'pg';
 import { tokenizerFor } from '../src/markets/tokenizers.js';
 import { type SignedUsageBatch, signUsageBatch, type UsageRecord } from '../src/protocol/usage-batch.js';
 import { startStubModelServer } from '../test/support/stub-model-server.js';
-import { recreateDatabase } from './bench-database.js';
+import { recreateDatabase } from '../src/platform/database/database-admin.js';
 import { CpuMeter, openLoop, type OpenLoopResult, OrderStream } from './orders-load.js';
 import { api, forgetQueues, freePort, healthy, random, serviceEnv } from './bench-support.js';
 

@@ -35,7 +35,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { CpuMeter, openLoop, OrderStream, type OrderRequest, type Trader } from './orders-load.js';
-import { recreateDatabase } from './bench-database.js';
+import { recreateDatabase } from '../src/platform/database/database-admin.js';
 import { streamLoad } from './stream-load.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -24,7 +24,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { recreateDatabase } from './bench-database.js';
+import { recreateDatabase } from '../src/platform/database/database-admin.js';
 import { api, type ApiProcess, startApi, stopProcess } from './bench-support.js';
 
 const { values: args } = parseArgs({

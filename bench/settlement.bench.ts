@@ -35,7 +35,7 @@ import { MIGRATIONS } from '../migrations/index.js';
 import { arrayLiteral, literal } from '../src/platform/database/sql-literals.js';
 import { AccountFlags, type TransferRequest } from '../src/ledger/core/index.js';
 import { postTransfersSql } from '../src/ledger/ledger.repository.js';
-import { recreateDatabase } from './bench-database.js';
+import { recreateDatabase } from '../src/platform/database/database-admin.js';
 import { CpuMeter } from './orders-load.js';
 import { forgetQueues, random, serviceEnv } from './bench-support.js';
 

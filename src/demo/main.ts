@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import pg from 'pg';
+import { recreateDatabase } from '../platform/database/database-admin.js';
 import { BuyerBot } from './buyer-bot.js';
 import { checksOf, disputesAgainst, type MarketReport, progressLine, readReport, summaryText } from './market-report.js';
 import { type DemoProcess, eventually, freePort, isRunning, startProcess } from './processes.js';
@@ -121,18 +121,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-async function recreateDatabase(baseUrl: string): Promise<string> {
+/** The demo's own database on the server `baseUrl` names, dropped and created empty; its URL. */
+async function freshDatabase(baseUrl: string): Promise<string> {
   const url = new URL(baseUrl);
-  url.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await client.query(`CREATE DATABASE "${database}"`);
-  } finally {
-    await client.end();
-  }
   url.pathname = `/${database}`;
+  await recreateDatabase(url.toString());
   return url.toString();
 }
 
@@ -162,7 +155,7 @@ async function main(): Promise<number> {
   const runMs = durationS * 1_000;
 
   say(`database ${database} (dropped and recreated), queue prefix ${queuePrefix}, logs in ${logDir}`);
-  const databaseUrl = await recreateDatabase(baseDatabaseUrl);
+  const databaseUrl = await freshDatabase(baseDatabaseUrl);
   await clearQueues(redisUrl, queuePrefix);
 
   const anchor = new Date().toISOString();

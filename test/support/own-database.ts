@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { dropDatabase, recreateDatabase } from '../../src/platform/database/database-admin.js';
 import { TEST_DATABASE_URL } from './test-env.js';
 
 /**
@@ -14,26 +14,10 @@ export interface OwnDatabase {
   drop(): Promise<void>;
 }
 
-/** Runs `sql` on the test server's `postgres` database (creating and dropping databases). */
-async function onTestServer(sql: string): Promise<void> {
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Creates it empty (dropping what an earlier run left); the service's start-up migrates it. */
 export async function ownDatabase(suffix: string): Promise<OwnDatabase> {
   const url = new URL(TEST_DATABASE_URL);
-  const name = `${url.pathname.slice(1)}_${suffix}`;
-  url.pathname = `/${name}`;
-  const drop = () => onTestServer(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await drop();
-  await onTestServer(`CREATE DATABASE "${name}"`);
-  return { url: url.toString(), drop };
+  url.pathname = `/${url.pathname.slice(1)}_${suffix}`;
+  await recreateDatabase(url.toString());
+  return { url: url.toString(), drop: () => dropDatabase(url.toString()) };
 }
