@@ -14,9 +14,9 @@
  *   average, not the slowest batch: order entry alone has slow batches now and then; and no cut
  *   when no records were stored, as ingest was not the cause then.
  * - Otherwise the rate grows by `growth` (a twentieth: doubling in about 14 intervals), up to
- *   `maxRate`, if ingest wanted it (a batch had to wait or still waits, or it used at least half): a rate
- *   nobody used proves nothing, and would let the first burst after a quiet spell through at
- *   full speed.
+ *   `maxRate`, if ingest wanted it (a batch had to wait or still waits, or it used at least half
+ *   of it): a rate nobody used proves nothing, and would let the first burst after a quiet spell
+ *   through at full speed.
  * - A batch of records waits for its tokens (the bucket may go into debt, so later batches wait
  *   behind it); one that would wait longer than `maxWaitMs` is refused instead, taking nothing,
  *   and its sender retries later.
