@@ -4,6 +4,7 @@ import type { EntityManager } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
 import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
 import type { AccountId, TransferRequest } from '../ledger/core/index.js';
+import { LedgerRaceError } from '../ledger/ledger.repository.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { auditEvidence, type AuditEvidence } from '../metering/audit-evidence.js';
 import { requestEvidence, type RequestEvidence } from '../metering/request-evidence.js';
@@ -75,6 +76,18 @@ export interface RetryHooks {
  * by until an admin retries it (`retry`), which runs the same batch path for that one delivery.
  * Any other error (the database, a race) rolls the batch back for the next sweep, as before.
  */
+
+/** How a settlement batch runs: a retry's hooks, or a sweep's deliveries passed over so far. */
+interface BatchHow {
+  readonly hooks?: RetryHooks;
+  readonly passedOver?: Set<string>;
+}
+
+/** Errors of the transaction rather than of a delivery: it runs again whole (LedgerService.inTransaction retries a race). */
+function isTransactionProblem(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return error instanceof LedgerRaceError || code === '40P01' || code === '40001';
+}
 @Injectable()
 export class SettlementService {
   private readonly logger = new Logger(SettlementService.name);
@@ -121,15 +134,16 @@ export class SettlementService {
 
   private async payOut(): Promise<number> {
     let total = 0;
+    const passedOver = new Set<string>();
     for (;;) {
-      const settled = await this.payOutBatch(`${PAYABLE} AND ${NO_FAILED_STEP}`, []);
+      const settled = await this.payOutBatch(`${PAYABLE} AND ${NO_FAILED_STEP}`, [], { passedOver });
       total += settled;
       if (settled < BATCH) return total;
     }
   }
 
-  private payOutBatch(where: string, params: unknown[], hooks?: RetryHooks): Promise<number> {
-    return this.settleBatch(where, params, async (deliveries) => deliveries.map((d) => [payoutStep(positionOf(d))]), 'payout', hooks);
+  private payOutBatch(where: string, params: unknown[], how: BatchHow): Promise<number> {
+    return this.settleBatch(where, params, async (deliveries) => deliveries.map((d) => [payoutStep(positionOf(d))]), 'payout', how);
   }
 
   /** Closes every delivery whose window ended at least the grace period before `now`. Returns deliveries closed. */
@@ -140,14 +154,15 @@ export class SettlementService {
   private async close(now: Date): Promise<number> {
     let total = 0;
     const due = new Date(now.getTime() - this.config.jobs.settlementCloseGraceMs);
+    const passedOver = new Set<string>();
     for (;;) {
-      const settled = await this.closeBatch(`${CLOSABLE} AND ${NO_FAILED_STEP}`, [due]);
+      const settled = await this.closeBatch(`${CLOSABLE} AND ${NO_FAILED_STEP}`, [due], { passedOver });
       total += settled;
       if (settled < BATCH) return total;
     }
   }
 
-  private closeBatch(where: string, params: unknown[], hooks?: RetryHooks): Promise<number> {
+  private closeBatch(where: string, params: unknown[], how: BatchHow): Promise<number> {
     return this.settleBatch(
       where,
       params,
@@ -168,7 +183,7 @@ export class SettlementService {
         });
       },
       'close',
-      hooks,
+      how,
     );
   }
 
@@ -179,7 +194,8 @@ export class SettlementService {
    */
   async retry(deliveryId: string, kind: SweptKind, hooks: RetryHooks): Promise<boolean> {
     // A failed close was due when the sweep ran it: its retry does not ask the clock again.
-    const settled = kind === 'payout' ? await this.payOutBatch(`${PAYABLE} AND d.id = $1`, [deliveryId], hooks) : await this.closeBatch(`${UNDISPUTED} AND d.id = $1`, [deliveryId], hooks);
+    const settled =
+      kind === 'payout' ? await this.payOutBatch(`${PAYABLE} AND d.id = $1`, [deliveryId], { hooks }) : await this.closeBatch(`${UNDISPUTED} AND d.id = $1`, [deliveryId], { hooks });
     return settled > 0;
   }
 
@@ -203,16 +219,22 @@ export class SettlementService {
 
   /**
    * One transaction: lock up to BATCH deliveries matching `where` (skipping those another worker
-   * holds), plan their steps, apply every transfer at once, then record. Returns deliveries locked.
+   * holds, and those this sweep passed over), plan their steps, apply every transfer at once, then
+   * record. Returns deliveries locked.
    */
   private async settleBatch(
     where: string,
     params: unknown[],
     plan: (deliveries: DeliveryState[], manager: EntityManager) => Promise<Step[][]>,
     step: SweptKind,
-    hooks?: RetryHooks,
+    { hooks, passedOver }: BatchHow,
   ): Promise<number> {
     const started = performance.now();
+    if (passedOver?.size) {
+      params = [...params, [...passedOver]];
+      where = `${where} AND NOT (d.id = ANY($${params.length}::uuid[]))`;
+    }
+    const passedBefore = passedOver?.size ?? 0;
     const count = await this.ledger.inTransaction(async (manager) => {
       // Lock first, then read: a statement reads with the snapshot it started with, so the state
       // read in the locking statement itself could predate a payout that committed while it ran,
@@ -229,43 +251,47 @@ export class SettlementService {
       );
       const batch: SettlementBatch = { deliveries: new Map(deliveries.map((d) => [d.id, d])), fees: await this.ledger.feeAccount(this.feeShard) };
       const planned = (await plan(deliveries, manager)).map((steps) => steps.filter(isWorthRecording));
-      const refusals = await this.applyAll(manager, planned, batch);
+      const refusals = await this.applyAll(manager, planned, batch, passedOver);
       await hooks?.settled(manager, refusals[0]);
       return locked.length;
     });
-    if (count > 0) {
+    const passed = (passedOver?.size ?? 0) - passedBefore;
+    if (passed > 0) this.metrics.settlementStepsPassedOver.inc({ step }, passed);
+    if (count > passed) {
       this.metrics.settlementBatchSeconds.observe((performance.now() - started) / 1000);
-      this.metrics.settledDeliveries.inc({ step }, count);
+      this.metrics.settledDeliveries.inc({ step }, count - passed);
     }
     return count;
   }
 
   /**
    * Applies every delivery's steps at once; if that fails, each delivery alone. A delivery the
-   * ledger refuses gets its steps recorded as failed (they wait for a retry). One that fails
-   * otherwise (a database error, a bug) is left as it is for the next sweep, logged, and the
-   * others go on: a delivery that keeps failing so must not hold back every delivery after it in
-   * the sweep's order. If every delivery failed so, the first error is thrown: the job fails and
-   * is retried. Returns the refusals.
+   * ledger refuses gets its steps recorded as failed (they wait for an admin's retry). One that
+   * fails otherwise (a database error, a bug) is no verdict on the delivery: a sweep passes it
+   * over (`passedOver`: the rest of this sweep leaves it out, the next sweep tries it again) and
+   * the others go on, as one that keeps failing must not hold back every delivery after it in the
+   * sweep's order. Without `passedOver` (a retry of one step) such an error is thrown. Errors of
+   * the transaction itself (a race, a deadlock, a lost connection) are thrown: it runs again whole.
+   * Returns the refusals.
    */
-  private async applyAll(manager: EntityManager, planned: Step[][], batch: SettlementBatch): Promise<DomainError[]> {
+  private async applyAll(manager: EntityManager, planned: Step[][], batch: SettlementBatch, passedOver?: Set<string>): Promise<DomainError[]> {
     const first = await this.apply(manager, planned.flat(), batch);
     if (first === undefined) return [];
+    if (isTransactionProblem(first)) throw first;
     const refusals: DomainError[] = [];
-    const errors: unknown[] = [];
     for (const steps of planned) {
       const failure = planned.length === 1 ? first : await this.apply(manager, steps, batch);
       if (failure === undefined) continue;
+      if (isTransactionProblem(failure) || (!(failure instanceof DomainError) && !passedOver)) throw failure;
       if (!(failure instanceof DomainError)) {
-        errors.push(failure);
-        this.logger.warn({ delivery: steps[0]?.deliveryId, err: (failure as Error)?.message ?? String(failure) }, 'settlement step failed; left for the next sweep');
+        passedOver!.add(steps[0].deliveryId);
+        this.logger.warn({ delivery: steps[0].deliveryId, err: (failure as Error)?.message ?? String(failure) }, 'settlement step failed; passed over until the next sweep');
         continue;
       }
       refusals.push(failure);
       this.logger.warn({ delivery: steps[0].deliveryId, code: failure.code, error: failure.message }, 'settlement step refused by the ledger; it waits for a retry');
       await this.record(manager, steps, batch, await this.routed(manager, steps, batch), { status: 'failed', error: `${failure.code}: ${failure.message}` });
     }
-    if (errors.length > 0 && errors.length === planned.filter((steps) => steps.length > 0).length) throw errors[0];
     return refusals;
   }
 

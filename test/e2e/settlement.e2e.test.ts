@@ -164,6 +164,8 @@ describe('the spot path: fill, escrow, verified usage, payout, window close', ()
       expect(await status(poisoned)).toBe('open');
       // Not a refusal: nothing recorded, nothing failed, so the next sweep runs it again by itself.
       expect(await steps()).toEqual(before);
+      const metrics = (await t.http.get('/metrics').expect(200)).text;
+      expect(Number(/^tokex_settlement_steps_passed_over_total\{step="close"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
     } finally {
       await t.dataSource.query(`DROP TRIGGER poison_settlement ON settlements`);
       await t.dataSource.query(`DROP FUNCTION poison_settlement()`);

@@ -213,10 +213,13 @@ describe('job schedules survive a worker killed between taking a run and adding 
     try {
       const millis = Number(next!.split(':').at(-1));
       expect(await scheduledRuns(queue)).toEqual([`repeat:every-ledger.audit:${millis + HOUR}`]);
-      // Another worker's upsert of the intact schedule leaves that one run as it is.
+      // Another worker leaves the intact schedule alone: the same run, not added again (an upsert
+      // would re-add it, last in its queue).
+      const added = (await queue.getJob(`repeat:every-ledger.audit:${millis + HOUR}`))!.timestamp;
       const third = await startWorker(env);
       await third.close();
       expect(await scheduledRuns(queue)).toEqual([`repeat:every-ledger.audit:${millis + HOUR}`]);
+      expect((await queue.getJob(`repeat:every-ledger.audit:${millis + HOUR}`))!.timestamp).toBe(added);
     } finally {
       await second.close();
       await queue.close();

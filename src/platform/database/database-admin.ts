@@ -17,7 +17,8 @@ async function onServer(databaseUrl: string, statements: readonly string[]): Pro
   }
 }
 
-const nameOf = (databaseUrl: string) => decodeURIComponent(new URL(databaseUrl).pathname.slice(1)).replaceAll('"', '""');
+/** As the pg driver reads it (decodeURI, not decodeURIComponent), quoted for SQL. */
+const nameOf = (databaseUrl: string) => decodeURI(new URL(databaseUrl).pathname.slice(1)).replaceAll('"', '""');
 
 /** Drops the database `databaseUrl` names, closing whatever is still connected to it. */
 export function dropDatabase(databaseUrl: string): Promise<void> {

@@ -11,8 +11,14 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 export async function streamRows(dataSource: DataSource, sql: string, params: unknown[], onRow: (row: unknown[]) => void): Promise<number> {
   const [client, release] = (await (dataSource.driver as PostgresDriver).obtainMasterConnection()) as [pg.PoolClient, (error?: Error) => void];
   let count = 0;
+  // The pool takes its own error listener off a client it lends: without one of ours, a connection
+  // lost during a long read would be an uncaught 'error' event and end the process.
+  let lost: ((error: Error) => void) | undefined;
+  const onError = (error: Error) => lost?.(error);
+  client.on('error', onError);
   try {
     await new Promise<void>((resolve, reject) => {
+      lost = reject;
       // A throw inside the driver's row event would break its parsing of the connection: keep the
       // first, skip the rest of the rows, and fail once the query has ended.
       let failed: unknown;
@@ -32,9 +38,11 @@ export async function streamRows(dataSource: DataSource, sql: string, params: un
       client.query(query);
     });
   } catch (error) {
+    client.off('error', onError);
     release(error as Error);
     throw error;
   }
+  client.off('error', onError);
   release();
   return count;
 }

@@ -8,6 +8,8 @@ import { JobRunner } from './job-runner.js';
 import { OutboxSweeper } from './outbox-sweeper.js';
 
 const SCHEDULER_REFRESH_MS = 30_000;
+/** States of a schedule's next run that mean it will run: anything else (active, finished, none) needs an upsert. */
+const NEXT_RUN_STATES: ReadonlySet<string> = new Set(['delayed', 'waiting', 'prioritized', 'waiting-children']);
 
 /**
  * The worker role: a BullMQ worker per queue, the outbox sweeper, and the periodic job schedulers.
@@ -54,22 +56,26 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   /**
-   * Every worker upserts the job schedulers as it starts, and again every 30 s. BullMQ takes a
-   * scheduled job and adds its next run in two round trips, so a worker SIGKILLed between them
-   * leaves the schedule with no next run until BullMQ gives up on the killed job (its lock, then a
-   * stalled check: up to about a minute). An upsert adds the missing run, and one on an intact
-   * schedule changes nothing (the next run keeps its time; a worker's own scheduling of a run that
-   * someone else already added is a no-op), so any number of workers may do it at once. The
-   * periodic upsert also brings the schedules back after Redis lost them.
+   * Every worker checks the job schedules as it starts, and again every 30 s, and upserts any that
+   * is missing (Redis lost it), has another interval (a new configuration), or has no next run.
+   * BullMQ takes a scheduled run and adds its next in two round trips, so a worker SIGKILLed
+   * between them leaves the schedule with no next run until BullMQ gives up on the killed run (its
+   * lock, then a stalled check: up to about a minute); an upsert adds it. An intact schedule is not
+   * touched: an upsert would move its waiting run to the back of a busy queue. Any number of
+   * workers may do this at once: a worker's own scheduling of a run someone else already added is
+   * a no-op.
    */
   private async refreshSchedulers(): Promise<void> {
     try {
       for (const name of JOB_NAMES) {
-        const { queue, schedule } = JOB_DEFINITIONS[name];
+        const { queue: queueName, schedule } = JOB_DEFINITIONS[name];
         if (!schedule) continue;
-        await this.queues
-          .queue(queue)
-          .upsertJobScheduler(`every-${name}`, { every: schedule.every(this.config.jobs) }, { name, data: { payload: schedule.payload } });
+        const queue = this.queues.queue(queueName);
+        const id = `every-${name}`;
+        const every = schedule.every(this.config.jobs);
+        const current = await queue.getJobScheduler(id);
+        if (current?.next !== undefined && Number(current.every) === every && NEXT_RUN_STATES.has(await queue.getJobState(`repeat:${id}:${current.next}`))) continue;
+        await queue.upsertJobScheduler(id, { every }, { name, data: { payload: schedule.payload } });
       }
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, 'could not refresh job schedulers');

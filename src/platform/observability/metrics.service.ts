@@ -74,6 +74,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly settlementStepsPassedOver = new Counter({
+    name: 'tokex_settlement_steps_passed_over_total',
+    help: 'Deliveries a settlement sweep left for the next one after an error that is not a ledger refusal (a database error, a bug): each should be looked into',
+    labelNames: ['step'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tokex_process_' });
   }
