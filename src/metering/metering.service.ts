@@ -48,7 +48,7 @@ export const ingestThrottleProvider = {
   provide: INGEST_THROTTLE,
   inject: [APP_CONFIG],
   useFactory: ({ metering }: AppConfig): IngestThrottle | null =>
-    metering.ingestYieldTargetMs > 0 ? new IngestThrottle({ ...DEFAULT_INGEST_THROTTLE, targetMs: metering.ingestYieldTargetMs }, Date.now()) : null,
+    metering.ingestYieldTargetMs > 0 ? new IngestThrottle({ ...DEFAULT_INGEST_THROTTLE, targetMs: metering.ingestYieldTargetMs }, performance.now()) : null,
 };
 
 @Injectable()
@@ -110,10 +110,10 @@ export class MeteringService {
    */
   private async yieldToOrderEntry(records: number): Promise<void> {
     if (this.throttle === null || records === 0) return;
-    const waitMs = this.throttle.admit(records, Date.now());
+    const waitMs = this.throttle.admit(records, performance.now());
     if (waitMs === undefined) {
       throw new DomainError('INGEST_BUSY', 'order entry on this process is busy, and usage batches wait for it; post this one again later', 'unavailable', {
-        retryAfterSeconds: Math.max(1, Math.ceil(records / this.throttle.recordsPerSecond)),
+        retryAfterSeconds: Math.max(1, Math.ceil(this.throttle.owedMs / 1000)),
       });
     }
     if (waitMs > 0) await sleep(waitMs);

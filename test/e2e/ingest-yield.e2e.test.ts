@@ -45,23 +45,24 @@ describe('usage ingest yields to order entry', () => {
     await t.http.delete('/v1/orders').set(bearer(buyer.key)).expect(200);
   });
 
-  test('while order entry is slow, a batch that would wait too long is refused with 503 INGEST_BUSY and stores nothing; a small one is stored', async () => {
-    // Slow order batches while ingest runs, interval after interval, told to the throttle with
-    // times an hour ahead: its clock stays there, so nothing the test takes in between refills it.
-    let at = Date.now() + 3_600_000;
-    while (throttle.recordsPerSecond > DEFAULT_INGEST_THROTTLE.minRate) {
-      throttle.admit(1, at);
-      throttle.observe(500, (at += DEFAULT_INGEST_THROTTLE.intervalMs));
-    }
-    // 1,000 records a second, at most a tenth of a second saved up: 3,000 would wait about 2.9 s.
-    const big = randomUUID();
-    const refused = await postUsageBatch(t, metered.node, records(3_000), big).expect(503);
+  test('a batch waits for what earlier ones owe, or past the longest wait is refused with 503 INGEST_BUSY and stores nothing', async () => {
+    // The throttle starts at its floor, 1,000 records a second. A fleet's batch of 2,500 records
+    // is told to it with a time an hour ahead, where its clock then stays (the service's calls
+    // come earlier and do not move it): the bucket owes 2.4 s.
+    const at = performance.now() + 3_600_000;
+    expect(throttle.recordsPerSecond).toBe(DEFAULT_INGEST_THROTTLE.minRate);
+    expect(throttle.admit(2_500, at)).toBe(0);
+    expect(throttle.owedMs).toBe(2_400);
+    const refusedId = randomUUID();
+    const refused = await postUsageBatch(t, metered.node, records(50), refusedId).expect(503);
     expect(refused.body).toMatchObject({ code: 'INGEST_BUSY' });
     expect(refused.headers['retry-after']).toBe('3');
-    expect(await stored(big)).toBe(0);
+    expect(await stored(refusedId)).toBe(0);
 
-    const small = randomUUID();
-    await postUsageBatch(t, metered.node, records(50), small).expect(202);
-    expect(await stored(small)).toBe(1);
+    throttle.admit(0, at + 3_000); // three seconds on, the debt is repaid
+    expect(throttle.owedMs).toBe(0);
+    const acceptedId = randomUUID();
+    await postUsageBatch(t, metered.node, records(50), acceptedId).expect(202);
+    expect(await stored(acceptedId)).toBe(1);
   });
 });

@@ -43,7 +43,7 @@ describe('the ingest throttle', () => {
     );
   });
 
-  test('at a fixed rate, records are released no faster than the rate allows, after one burst', () => {
+  test('at a fixed rate, batches go no faster than the rate pays for the ones before them, after one burst', () => {
     const fixed = { ...OPTIONS, minRate: 10_000, maxRate: 10_000 };
     const burst = (fixed.maxRate * fixed.intervalMs) / 1000;
     fc.assert(
@@ -58,9 +58,9 @@ describe('the ingest throttle', () => {
           else {
             const wait = throttle.admit(step.records, now);
             if (wait === undefined) continue;
-            admitted += step.records;
-            // Everything admitted so far has been released by the time this batch is.
+            // Everything admitted before this batch has been paid for by the time it goes.
             expect(admitted).toBeLessThanOrEqual(burst + (fixed.maxRate * (now + wait - start)) / 1000 + 1e-6);
+            admitted += step.records;
           }
         }
       }),
@@ -77,9 +77,10 @@ describe('the ingest throttle', () => {
           else if (step.kind === 'observe') [a, b].forEach((t) => t.observe(step.latencyMs, now));
           else [a, b].forEach((t) => t.admit(step.records, now));
         }
-        expect(a.admit(1e9, now)).toBeUndefined(); // far beyond any wait allowed
+        fc.pre(a.admit(next, now) === undefined); // only where the bucket owes more than the longest wait
         b.admit(0, now);
-        expect(a.admit(next, now)).toEqual(b.admit(next, now));
+        expect(a.owedMs).toBe(b.owedMs);
+        expect(a.admit(1, now + OPTIONS.maxWaitMs)).toEqual(b.admit(1, now + OPTIONS.maxWaitMs));
       }),
     );
   });
@@ -115,12 +116,21 @@ describe('the ingest throttle', () => {
     expect(throttle.recordsPerSecond).toBe(held);
   });
 
-  test('at the floor, a batch that would wait longer than allowed is refused, and a small one waits its share', () => {
+  test('at the floor, a batch of any size goes when nothing is owed; the next waits for the debt, or is refused beyond the longest wait', () => {
+    const throttle = new IngestThrottle({ ...OPTIONS, maxRate: OPTIONS.minRate }, 0); // held at the floor
+    const later = 1_000; // a tenth of a second's records saved up (the most kept)
+    expect(throttle.admit(3_000, later)).toBe(0); // more than 2 s at the floor, but nothing was owed
+    expect(throttle.owedMs).toBe(2_900);
+    expect(throttle.admit(1, later)).toBeUndefined(); // 2.9 s behind it
+    expect(throttle.admit(500, later + 1_000)).toBe(1_900); // a second repaid
+    expect(throttle.admit(1, later + 1_000)).toBeUndefined(); // 2.4 s behind both
+  });
+
+  test('after a quiet spell, the rate rises once for the last busy interval, not once an interval', () => {
     const { throttle, now } = atTheFloor(0);
-    const later = now + 1_000; // a second on: a tenth of a second's records saved up (the most kept)
-    expect(throttle.admit(3_000, later)).toBeUndefined(); // about 2.9 s
-    expect(throttle.admit(1_000, later)).toBe(900); // then 1,000 a second
-    expect(throttle.admit(500, later)).toBe(1_400); // behind the last one
-    expect(throttle.admit(700, later)).toBeUndefined(); // 2.1 s behind both
+    throttle.admit(50, now); // within what is saved up: owes nothing
+    throttle.admit(100, now); // a batch that had to go into debt: ingest wanted more
+    throttle.observe(5, now + 60_000); // a minute of nothing
+    expect(throttle.recordsPerSecond).toBeCloseTo(OPTIONS.minRate * (1 + OPTIONS.growth), 6);
   });
 });

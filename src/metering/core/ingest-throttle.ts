@@ -17,11 +17,13 @@
  *   `maxRate`, if ingest wanted it (a batch had to wait or still waits, or it used at least half
  *   of it): a rate nobody used proves nothing, and would let the first burst after a quiet spell
  *   through at full speed.
- * - A batch of records waits for its tokens (the bucket may go into debt, so later batches wait
- *   behind it); one that would wait longer than `maxWaitMs` is refused instead, taking nothing,
- *   and its sender retries later.
+ * - A batch goes as soon as the bucket owes nothing, whatever its size, and its records put the
+ *   bucket into debt; the next batch waits until that is repaid at the rate. One that would wait
+ *   longer than `maxWaitMs` is refused instead, taking nothing, and its sender retries later. (A
+ *   batch that had to fit its tokens first could never go at the floor if it were bigger than
+ *   what the floor earns in `maxWaitMs`.)
  *
- * Pure: time is given by the caller, in milliseconds.
+ * Pure: time is given by the caller, in milliseconds, from a clock that does not step back.
  */
 export interface IngestThrottleOptions {
   /** Order batches (reading their facts and committing) slower than this on average over an interval are congestion. */
@@ -53,7 +55,7 @@ export class IngestThrottle {
   private batchMs = 0;
   /** Records admitted since the window started, to know what ingest actually ran at. */
   private admitted = 0;
-  /** Whether a batch had to wait or was refused in this window: ingest wanted more than the rate. */
+  /** Whether a batch had to wait, was refused or went into debt in this window: ingest wanted more than the rate. */
   private wanting = false;
 
   constructor(
@@ -78,14 +80,19 @@ export class IngestThrottle {
     this.batchMs += latencyMs;
   }
 
+  /** How long the debt takes to repay, in milliseconds: what a batch arriving now would wait. */
+  get owedMs(): number {
+    return this.tokens >= 0 ? 0 : (-this.tokens * 1000) / this.rate;
+  }
+
   /**
    * Admits `records`: how many milliseconds they must wait before they are stored (0: at once),
    * or undefined when that would be longer than `maxWaitMs` (refused; nothing is taken).
    */
   admit(records: number, now: number): number | undefined {
     this.advance(now);
-    const waitMs = this.tokens >= records ? 0 : ((records - this.tokens) * 1000) / this.rate;
-    if (waitMs > 0) this.wanting = true;
+    const waitMs = this.owedMs;
+    if (waitMs > 0 || records > this.tokens) this.wanting = true;
     if (waitMs > this.options.maxWaitMs) return undefined;
     this.tokens -= records;
     this.admitted += records;
@@ -97,6 +104,7 @@ export class IngestThrottle {
    * than the target on average halve the rate; a calm window in which ingest wanted more raises it.
    */
   private advance(now: number): void {
+    const owedMs = this.owedMs; // before the refill: how long since the last call the bucket was in debt
     if (now > this.refilledAt) {
       this.tokens = Math.min(this.burst(), this.tokens + ((now - this.refilledAt) * this.rate) / 1000);
       this.refilledAt = now;
@@ -105,10 +113,11 @@ export class IngestThrottle {
     if (elapsed < this.options.intervalMs) return;
     if (this.batches > 0 && this.batchMs / this.batches > this.options.targetMs) {
       if (this.admitted > 0) this.setRate(Math.min(this.rate, (this.admitted * 1000) / elapsed) / 2, now);
-    } else if (this.wanting || this.tokens < 0 || this.admitted >= (this.rate * elapsed) / 2000) {
-      // Every interval since the last call counts: batches waiting in debt make no calls.
-      const intervals = Math.floor(elapsed / this.options.intervalMs);
-      this.setRate(this.rate * (1 + this.options.growth) ** intervals, now);
+    } else if (this.wanting || owedMs > 0 || this.admitted >= (this.rate * elapsed) / 2000) {
+      // Each interval the bucket was in debt counts (batches waiting on it make no calls), but
+      // only those: a quiet spell after a busy window raises the rate once, not once an interval.
+      const inDebt = Math.min(Math.floor(elapsed / this.options.intervalMs), Math.ceil(owedMs / this.options.intervalMs));
+      this.setRate(this.rate * (1 + this.options.growth) ** Math.max(1, inDebt), now);
     }
     this.batches = 0;
     this.batchMs = 0;

@@ -12,11 +12,11 @@ export class ForegroundLatency {
 
   report(latencyMs: number): void {
     if (this.listeners.size === 0) return;
-    const now = Date.now();
+    const now = performance.now(); // a clock that never steps back
     for (const listener of this.listeners) listener(latencyMs, now);
   }
 
-  /** Returns the unsubscribe. */
+  /** `now` is `performance.now()`. Returns the unsubscribe. */
   onReport(listener: (latencyMs: number, now: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
