@@ -172,23 +172,35 @@ describe('valid keys and the limit for strangers', () => {
 
   test('valid keys refused in a burst of first uses are served as soon as the burst is verified, not a minute later', async () => {
     // Keys never seen here are counted while they are checked. Twenty at once from one address,
-    // with the key lookups held on a lock, exceed a limit of five: fifteen are refused at once.
+    // with the key lookups held on a lock, exceed a limit of five: the rest are refused at once.
     const bots: TestParticipant[] = [];
     for (let i = 0; i < 20; i++) bots.push(await createParticipant(t, ['buyer']));
     const lock = t.dataSource.createQueryRunner();
     await lock.connect();
     await lock.startTransaction();
     await lock.query('LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
-    const burst = Promise.all(bots.map((bot) => t.http.get('/v1/me').set(bearer(bot.key)).set('x-forwarded-for', '192.0.2.50').then((a) => a.status)));
-    await waitFor('five key lookups to wait on the lock', async () => {
+    const answered: number[] = [];
+    const burst = Promise.all(
+      bots.map((bot) =>
+        t.http
+          .get('/v1/me')
+          .set(bearer(bot.key))
+          .set('x-forwarded-for', '192.0.2.50')
+          .then((a) => answered.push(a.status)),
+      ),
+    );
+    await waitFor('every request refused, or its key lookup waiting on the lock', async () => {
       const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM api_keys k%'`);
-      return n === 5 ? true : undefined;
+      return n + answered.length === 20 ? true : undefined;
     });
     await lock.commitTransaction();
     await lock.release();
-    const statuses = await burst;
-    expect(statuses.filter((s) => s === 200)).toHaveLength(5);
-    expect(statuses.filter((s) => s === 429)).toHaveLength(15);
+    await burst;
+    // Five a minute's window; a minute ending during the burst would open a second one.
+    const verified = answered.filter((s) => s === 200).length;
+    expect(verified).toBeGreaterThanOrEqual(5);
+    expect(verified).toBeLessThanOrEqual(10);
+    expect(answered.filter((s) => s === 429)).toHaveLength(20 - verified);
     // A refusal is not a failure: with the five verified, the address's count is back to nothing.
     for (const bot of bots) await t.http.get('/v1/me').set(bearer(bot.key)).set('x-forwarded-for', '192.0.2.50').expect(200);
   });
