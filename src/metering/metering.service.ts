@@ -35,13 +35,6 @@ export interface NodeKey {
   input_weight_bps: number;
 }
 
-/**
- * Ingest of nodes' signed usage batches and buyers' own reports (market-rules §7). The signature
- * is checked before anything is stored; the raw batch and its records are stored in one
- * transaction with the outbox row of its verification, so the answer is quick and durable, and
- * verification runs on the metering queue. A batch id, and a request id per node, count once: a
- * resent batch gets its first answer again.
- */
 /** The process's ingest throttle (null when INGEST_YIELD_TARGET_MS is 0): a provider, so a test can drive it. */
 export const INGEST_THROTTLE = Symbol('INGEST_THROTTLE');
 export const ingestThrottleProvider = {
@@ -51,6 +44,13 @@ export const ingestThrottleProvider = {
     metering.ingestYieldTargetMs > 0 ? new IngestThrottle({ ...DEFAULT_INGEST_THROTTLE, targetMs: metering.ingestYieldTargetMs }, performance.now()) : null,
 };
 
+/**
+ * Ingest of nodes' signed usage batches and buyers' own reports (market-rules §7). The signature
+ * is checked before anything is stored; the raw batch and its records are stored in one
+ * transaction with the outbox row of its verification, so the answer is quick and durable, and
+ * verification runs on the metering queue. A batch id, and a request id per node, count once: a
+ * resent batch gets its first answer again.
+ */
 @Injectable()
 export class MeteringService {
   /**

@@ -57,6 +57,18 @@ export interface RetryHooks {
   readonly settled: (manager: EntityManager, refusal: DomainError | undefined) => Promise<void>;
 }
 
+/** How a settlement batch runs: a retry's hooks, or a sweep's deliveries passed over so far. */
+interface BatchHow {
+  readonly hooks?: RetryHooks;
+  readonly passedOver?: Set<string>;
+}
+
+/** Errors of the transaction rather than of a delivery: it runs again whole (LedgerService.inTransaction retries a race). */
+function isTransactionProblem(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return error instanceof LedgerRaceError || code === '40P01' || code === '40001';
+}
+
 /**
  * The settlement worker's money movements for spot deliveries (market-rules §5, docs/settlement.md).
  * Every step is driven by rows in PostgreSQL, not by the job that triggers it: a payout sweeps the
@@ -74,20 +86,9 @@ export interface RetryHooks {
  * A delivery whose steps the ledger refuses (a business rule: funds, a transfer id's conflict) is
  * recorded as a failed step and leaves its batch, so the others settle; the sweeps then pass it
  * by until an admin retries it (`retry`), which runs the same batch path for that one delivery.
- * Any other error (the database, a race) rolls the batch back for the next sweep, as before.
+ * A delivery whose steps fail otherwise (a database error, a bug) is passed over until the next
+ * sweep; an error of the transaction itself (a race, a deadlock) rolls the batch back to run again.
  */
-
-/** How a settlement batch runs: a retry's hooks, or a sweep's deliveries passed over so far. */
-interface BatchHow {
-  readonly hooks?: RetryHooks;
-  readonly passedOver?: Set<string>;
-}
-
-/** Errors of the transaction rather than of a delivery: it runs again whole (LedgerService.inTransaction retries a race). */
-function isTransactionProblem(error: unknown): boolean {
-  const code = (error as { code?: string })?.code;
-  return error instanceof LedgerRaceError || code === '40P01' || code === '40001';
-}
 @Injectable()
 export class SettlementService {
   private readonly logger = new Logger(SettlementService.name);

@@ -79,8 +79,8 @@ async function crashUntil(what: string, done: () => Promise<boolean>): Promise<v
   try {
     await last.waitForLine(/tokex worker started/);
     // A killed worker may have taken a mark-and-expire run and died before adding the next one; the
-    // last worker adds it as it starts (it upserts every schedule), instead of BullMQ handing the
-    // killed run on up to a minute later.
+    // last worker adds it as it starts (it repairs every schedule left without a next run), instead
+    // of BullMQ handing the killed run on up to a minute later.
     await waitFor(what, async () => ((await done()) ? true : undefined), 100_000);
   } finally {
     last.process.kill('SIGTERM');
