@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type pg from 'pg';
 import type { EntityManager } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
+import { sqlStateOf, UNIQUE_VIOLATION } from '../platform/database/pg-errors.js';
 import { arrayLiteral } from '../platform/database/sql-literals.js';
 import {
   type Account,
@@ -121,7 +122,7 @@ export class LedgerRepository {
     try {
       await this.write(manager, session.created, [...session.changed.values()]);
     } catch (error) {
-      if ((error as { code?: string }).code === UNIQUE_VIOLATION) throw new LedgerRaceError(error as Error);
+      if (sqlStateOf(error) === UNIQUE_VIOLATION) throw new LedgerRaceError(error as Error);
       throw error;
     }
   }
@@ -200,8 +201,6 @@ export class LedgerRepository {
     );
   }
 }
-
-const UNIQUE_VIOLATION = '23505';
 
 /**
  * Posts simple transfers (no holds; linked chains allowed, as the script is all or nothing) as statements for a caller's script that

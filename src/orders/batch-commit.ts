@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { InstrumentTerms } from '../markets/instrument-terms.js';
 import { postTransfersSql } from '../ledger/ledger.repository.js';
+import { CHECK_VIOLATION, sqlStateOf } from '../platform/database/pg-errors.js';
 import { arrayLiteral, literal } from '../platform/database/sql-literals.js';
 import { runScript } from '../platform/database/sql-script.js';
 import type { FillRecord } from './core/batch-money.js';
@@ -12,8 +13,6 @@ export const bookWriteLock = (symbolSql: string) => `hashtext('tokex:book-write:
 /** The same key with the symbol as parameter $1. */
 export const BOOK_WRITE_LOCK = bookWriteLock('$1');
 
-/** SQLSTATE of a CHECK constraint violation: here, an account that would be overdrawn. */
-const CHECK_VIOLATION = '23514';
 
 /** A balance changed between the optimistic pre-read and the commit; the batch runs again. */
 export class BalanceMovedError extends Error {
@@ -56,8 +55,7 @@ export async function commitPlan(dataSource: DataSource, script: string): Promis
   try {
     await runScript(dataSource, script);
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === CHECK_VIOLATION) throw new BalanceMovedError(String((error as { constraint?: string }).constraint));
+    if (sqlStateOf(error) === CHECK_VIOLATION) throw new BalanceMovedError(String((error as { constraint?: string }).constraint));
     throw error;
   }
 }

@@ -1,4 +1,5 @@
 import { DomainError } from '../common/domain-error.js';
+import { isDeadlockOrSerializationFailure, sqlStateOf, UNIQUE_VIOLATION } from '../platform/database/pg-errors.js';
 import type { BookView, CommittedBatch } from './book-events.js';
 import type { BookCommand, CommandResult } from './core/book-commands.js';
 import type { LiveOrder } from './core/live-order.js';
@@ -50,8 +51,7 @@ export function unavailable(message: string): DomainError {
  * or route: the next attempt's pre-read finds it and answers with that order, or a 409).
  */
 export function isSerializationProblem(error: unknown): boolean {
-  const code = (error as { code?: string })?.code;
-  return code === '40P01' || code === '40001' || code === '23505';
+  return isDeadlockOrSerializationFailure(error) || sqlStateOf(error) === UNIQUE_VIOLATION;
 }
 
 /**

@@ -10,6 +10,7 @@ import { auditEvidence, type AuditEvidence } from '../metering/audit-evidence.js
 import { requestEvidence, type RequestEvidence } from '../metering/request-evidence.js';
 import { VerifiedUsageRepository } from '../metering/verified-usage.repository.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { isDeadlockOrSerializationFailure } from '../platform/database/pg-errors.js';
 import { MetricsService } from '../platform/observability/metrics.service.js';
 import { NodeProbesRepository } from '../probes/node-probes.repository.js';
 import type { ProbeVerdict } from '../probes/probe-evidence.js';
@@ -65,8 +66,7 @@ interface BatchHow {
 
 /** Errors of the transaction rather than of a delivery: it runs again whole (LedgerService.inTransaction retries a race). */
 function isTransactionProblem(error: unknown): boolean {
-  const code = (error as { code?: string })?.code;
-  return error instanceof LedgerRaceError || code === '40P01' || code === '40001';
+  return error instanceof LedgerRaceError || isDeadlockOrSerializationFailure(error);
 }
 
 /**
