@@ -52,9 +52,9 @@ export class ScorecardBucketsRepository {
   async addToNodeBuckets(manager: EntityManager, deltas: ReadonlyArray<readonly [NodeBucketKey, BucketAggregate]>): Promise<void> {
     const merged = mergePerKey(deltas, ([key]) => bucketKey(key), ([, agg]) => agg);
     if (merged.size === 0) return;
-    const keys = [...new Map(deltas.map(([key]) => [bucketKey(key), key])).values()];
     // Lock in key order, so two folds adding to the same buckets cannot deadlock.
-    keys.sort((a, b) => (bucketKey(a) < bucketKey(b) ? -1 : 1));
+    const ordered = [...new Map(deltas.map(([key]) => [bucketKey(key), key]))].sort(([a], [b]) => (a < b ? -1 : 1));
+    const keys = ordered.map(([, key]) => key);
     const existing: BucketRow[] = await manager.query(
       `SELECT ${BUCKET_COLUMNS} FROM scorecard_buckets b
          JOIN unnest($1::uuid[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS k(node_id, model_class_id, bucket_start, n)
@@ -63,7 +63,7 @@ export class ScorecardBucketsRepository {
       [keys.map((k) => k.nodeId), keys.map((k) => k.modelClassId), keys.map((k) => new Date(k.bucketStart))],
     );
     const before = new Map(existing.map((r) => [bucketKey({ nodeId: r.node_id, providerId: r.provider_id, modelClassId: r.model_class_id, bucketStart: r.bucket_start.getTime() }), aggregateOf(r)]));
-    const rows = keys.map((k) => [k, mergeAggregates(before.get(bucketKey(k)) ?? EMPTY_AGGREGATE, merged.get(bucketKey(k))!)] as const);
+    const rows = ordered.map(([id, k]) => [k, mergeAggregates(before.get(id) ?? EMPTY_AGGREGATE, merged.get(id)!)] as const);
     await manager.query(
       `INSERT INTO scorecard_buckets (node_id, model_class_id, bucket_start, provider_id, requests, failures, sla_misses, output_tokens, verified_tokens, spend_pico,
                                       ttft_ms, latency_ms, tps_milli, probes, probes_ok, disputes_upheld)
