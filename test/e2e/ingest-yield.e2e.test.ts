@@ -13,13 +13,13 @@ import { bearer, startTestApp, type TestApp } from '../support/test-app.js';
  */
 let t: TestApp;
 let throttle: IngestThrottle;
+let symbol: string;
 let modelClassId: string;
 let metered: MeteredDelivery;
 
 beforeAll(async () => {
   t = await startTestApp({ INGEST_YIELD_TARGET_MS: '20' });
   throttle = t.app.get<IngestThrottle>(INGEST_THROTTLE);
-  let symbol: string;
   ({ symbol, modelClassId } = await listSpotInstrument(t, 'yld', { spotWindowSeconds: 60 }));
   metered = await meteredDelivery(t, { symbol, modelClassId });
 });
@@ -35,9 +35,8 @@ describe('usage ingest yields to order entry', () => {
   test('each order batch tells the throttle how long it took, and /metrics shows the rate it allows', async () => {
     expect(throttle).toBeInstanceOf(IngestThrottle);
     const observe = jest.spyOn(throttle, 'observe');
-    const buyer = metered.buyer;
-    const [{ instrument }] = (await t.http.get('/v1/deliveries').set(bearer(buyer.key)).expect(200)).body.items;
-    await t.http.post('/v1/orders').set(bearer(buyer.key)).send({ instrument, side: 'buy', type: 'limit', price: '0.100', quantity: 1_000_000 }).expect(201);
+    const { buyer } = metered;
+    await t.http.post('/v1/orders').set(bearer(buyer.key)).send({ instrument: symbol, side: 'buy', type: 'limit', price: '0.100', quantity: 1_000_000 }).expect(201);
     expect(observe).toHaveBeenCalledWith(expect.any(Number), expect.any(Number));
     observe.mockRestore();
     const metrics = await t.http.get('/metrics').expect(200);

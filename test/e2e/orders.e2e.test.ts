@@ -383,8 +383,9 @@ describe('placing and matching', () => {
     const owners = new Map([[gtd.body.id, b.id], [sell.body.id, p.id]]);
     expect([...loaded.orders.keys()].sort()).toEqual([...owners.keys()].map(Number).sort());
     for (const [id, owner] of owners) expect(loaded.orders.get(Number(id))).toEqual(await readOwnedOrder(t.dataSource, owner, id));
-    expect(loaded.orders.get(Number(gtd.body.id))).toMatchObject({ clientOrderId: 'load:gtd-1', filled: 1_000, expiresAt: Date.parse(expiresAt), timeInForce: 'GTD' });
-    expect(loaded.orders.get(Number(gtd.body.id))!.fees.takerNotional > 0n || loaded.orders.get(Number(gtd.body.id))!.fees.makerNotional > 0n).toBe(true);
+    const loadedGtd = loaded.orders.get(Number(gtd.body.id))!;
+    expect(loadedGtd).toMatchObject({ clientOrderId: 'load:gtd-1', filled: 1_000, expiresAt: Date.parse(expiresAt), timeInForce: 'GTD' });
+    expect(loadedGtd.fees.takerNotional > 0n || loadedGtd.fees.makerNotional > 0n).toBe(true);
     expect(loaded.orders.get(Number(sell.body.id))).toMatchObject({ postOnly: true, stp: 'cancel_both', side: 'sell' });
     await t.http.delete('/v1/orders').set(bearer(b.key)).expect(200);
     await t.http.delete('/v1/orders').set(bearer(p.key)).expect(200);
