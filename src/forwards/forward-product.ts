@@ -5,7 +5,7 @@ import type { ForwardTerms, InstrumentSpec } from '../markets/instrument-terms.j
 import { NodesService } from '../nodes/nodes.service.js';
 import { auditEventSql } from '../platform/audit/audit-trail.js';
 import type { BookCommand } from '../orders/core/book-commands.js';
-import { openLots } from '../orders/core/live-order.js';
+import type { OrderFields } from '../matching/index.js';
 import type { BatchPlan, BookState } from '../orders/core/plan-batch.js';
 import { ProductCatalog, type ProductShell } from '../orders/products.js';
 import { spreadOverDays } from './core/capacity.js';
@@ -47,13 +47,15 @@ export class ForwardProduct implements ProductShell, OnModuleInit {
       dataSource.query(`SELECT day::text, price_ticks::text FROM forward_marks WHERE instrument = $1 ORDER BY day DESC LIMIT 1`, [terms.symbol]),
     ]);
     const open = new Map<string, OpenOrders>();
-    for (const order of state.orders.values()) {
-      if (order.status !== 'open') continue;
-      const o = open.get(order.participantId) ?? { buys: 0n, sells: 0n, buyLots: 0, sellLots: 0 };
-      const lots = openLots(order);
+    // The engine's resting orders are the open ones, walked without decoding their live orders.
+    const add = (order: OrderFields) => {
+      const o = open.get(order.owner) ?? { buys: 0n, sells: 0n, buyLots: 0, sellLots: 0 };
+      const lots = order.remaining;
       const notional = notionalMicros(order.priceTicks, lots, terms);
-      open.set(order.participantId, order.side === 'buy' ? { ...o, buys: o.buys + notional, buyLots: o.buyLots + lots } : { ...o, sells: o.sells + notional, sellLots: o.sellLots + lots });
-    }
+      open.set(order.owner, order.side === 'buy' ? { ...o, buys: o.buys + notional, buyLots: o.buyLots + lots } : { ...o, sells: o.sells + notional, sellLots: o.sellLots + lots });
+    };
+    state.book.forEachOrder('buy', add);
+    state.book.forEachOrder('sell', add);
     return forwardBook(terms, rows.map(toPosition), open, mark && { day: mark.day, priceTicks: Number(mark.price_ticks) });
   }
 

@@ -2,6 +2,7 @@
 export type * from './commands.js';
 export type * from './events.js';
 export type { OrderBook, OrderBookFactory } from './order-book.js';
+export type { OrderFields } from './order-fields.js';
 export { RejectCode } from './reject-codes.js';
 export { collarLimit } from './rules.js';
 export * from './types.js';

@@ -1,5 +1,6 @@
 import type { Command } from './commands.js';
 import type { BookEvent } from './events.js';
+import type { OrderFields } from './order-fields.js';
 import type { BookConfig, BookSnapshot, DepthLevel, RestingOrder, Side } from './types.js';
 
 /**
@@ -29,6 +30,12 @@ export interface OrderBook {
   depth(side: Side, maxLevels?: number): DepthLevel[];
   /** L3: resting orders, best level first, time priority within a level. */
   orders(side: Side): RestingOrder[];
+  /**
+   * `orders` without the copies, for a caller that walks a large book (a million resting orders
+   * after a restart): `visit` sees each resting order of `side` in the same order, as the book's
+   * own, which it must not keep or change.
+   */
+  forEachOrder(side: Side, visit: (order: OrderFields) => void): void;
   findOrder(orderId: number): RestingOrder | undefined;
   snapshot(): BookSnapshot;
   /** Throws if an internal structure is inconsistent; for tests (exchange-core's validateInternalState). */

@@ -5,7 +5,6 @@ import type { NodesService } from '../nodes/nodes.service.js';
 import type { OrderAccounts } from './core/batch-money.js';
 import { type BookCommand, clientOrderKey } from './core/book-commands.js';
 import { type ProviderCapacity, SalesWindow } from './core/capacity.js';
-import type { LiveOrder } from './core/live-order.js';
 import type { BatchFacts, BookState } from './core/plan-batch.js';
 import type { ProductShell } from './products.js';
 import { readStoredAnswers } from '../platform/idempotency/stored-answers.js';
@@ -42,9 +41,9 @@ export class BookFacts {
   ) {}
 
   /** After a (re)load: forget the sales windows, and know the accounts of every resting order's owner (and the product's others). */
-  async reset(orders: Iterable<LiveOrder>, others: readonly string[] = []): Promise<void> {
+  async reset(owners: ReadonlySet<string>, others: readonly string[] = []): Promise<void> {
     this.sales.clear();
-    this.accounts = await this.sources.ledger.accountsOfMany([...new Set([...[...orders].map((o) => o.participantId), ...others])]);
+    this.accounts = await this.sources.ledger.accountsOfMany([...new Set([...owners, ...others])]);
   }
 
   /**

@@ -1,10 +1,10 @@
 import type { DataSource } from 'typeorm';
 import type { InstrumentSpec } from '../markets/instrument-terms.js';
-import { FastOrderBook } from '../matching/index.js';
+import { FastOrderBook, type OrderBook, type OrderFields } from '../matching/index.js';
 import { streamRows } from '../platform/database/stream-rows.js';
-import { type LiveOrder, openLots } from './core/live-order.js';
+import { LiveOrders } from './core/live-orders.js';
 import type { BookState } from './core/plan-batch.js';
-import { liveOrderOf, OPEN_ORDER_COLUMNS, type OpenOrderRow } from './order-records.js';
+import { type KeptOrder, keptOrderOf, liveOrderOfKept, OPEN_ORDER_COLUMNS, type OpenOrderRow, restingOrderOf } from './order-records.js';
 import type { ProductShell } from './products.js';
 
 /**
@@ -13,14 +13,15 @@ import type { ProductShell } from './products.js';
  * its product keeps besides (forwards: positions). Run when a process takes a book and after a
  * failed batch.
  *
- * Each row becomes its live order and its place in the engine as it arrives, so nothing but those
- * two outlives it: a million resting orders load in seconds (bench:recovery, docs/benchmarks.md).
+ * Each row takes its place in the engine as it arrives, and is kept as read until a batch first
+ * asks for its live order (`LiveOrders`): nothing else outlives it, and a million resting orders
+ * load in seconds (bench:recovery, docs/benchmarks.md).
  */
 export async function loadBook(dataSource: DataSource, spec: InstrumentSpec, product: ProductShell): Promise<BookState> {
   const { symbol } = spec;
   const manager = dataSource.manager;
   await manager.query(`INSERT INTO instrument_books (instrument) VALUES ($1) ON CONFLICT DO NOTHING`, [symbol]);
-  const orders = new Map<number, LiveOrder>();
+  const orders = new LiveOrders((kept) => liveOrderOfKept(kept as KeptOrder, symbol));
   const restoring = FastOrderBook.restoring({ collarBps: spec.collarBps });
   const [[position], , [{ max }]]: [Array<{ last_seq: string; reference_price_ticks: string | null }>, number, Array<{ max: string }>] = await Promise.all([
     manager.query(`SELECT last_seq, reference_price_ticks FROM instrument_books WHERE instrument = $1`, [symbol]),
@@ -30,20 +31,9 @@ export async function loadBook(dataSource: DataSource, spec: InstrumentSpec, pro
         ORDER BY side, CASE WHEN side = 'buy' THEN -price_ticks ELSE price_ticks END, priority_seq, id`,
       [symbol],
       (row) => {
-        const order = liveOrderOf(row as OpenOrderRow, symbol);
-        orders.set(order.id, order);
-        restoring.add({
-          orderId: order.id,
-          owner: order.participantId,
-          side: order.side,
-          priceTicks: order.priceTicks,
-          quantity: order.quantity,
-          remaining: openLots(order),
-          timeInForce: order.timeInForce as 'GTC' | 'GTD',
-          expiresAt: order.expiresAt ?? undefined,
-          postOnly: order.postOnly,
-          stp: order.stp,
-        });
+        const resting = restingOrderOf((row as OpenOrderRow)[0]);
+        restoring.add(resting);
+        orders.keep(resting.orderId, keptOrderOf(row as OpenOrderRow));
       },
     ),
     manager.query(`SELECT coalesce(max(id), 0)::text AS max FROM orders WHERE instrument = $1`, [symbol]),
@@ -55,4 +45,13 @@ export async function loadBook(dataSource: DataSource, spec: InstrumentSpec, pro
   });
   const state: BookState = { symbol, book, orders };
   return { ...state, product: await product.load(dataSource, spec, state) };
+}
+
+/** Who owns the book's resting orders, read from the engine without decoding a live order. */
+export function restingOwners(book: OrderBook): Set<string> {
+  const owners = new Set<string>();
+  const add = (order: OrderFields) => owners.add(order.owner);
+  book.forEachOrder('buy', add);
+  book.forEachOrder('sell', add);
+  return owners;
 }

@@ -5,7 +5,7 @@ import type { InstrumentSpec } from '../markets/instrument-terms.js';
 import { BalanceMovedError, commitPlan, commitScript } from './batch-commit.js';
 import type { BookEvents, BookView } from './book-events.js';
 import type { BookFacts } from './book-facts.js';
-import { loadBook } from './book-loader.js';
+import { loadBook, restingOwners } from './book-loader.js';
 import type { BookCommand, CommandResult } from './core/book-commands.js';
 import { type BookState, planBatch } from './core/plan-batch.js';
 import { type UncommittedBatch, uncommittedBatch } from './core/uncommitted-batch.js';
@@ -97,7 +97,7 @@ export class BookWriter {
   async load(): Promise<void> {
     this.latestSpec = await this.deps.instrument();
     this.state = await loadBook(this.deps.dataSource, this.latestSpec, this.deps.product(this.latestSpec));
-    await this.deps.facts.reset(this.state.orders.values(), this.deps.product(this.latestSpec).participants(this.state.product));
+    await this.deps.facts.reset(restingOwners(this.state.book), this.deps.product(this.latestSpec).participants(this.state.product));
     this.scheduleExpiry();
   }
 

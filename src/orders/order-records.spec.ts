@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { liveOrderOf, type OrderRecord, toLiveOrder } from './order-records.js';
+import { keptOrderOf, liveOrderOfKept, type OrderRecord, restingOrderOf, toLiveOrder } from './order-records.js';
 
 const record = (over: Partial<OrderRecord> = {}): OrderRecord => ({
   id: '41',
@@ -44,14 +44,34 @@ describe('an order rebuilt from its row', () => {
 });
 
 describe("an order rebuilt from a book load's line", () => {
+  const line = '41 7b0c5c1e-1f6a-4a51-9d3f-0d2d7b5f1a10 buy limit GTC 500 10 3 open t cancel_taker - 9007199254740993 12345 0 17 12 12 1796385600000';
+  const gtdLine = line.replace(' - ', ' 1796389200000 ').replace(' GTC ', ' GTD ').replace(' t ', ' f ').replace(' buy ', ' sell ').replace('cancel_taker', 'cancel_both');
+
   test('reads each field as PostgreSQL prints it, and equals the same order read as a row', () => {
-    const line = '41 7b0c5c1e-1f6a-4a51-9d3f-0d2d7b5f1a10 buy limit GTC 500 10 3 open t cancel_taker - 9007199254740993 12345 0 17 12 12 1796385600000';
-    const loaded = liveOrderOf([line, 'bot 7', null], 'LLAMA3-70B-SPOT');
+    const loaded = liveOrderOfKept(keptOrderOf([line, 'bot 7', null]), 'LLAMA3-70B-SPOT');
     expect(loaded).toEqual(
       toLiveOrder(record({ client_order_id: 'bot 7', post_only: true, filled_lots: '3', hold_micros: '9007199254740993', taker_notional_micros: '12345', fees_micros: '17' })),
     );
     expect(loaded).toMatchObject({ postOnly: true, expiresAt: null, hold: 9007199254740993n, createdAt: new Date('2026-12-04T12:00:00Z') });
-    const gtd = liveOrderOf([line.replace(' - ', ' 1796389200000 ').replace(' GTC ', ' GTD ').replace(' t ', ' f '), null, null], 'LLAMA3-70B-SPOT');
-    expect(gtd).toMatchObject({ timeInForce: 'GTD', expiresAt: 1796389200000, postOnly: false });
+    const gtd = liveOrderOfKept(keptOrderOf([gtdLine, null, null]), 'LLAMA3-70B-SPOT');
+    expect(gtd).toMatchObject({ side: 'sell', timeInForce: 'GTD', expiresAt: 1796389200000, postOnly: false, stp: 'cancel_both' });
+  });
+
+  test('keeps the line alone when the row has no free text, and the row when it has', () => {
+    expect(keptOrderOf([line, null, null])).toBe(line);
+    expect(keptOrderOf([line, null, 'why'])).toEqual([line, null, 'why']);
+    expect(liveOrderOfKept([line, null, 'why'], 'LLAMA3-70B-SPOT').closeReason).toBe('why');
+  });
+
+  test("gives the engine the order's resting fields from the front of the line, as the live order has them", () => {
+    for (const [text, stp] of [[line, 'cancel_taker'], [gtdLine, 'cancel_both'], [line.replace('cancel_taker', 'cancel_maker'), 'cancel_maker']] as const) {
+      const live = liveOrderOfKept(text, 'LLAMA3-70B-SPOT');
+      expect(live.stp).toBe(stp);
+      expect(restingOrderOf(text)).toEqual({
+        orderId: live.id, owner: live.participantId, side: live.side, priceTicks: live.priceTicks, quantity: live.quantity, remaining: live.quantity - live.filled,
+        timeInForce: live.timeInForce, ...(live.expiresAt !== null && { expiresAt: live.expiresAt }), postOnly: live.postOnly, stp: live.stp,
+      });
+    }
+    expect(restingOrderOf(gtdLine)).toMatchObject({ orderId: 41, side: 'sell', remaining: 7, timeInForce: 'GTD', expiresAt: 1796389200000, postOnly: false });
   });
 });

@@ -1,4 +1,4 @@
-import type { StpMode, TimeInForce } from '../matching/index.js';
+import type { RestingOrder, StpMode, TimeInForce } from '../matching/index.js';
 import type { LiveOrder } from './core/live-order.js';
 import type { FeeState } from './core/order-money.js';
 
@@ -97,8 +97,44 @@ type OrderLineFields = [
   createdAtMs: string,
 ];
 
-export const liveOrderOf = ([line, clientOrderId, closeReason]: OpenOrderRow, instrument: string): LiveOrder =>
-  fromFields(line.split(' ') as OrderLineFields, clientOrderId, closeReason, instrument);
+/** How many leading fields of the line the engine needs (through `expiresAtMs`). */
+const ENGINE_FIELDS = 12;
+
+/**
+ * What the engine keeps of a loaded open order, read from the front of its line only: a load
+ * builds one of these per resting order and leaves the rest of the line for `KeptOrder`. The
+ * enums are compared, not interned: they are open, resting orders, so only GTC or GTD.
+ */
+export function restingOrderOf(line: string): RestingOrder {
+  const f = line.split(' ', ENGINE_FIELDS) as Partial<OrderLineFields> as OrderLineFields;
+  const quantity = Number(f[6]);
+  return {
+    orderId: Number(f[0]),
+    owner: intern(f[1]),
+    side: f[2] === 'buy' ? 'buy' : 'sell',
+    priceTicks: Number(f[5]),
+    quantity,
+    remaining: quantity - Number(f[7]),
+    timeInForce: f[4] === 'GTD' ? 'GTD' : 'GTC',
+    ...(f[11] !== '-' && { expiresAt: Number(f[11]) }),
+    postOnly: f[9] === 't',
+    stp: f[10] === 'cancel_taker' ? 'cancel_taker' : f[10] === 'cancel_maker' ? 'cancel_maker' : 'cancel_both',
+  };
+}
+
+/**
+ * A loaded open order as its book keeps it until a batch first asks for it (`LiveOrders.keep`):
+ * the row's line alone when it has no free texts, as almost every order, else the row.
+ */
+export type KeptOrder = string | OpenOrderRow;
+
+export const keptOrderOf = (row: OpenOrderRow): KeptOrder => (row[1] === null && row[2] === null ? row[0] : row);
+
+/** The live order of a `KeptOrder`; the instrument is the book's. */
+export function liveOrderOfKept(kept: KeptOrder, instrument: string): LiveOrder {
+  const [line, clientOrderId, closeReason] = typeof kept === 'string' ? [kept, null, null] : kept;
+  return fromFields(line.split(' ') as OrderLineFields, clientOrderId, closeReason, instrument);
+}
 
 function fromFields(f: OrderLineFields, clientOrderId: string | null, closeReason: string | null, instrument: string): LiveOrder {
   return {

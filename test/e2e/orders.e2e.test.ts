@@ -381,8 +381,16 @@ describe('placing and matching', () => {
     const sell = await order(p, { side: 'sell', type: 'limit', price: '0.400', quantity: 2_000_000, postOnly: true, selfTradePrevention: 'cancel_both' }).expect(201);
     const loaded = await loadBook(t.dataSource, await t.app.get(MarketsService).requireInstrument(symbol), SPOT_PRODUCT);
     const owners = new Map([[gtd.body.id, b.id], [sell.body.id, p.id]]);
-    expect([...loaded.orders.keys()].sort()).toEqual([...owners.keys()].map(Number).sort());
-    for (const [id, owner] of owners) expect(loaded.orders.get(Number(id))).toEqual(await readOwnedOrder(t.dataSource, owner, id));
+    expect(loaded.orders.size).toBe(owners.size);
+    for (const [id, owner] of owners) {
+      const live = loaded.orders.get(Number(id))!;
+      expect(live).toEqual(await readOwnedOrder(t.dataSource, owner, id));
+      // The engine's order, read from the front of the same line, agrees with the live order.
+      expect(loaded.book.findOrder(live.id)).toEqual({
+        orderId: live.id, owner, side: live.side, priceTicks: live.priceTicks, quantity: live.quantity, remaining: live.quantity - live.filled,
+        timeInForce: live.timeInForce, ...(live.expiresAt !== null && { expiresAt: live.expiresAt }), postOnly: live.postOnly, stp: live.stp,
+      });
+    }
     const loadedGtd = loaded.orders.get(Number(gtd.body.id))!;
     expect(loadedGtd).toMatchObject({ clientOrderId: 'load:gtd-1', filled: 1_000, expiresAt: Date.parse(expiresAt), timeInForce: 'GTD' });
     expect(loadedGtd.fees.takerNotional > 0n || loadedGtd.fees.makerNotional > 0n).toBe(true);

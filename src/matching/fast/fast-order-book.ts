@@ -1,7 +1,7 @@
 import type { AmendCommand, CancelAllCommand, CancelCommand, Command, ExpireCommand, PlaceCommand } from '../commands.js';
 import type { BookEvent } from '../events.js';
 import type { OrderBook } from '../order-book.js';
-import { NO_EXPIRY, toRestingOrder } from '../order-fields.js';
+import { NO_EXPIRY, type OrderFields, toRestingOrder } from '../order-fields.js';
 import { RejectCode } from '../reject-codes.js';
 import { assertValidConfig, collarLimit, crosses } from '../rules.js';
 import {
@@ -75,8 +75,18 @@ export class FastOrderBook implements OrderBook {
     const restored: BookOrder[] = [];
     return {
       add(resting: RestingOrder): void {
+        // Field by field: Object.assign's generic copy was a tenth of a million-order load.
         const order = book.takeOrder();
-        Object.assign(order, resting, { expiresAt: resting.expiresAt ?? NO_EXPIRY });
+        order.orderId = resting.orderId;
+        order.owner = resting.owner;
+        order.side = resting.side;
+        order.priceTicks = resting.priceTicks;
+        order.quantity = resting.quantity;
+        order.remaining = resting.remaining;
+        order.timeInForce = resting.timeInForce;
+        order.expiresAt = resting.expiresAt ?? NO_EXPIRY;
+        order.postOnly = resting.postOnly;
+        order.stp = resting.stp;
         book.sideOf(order.side).append(order);
         book.ordersById.set(order.orderId, order);
         if (order.expiresAt !== NO_EXPIRY) book.expiries.add(order);
@@ -354,10 +364,14 @@ export class FastOrderBook implements OrderBook {
 
   orders(side: Side): RestingOrder[] {
     const orders: RestingOrder[] = [];
-    for (let level = this.sideOf(side).best; level !== null; level = level.worse) {
-      for (let order = level.head; order !== null; order = order.next) orders.push(toRestingOrder(order));
-    }
+    this.forEachOrder(side, (order) => orders.push(toRestingOrder(order)));
     return orders;
+  }
+
+  forEachOrder(side: Side, visit: (order: OrderFields) => void): void {
+    for (let level = this.sideOf(side).best; level !== null; level = level.worse) {
+      for (let order = level.head; order !== null; order = order.next) visit(order);
+    }
   }
 
   findOrder(orderId: number): RestingOrder | undefined {

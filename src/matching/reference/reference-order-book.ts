@@ -283,6 +283,10 @@ export class ReferenceOrderBook implements OrderBook {
     return this.queue(side).map(toRestingOrder);
   }
 
+  forEachOrder(side: Side, visit: (order: OrderFields) => void): void {
+    for (const order of this.queue(side)) visit(order);
+  }
+
   findOrder(orderId: number): RestingOrder | undefined {
     const order = this.resting.find((o) => o.orderId === orderId);
     return order === undefined ? undefined : toRestingOrder(order);

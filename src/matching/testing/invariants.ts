@@ -1,5 +1,6 @@
 import { expect } from '@jest/globals';
 import type { OrderBook, OrderBookFactory } from '../order-book.js';
+import { toRestingOrder } from '../order-fields.js';
 import type { DepthLevel, RestingOrder, Side } from '../types.js';
 
 /**
@@ -21,6 +22,9 @@ export function checkInvariants(book: OrderBook, factory: OrderBookFactory): voi
 
 function checkSide(book: OrderBook, side: Side): void {
   const orders = book.orders(side);
+  const visited: RestingOrder[] = [];
+  book.forEachOrder(side, (order) => visited.push(toRestingOrder(order)));
+  expect(visited).toEqual(orders);
   const depth = book.depth(side);
   expect(depth).toEqual(aggregate(orders));
   expect(book.bestPrice(side)).toBe(depth[0]?.priceTicks);

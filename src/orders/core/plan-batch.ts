@@ -8,7 +8,8 @@ import { type AmendCommand, type BookCommand, clientOrderKey, type CommandResult
 import { KeyedPlaces } from './keyed-places.js';
 import { NO_CAPACITY, type ProviderCapacity } from './capacity.js';
 import { type LevelChange, levelChanges } from './level-changes.js';
-import { type LiveOrder, openLots } from './live-order.js';
+import type { LiveOrder } from './live-order.js';
+import type { LiveOrders } from './live-orders.js';
 import { NO_FILLS } from './order-money.js';
 import { NOTHING_OPEN, type PositionKeeper, type ProductBookAccess, type ProductCommand } from './position-keeper.js';
 import { rejectionToError } from './order-errors.js';
@@ -18,7 +19,7 @@ import type { ProductRules } from './product-rules.js';
 export interface BookState {
   readonly symbol: string;
   readonly book: OrderBook;
-  readonly orders: Map<number, LiveOrder>;
+  readonly orders: LiveOrders;
   /** What the product keeps across batches besides orders (forwards: positions), opaque here. */
   readonly product?: unknown;
 }
@@ -322,9 +323,9 @@ class BatchPlanner {
   private openSellLots(): Map<string, number> {
     if (!this.openSells) {
       this.openSells = new Map();
-      for (const o of this.state.orders.values()) {
-        if (o.side === 'sell' && o.status === 'open') this.openSells.set(o.participantId, (this.openSells.get(o.participantId) ?? 0) + openLots(o));
-      }
+      // From the engine: its resting sells are the open sells, and it walks them without decoding a live order.
+      const openSells = this.openSells;
+      this.state.book.forEachOrder('sell', (o) => openSells.set(o.owner, (openSells.get(o.owner) ?? 0) + o.remaining));
     }
     return this.openSells;
   }

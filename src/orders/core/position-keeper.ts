@@ -3,6 +3,7 @@ import type { TransferRequest } from '../../ledger/core/index.js';
 import type { Side } from '../../matching/index.js';
 import type { OrderAccounts } from './batch-money.js';
 import type { LiveOrder } from './live-order.js';
+import type { ReadonlyLiveOrders } from './live-orders.js';
 
 /** An order's open part: its open lots at its limit. */
 export interface OpenPart {
@@ -59,7 +60,7 @@ export interface ProductCommandResult {
 /** What a product command may do to the book it runs on: see it, cancel orders, move money. */
 export interface ProductBookAccess {
   readonly now: number;
-  readonly orders: ReadonlyMap<number, LiveOrder>;
+  readonly orders: ReadonlyLiveOrders;
   bestBid(): number | undefined;
   bestAsk(): number | undefined;
   readonly referencePriceTicks: number | undefined;

@@ -8,6 +8,7 @@ import { type BookCommand, clientOrderKey } from '../book-commands.js';
 import type { ProviderCapacity } from '../capacity.js';
 import { type BatchFacts, type BatchPlan, type BookState, planBatch } from '../plan-batch.js';
 import { SPOT_RULES, type ProductRules } from '../product-rules.js';
+import { LiveOrders } from '../live-orders.js';
 
 export const NOW = Date.UTC(2026, 11, 3);
 export const SYMBOL = 'LLAMA-3.1-70B-SPOT';
@@ -98,7 +99,7 @@ export class Harness {
     this.indexPriceTicks = options.indexPriceTicks;
     const config = { collarBps: this.terms.collarBps };
     const book: OrderBook = options.reference ? new ReferenceOrderBook(config) : new FastOrderBook(config);
-    this.state = { symbol: this.terms.symbol, book, orders: new Map(), ...(options.product !== undefined ? { product: options.product } : {}) };
+    this.state = { symbol: this.terms.symbol, book, orders: new LiveOrders(), ...(options.product !== undefined ? { product: options.product } : {}) };
   }
 
   facts(commands: readonly BookCommand[]): BatchFacts {
