@@ -230,7 +230,8 @@ export class CpuMeter {
     return result;
   }
 
-  private read(): { at: number; service: number; postgres: number; generator: number } {
+  /** CPU seconds of every PostgreSQL process so far, the backends that have exited included. */
+  static postgresSeconds(): number {
     // Backends come and go: the postmaster's reaped-children time keeps their CPU in the sum.
     let postgres = 0;
     for (const entry of readdirSync('/proc')) {
@@ -240,11 +241,20 @@ export class CpuMeter {
       postgres += stat.seconds;
       if (CpuMeter.stat(stat.parent)?.comm !== 'postgres') postgres += stat.children;
     }
+    return postgres;
+  }
+
+  /** A process's own CPU seconds so far (0 once it is gone). */
+  static processSeconds(pid: number): number {
+    return CpuMeter.stat(pid)?.seconds ?? 0;
+  }
+
+  private read(): { at: number; service: number; postgres: number; generator: number } {
     const own = process.cpuUsage();
     return {
       at: performance.now(),
-      service: CpuMeter.stat(this.servicePid)?.seconds ?? 0,
-      postgres,
+      service: CpuMeter.processSeconds(this.servicePid),
+      postgres: CpuMeter.postgresSeconds(),
       generator: (own.user + own.system) / 1e6,
     };
   }

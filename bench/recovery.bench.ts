@@ -13,7 +13,8 @@
  *      load. Its resident memory is read from /proc.
  *   4. It is killed with SIGKILL, started again, and timed: from the spawn to /health, and to
  *      every book answering, all asked at once as soon as /health answers. Each book's open
- *      quantity is checked against PostgreSQL.
+ *      quantity is checked against PostgreSQL, and the CPU time the service and PostgreSQL spent
+ *      meanwhile is printed.
  *
  * Options: --orders N (default 1000000), --instruments N (100), --traders N (200), --database
  * URL (default postgres://postgres@127.0.0.1:5432/tokex_bench_recovery; dropped and recreated),
@@ -26,6 +27,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { recreateDatabase } from '../src/platform/database/database-admin.js';
 import { api, type ApiProcess, startApi, stopProcess } from './bench-support.js';
+import { CpuMeter } from './orders-load.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -143,11 +145,14 @@ async function main(): Promise<void> {
     console.log('- SIGKILL, then start again');
     await stopProcess(service.child, 'SIGKILL');
     at = performance.now();
+    const postgresBefore = CpuMeter.postgresSeconds();
     service = await start();
     const healthy = (performance.now() - at) / 1000;
     const served = await serveAll(service, symbols);
     const recovered = (performance.now() - at) / 1000;
     const recoveredRss = rssMiB(service.child.pid!);
+    // Where the restart's CPU went: the service's whole life so far, PostgreSQL's since the spawn.
+    const cpu = { service: CpuMeter.processSeconds(service.child.pid!), postgres: CpuMeter.postgresSeconds() - postgresBefore };
 
     // Every book holds exactly what PostgreSQL says is open on it (depth 1000 covers its 400 levels).
     const { rows } = await db.query<{ instrument: string; lots: string }>(
@@ -160,6 +165,7 @@ async function main(): Promise<void> {
     console.log(`  first load, every book served:         ${firstLoad.toFixed(2)} s`);
     console.log(`  after SIGKILL: /health answers after   ${healthy.toFixed(2)} s`);
     console.log(`  after SIGKILL: every book served after ${recovered.toFixed(2)} s`);
+    console.log(`  CPU during the restart:                service ${cpu.service.toFixed(2)} s, PostgreSQL ${cpu.postgres.toFixed(2)} s`);
     console.log(`  API resident memory, books loaded:     ${loadedRss.toFixed(0)} MiB (first start), ${recoveredRss.toFixed(0)} MiB (after the restart)`);
     console.log(`  books matching PostgreSQL:             ${rows.length - wrong.length} of ${rows.length}`);
     console.log(`  aims (issue 15): recovery under 5 s (${recovered < 5 ? 'met' : 'not met'}); memory under 1 GB (${recoveredRss < 1024 ? 'met' : 'not met'})`);
