@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { keptOrderOf, liveOrderOfKept, type OrderRecord, restingOrderOf, toLiveOrder } from './order-records.js';
+import { liveOrderOfRow, type OrderRecord, restingOrderOf, toLiveOrder } from './order-records.js';
 
 const record = (over: Partial<OrderRecord> = {}): OrderRecord => ({
   id: '41',
@@ -48,24 +48,18 @@ describe("an order rebuilt from a book load's line", () => {
   const gtdLine = line.replace(' - ', ' 1796389200000 ').replace(' GTC ', ' GTD ').replace(' t ', ' f ').replace(' buy ', ' sell ').replace('cancel_taker', 'cancel_both');
 
   test('reads each field as PostgreSQL prints it, and equals the same order read as a row', () => {
-    const loaded = liveOrderOfKept(keptOrderOf([line, 'bot 7', null]), 'LLAMA3-70B-SPOT');
+    const loaded = liveOrderOfRow([line, 'bot 7', null], 'LLAMA3-70B-SPOT');
     expect(loaded).toEqual(
       toLiveOrder(record({ client_order_id: 'bot 7', post_only: true, filled_lots: '3', hold_micros: '9007199254740993', taker_notional_micros: '12345', fees_micros: '17' })),
     );
     expect(loaded).toMatchObject({ postOnly: true, expiresAt: null, hold: 9007199254740993n, createdAt: new Date('2026-12-04T12:00:00Z') });
-    const gtd = liveOrderOfKept(keptOrderOf([gtdLine, null, null]), 'LLAMA3-70B-SPOT');
+    const gtd = liveOrderOfRow([gtdLine, null, null], 'LLAMA3-70B-SPOT');
     expect(gtd).toMatchObject({ side: 'sell', timeInForce: 'GTD', expiresAt: 1796389200000, postOnly: false, stp: 'cancel_both' });
-  });
-
-  test('keeps the line alone when the row has no free text, and the row when it has', () => {
-    expect(keptOrderOf([line, null, null])).toBe(line);
-    expect(keptOrderOf([line, null, 'why'])).toEqual([line, null, 'why']);
-    expect(liveOrderOfKept([line, null, 'why'], 'LLAMA3-70B-SPOT').closeReason).toBe('why');
   });
 
   test("gives the engine the order's resting fields from the front of the line, as the live order has them", () => {
     for (const [text, stp] of [[line, 'cancel_taker'], [gtdLine, 'cancel_both'], [line.replace('cancel_taker', 'cancel_maker'), 'cancel_maker']] as const) {
-      const live = liveOrderOfKept(text, 'LLAMA3-70B-SPOT');
+      const live = liveOrderOfRow([text, null, null], 'LLAMA3-70B-SPOT');
       expect(live.stp).toBe(stp);
       expect(restingOrderOf(text)).toEqual({
         orderId: live.id, owner: live.participantId, side: live.side, priceTicks: live.priceTicks, quantity: live.quantity, remaining: live.quantity - live.filled,

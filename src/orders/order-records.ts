@@ -102,8 +102,8 @@ const ENGINE_FIELDS = 12;
 
 /**
  * What the engine keeps of a loaded open order, read from the front of its line only: a load
- * builds one of these per resting order and leaves the rest of the line for `KeptOrder`. The
- * enums are compared, not interned: they are open, resting orders, so only GTC or GTD.
+ * builds one of these per resting order, and the whole line is read again only when its live
+ * order is asked for. The enums are compared, not interned (only GTC and GTD orders rest).
  */
 export function restingOrderOf(line: string): RestingOrder {
   const f = line.split(' ', ENGINE_FIELDS) as Partial<OrderLineFields> as OrderLineFields;
@@ -122,19 +122,9 @@ export function restingOrderOf(line: string): RestingOrder {
   };
 }
 
-/**
- * A loaded open order as its book keeps it until a batch first asks for it (`LiveOrders.keep`):
- * the row's line alone when it has no free texts, as almost every order, else the row.
- */
-export type KeptOrder = string | OpenOrderRow;
-
-export const keptOrderOf = (row: OpenOrderRow): KeptOrder => (row[1] === null && row[2] === null ? row[0] : row);
-
-/** The live order of a `KeptOrder`; the instrument is the book's. */
-export function liveOrderOfKept(kept: KeptOrder, instrument: string): LiveOrder {
-  const [line, clientOrderId, closeReason] = typeof kept === 'string' ? [kept, null, null] : kept;
-  return fromFields(line.split(' ') as OrderLineFields, clientOrderId, closeReason, instrument);
-}
+/** The live order of a book's load row; the instrument is the book's. */
+export const liveOrderOfRow = ([line, clientOrderId, closeReason]: OpenOrderRow, instrument: string): LiveOrder =>
+  fromFields(line.split(' ') as OrderLineFields, clientOrderId, closeReason, instrument);
 
 function fromFields(f: OrderLineFields, clientOrderId: string | null, closeReason: string | null, instrument: string): LiveOrder {
   return {

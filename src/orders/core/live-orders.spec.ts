@@ -47,6 +47,16 @@ describe('LiveOrders', () => {
     expect(orders.size).toBe(5);
   });
 
+  test('lets its decoder go once no kept order is left', () => {
+    const { orders } = ordersKept([1, 2]);
+    orders.get(1);
+    orders.keep(3, '3');
+    orders.delete(2);
+    orders.set(3, { id: 3, status: 'open' } as LiveOrder);
+    orders.keep(4, '4'); // nothing reads it now: its decoder is gone
+    expect(() => orders.get(4)).toThrow(/without a decoder/);
+  });
+
   test('without a decoder, keeping then asking is a bug, said loudly', () => {
     const orders = new LiveOrders();
     orders.keep(1, 'x');

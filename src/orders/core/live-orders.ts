@@ -18,9 +18,12 @@ export class LiveOrders implements ReadonlyLiveOrders {
   private readonly live = new Map<number, LiveOrder>();
   private readonly stored = new Map<number, unknown>();
 
-  constructor(private readonly decode: (stored: unknown) => LiveOrder = refuseStored) {}
+  constructor(private decode: (stored: unknown) => LiveOrder = refuseStored) {}
 
-  /** An order read from storage, decoded only when it is first asked for. */
+  /**
+   * An order read from storage (by a load), decoded only when it is first asked for. Once none
+   * is left kept, the decoder is let go, and with it whatever it reads from.
+   */
   keep(id: number, stored: unknown): void {
     this.stored.set(id, stored);
   }
@@ -33,13 +36,13 @@ export class LiveOrders implements ReadonlyLiveOrders {
   }
 
   set(id: number, order: LiveOrder): void {
-    this.stored.delete(id);
+    if (this.stored.delete(id)) this.releaseWhenEmpty();
     this.live.set(id, order);
   }
 
   delete(id: number): void {
     this.live.delete(id);
-    this.stored.delete(id);
+    if (this.stored.delete(id)) this.releaseWhenEmpty();
   }
 
   get size(): number {
@@ -56,7 +59,12 @@ export class LiveOrders implements ReadonlyLiveOrders {
     const order = this.decode(stored);
     this.stored.delete(id);
     this.live.set(id, order);
+    this.releaseWhenEmpty();
     return order;
+  }
+
+  private releaseWhenEmpty(): void {
+    if (this.stored.size === 0) this.decode = refuseStored;
   }
 }
 
