@@ -4,7 +4,8 @@ import { FastOrderBook, type OrderBook, type OrderFields } from '../matching/ind
 import { streamRows } from '../platform/database/stream-rows.js';
 import { LiveOrders } from './core/live-orders.js';
 import type { BookState } from './core/plan-batch.js';
-import { type KeptOrder, keptOrderOf, liveOrderOfKept, OPEN_ORDER_COLUMNS, type OpenOrderRow, restingOrderOf } from './order-records.js';
+import { KeptRows } from './kept-rows.js';
+import { liveOrderOfRow, OPEN_ORDER_COLUMNS, type OpenOrderRow, restingOrderOf } from './order-records.js';
 import type { ProductShell } from './products.js';
 
 /**
@@ -13,17 +14,24 @@ import type { ProductShell } from './products.js';
  * its product keeps besides (forwards: positions). Run when a process takes a book and after a
  * failed batch.
  *
- * Each row takes its place in the engine as it arrives, and is kept as read until a batch first
- * asks for its live order (`LiveOrders`): nothing else outlives it, and a million resting orders
- * load in seconds (bench:recovery, docs/benchmarks.md).
+ * Each row takes its place in the engine as it arrives, and is copied out of the JavaScript heap
+ * (`KeptRows`) until a batch first asks for its live order (`LiveOrders`): nothing else outlives
+ * it, and a million resting orders load in seconds (bench:recovery, docs/benchmarks.md).
  */
 export async function loadBook(dataSource: DataSource, spec: InstrumentSpec, product: ProductShell): Promise<BookState> {
   const { symbol } = spec;
   const manager = dataSource.manager;
   await manager.query(`INSERT INTO instrument_books (instrument) VALUES ($1) ON CONFLICT DO NOTHING`, [symbol]);
-  const orders = new LiveOrders((kept) => liveOrderOfKept(kept as KeptOrder, symbol));
+  const rows = new KeptRows();
+  const orders = new LiveOrders((handle) => liveOrderOfRow(rows.read(handle as number), symbol));
   const restoring = FastOrderBook.restoring({ collarBps: spec.collarBps });
-  const [[position], , [{ max }]]: [Array<{ last_seq: string; reference_price_ticks: string | null }>, number, Array<{ max: string }>] = await Promise.all([
+  // The engine refuses a new order id at or below lastOrderId. Ids come from one sequence, and a
+  // writer draws its first block only after it has taken the book, so every id it places is above
+  // every id already on the book: the open orders' largest is all the guard needs. (The largest of
+  // all the book's orders took a scan of the primary key back through every later order of every
+  // book: most of a restart's PostgreSQL time, bench:recovery.)
+  let lastOrderId = 0;
+  const [[position]]: [Array<{ last_seq: string; reference_price_ticks: string | null }>, number] = await Promise.all([
     manager.query(`SELECT last_seq, reference_price_ticks FROM instrument_books WHERE instrument = $1`, [symbol]),
     streamRows(
       dataSource,
@@ -33,14 +41,14 @@ export async function loadBook(dataSource: DataSource, spec: InstrumentSpec, pro
       (row) => {
         const resting = restingOrderOf((row as OpenOrderRow)[0]);
         restoring.add(resting);
-        orders.keep(resting.orderId, keptOrderOf(row as OpenOrderRow));
+        orders.keep(resting.orderId, rows.keep(row as OpenOrderRow));
+        if (resting.orderId > lastOrderId) lastOrderId = resting.orderId;
       },
     ),
-    manager.query(`SELECT coalesce(max(id), 0)::text AS max FROM orders WHERE instrument = $1`, [symbol]),
   ]);
   const book = restoring.finish({
     lastSequence: Number(position.last_seq),
-    lastOrderId: Number(max),
+    lastOrderId,
     ...(position.reference_price_ticks !== null ? { referencePriceTicks: Number(position.reference_price_ticks) } : {}),
   });
   const state: BookState = { symbol, book, orders };
