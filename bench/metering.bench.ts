@@ -802,7 +802,7 @@ async function settleAudits(db: pg.Client, nodeId: string): Promise<void> {
 }
 
 /** The model class's tokenizer (the bench's model classes name llama3): the true count of an answer's text. */
-const TOKENIZER = tokenizerFor('llama3')!;
+const TOKENIZER = (await tokenizerFor('llama3'))!;
 
 /**
  * The buyer's traffic, and this process as the node agent that reports it: requests straight to

@@ -167,7 +167,7 @@ interface ModelMetrics {
 
 export async function startStubModelServer(options: StubModelServerOptions = {}): Promise<StubModelServer> {
   const tokenizerName = options.tokenizer ?? 'llama3';
-  const found = tokenizerFor(tokenizerName);
+  const found = await tokenizerFor(tokenizerName);
   if (!found) throw new Error(`unknown tokenizer "${tokenizerName}": ${SUPPORTED_TOKENIZERS_DESCRIPTION}`);
   const tokenizer: Tokenizer = found;
   const defaultModel = options.model ?? 'stub-model';

@@ -2,8 +2,11 @@ import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { SUPPORTED_TOKENIZERS, SUPPORTED_TOKENIZERS_DESCRIPTION, tokenizerFor, type Tokenizer } from './tokenizers.js';
 
+// Every supported tokenizer, loaded once for the tests below (tokenizerFor imports its library on first use).
+const loaded = new Map(await Promise.all(SUPPORTED_TOKENIZERS.map(async (name) => [name, await tokenizerFor(name)] as const)));
+
 function must(name: string): Tokenizer {
-  const tokenizer = tokenizerFor(name);
+  const tokenizer = loaded.get(name);
   if (!tokenizer) throw new Error(`no tokenizer ${name}`);
   return tokenizer;
 }
@@ -69,16 +72,16 @@ describe('tokenizerFor', () => {
     expect(cl100k.decode(cl100k.encode('a<|endoftext|>'))).toBe('a<|endoftext|>');
   });
 
-  test('unknown names are undefined', () => {
+  test('unknown names are undefined', async () => {
     for (const name of ['', 'llama2', 'LLAMA3', 'llama3 ', 'tiktoken:', 'tiktoken:o200k', 'tiktoken:foo', 'cl100k_base', 'tiktoken:cl100k_base:x', 'hf:meta-llama/Llama-3.1-8B']) {
-      expect(tokenizerFor(name)).toBeUndefined();
+      expect(await tokenizerFor(name)).toBeUndefined();
     }
   });
 
-  test('every supported name resolves, and is cached', () => {
+  test('every supported name resolves, and is cached', async () => {
     for (const name of SUPPORTED_TOKENIZERS) {
       const tokenizer = must(name);
-      expect(tokenizerFor(name)).toBe(tokenizer);
+      expect(await tokenizerFor(name)).toBe(tokenizer);
       expect(tokenizer.count('hello world')).toBeGreaterThan(0);
       expect(SUPPORTED_TOKENIZERS_DESCRIPTION).toContain(`"${name}"`);
     }

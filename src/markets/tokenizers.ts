@@ -1,5 +1,4 @@
-import { getEncoding, type Tiktoken, type TiktokenEncoding } from 'js-tiktoken';
-import llama3Tokenizer from 'llama3-tokenizer-js';
+import type { Tiktoken, TiktokenEncoding } from 'js-tiktoken';
 
 /**
  * The tokenizers that count a model class's tokens (market-rules §1: a token is one token "as
@@ -33,30 +32,33 @@ export const SUPPORTED_TOKENIZERS: readonly string[] = Object.freeze(['llama3', 
 /** One sentence naming the supported tokenizers, for API docs and error messages. */
 export const SUPPORTED_TOKENIZERS_DESCRIPTION = `one of ${SUPPORTED_TOKENIZERS.map((name) => `"${name}"`).join(', ')}`;
 
-// Built on first use and kept: a tiktoken encoding parses its whole rank table (100-200k entries)
-// when constructed, which takes hundreds of milliseconds.
-const cache = new Map<string, Tokenizer>();
+// Each library is imported on first use, and each tokenizer built once and kept: importing them
+// took about a second of every process's start (the Llama 3 library builds its tables as its
+// module loads; js-tiktoken's module holds every rank table as text), and a tiktoken encoding
+// parses its table (100-200k entries) when constructed. Most processes never audit.
+const cache = new Map<string, Promise<Tokenizer>>();
 
 /** The tokenizer called `name`, or undefined when that name is not supported. */
-export function tokenizerFor(name: string): Tokenizer | undefined {
-  const cached = cache.get(name);
-  if (cached) return cached;
-  const built = build(name);
-  if (built) cache.set(name, built);
+export function tokenizerFor(name: string): Promise<Tokenizer | undefined> {
+  if (!SUPPORTED_TOKENIZERS.includes(name)) return Promise.resolve(undefined);
+  let built = cache.get(name);
+  if (built === undefined) {
+    built = build(name);
+    cache.set(name, built);
+    built.catch(() => cache.delete(name)); // a failed import may be retried
+  }
   return built;
 }
 
-function build(name: string): Tokenizer | undefined {
+async function build(name: string): Promise<Tokenizer> {
   if (name === 'llama3') return llama3(name);
-  const encoding = name.startsWith('tiktoken:') ? name.slice('tiktoken:'.length) : undefined;
-  if (encoding !== undefined && (TIKTOKEN_ENCODINGS as readonly string[]).includes(encoding)) {
-    return tiktoken(name, getEncoding(encoding as TiktokenEncoding));
-  }
-  return undefined;
+  const encoding = name.slice('tiktoken:'.length) as TiktokenEncoding;
+  const { getEncoding } = await import('js-tiktoken');
+  return tiktoken(name, getEncoding(encoding));
 }
 
-function llama3(name: string): Tokenizer {
-  // The library's instance is built once, when its module loads.
+async function llama3(name: string): Promise<Tokenizer> {
+  const { default: llama3Tokenizer } = await import('llama3-tokenizer-js');
   const encode = (text: string): number[] => llama3Tokenizer.encode(text, { bos: false, eos: false });
   return Object.freeze({
     name,

@@ -108,7 +108,7 @@ export class NodeAuditJob implements JobHandler<'metering.audit-nodes'> {
 
   /** One audit request through `node`, by `plan` (chosen at random when not given); returns what was stored. */
   async audit(node: AuditedNode, plan: AuditPlan = randomPlan()): Promise<AuditResult> {
-    const tokenizer = tokenizerFor(node.tokenizer);
+    const tokenizer = await tokenizerFor(node.tokenizer);
     if (!tokenizer) {
       // Model classes are refused an unknown tokenizer; one stored before that is the exchange's fault, not the node's.
       this.logger.error({ node: node.id, tokenizer: node.tokenizer }, 'model class tokenizer not supported: node not audited');

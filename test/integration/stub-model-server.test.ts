@@ -10,7 +10,7 @@ import {
 } from '../support/stub-model-server.js';
 import { waitFor } from '../support/wait-for.js';
 
-const llama3 = tokenizerFor('llama3') as Tokenizer;
+const llama3 = (await tokenizerFor('llama3')) as Tokenizer;
 const MESSAGES = [
   { role: 'system' as const, content: 'You are a terse assistant.' },
   { role: 'user' as const, content: 'Name three things traded on tokex.' },
@@ -326,7 +326,7 @@ describe('stub model server, under-reported counters', () => {
 describe('stub model server, options', () => {
   test('a tiktoken tokenizer counts with that encoding', async () => {
     const stub = await startStubModelServer({ tokenizer: 'tiktoken:cl100k_base' });
-    const cl100k = tokenizerFor('tiktoken:cl100k_base')!;
+    const cl100k = (await tokenizerFor('tiktoken:cl100k_base'))!;
     try {
       const answer = await clientOf(stub).completions.create({ model: 'gpt', prompt: 'naïve café 東京 🚀', max_tokens: 33 });
       expect(answer.usage).toEqual({ prompt_tokens: 10, completion_tokens: 33, total_tokens: 43 });
