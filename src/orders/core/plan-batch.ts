@@ -322,10 +322,9 @@ class BatchPlanner {
    */
   private openSellLots(): Map<string, number> {
     if (!this.openSells) {
-      this.openSells = new Map();
-      // From the engine: its resting sells are the open sells, and it walks them without decoding a live order.
-      const openSells = this.openSells;
-      this.state.book.forEachOrder('sell', (o) => openSells.set(o.owner, (openSells.get(o.owner) ?? 0) + o.remaining));
+      // The engine's resting sells are the open sells, walked without decoding a live order.
+      const open = (this.openSells = new Map<string, number>());
+      this.state.book.forEachOrder('sell', (o) => open.set(o.owner, (open.get(o.owner) ?? 0) + o.remaining));
     }
     return this.openSells;
   }
