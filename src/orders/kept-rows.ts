@@ -2,7 +2,11 @@ import type { OpenOrderRow } from './order-records.js';
 
 /** Bytes a chunk holds; a record longer than this gets a chunk of its own. */
 const CHUNK_BYTES = 65_536;
-/** A handle is chunk × CHUNK_BYTES + offset, kept below 2^30 so that V8 stores it unboxed. */
+/**
+ * A handle is chunk × CHUNK_BYTES + offset, kept below 2^30 so that V8 stores it unboxed: a book
+ * of more than 1 GiB of open order rows (about six million orders) cannot load, where a text of
+ * that size could not have been read into JavaScript either.
+ */
 const MAX_CHUNKS = 2 ** 30 / CHUNK_BYTES;
 const NEWLINE = 0x0a;
 const TAB = '\t';

@@ -47,14 +47,16 @@ describe('LiveOrders', () => {
     expect(orders.size).toBe(5);
   });
 
-  test('lets its decoder go once no kept order is left', () => {
-    const { orders } = ordersKept([1, 2]);
-    orders.get(1);
-    orders.keep(3, '3');
-    orders.delete(2);
-    orders.set(3, { id: 3, status: 'open' } as LiveOrder);
-    orders.keep(4, '4'); // nothing reads it now: its decoder is gone
-    expect(() => orders.get(4)).toThrow(/without a decoder/);
+  test('once fewer than an eighth of the kept orders are left, decodes them and lets its decoder go', () => {
+    const { orders, decoded } = ordersKept(Array.from({ length: 16 }, (_, i) => i + 1));
+    for (let id = 1; id <= 14; id++) orders.delete(id); // 2 of 16 left: an eighth, not fewer
+    expect(decoded).toEqual([]);
+    orders.set(15, { id: 15, status: 'open' } as LiveOrder); // 1 left
+    expect(decoded).toEqual(['16']);
+    expect(orders.get(16)).toMatchObject({ id: 16 });
+    expect(orders.size).toBe(2);
+    orders.keep(99, '99'); // nothing reads it now: its decoder is gone
+    expect(() => orders.get(99)).toThrow(/without a decoder/);
   });
 
   test('without a decoder, keeping then asking is a bug, said loudly', () => {

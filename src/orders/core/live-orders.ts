@@ -17,15 +17,20 @@ export interface ReadonlyLiveOrders {
 export class LiveOrders implements ReadonlyLiveOrders {
   private readonly live = new Map<number, LiveOrder>();
   private readonly stored = new Map<number, unknown>();
+  /** How many were kept: once fewer than an eighth of them are left, the rest are decoded. */
+  private kept = 0;
 
   constructor(private decode: (stored: unknown) => LiveOrder = refuseStored) {}
 
   /**
-   * An order read from storage (by a load), decoded only when it is first asked for. Once none
-   * is left kept, the decoder is let go, and with it whatever it reads from.
+   * An order read from storage (by a load), decoded only when it is first asked for. Whatever the
+   * decoder reads from stays in memory while any kept order is left, so once fewer than an eighth
+   * of them are, the rest are decoded at once and the decoder is let go: a book whose loaded
+   * orders have mostly traded away does not hold the storage of all of them.
    */
   keep(id: number, stored: unknown): void {
     this.stored.set(id, stored);
+    this.kept += 1;
   }
 
   get(id: number): LiveOrder | undefined {
@@ -36,13 +41,13 @@ export class LiveOrders implements ReadonlyLiveOrders {
   }
 
   set(id: number, order: LiveOrder): void {
-    if (this.stored.delete(id)) this.releaseWhenEmpty();
+    if (this.stored.delete(id)) this.releaseWhenFew();
     this.live.set(id, order);
   }
 
   delete(id: number): void {
     this.live.delete(id);
-    if (this.stored.delete(id)) this.releaseWhenEmpty();
+    if (this.stored.delete(id)) this.releaseWhenFew();
   }
 
   get size(): number {
@@ -59,12 +64,17 @@ export class LiveOrders implements ReadonlyLiveOrders {
     const order = this.decode(stored);
     this.stored.delete(id);
     this.live.set(id, order);
-    this.releaseWhenEmpty();
+    this.releaseWhenFew();
     return order;
   }
 
-  private releaseWhenEmpty(): void {
-    if (this.stored.size === 0) this.decode = refuseStored;
+  private releaseWhenFew(): void {
+    if (this.stored.size * 8 >= this.kept) return;
+    const rest = [...this.stored];
+    this.stored.clear();
+    for (const [id, stored] of rest) this.live.set(id, this.decode(stored));
+    this.decode = refuseStored;
+    this.kept = 0;
   }
 }
 
