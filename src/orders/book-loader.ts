@@ -25,11 +25,11 @@ export async function loadBook(dataSource: DataSource, spec: InstrumentSpec, pro
   const rows = new KeptRows();
   const orders = new LiveOrders((handle) => liveOrderOfRow(rows.read(handle as number), symbol));
   const restoring = FastOrderBook.restoring({ collarBps: spec.collarBps });
-  // The engine refuses a new order id at or below lastOrderId. Ids come from one sequence, and a
-  // writer draws its first block only after it has taken the book, so every id it places is above
-  // every id already on the book: the open orders' largest is all the guard needs. (The largest of
-  // all the book's orders took a scan of the primary key back through every later order of every
-  // book: most of a restart's PostgreSQL time, bench:recovery.)
+  // The engine refuses a new order id at or below lastOrderId. Ids come from one sequence (with
+  // no per-session cache), and a writer draws its first block only after it has taken the book,
+  // so every id it places is above every id already on the book: the open orders' largest is all
+  // the guard needs. (The largest of all the book's orders took a scan of the primary key back
+  // through every later order of every book: most of a restart's PostgreSQL time, bench:recovery.)
   let lastOrderId = 0;
   const [[position]]: [Array<{ last_seq: string; reference_price_ticks: string | null }>, number] = await Promise.all([
     manager.query(`SELECT last_seq, reference_price_ticks FROM instrument_books WHERE instrument = $1`, [symbol]),
