@@ -13,10 +13,10 @@ const TAB = '\t';
 
 /**
  * The rows of a book's loaded open orders, copied into buffers outside the JavaScript heap until a
- * batch asks for one (`LiveOrders.keep`). Kept as strings, a million rows survived two young
- * generation collections each and were copied both times: a third of a restart's time went to
- * that (bench:recovery). A row is its line, then, only when it has any, a tab and its two free
- * texts as JSON (which escapes tabs and newlines), then a newline.
+ * batch asks for one (`LiveOrders.keep`). Kept as strings, a million rows each survived two
+ * young-generation collections and were copied both times (bench:recovery). A row is its line,
+ * then, only when it has any, a tab and its two free texts as JSON (which escapes tabs and
+ * newlines), then a newline.
  */
 export class KeptRows {
   private readonly chunks: Buffer[] = [];

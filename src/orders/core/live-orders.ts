@@ -10,9 +10,9 @@ export interface ReadonlyLiveOrders {
  * A book's live orders by id, as its writer keeps them. An order a load read from PostgreSQL stays
  * in the form it was read (`keep`) until something first asks for it, and only then becomes its
  * `LiveOrder`: after a restart a million resting orders cost the engine's order and their row
- * each, not also a LiveOrder with its money and times, and most are never asked for before they
- * trade or are cancelled (bench:recovery, docs/benchmarks.md). Nothing here knows the stored form;
- * `decode` does.
+ * each, not also a LiveOrder with its money and times, and an order is asked for only when a
+ * batch fills, amends or cancels it (bench:recovery, docs/benchmarks.md). Nothing here knows the
+ * stored form; `decode` does.
  */
 export class LiveOrders implements ReadonlyLiveOrders {
   private readonly live = new Map<number, LiveOrder>();
