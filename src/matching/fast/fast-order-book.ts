@@ -87,9 +87,7 @@ export class FastOrderBook implements OrderBook {
         order.expiresAt = resting.expiresAt ?? NO_EXPIRY;
         order.postOnly = resting.postOnly;
         order.stp = resting.stp;
-        book.sideOf(order.side).append(order);
-        book.ordersById.set(order.orderId, order);
-        if (order.expiresAt !== NO_EXPIRY) book.expiries.add(order);
+        book.queue(order);
         restored.push(order);
       },
       finish(position: BookPosition): FastOrderBook {
@@ -310,9 +308,17 @@ export class FastOrderBook implements OrderBook {
   }
 
   private rest(order: BookOrder): void {
+    this.queue(order);
+    this.owners.add(order);
+  }
+
+  /**
+   * Everything resting takes but the owner index: the level's queue, the id index, the expiry heap.
+   * The owner index keeps each owner's orders in id order, so a restore adds them to it last.
+   */
+  private queue(order: BookOrder): void {
     this.sideOf(order.side).append(order);
     this.ordersById.set(order.orderId, order);
-    this.owners.add(order);
     if (order.expiresAt !== NO_EXPIRY) this.expiries.add(order);
   }
 
